@@ -1,0 +1,90 @@
+//! Commands: the declarative table ([`table`]), the error texts ([`error`]) and
+//! one file per Redis command group holding its table entries and handlers.
+//!
+//! Shard handlers ([`ExecCtx`]) run synchronously on the shard that owns the
+//! command's keys and never see the network. Connection handlers ([`ConnCtx`])
+//! run on the connection's own core and touch only connection and server state.
+
+pub mod client;
+pub mod connection;
+pub mod error;
+pub mod generic;
+pub mod glob;
+pub mod keygen;
+pub mod ops;
+pub mod server;
+pub mod string;
+pub mod table;
+
+use crate::protocol::{Args, ReplyWriter};
+use crate::shard::Shard;
+pub use client::{ClientState, CoreInfo};
+pub use error::{CmdError, CmdResult};
+pub use table::{CommandSpec, Exec};
+
+/// What a shard handler sees: the shard, the client's selected DB, the time the
+/// batch started (all commands of a batch see the same clock, like Redis's
+/// cached time) and where to write the reply.
+pub struct ExecCtx<'a> {
+    pub shard: &'a mut Shard,
+    pub db: usize,
+    pub now_ms: u64,
+    pub reply: ReplyWriter<'a>,
+}
+
+/// What a connection handler sees.
+pub struct ConnCtx<'a> {
+    pub client: &'a mut ClientState,
+    pub core: &'a CoreInfo,
+    pub shard: &'a mut Shard,
+    pub txkeys: &'a keygen::TxKeyGen,
+    pub now_ms: u64,
+    pub reply: ReplyWriter<'a>,
+}
+
+/// Runs a shard command and encodes its reply (or its error) into `out`.
+pub fn run_on_shard(
+    shard: &mut Shard,
+    spec: &CommandSpec,
+    args: &Args,
+    db: usize,
+    resp3: bool,
+    now_ms: u64,
+    out: &mut Vec<u8>,
+) -> bool {
+    let handler = match spec.exec {
+        Exec::Shard(h) | Exec::MultiKey(h, _) => h,
+        _ => unreachable!("run_on_shard called for a non-shard command"),
+    };
+    let mut ctx = ExecCtx {
+        shard,
+        db,
+        now_ms,
+        reply: ReplyWriter::new(out, resp3),
+    };
+    match handler(&mut ctx, args) {
+        Ok(()) => true,
+        Err(e) => {
+            ctx.reply.error(&e.to_string());
+            false
+        }
+    }
+}
+
+/// Current Unix time in milliseconds.
+pub fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Parses an argument as Redis's `getLongLongFromObject` would.
+pub fn arg_i64(arg: &[u8]) -> Result<i64, CmdError> {
+    crate::protocol::parser::parse_i64(arg).ok_or(CmdError::NotInteger)
+}
+
+/// ASCII case-insensitive comparison of an argument with an option name.
+pub fn eq_ic(arg: &[u8], name: &str) -> bool {
+    arg.eq_ignore_ascii_case(name.as_bytes())
+}

@@ -1,0 +1,222 @@
+//! The command table: every command declared once (name, arity, flags, key
+//! positions, ACL categories, how it executes). Dispatch, arity checks, routing,
+//! `COMMAND` and statistics all read this table.
+//!
+//! Arity follows Redis: `n > 0` means exactly n arguments (name included),
+//! `n < 0` means at least -n. Key positions are (first, last, step) as in
+//! `COMMAND INFO`; last = -1 means "up to the last argument".
+
+use super::error::CmdResult;
+use super::{ConnCtx, ExecCtx};
+use crate::protocol::Args;
+use hashbrown::HashMap;
+use std::sync::OnceLock;
+
+/// Command flags (a bit set), named as Redis's `COMMAND` reports them.
+pub mod flag {
+    pub const WRITE: u32 = 1 << 0;
+    pub const READONLY: u32 = 1 << 1;
+    pub const DENYOOM: u32 = 1 << 2;
+    pub const ADMIN: u32 = 1 << 3;
+    pub const PUBSUB: u32 = 1 << 4;
+    pub const NOSCRIPT: u32 = 1 << 5;
+    pub const BLOCKING: u32 = 1 << 6;
+    pub const LOADING: u32 = 1 << 7;
+    pub const STALE: u32 = 1 << 8;
+    pub const SKIP_MONITOR: u32 = 1 << 9;
+    pub const SKIP_SLOWLOG: u32 = 1 << 10;
+    pub const ASKING: u32 = 1 << 11;
+    pub const FAST: u32 = 1 << 12;
+    pub const NO_AUTH: u32 = 1 << 13;
+    pub const MAY_REPLICATE: u32 = 1 << 14;
+    pub const NO_MULTI: u32 = 1 << 15;
+    pub const ALLOW_BUSY: u32 = 1 << 16;
+
+    /// (bit, name) in the order Redis prints them.
+    pub const NAMES: &[(u32, &str)] = &[
+        (WRITE, "write"),
+        (READONLY, "readonly"),
+        (DENYOOM, "denyoom"),
+        (ADMIN, "admin"),
+        (PUBSUB, "pubsub"),
+        (NOSCRIPT, "noscript"),
+        (BLOCKING, "blocking"),
+        (LOADING, "loading"),
+        (STALE, "stale"),
+        (SKIP_MONITOR, "skip_monitor"),
+        (SKIP_SLOWLOG, "skip_slowlog"),
+        (ASKING, "asking"),
+        (FAST, "fast"),
+        (NO_AUTH, "no_auth"),
+        (MAY_REPLICATE, "may_replicate"),
+        (NO_MULTI, "no_multi"),
+        (ALLOW_BUSY, "allow_busy"),
+    ];
+}
+
+/// A handler that runs on the shard owning the command's keys.
+pub type ShardHandler = fn(&mut ExecCtx, &Args) -> CmdResult;
+/// A handler that runs on the connection's own core and touches no keys.
+pub type ConnHandler = fn(&mut ConnCtx, &Args) -> CmdResult;
+
+/// How a multi-key command is split when its keys live on several shards.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Split {
+    /// MGET: read each shard's keys, merge values in key order.
+    MGet,
+    /// MSET: write each shard's pairs.
+    MSet,
+    /// MSETNX: check no key exists anywhere, then write.
+    MSetNx,
+    /// DEL/UNLINK/EXISTS/TOUCH: run per shard and add up the integer replies.
+    SumKeys,
+    /// RENAME / RENAMENX: move the value between shards.
+    Rename { nx: bool },
+    /// COPY: copy the value between shards (DB and REPLACE options).
+    Copy,
+}
+
+/// Commands that need the whole keyspace or the server (fan-out, merge, async).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Global {
+    DbSize,
+    Keys,
+    Scan,
+    RandomKey,
+    FlushDb,
+    FlushAll,
+    Info,
+    Shutdown,
+    SwapDb,
+}
+
+/// Where and how a command executes.
+#[derive(Clone, Copy)]
+pub enum Exec {
+    /// Keyed command: runs on the one shard owning its keys.
+    Shard(ShardHandler),
+    /// Multi-key command: on one shard when its keys share one, else split.
+    MultiKey(ShardHandler, Split),
+    /// Connection-level command (no keys).
+    Conn(ConnHandler),
+    /// Keyspace-wide or server-wide command.
+    Global(Global),
+}
+
+/// One command's declaration.
+pub struct CommandSpec {
+    /// Lower-case name.
+    pub name: &'static str,
+    pub arity: i32,
+    pub flags: u32,
+    pub first_key: i32,
+    pub last_key: i32,
+    pub step: i32,
+    /// ACL categories without the `@`.
+    pub acl: &'static [&'static str],
+    /// Command group for `COMMAND DOCS` (string, generic, connection, server).
+    pub group: &'static str,
+    pub summary: &'static str,
+    pub since: &'static str,
+    pub exec: Exec,
+}
+
+impl CommandSpec {
+    pub fn is_write(&self) -> bool {
+        self.flags & flag::WRITE != 0
+    }
+
+    /// True when the command only reads (may be reordered with other reads).
+    pub fn is_readonly(&self) -> bool {
+        self.flags & flag::WRITE == 0
+    }
+
+    pub fn arity_ok(&self, argc: usize) -> bool {
+        let argc = argc as i32;
+        if self.arity >= 0 {
+            argc == self.arity
+        } else {
+            argc >= -self.arity
+        }
+    }
+
+    /// Indexes of the key arguments of this invocation.
+    pub fn key_indexes(&self, argc: usize) -> impl Iterator<Item = usize> {
+        let argc = argc as i32;
+        let (first, step) = (self.first_key, self.step.max(1));
+        let last = if self.last_key < 0 { argc + self.last_key } else { self.last_key.min(argc - 1) };
+        let range = if first > 0 && first <= last { first..=last } else { 1..=0 };
+        range.step_by(step as usize).map(|i| i as usize)
+    }
+}
+
+fn all_groups() -> impl Iterator<Item = &'static CommandSpec> {
+    super::string::COMMANDS
+        .iter()
+        .chain(super::generic::COMMANDS)
+        .chain(super::connection::COMMANDS)
+        .chain(super::server::COMMANDS)
+}
+
+fn index() -> &'static HashMap<&'static str, &'static CommandSpec> {
+    static INDEX: OnceLock<HashMap<&'static str, &'static CommandSpec>> = OnceLock::new();
+    INDEX.get_or_init(|| all_groups().map(|c| (c.name, c)).collect())
+}
+
+/// Every command, in table order.
+pub fn all() -> impl Iterator<Item = &'static CommandSpec> {
+    all_groups()
+}
+
+/// Number of commands.
+pub fn count() -> usize {
+    index().len()
+}
+
+/// Case-insensitive lookup.
+pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
+    let mut buf = [0u8; 32];
+    if name.len() > buf.len() {
+        return None;
+    }
+    for (d, s) in buf.iter_mut().zip(name) {
+        *d = s.to_ascii_lowercase();
+    }
+    let lower = std::str::from_utf8(&buf[..name.len()]).ok()?;
+    index().get(lower).copied()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_invariants() {
+        let mut seen = std::collections::HashSet::new();
+        for c in all() {
+            assert!(seen.insert(c.name), "duplicate command {}", c.name);
+            assert_eq!(c.name, c.name.to_ascii_lowercase());
+            assert!(c.arity != 0, "{}", c.name);
+            assert!(
+                (c.flags & flag::WRITE == 0) || (c.flags & flag::READONLY == 0),
+                "{} is both write and readonly",
+                c.name
+            );
+            if let Exec::Shard(_) | Exec::MultiKey(..) = c.exec {
+                assert!(c.first_key > 0, "{} runs on a shard but has no key", c.name);
+            }
+        }
+        assert!(lookup(b"GeT").is_some());
+        assert!(lookup(b"nope").is_none());
+    }
+
+    #[test]
+    fn key_positions() {
+        let mset = lookup(b"mset").unwrap();
+        assert_eq!(mset.key_indexes(5).collect::<Vec<_>>(), vec![1, 3]);
+        let del = lookup(b"del").unwrap();
+        assert_eq!(del.key_indexes(4).collect::<Vec<_>>(), vec![1, 2, 3]);
+        let get = lookup(b"get").unwrap();
+        assert_eq!(get.key_indexes(2).collect::<Vec<_>>(), vec![1]);
+    }
+}

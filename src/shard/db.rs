@@ -1,0 +1,194 @@
+//! One logical database of one shard: its keys, split into one hash table per
+//! owned cluster slot.
+//!
+//! Splitting by slot keeps every table small, which gives SCAN a stable order
+//! (keys sorted by hash inside a slot, so a key present for a whole scan is always
+//! returned, even across table growth), makes the active expiry sweep incremental,
+//! and prepares slot migration for cluster mode.
+//!
+//! Invariant: `keys` and `volatile` always equal the number of entries and of
+//! entries with a non-zero `expire_at`; entries change expiry only through
+//! [`Db::set_expire`] so the counts stay exact.
+
+use super::value::Value;
+use hashbrown::HashTable;
+
+/// A key, its value and its absolute expiry in Unix milliseconds (0 = none).
+#[derive(Debug)]
+pub struct Entry {
+    pub key: Box<[u8]>,
+    pub value: Value,
+    expire_at: u64,
+}
+
+impl Entry {
+    pub fn expire_at(&self) -> u64 {
+        self.expire_at
+    }
+
+    pub fn is_expired(&self, now_ms: u64) -> bool {
+        self.expire_at != 0 && self.expire_at <= now_ms
+    }
+}
+
+/// Where a key lives: its slot's table index in this shard and its hash.
+#[derive(Clone, Copy, Debug)]
+pub struct Loc {
+    pub table: usize,
+    pub hash: u64,
+}
+
+#[derive(Default)]
+pub struct Table {
+    map: HashTable<Entry>,
+    volatile: u32,
+}
+
+/// The keys of one database in one shard.
+pub struct Db {
+    tables: Vec<Table>,
+    keys: usize,
+    volatile: usize,
+}
+
+impl Db {
+    pub fn new(tables: usize) -> Self {
+        Db {
+            tables: (0..tables).map(|_| Table::default()).collect(),
+            keys: 0,
+            volatile: 0,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.keys
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys == 0
+    }
+
+    pub fn volatile(&self) -> usize {
+        self.volatile
+    }
+
+    pub fn table_count(&self) -> usize {
+        self.tables.len()
+    }
+
+    pub fn find(&self, loc: Loc, key: &[u8]) -> Option<&Entry> {
+        self.tables[loc.table].map.find(loc.hash, |e| &*e.key == key)
+    }
+
+    pub fn find_mut(&mut self, loc: Loc, key: &[u8]) -> Option<&mut Entry> {
+        self.tables[loc.table].map.find_mut(loc.hash, |e| &*e.key == key)
+    }
+
+    /// Inserts or replaces `key`; the expiry is set to `expire_at` (0 = none).
+    pub fn insert(&mut self, loc: Loc, hasher: &impl Fn(&[u8]) -> u64, key: &[u8], value: Value, expire_at: u64) {
+        let table = &mut self.tables[loc.table];
+        match table.map.find_mut(loc.hash, |e| &*e.key == key) {
+            Some(entry) => {
+                entry.value = value;
+                let was = entry.expire_at != 0;
+                entry.expire_at = expire_at;
+                Self::adjust_volatile(&mut table.volatile, &mut self.volatile, was, expire_at != 0);
+            }
+            None => {
+                table.map.insert_unique(
+                    loc.hash,
+                    Entry {
+                        key: key.into(),
+                        value,
+                        expire_at,
+                    },
+                    |e| hasher(&e.key),
+                );
+                self.keys += 1;
+                if expire_at != 0 {
+                    table.volatile += 1;
+                    self.volatile += 1;
+                }
+            }
+        }
+    }
+
+    fn adjust_volatile(table: &mut u32, db: &mut usize, was: bool, now: bool) {
+        match (was, now) {
+            (false, true) => {
+                *table += 1;
+                *db += 1;
+            }
+            (true, false) => {
+                *table -= 1;
+                *db -= 1;
+            }
+            _ => {}
+        }
+    }
+
+    /// Sets the expiry of an existing key; returns false if the key is absent.
+    pub fn set_expire(&mut self, loc: Loc, key: &[u8], expire_at: u64) -> bool {
+        let table = &mut self.tables[loc.table];
+        let Some(entry) = table.map.find_mut(loc.hash, |e| &*e.key == key) else {
+            return false;
+        };
+        let was = entry.expire_at != 0;
+        entry.expire_at = expire_at;
+        Self::adjust_volatile(&mut table.volatile, &mut self.volatile, was, expire_at != 0);
+        true
+    }
+
+    pub fn remove(&mut self, loc: Loc, key: &[u8]) -> Option<Entry> {
+        let table = &mut self.tables[loc.table];
+        let found = table.map.find_entry(loc.hash, |e| &*e.key == key).ok()?;
+        let (entry, _) = found.remove();
+        self.keys -= 1;
+        if entry.expire_at != 0 {
+            table.volatile -= 1;
+            self.volatile -= 1;
+        }
+        Some(entry)
+    }
+
+    pub fn clear(&mut self) {
+        for t in &mut self.tables {
+            *t = Table::default();
+        }
+        self.keys = 0;
+        self.volatile = 0;
+    }
+
+    /// Removes the expired entries of table `t`; returns how many were removed.
+    pub fn expire_table(&mut self, t: usize, now_ms: u64) -> usize {
+        let table = &mut self.tables[t];
+        if table.volatile == 0 {
+            return 0;
+        }
+        let before = table.map.len();
+        table.map.retain(|e| !e.is_expired(now_ms));
+        let removed = before - table.map.len();
+        table.volatile -= removed as u32;
+        self.volatile -= removed;
+        self.keys -= removed;
+        removed
+    }
+
+    pub fn table_has_volatile(&self, t: usize) -> bool {
+        self.tables[t].volatile > 0
+    }
+
+    pub fn table_len(&self, t: usize) -> usize {
+        self.tables[t].map.len()
+    }
+
+    /// Entries of table `t` (any order).
+    pub fn table_iter(&self, t: usize) -> impl Iterator<Item = &Entry> {
+        self.tables[t].map.iter()
+    }
+
+    /// Every entry of the database.
+    pub fn iter(&self) -> impl Iterator<Item = &Entry> {
+        self.tables.iter().flat_map(|t| t.map.iter())
+    }
+}

@@ -1,0 +1,233 @@
+//! The shard: sole owner of one executor's part of the keyspace.
+//!
+//! A `Shard` is created inside its executor and never leaves it. Everything here
+//! is synchronous: handlers borrow the shard, run to completion and return; no
+//! borrow is ever held across an `.await`. Expired keys are removed lazily on
+//! access and by a time-bounded active sweep ([`Shard::active_expire`]).
+
+pub mod db;
+pub mod value;
+
+use crate::route::slot::{key_slot, SlotTable, SLOTS};
+use db::{Db, Entry, Loc};
+use hashbrown::DefaultHashBuilder;
+use std::hash::BuildHasher;
+use value::Value;
+
+/// Counters owned and written only by this shard.
+#[derive(Default, Debug, Clone)]
+pub struct ShardStats {
+    pub expired_keys: u64,
+    pub keyspace_hits: u64,
+    pub keyspace_misses: u64,
+}
+
+/// One shard's data: `databases` logical DBs over the slots this shard owns.
+pub struct Shard {
+    pub id: usize,
+    pub slots: SlotTable,
+    /// slot → index of that slot's table in every `Db` (u32::MAX: not owned).
+    local_index: Vec<u32>,
+    hasher: DefaultHashBuilder,
+    dbs: Vec<Db>,
+    pub stats: ShardStats,
+    /// Where the active expiry sweep resumes: (db, table).
+    sweep: (usize, usize),
+}
+
+impl Shard {
+    pub fn new(id: usize, slots: SlotTable, databases: usize) -> Self {
+        let owned = slots.slots_of(id);
+        let mut local_index = vec![u32::MAX; SLOTS];
+        for (i, s) in owned.iter().enumerate() {
+            local_index[*s as usize] = i as u32;
+        }
+        let tables = owned.len();
+        Shard {
+            id,
+            slots,
+            local_index,
+            hasher: DefaultHashBuilder::default(),
+            dbs: (0..databases).map(|_| Db::new(tables)).collect(),
+            stats: ShardStats::default(),
+            sweep: (0, 0),
+        }
+    }
+
+    pub fn databases(&self) -> usize {
+        self.dbs.len()
+    }
+
+    #[inline]
+    fn hash(&self, key: &[u8]) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    /// Locates `key` in this shard. Keys of slots this shard does not own are
+    /// kept in table 0 (only reachable through misrouting, which is a bug).
+    #[inline]
+    pub fn locate(&self, key: &[u8]) -> Loc {
+        let idx = self.local_index[key_slot(key) as usize];
+        debug_assert!(idx != u32::MAX, "key routed to the wrong shard");
+        Loc {
+            table: if idx == u32::MAX { 0 } else { idx as usize },
+            hash: self.hash(key),
+        }
+    }
+
+    pub fn db(&self, db: usize) -> &Db {
+        &self.dbs[db]
+    }
+
+    pub fn db_mut(&mut self, db: usize) -> &mut Db {
+        &mut self.dbs[db]
+    }
+
+    /// Removes `key` if it has expired; returns its location.
+    fn expire_if_needed(&mut self, db: usize, key: &[u8], now_ms: u64) -> Loc {
+        let loc = self.locate(key);
+        let d = &mut self.dbs[db];
+        if d.find(loc, key).is_some_and(|e| e.is_expired(now_ms)) {
+            d.remove(loc, key);
+            self.stats.expired_keys += 1;
+        }
+        loc
+    }
+
+    /// Looks a key up for reading (expired keys are deleted and reported absent).
+    pub fn get(&mut self, db: usize, key: &[u8], now_ms: u64) -> Option<&Entry> {
+        let loc = self.expire_if_needed(db, key, now_ms);
+        self.dbs[db].find(loc, key)
+    }
+
+    /// Looks a key up for reading and counts a keyspace hit or miss.
+    pub fn get_counted(&mut self, db: usize, key: &[u8], now_ms: u64) -> Option<&Entry> {
+        let loc = self.expire_if_needed(db, key, now_ms);
+        let found = self.dbs[db].find(loc, key);
+        if found.is_some() {
+            self.stats.keyspace_hits += 1;
+        } else {
+            self.stats.keyspace_misses += 1;
+        }
+        found
+    }
+
+    /// Looks a key up for modification.
+    pub fn get_mut(&mut self, db: usize, key: &[u8], now_ms: u64) -> Option<&mut Entry> {
+        let loc = self.expire_if_needed(db, key, now_ms);
+        self.dbs[db].find_mut(loc, key)
+    }
+
+    pub fn exists(&mut self, db: usize, key: &[u8], now_ms: u64) -> bool {
+        self.get(db, key, now_ms).is_some()
+    }
+
+    /// Stores `value` under `key`, replacing any value; expiry as given (0 = none).
+    pub fn set(&mut self, db: usize, key: &[u8], value: Value, expire_at: u64) {
+        let loc = self.locate(key);
+        let hasher = &self.hasher;
+        self.dbs[db].insert(loc, &|k: &[u8]| hasher.hash_one(k), key, value, expire_at);
+    }
+
+    /// Changes the expiry of an existing, unexpired key.
+    pub fn set_expire(&mut self, db: usize, key: &[u8], expire_at: u64) -> bool {
+        let loc = self.locate(key);
+        self.dbs[db].set_expire(loc, key, expire_at)
+    }
+
+    /// Deletes `key`; returns the removed entry if it existed and was not expired.
+    pub fn remove(&mut self, db: usize, key: &[u8], now_ms: u64) -> Option<Entry> {
+        let loc = self.expire_if_needed(db, key, now_ms);
+        self.dbs[db].remove(loc, key)
+    }
+
+    pub fn flush_db(&mut self, db: usize) {
+        self.dbs[db].clear();
+    }
+
+    pub fn flush_all(&mut self) {
+        for d in &mut self.dbs {
+            d.clear();
+        }
+    }
+
+    pub fn swap_db(&mut self, a: usize, b: usize) {
+        self.dbs.swap(a, b);
+    }
+
+    /// The key hash SCAN orders by (stable for this process's lifetime).
+    pub fn scan_hash(&self, key: &[u8]) -> u64 {
+        self.hash(key)
+    }
+
+    /// Active expiry: sweeps tables holding volatile keys, resuming where the
+    /// last sweep stopped, until `budget` tables were visited or `deadline`
+    /// (checked every few tables) says stop. Returns keys removed.
+    pub fn active_expire(&mut self, now_ms: u64, budget: usize, mut out_of_time: impl FnMut() -> bool) -> usize {
+        let mut removed = 0;
+        let (mut db, mut table) = self.sweep;
+        let total_tables = self.dbs.first().map_or(0, |d| d.table_count());
+        if total_tables == 0 {
+            return 0;
+        }
+        for visited in 0..budget.min(total_tables * self.dbs.len()) {
+            if db >= self.dbs.len() {
+                db = 0;
+            }
+            if self.dbs[db].volatile() == 0 {
+                db += 1;
+                table = 0;
+                continue;
+            }
+            removed += self.dbs[db].expire_table(table, now_ms);
+            table += 1;
+            if table >= total_tables {
+                table = 0;
+                db += 1;
+            }
+            if visited % 16 == 15 && out_of_time() {
+                break;
+            }
+        }
+        self.sweep = (db, table);
+        self.stats.expired_keys += removed as u64;
+        removed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shard() -> Shard {
+        Shard::new(0, SlotTable::contiguous(1), 16)
+    }
+
+    #[test]
+    fn set_get_and_lazy_expiry() {
+        let mut s = shard();
+        s.set(0, b"k", Value::string(b"v"), 1000);
+        assert!(s.get(0, b"k", 999).is_some());
+        assert_eq!(s.db(0).volatile(), 1);
+        assert!(s.get(0, b"k", 1000).is_none());
+        assert_eq!(s.db(0).len(), 0);
+        assert_eq!(s.db(0).volatile(), 0);
+        assert_eq!(s.stats.expired_keys, 1);
+    }
+
+    #[test]
+    fn active_expiry_sweeps_everything_eventually() {
+        let mut s = shard();
+        for i in 0..1000 {
+            let key = format!("key:{i}");
+            s.set(0, key.as_bytes(), Value::Int(i), if i % 2 == 0 { 10 } else { 0 });
+        }
+        let mut removed = 0;
+        for _ in 0..100 {
+            removed += s.active_expire(20, 1000, || false);
+        }
+        assert_eq!(removed, 500);
+        assert_eq!(s.db(0).len(), 500);
+        assert_eq!(s.db(0).volatile(), 0);
+    }
+}

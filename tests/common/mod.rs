@@ -1,0 +1,452 @@
+//! Test harness shared by the integration tests: start a real server on a free port,
+//! talk to it with raw bytes or the `redis` crate, and read RESP replies byte-exactly.
+//!
+//! `TestServer` spawns the `ringkv` binary (`--port P --bind 127.0.0.1 --threads N`),
+//! waits until it answers `PING` (polling, 10 s limit) and kills it on drop.
+//! `RedisServer` does the same for a real `redis-server` (differential tests).
+//!
+//! Escape hatch: `RINGKV_TEST_TARGET=redis` makes `TestServer` start `redis-server`
+//! instead, so every expectation in these tests can be checked against Redis 7.0 itself.
+#![allow(dead_code)]
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, ErrorKind, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::ops::Deref;
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long a server may take to become ready, and the default reply timeout.
+pub const READY_TIMEOUT: Duration = Duration::from_secs(10);
+pub const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// True when `RINGKV_TEST_TARGET=redis`: tests then run against redis-server.
+pub fn target_is_redis() -> bool {
+    std::env::var("RINGKV_TEST_TARGET").is_ok_and(|v| v == "redis")
+}
+
+/// A free TCP port on 127.0.0.1 (bound to port 0, read back, released).
+pub fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    listener.local_addr().expect("local_addr").port()
+}
+
+/// Which program a server runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Ringkv,
+    Redis,
+}
+
+/// Builder for [`TestServer`]: thread count and extra ringkv arguments.
+pub struct Builder {
+    kind: Kind,
+    threads: usize,
+    args: Vec<String>,
+}
+
+impl Builder {
+    pub fn threads(mut self, n: usize) -> Self {
+        self.threads = n;
+        self
+    }
+
+    /// An extra command-line argument (ringkv only; ignored for redis-server).
+    pub fn arg(mut self, a: impl Into<String>) -> Self {
+        self.args.push(a.into());
+        self
+    }
+
+    /// Spawn the server and wait until it answers PING. A port lost to a race with
+    /// another process is retried on a fresh port.
+    pub fn start(self) -> TestServer {
+        for _attempt in 0..5 {
+            let port = free_port();
+            let mut cmd = self.command(port);
+            let log = log_path(self.kind, port);
+            let log_file = File::create(&log).expect("create server log");
+            cmd.stdin(Stdio::null())
+                .stdout(log_file.try_clone().expect("clone log fd"))
+                .stderr(log_file);
+            let child = cmd
+                .spawn()
+                .unwrap_or_else(|e| panic!("spawn {:?}: {e}", self.kind));
+            let mut server = TestServer {
+                kind: self.kind,
+                port,
+                child,
+                log,
+            };
+            match server.wait_ready() {
+                Ok(()) => return server,
+                Err(msg) if msg.contains("in use") => continue,
+                Err(msg) => panic!("{msg}"),
+            }
+        }
+        panic!(
+            "could not start {:?} on a free port after 5 attempts",
+            self.kind
+        )
+    }
+
+    fn command(&self, port: u16) -> Command {
+        match self.kind {
+            Kind::Ringkv => {
+                let mut c = Command::new(env!("CARGO_BIN_EXE_ringkv"));
+                c.args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                    .args(["--threads", &self.threads.to_string()])
+                    .args(&self.args);
+                c
+            }
+            Kind::Redis => redis_command(port),
+        }
+    }
+}
+
+/// The argument list that starts redis-server on `port` without persistence.
+pub fn redis_command(port: u16) -> Command {
+    let mut c = Command::new("redis-server");
+    c.args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args(["--save", "", "--appendonly", "no"]);
+    c
+}
+
+fn log_path(kind: Kind, port: u16) -> PathBuf {
+    let name = format!("{kind:?}-{port}-{}.log", std::process::id()).to_lowercase();
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name)
+}
+
+/// A running server process; killed (SIGKILL) when dropped.
+pub struct TestServer {
+    kind: Kind,
+    port: u16,
+    child: Child,
+    log: PathBuf,
+}
+
+impl TestServer {
+    /// ringkv with `threads` executors (or redis-server under `RINGKV_TEST_TARGET=redis`).
+    pub fn start(threads: usize) -> TestServer {
+        Self::builder().threads(threads).start()
+    }
+
+    pub fn builder() -> Builder {
+        let kind = if target_is_redis() {
+            Kind::Redis
+        } else {
+            Kind::Ringkv
+        };
+        Builder {
+            kind,
+            threads: 1,
+            args: Vec::new(),
+        }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// A fresh raw connection.
+    pub fn raw(&self) -> RawConn {
+        RawConn::connect(self.port)
+    }
+
+    /// A fresh `redis` crate connection.
+    pub fn connection(&self) -> redis::Connection {
+        let client =
+            redis::Client::open(format!("redis://127.0.0.1:{}/", self.port)).expect("redis client");
+        client.get_connection().expect("redis connection")
+    }
+
+    /// Everything the server wrote to stdout/stderr so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Wait up to `timeout` for the process to exit.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    fn wait_ready(&mut self) -> Result<(), String> {
+        let deadline = Instant::now() + READY_TIMEOUT;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                let log = self.log();
+                let in_use = if log.contains("in use") {
+                    " (in use)"
+                } else {
+                    ""
+                };
+                return Err(format!(
+                    "{:?} exited before ready{in_use}: {status}\n--- log ---\n{log}",
+                    self.kind
+                ));
+            }
+            if ping_ok(self.port) {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(format!(
+                    "{:?} not ready on port {} after {READY_TIMEOUT:?}\n--- log ---\n{}",
+                    self.kind,
+                    self.port,
+                    self.log()
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn ping_ok(port: u16) -> bool {
+    let addr = ([127, 0, 0, 1], port).into();
+    let Ok(mut s) = TcpStream::connect_timeout(&addr, Duration::from_millis(200)) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
+    let mut buf = [0u8; 7];
+    s.write_all(b"PING\r\n").is_ok() && s.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n"
+}
+
+/// A real redis-server (never ringkv), for differential tests.
+pub struct RedisServer(TestServer);
+
+impl RedisServer {
+    pub fn start() -> RedisServer {
+        RedisServer(
+            Builder {
+                kind: Kind::Redis,
+                threads: 1,
+                args: Vec::new(),
+            }
+            .start(),
+        )
+    }
+}
+
+impl Deref for RedisServer {
+    type Target = TestServer;
+    fn deref(&self) -> &TestServer {
+        &self.0
+    }
+}
+
+/// Run `f` against a server for each thread count (once under `RINGKV_TEST_TARGET=redis`,
+/// where the thread count means nothing).
+pub fn for_each_threads(threads: &[usize], f: impl Fn(&TestServer)) {
+    let counts = if target_is_redis() {
+        &threads[..1]
+    } else {
+        threads
+    };
+    for &n in counts {
+        eprintln!("-- threads = {n}");
+        f(&TestServer::start(n));
+    }
+}
+
+/// Write `bytes` on a fresh connection and read until `expected_len` bytes arrived,
+/// the server closed, or `REPLY_TIMEOUT` passed.
+pub fn raw(port: u16, bytes: &[u8], expected_len: usize) -> Vec<u8> {
+    let mut c = RawConn::connect(port);
+    c.send(bytes);
+    c.read_up_to(expected_len, REPLY_TIMEOUT)
+}
+
+/// Encode a command as a RESP multibulk.
+pub fn resp<A: AsRef<[u8]>>(args: &[A]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        let a = a.as_ref();
+        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+/// Bytes shown readably in assertion messages.
+pub fn show(bytes: &[u8]) -> String {
+    bytes.escape_ascii().to_string()
+}
+
+/// A raw TCP connection with a buffered RESP reply reader.
+pub struct RawConn {
+    reader: BufReader<TcpStream>,
+}
+
+impl RawConn {
+    pub fn connect(port: u16) -> RawConn {
+        let s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        s.set_nodelay(true).expect("nodelay");
+        s.set_read_timeout(Some(REPLY_TIMEOUT)).expect("timeout");
+        RawConn {
+            reader: BufReader::with_capacity(1 << 16, s),
+        }
+    }
+
+    /// A second handle on the socket (for writing from another thread, or shutdown).
+    pub fn stream(&self) -> TcpStream {
+        self.reader.get_ref().try_clone().expect("clone socket")
+    }
+
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.reader.get_mut().write_all(bytes).expect("write");
+    }
+
+    /// Send a command as RESP and return its one reply.
+    pub fn cmd<A: AsRef<[u8]>>(&mut self, args: &[A]) -> Vec<u8> {
+        self.send(&resp(args));
+        self.reply()
+    }
+
+    /// One complete RESP reply, as raw bytes.
+    pub fn reply(&mut self) -> Vec<u8> {
+        let mut out = Vec::new();
+        read_reply(&mut self.reader, &mut out)
+            .unwrap_or_else(|e| panic!("reading reply: {e}; got so far {:?}", show(&out)));
+        out
+    }
+
+    /// Read until `n` bytes, close, or `timeout`.
+    pub fn read_up_to(&mut self, n: usize, timeout: Duration) -> Vec<u8> {
+        let deadline = Instant::now() + timeout;
+        let mut out = Vec::new();
+        let mut buf = vec![0u8; 1 << 16];
+        while out.len() < n {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            self.reader.get_ref().set_read_timeout(Some(left)).unwrap();
+            match self.reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(k) => out.extend_from_slice(&buf[..k]),
+                Err(e) if is_timeout(&e) => break,
+                Err(e) if e.kind() == ErrorKind::ConnectionReset => break,
+                Err(e) => panic!("read: {e}"),
+            }
+        }
+        self.reader
+            .get_ref()
+            .set_read_timeout(Some(REPLY_TIMEOUT))
+            .unwrap();
+        out
+    }
+
+    /// Assert the server closes the connection (EOF or reset) with no further bytes.
+    pub fn expect_closed(&mut self) {
+        let rest = self.read_up_to(usize::MAX, REPLY_TIMEOUT);
+        assert!(rest.is_empty(), "unexpected bytes: {:?}", show(&rest));
+        let mut b = [0u8; 1];
+        match self.reader.read(&mut b) {
+            Ok(0) => {}
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => {}
+            other => panic!("connection still open: {other:?}"),
+        }
+    }
+
+    /// Assert nothing arrives within `wait` and the connection stays open.
+    pub fn expect_silence(&mut self, wait: Duration) {
+        self.reader.get_ref().set_read_timeout(Some(wait)).unwrap();
+        let mut b = [0u8; 1];
+        match self.reader.read(&mut b) {
+            Err(e) if is_timeout(&e) => {}
+            Ok(0) => panic!("server closed the connection"),
+            Ok(_) => panic!("unexpected byte {:?}", show(&b)),
+            Err(e) => panic!("read: {e}"),
+        }
+        self.reader
+            .get_ref()
+            .set_read_timeout(Some(REPLY_TIMEOUT))
+            .unwrap();
+    }
+}
+
+fn is_timeout(e: &io::Error) -> bool {
+    matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut)
+}
+
+/// Read exactly one RESP2/RESP3 reply from `r`, appending its raw bytes to `out`.
+pub fn read_reply<R: BufRead>(r: &mut R, out: &mut Vec<u8>) -> io::Result<()> {
+    let start = out.len();
+    let n = r.read_until(b'\n', out)?;
+    if n == 0 {
+        return Err(io::Error::new(
+            ErrorKind::UnexpectedEof,
+            "connection closed",
+        ));
+    }
+    if !out.ends_with(b"\r\n") {
+        return Err(io::Error::new(ErrorKind::InvalidData, "line without CRLF"));
+    }
+    let line = &out[start..out.len() - 2];
+    let Some((&kind, rest)) = line.split_first() else {
+        return Err(io::Error::new(ErrorKind::InvalidData, "empty line"));
+    };
+    let num = || -> io::Result<i64> {
+        std::str::from_utf8(rest)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| io::Error::new(ErrorKind::InvalidData, "bad length"))
+    };
+    match kind {
+        b'+' | b'-' | b':' | b'_' | b',' | b'#' | b'(' => Ok(()),
+        b'$' | b'!' | b'=' => {
+            let len = num()?;
+            if len >= 0 {
+                let at = out.len();
+                out.resize(at + len as usize + 2, 0);
+                r.read_exact(&mut out[at..])?;
+            }
+            Ok(())
+        }
+        b'*' | b'~' | b'>' | b'%' | b'|' => {
+            let n = num()?;
+            let items = if matches!(kind, b'%' | b'|') {
+                2 * n
+            } else {
+                n
+            };
+            for _ in 0..items.max(0) {
+                read_reply(r, out)?;
+            }
+            if kind == b'|' {
+                read_reply(r, out)?; // an attribute precedes the real reply
+            }
+            Ok(())
+        }
+        _ => Err(io::Error::new(ErrorKind::InvalidData, "unknown reply type")),
+    }
+}

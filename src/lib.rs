@@ -1,15 +1,32 @@
 //! ringkv: a Redis-compatible, thread-per-core, shared-nothing data store.
 //!
+//! ```text
+//!            clients (TCP, SO_REUSEPORT: one listener per core)
+//!               |                 |                 |
+//!        +------v------+   +------v------+   +------v------+
+//!        |  executor 0 |<->|  executor 1 |<->|  executor 2 |   full mesh of
+//!        |  shard 0    |   |  shard 1    |   |  shard 2    |   SPSC queues
+//!        +-------------+   +-------------+   +-------------+   (batched)
+//! ```
+//!
+//! Each executor is pinned to a CPU and owns one shard of the keyspace
+//! (`slot = CRC16(hashtag) mod 16384`, slot → shard by a table). A connection
+//! lives on the core that accepted it; its commands run inline when the key is
+//! local, or travel to the owning core in one batched message per tick.
+//!
 //! Module map (dependencies point downwards only):
-//! - [`protocol`]: RESP parsing and reply encoding (no I/O);
-//! - [`shard`]: one core's keyspace and values (synchronous, no I/O);
-//! - [`cmd`]: the command table and the handlers run against a shard;
-//! - [`route`]: slots, pipeline segmentation, multi-key splitting;
-//! - [`runtime`]: pinned executors, the cross-core mesh, shutdown;
 //! - [`net`]: listeners and the connection loop;
+//! - [`route`]: slots, pipeline segmentation, multi-key splitting, fan-out;
+//! - [`runtime`]: pinned executors, the cross-core mesh, shutdown;
+//! - [`cmd`]: the command table and the handlers run against a shard;
+//! - [`shard`]: one core's keyspace and values (synchronous, no I/O);
+//! - [`protocol`]: RESP parsing and reply encoding (no I/O);
 //! - [`config`]: settings and their defaults.
 
+pub mod cmd;
+pub mod config;
+pub mod net;
 pub mod protocol;
 pub mod route;
+pub mod runtime;
 pub mod shard;
-pub mod cmd;

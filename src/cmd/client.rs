@@ -1,5 +1,9 @@
 //! Per-connection state (`CLIENT` fields, selected DB, protocol) and the
 //! read-only facts about the core and server that connection handlers report.
+//!
+//! A `ClientState` lives on its connection's core only; `CLIENT LIST` gathers
+//! clones of every core's states. `CoreInfo` is built once at start-up, cloned
+//! per core and never changes afterwards.
 
 use std::time::Instant;
 
@@ -17,13 +21,15 @@ pub struct ClientState {
     pub resp3: bool,
     pub created: Instant,
     pub last_interaction: Instant,
-    /// Lower-case name of the last command run (CLIENT LIST `cmd=`).
+    /// Full lower-case name of the last command run (CLIENT LIST `cmd=`), with
+    /// its subcommand as Redis prints it (`client|list`); `NULL` before any.
     pub last_cmd: &'static str,
     pub no_evict: bool,
     pub no_touch: bool,
     /// Set by QUIT (and protocol errors): close once the replies are written.
     pub close_after_reply: bool,
-    /// Set by RESET so the connection clears any connection-level extras.
+    /// Set by RESET so the connection clears any connection-level extras
+    /// (MULTI state, WATCHed keys, subscriptions) that this struct does not hold.
     pub reset_requested: bool,
 }
 
@@ -50,11 +56,34 @@ impl ClientState {
         }
     }
 
-    /// One `CLIENT LIST` / `CLIENT INFO` line (without the trailing newline).
+    /// `CLIENT LIST TYPE` class of this client. Replicas, masters and pub/sub
+    /// clients do not exist yet, so every client is `normal`.
+    pub fn client_type(&self) -> ClientType {
+        ClientType::Normal
+    }
+
+    /// The `flags=` field: `e` no-evict, `T` no-touch, `N` when none is set.
+    fn flags(&self) -> String {
+        let mut f = String::new();
+        if self.no_evict {
+            f.push('e');
+        }
+        if self.no_touch {
+            f.push('T');
+        }
+        if f.is_empty() {
+            f.push('N');
+        }
+        f
+    }
+
+    /// One `CLIENT LIST` / `CLIENT INFO` line (without the trailing newline), in
+    /// Redis 7.2's field order (7.0's plus `lib-name`/`lib-ver` at the end).
+    /// Buffer sizes that ringkv does not track per client read 0.
     pub fn info_line(&self) -> String {
         let now = Instant::now();
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags=N db={} sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.laddr,
@@ -62,6 +91,7 @@ impl ClientState {
             String::from_utf8_lossy(&self.name),
             now.duration_since(self.created).as_secs(),
             now.duration_since(self.last_interaction).as_secs(),
+            self.flags(),
             self.db,
             self.last_cmd,
             if self.resp3 { 3 } else { 2 },
@@ -69,6 +99,47 @@ impl ClientState {
             String::from_utf8_lossy(&self.lib_ver),
         )
     }
+
+    /// Back to a fresh connection's state, as Redis's RESET does: DB 0, RESP2,
+    /// no name, no-evict and no-touch off. The library name and version stay
+    /// (they still describe the library behind the connection).
+    pub fn reset(&mut self) {
+        self.db = 0;
+        self.resp3 = false;
+        self.name.clear();
+        self.no_evict = false;
+        self.no_touch = false;
+        self.reset_requested = true;
+    }
+}
+
+/// Client classes accepted by `CLIENT LIST TYPE` / `CLIENT KILL TYPE`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientType {
+    Normal,
+    Replica,
+    PubSub,
+    Master,
+}
+
+impl ClientType {
+    /// Redis's `getClientTypeByName` (case-insensitive; `slave` = `replica`).
+    pub fn parse(name: &[u8]) -> Option<ClientType> {
+        let n = name.to_ascii_lowercase();
+        match n.as_slice() {
+            b"normal" => Some(ClientType::Normal),
+            b"slave" | b"replica" => Some(ClientType::Replica),
+            b"pubsub" => Some(ClientType::PubSub),
+            b"master" => Some(ClientType::Master),
+            _ => None,
+        }
+    }
+}
+
+/// Redis's rule for client names and library attributes: printable ASCII
+/// without spaces (`!`..=`~`), so CLIENT LIST can be split on spaces.
+pub fn valid_client_attr(value: &[u8]) -> bool {
+    value.iter().all(|&b| (b'!'..=b'~').contains(&b))
 }
 
 /// Facts about this core and the server, readable by connection handlers.
@@ -86,4 +157,76 @@ pub struct CoreInfo {
     pub executable: String,
     /// `CONFIG GET` view: (name, value) for every setting that exists.
     pub config: Vec<(&'static str, String)>,
+}
+
+impl CoreInfo {
+    /// The value of a setting by its exact `CONFIG GET` name.
+    pub fn config_value(&self, name: &str) -> Option<&str> {
+        self.config
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// A single-core server with defaults, for tests.
+    pub fn for_tests() -> CoreInfo {
+        CoreInfo {
+            core: 0,
+            cores: 1,
+            databases: 16,
+            port: 6379,
+            bind: "127.0.0.1".into(),
+            started: Instant::now(),
+            started_unix: 1_700_000_000,
+            run_id: "0123456789abcdef0123456789abcdef01234567".into(),
+            config_file: String::new(),
+            executable: "/usr/bin/ringkv".into(),
+            config: vec![
+                ("bind", "127.0.0.1".into()),
+                ("port", "6379".into()),
+                ("databases", "16".into()),
+                ("maxclients", "10000".into()),
+                ("save", String::new()),
+                ("appendonly", "no".into()),
+                ("maxmemory", "0".into()),
+                ("maxmemory-policy", "noeviction".into()),
+            ],
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn info_line_flags_and_fields() {
+        let mut c = ClientState::new(7, "127.0.0.1:5000".into(), "127.0.0.1:6379".into(), 9);
+        let line = c.info_line();
+        assert!(line.starts_with(
+            "id=7 addr=127.0.0.1:5000 laddr=127.0.0.1:6379 fd=9 name= age=0 idle=0 flags=N db=0 "
+        ));
+        assert!(line.ends_with(" cmd=NULL user=default redir=-1 resp=2 lib-name= lib-ver="));
+        c.no_evict = true;
+        c.no_touch = true;
+        assert!(c.info_line().contains(" flags=eT "));
+        c.name = b"app".to_vec();
+        c.db = 3;
+        c.resp3 = true;
+        c.reset();
+        assert!(c.name.is_empty() && c.db == 0 && !c.resp3 && !c.no_evict && !c.no_touch);
+        assert!(c.reset_requested);
+    }
+
+    #[test]
+    fn attr_validation_and_types() {
+        assert!(valid_client_attr(b"abc-1_2"));
+        assert!(valid_client_attr(b""));
+        assert!(!valid_client_attr(b"a b"));
+        assert!(!valid_client_attr(b"a\nb"));
+        assert!(!valid_client_attr("é".as_bytes()));
+        assert_eq!(ClientType::parse(b"SLAVE"), Some(ClientType::Replica));
+        assert_eq!(ClientType::parse(b"Normal"), Some(ClientType::Normal));
+        assert_eq!(ClientType::parse(b"foo"), None);
+    }
 }

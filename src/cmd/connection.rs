@@ -1,9 +1,26 @@
-//! Connection commands: PING, ECHO, SELECT, QUIT, HELLO, RESET, TXKEY, RTKEY.
+//! Connection commands: PING, ECHO, SELECT, QUIT, AUTH, HELLO, RESET, CLIENT,
+//! and ringkv's key generators TXKEY and RTKEY.
+//!
+//! Everything here touches only the calling connection's [`ClientState`] and
+//! the read-only [`CoreInfo`](super::CoreInfo), except `CLIENT LIST`, which
+//! needs every core's clients: the router gathers them and calls
+//! [`client_list`]. No password is configured yet, so authentication behaves
+//! as Redis with no `requirepass`: the `default` user accepts any password.
 
+use super::client::{valid_client_attr, ClientState, ClientType};
+use super::command_docs::{dispatch, reply_help};
 use super::error::{CmdError, CmdResult};
-use super::table::{flag::*, CommandSpec, Exec};
-use super::{arg_i64, ConnCtx};
+use super::keygen;
+use super::table::{flag::*, CommandSpec, Exec, Global};
+use super::{arg_i64, eq_ic, ConnCtx};
 use crate::protocol::Args;
+
+/// What HELLO and INFO call the server. Clients read `server`/`version` to
+/// pick features, so ringkv presents itself as the Redis release whose
+/// semantics it implements (the reference redis-server the tests compare
+/// with); `VERSION` and `INFO`'s `ringkv_version` give ringkv's own version.
+pub const REDIS_SERVER_NAME: &str = "redis";
+pub const REDIS_COMPAT_VERSION: &str = "7.0.15";
 
 const fn cmd(
     name: &'static str,
@@ -29,11 +46,40 @@ const fn cmd(
     }
 }
 
+const CONN_ACL: &[&str] = &["fast", "connection"];
+const SLOW_CONN: &[&str] = &["slow", "connection"];
+const ADMIN_CONN: &[&str] = &["admin", "slow", "dangerous", "connection"];
+const ALWAYS: u32 = NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY;
+
+#[rustfmt::skip]
 pub static COMMANDS: &[CommandSpec] = &[
-    cmd("ping", -1, FAST, &["fast", "connection"], "Returns the server's liveliness response.", "1.0.0", Exec::Conn(ping)),
-    cmd("echo", 2, FAST, &["fast", "connection"], "Returns the given string.", "1.0.0", Exec::Conn(echo)),
-    cmd("select", 2, LOADING | STALE | FAST, &["fast", "connection"], "Changes the selected database.", "1.0.0", Exec::Conn(select)),
-    cmd("quit", -1, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY, &["fast", "connection"], "Closes the connection.", "1.0.0", Exec::Conn(quit)),
+    cmd("ping", -1, FAST, CONN_ACL, "Ping the server", "1.0.0", Exec::Conn(ping)),
+    cmd("echo", 2, LOADING | STALE | FAST, CONN_ACL, "Echo the given string", "1.0.0", Exec::Conn(echo)),
+    cmd("select", 2, LOADING | STALE | FAST, CONN_ACL, "Change the selected database for the current connection", "1.0.0", Exec::Conn(select)),
+    cmd("quit", -1, ALWAYS, CONN_ACL, "Close the connection", "1.0.0", Exec::Conn(quit)),
+    cmd("auth", -2, ALWAYS, CONN_ACL, "Authenticate to the server", "1.0.0", Exec::Conn(auth)),
+    cmd("hello", -1, ALWAYS, CONN_ACL, "Handshake with Redis", "6.0.0", Exec::Conn(hello)),
+    cmd("reset", 1, ALWAYS, CONN_ACL, "Reset the connection", "6.2.0", Exec::Conn(reset)),
+    cmd("client", -2, 0, &["slow"], "A container for client connection commands", "2.4.0", Exec::Global(Global::Client)),
+    cmd("txkey", 1, FAST, CONN_ACL, "Returns a new 12-character key that sorts by creation time and never repeats (ringkv)", "0.1.0", Exec::Conn(txkey)),
+    cmd("rtkey", 1, FAST, CONN_ACL, "Returns a new 16-character key of time and randomness, spread over all shards (ringkv)", "0.1.0", Exec::Conn(rtkey)),
+];
+
+const CLIENT_FLAGS: u32 = NOSCRIPT | LOADING | STALE;
+
+/// CLIENT's subcommands (Redis 7.0's flags and ACL categories; SETINFO and
+/// NO-TOUCH as Redis 7.2 declares them).
+#[rustfmt::skip]
+pub static CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
+    cmd("client|id", 2, CLIENT_FLAGS, SLOW_CONN, "Returns the client ID for the current connection", "5.0.0", Exec::Conn(client_id)),
+    cmd("client|info", 2, CLIENT_FLAGS, SLOW_CONN, "Returns information about the current client connection.", "6.2.0", Exec::Conn(client_info)),
+    cmd("client|list", -2, ADMIN | CLIENT_FLAGS, ADMIN_CONN, "Get the list of client connections", "2.4.0", Exec::Conn(client_list_local)),
+    cmd("client|setname", 3, CLIENT_FLAGS, SLOW_CONN, "Set the current connection name", "2.6.9", Exec::Conn(client_setname)),
+    cmd("client|getname", 2, CLIENT_FLAGS, SLOW_CONN, "Get the current connection name", "2.6.9", Exec::Conn(client_getname)),
+    cmd("client|setinfo", 4, CLIENT_FLAGS, SLOW_CONN, "Set client or connection specific info", "7.2.0", Exec::Conn(client_setinfo)),
+    cmd("client|no-evict", 3, ADMIN | CLIENT_FLAGS, ADMIN_CONN, "Set client eviction mode for the current connection", "7.0.0", Exec::Conn(client_no_evict)),
+    cmd("client|no-touch", 3, CLIENT_FLAGS, SLOW_CONN, "Controls whether commands sent by the client will alter the LRU/LFU of the keys they access.", "7.2.0", Exec::Conn(client_no_touch)),
+    cmd("client|help", 2, LOADING | STALE, SLOW_CONN, "Show helpful text about the different subcommands", "5.0.0", Exec::Conn(client_help)),
 ];
 
 fn ping(ctx: &mut ConnCtx, args: &Args) -> CmdResult {
@@ -51,7 +97,14 @@ fn echo(ctx: &mut ConnCtx, args: &Args) -> CmdResult {
 }
 
 fn select(ctx: &mut ConnCtx, args: &Args) -> CmdResult {
+    // Redis reads the index with getIntFromObjectOrReply: an integer outside
+    // i32 is its own error, distinct from "not an integer".
     let db = arg_i64(args.get(1))?;
+    if db < i32::MIN as i64 || db > i32::MAX as i64 {
+        return Err(CmdError::Static(
+            "ERR value is out of range, value must between -2147483648 and 2147483647",
+        ));
+    }
     if db < 0 || db as usize >= ctx.core.databases {
         return Err(CmdError::Static("ERR DB index is out of range"));
     }
@@ -64,4 +117,568 @@ fn quit(ctx: &mut ConnCtx, _args: &Args) -> CmdResult {
     ctx.client.close_after_reply = true;
     ctx.reply.ok();
     Ok(())
+}
+
+const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
+
+/// Checks a username/password pair against the users that exist: only
+/// `default`, with no password (so any password is accepted).
+fn authenticate(user: &[u8], _pass: &[u8]) -> CmdResult {
+    if user == b"default" {
+        Ok(())
+    } else {
+        Err(CmdError::Static(WRONGPASS))
+    }
+}
+
+/// `AUTH [username] password`, as Redis with no `requirepass`.
+fn auth(ctx: &mut ConnCtx, args: &Args) -> CmdResult {
+    match args.len() {
+        2 => Err(CmdError::Static(
+            "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
+        )),
+        3 => {
+            authenticate(args.get(1), args.get(2))?;
+            ctx.reply.ok();
+            Ok(())
+        }
+        _ => Err(CmdError::Syntax),
+    }
+}
+
+/// `HELLO [protover [AUTH username password] [SETNAME clientname]]`.
+fn hello(ctx: &mut ConnCtx, args: &Args) -> CmdResult {
+    let mut ver = None;
+    if args.len() >= 2 {
+        let v = arg_i64(args.get(1)).map_err(|_| {
+            CmdError::Static("ERR Protocol version is not an integer or out of range")
+        })?;
+        if !(2..=3).contains(&v) {
+            return Err(CmdError::Static("NOPROTO unsupported protocol version"));
+        }
+        ver = Some(v);
+    }
+    let mut auth = None;
+    let mut name = None;
+    let mut i = 2;
+    while i < args.len() {
+        let more = args.len() - 1 - i;
+        let opt = args.get(i);
+        if eq_ic(opt, "auth") && more >= 2 {
+            auth = Some((args.get(i + 1), args.get(i + 2)));
+            i += 3;
+        } else if eq_ic(opt, "setname") && more >= 1 {
+            name = Some(args.get(i + 1));
+            i += 2;
+        } else {
+            return Err(CmdError::Msg(format!(
+                "ERR Syntax error in HELLO option '{}'",
+                String::from_utf8_lossy(opt)
+            )));
+        }
+    }
+    if let Some((user, pass)) = auth {
+        authenticate(user, pass)?;
+    }
+    if let Some(name) = name {
+        set_name(ctx.client, name)?;
+    }
+    if let Some(v) = ver {
+        ctx.client.resp3 = v == 3;
+        ctx.reply.resp3 = ctx.client.resp3;
+    }
+    ctx.reply.map(7);
+    ctx.reply.bulk(b"server");
+    ctx.reply.bulk(REDIS_SERVER_NAME.as_bytes());
+    ctx.reply.bulk(b"version");
+    ctx.reply.bulk(REDIS_COMPAT_VERSION.as_bytes());
+    ctx.reply.bulk(b"proto");
+    ctx.reply.int(if ctx.client.resp3 { 3 } else { 2 });
+    ctx.reply.bulk(b"id");
+    ctx.reply.int(ctx.client.id as i64);
+    ctx.reply.bulk(b"mode");
+    ctx.reply.bulk(b"standalone");
+    ctx.reply.bulk(b"role");
+    ctx.reply.bulk(b"master");
+    ctx.reply.bulk(b"modules");
+    ctx.reply.array(0);
+    Ok(())
+}
+
+/// `RESET`: DB 0, RESP2, no name, flags cleared; the connection layer sees
+/// `reset_requested` and drops MULTI state, WATCHes and subscriptions.
+fn reset(ctx: &mut ConnCtx, _args: &Args) -> CmdResult {
+    ctx.client.reset();
+    ctx.reply.resp3 = false;
+    ctx.reply.simple("RESET");
+    Ok(())
+}
+
+fn txkey(ctx: &mut ConnCtx, _args: &Args) -> CmdResult {
+    let key = ctx.txkeys.next(ctx.now_ms, ctx.core.core, ctx.core.cores);
+    ctx.reply.bulk(&key);
+    Ok(())
+}
+
+fn rtkey(ctx: &mut ConnCtx, _args: &Args) -> CmdResult {
+    let now_us = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(ctx.now_ms * 1000);
+    let key = keygen::rtkey(now_us, &mut rand::thread_rng());
+    ctx.reply.bulk(&key);
+    Ok(())
+}
+
+// ---- CLIENT ----------------------------------------------------------------
+
+/// `CLIENT <subcommand>` for every subcommand. The router calls it for all
+/// but `CLIENT LIST`, which it answers with [`client_list`] over every core's
+/// clients; called for LIST anyway, this lists the calling client only.
+pub fn client(ctx: &mut ConnCtx, args: &Args) -> CmdResult {
+    dispatch(ctx, args, CLIENT_SUBCOMMANDS)
+}
+
+/// `CLIENT LIST [TYPE type | ID id...]` over `clients` (every core's, in
+/// connection order): the text the router sends as a verbatim string.
+/// Errors are Redis's: `ERR Unknown client type 'x'`, `ERR Invalid client
+/// ID`, `ERR syntax error`. IDs are listed in the order asked, repeats kept.
+pub fn client_list(clients: &[ClientState], args: &Args) -> Result<String, CmdError> {
+    let mut out = String::new();
+    let mut push = |c: &ClientState| {
+        out.push_str(&c.info_line());
+        out.push('\n');
+    };
+    if args.len() == 4 && eq_ic(args.get(2), "type") {
+        let ty = ClientType::parse(args.get(3)).ok_or_else(|| {
+            CmdError::Msg(format!(
+                "ERR Unknown client type '{}'",
+                String::from_utf8_lossy(args.get(3))
+            ))
+        })?;
+        clients
+            .iter()
+            .filter(|c| c.client_type() == ty)
+            .for_each(&mut push);
+    } else if args.len() > 3 && eq_ic(args.get(2), "id") {
+        let mut ids = Vec::with_capacity(args.len() - 3);
+        for a in args.iter_from(3) {
+            ids.push(arg_i64(a).map_err(|_| CmdError::Static("ERR Invalid client ID"))?);
+        }
+        for id in ids {
+            if let Some(c) = clients.iter().find(|c| c.id as i64 == id) {
+                push(c);
+            }
+        }
+    } else if args.len() != 2 {
+        return Err(CmdError::Syntax);
+    } else {
+        clients.iter().for_each(&mut push);
+    }
+    Ok(out)
+}
+
+fn client_list_local(ctx: &mut ConnCtx, args: &Args) -> CmdResult {
+    let text = client_list(std::slice::from_ref(&*ctx.client), args)?;
+    ctx.reply.verbatim(text.as_bytes());
+    Ok(())
+}
+
+fn client_id(ctx: &mut ConnCtx, _args: &Args) -> CmdResult {
+    ctx.reply.int(ctx.client.id as i64);
+    Ok(())
+}
+
+fn client_info(ctx: &mut ConnCtx, _args: &Args) -> CmdResult {
+    let mut line = ctx.client.info_line();
+    line.push('\n');
+    ctx.reply.verbatim(line.as_bytes());
+    Ok(())
+}
+
+/// Redis's `clientSetName`: empty clears the name; otherwise printable ASCII
+/// without spaces.
+fn set_name(client: &mut ClientState, name: &[u8]) -> CmdResult {
+    if !valid_client_attr(name) {
+        return Err(CmdError::Static(
+            "ERR Client names cannot contain spaces, newlines or special characters.",
+        ));
+    }
+    client.name = name.to_vec();
+    Ok(())
+}
+
+fn client_setname(ctx: &mut ConnCtx, args: &Args) -> CmdResult {
+    set_name(ctx.client, args.get(2))?;
+    ctx.reply.ok();
+    Ok(())
+}
+
+fn client_getname(ctx: &mut ConnCtx, _args: &Args) -> CmdResult {
+    if ctx.client.name.is_empty() {
+        ctx.reply.null();
+    } else {
+        ctx.reply.bulk(&ctx.client.name);
+    }
+    Ok(())
+}
+
+/// `CLIENT SETINFO LIB-NAME|LIB-VER value` (Redis 7.2).
+fn client_setinfo(ctx: &mut ConnCtx, args: &Args) -> CmdResult {
+    let (attr, value) = (args.get(2), args.get(3));
+    let attr_text = String::from_utf8_lossy(attr);
+    let slot = if eq_ic(attr, "lib-name") {
+        &mut ctx.client.lib_name
+    } else if eq_ic(attr, "lib-ver") {
+        &mut ctx.client.lib_ver
+    } else {
+        return Err(CmdError::Msg(format!(
+            "ERR Unrecognized option '{attr_text}'"
+        )));
+    };
+    if !valid_client_attr(value) {
+        return Err(CmdError::Msg(format!(
+            "ERR {attr_text} cannot contain spaces, newlines or special characters."
+        )));
+    }
+    *slot = value.to_vec();
+    ctx.reply.ok();
+    Ok(())
+}
+
+fn on_off(arg: &[u8]) -> Result<bool, CmdError> {
+    if eq_ic(arg, "on") {
+        Ok(true)
+    } else if eq_ic(arg, "off") {
+        Ok(false)
+    } else {
+        Err(CmdError::Syntax)
+    }
+}
+
+fn client_no_evict(ctx: &mut ConnCtx, args: &Args) -> CmdResult {
+    ctx.client.no_evict = on_off(args.get(2))?;
+    ctx.reply.ok();
+    Ok(())
+}
+
+fn client_no_touch(ctx: &mut ConnCtx, args: &Args) -> CmdResult {
+    ctx.client.no_touch = on_off(args.get(2))?;
+    ctx.reply.ok();
+    Ok(())
+}
+
+fn client_help(ctx: &mut ConnCtx, args: &Args) -> CmdResult {
+    reply_help(
+        &mut ctx.reply,
+        args,
+        &[
+            "GETNAME",
+            "    Return the name of the current connection.",
+            "ID",
+            "    Return the ID of the current connection.",
+            "INFO",
+            "    Return information about the current client connection.",
+            "LIST [options ...]",
+            "    Return information about client connections. Options:",
+            "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+            "      Return clients of specified type.",
+            "SETNAME <name>",
+            "    Assign the name <name> to the current connection.",
+            "SETINFO <option> <value>",
+            "    Set client meta attr. Options are:",
+            "    * LIB-NAME: the client lib name.",
+            "    * LIB-VER: the client lib version.",
+            "NO-EVICT (ON|OFF)",
+            "    Protect current client connection from eviction.",
+            "NO-TOUCH (ON|OFF)",
+            "    Will not touch LRU/LFU stats when this mode is on.",
+        ],
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cmd::client::CoreInfo;
+    use crate::cmd::keygen::TxKeyGen;
+    use crate::protocol::args::OwnedArgs;
+    use crate::protocol::ReplyWriter;
+    use crate::route::slot::SlotTable;
+    use crate::shard::Shard;
+
+    /// Runs one connection command (CLIENT through [`client`]) and returns its
+    /// reply bytes.
+    struct Harness {
+        client: ClientState,
+        core: CoreInfo,
+        shard: Shard,
+        txkeys: TxKeyGen,
+    }
+
+    impl Harness {
+        fn new() -> Harness {
+            Harness {
+                client: ClientState::new(5, "127.0.0.1:1000".into(), "127.0.0.1:6379".into(), 8),
+                core: CoreInfo::for_tests(),
+                shard: Shard::new(0, SlotTable::contiguous(1), 16),
+                txkeys: TxKeyGen::default(),
+            }
+        }
+
+        fn run(&mut self, parts: &[&str]) -> String {
+            let args = OwnedArgs::from_parts(parts);
+            let args = args.args();
+            let spec = crate::cmd::table::lookup(args.get(0)).expect("command");
+            let mut out = Vec::new();
+            let resp3 = self.client.resp3;
+            let mut ctx = ConnCtx {
+                client: &mut self.client,
+                core: &self.core,
+                shard: &mut self.shard,
+                txkeys: &self.txkeys,
+                now_ms: 1_700_000_000_000,
+                reply: ReplyWriter::new(&mut out, resp3),
+            };
+            let res = if !spec.arity_ok(args.len()) {
+                Err(CmdError::WrongArity(spec.name.into()))
+            } else {
+                match spec.exec {
+                    Exec::Conn(h) => h(&mut ctx, &args),
+                    Exec::Global(Global::Client) => client(&mut ctx, &args),
+                    _ => panic!("not a connection command"),
+                }
+            };
+            if let Err(e) = res {
+                ctx.reply.error(&e.to_string());
+            }
+            String::from_utf8_lossy(&out).into_owned()
+        }
+
+    }
+
+    #[test]
+    fn ping_echo_select_quit() {
+        let mut h = Harness::new();
+        assert_eq!(h.run(&["PING"]), "+PONG\r\n");
+        assert_eq!(h.run(&["ping", "hi"]), "$2\r\nhi\r\n");
+        assert_eq!(
+            h.run(&["ping", "a", "b"]),
+            "-ERR wrong number of arguments for 'ping' command\r\n"
+        );
+        assert_eq!(h.run(&["echo", ""]), "$0\r\n\r\n");
+        assert_eq!(h.run(&["select", "15"]), "+OK\r\n");
+        assert_eq!(h.client.db, 15);
+        assert_eq!(
+            h.run(&["select", "16"]),
+            "-ERR DB index is out of range\r\n"
+        );
+        assert_eq!(
+            h.run(&["select", "-1"]),
+            "-ERR DB index is out of range\r\n"
+        );
+        assert_eq!(
+            h.run(&["select", "1.0"]),
+            "-ERR value is not an integer or out of range\r\n"
+        );
+        assert_eq!(
+            h.run(&["select", "99999999999"]),
+            "-ERR value is out of range, value must between -2147483648 and 2147483647\r\n"
+        );
+        assert_eq!(h.run(&["quit"]), "+OK\r\n");
+        assert!(h.client.close_after_reply);
+    }
+
+    #[test]
+    fn hello_switches_protocol() {
+        let mut h = Harness::new();
+        let r2 = h.run(&["HELLO"]);
+        assert_eq!(
+            r2,
+            "*14\r\n$6\r\nserver\r\n$5\r\nredis\r\n$7\r\nversion\r\n$6\r\n7.0.15\r\n$5\r\nproto\r\n:2\r\n$2\r\nid\r\n:5\r\n$4\r\nmode\r\n$10\r\nstandalone\r\n$4\r\nrole\r\n$6\r\nmaster\r\n$7\r\nmodules\r\n*0\r\n"
+        );
+        let r3 = h.run(&["hello", "3"]);
+        assert!(r3.starts_with("%7\r\n$6\r\nserver\r\n"), "{r3}");
+        assert!(r3.contains("$5\r\nproto\r\n:3\r\n"));
+        assert!(h.client.resp3);
+        assert_eq!(
+            h.run(&["hello", "4"]),
+            "-NOPROTO unsupported protocol version\r\n"
+        );
+        assert_eq!(
+            h.run(&["hello", "x"]),
+            "-ERR Protocol version is not an integer or out of range\r\n"
+        );
+        assert_eq!(
+            h.run(&["hello", "2", "AUTH", "default"]),
+            "-ERR Syntax error in HELLO option 'AUTH'\r\n"
+        );
+        assert_eq!(
+            h.run(&["hello", "2", "foo"]),
+            "-ERR Syntax error in HELLO option 'foo'\r\n"
+        );
+        assert_eq!(
+            h.run(&["hello", "2", "auth", "bob", "pw"]),
+            format!("-{WRONGPASS}\r\n")
+        );
+        assert!(h.client.resp3, "a failed HELLO must not switch protocol");
+        assert_eq!(
+            h.run(&["hello", "3", "setname", "a b"]),
+            "-ERR Client names cannot contain spaces, newlines or special characters.\r\n"
+        );
+        assert!(h
+            .run(&["hello", "2", "AUTH", "default", "any", "SETNAME", "app"])
+            .starts_with("*14\r\n"));
+        assert_eq!(h.client.name, b"app");
+        assert!(!h.client.resp3);
+    }
+
+    #[test]
+    fn auth_and_reset() {
+        let mut h = Harness::new();
+        assert!(h
+            .run(&["auth", "pw"])
+            .starts_with("-ERR AUTH <password> called without any password configured"));
+        assert_eq!(h.run(&["auth", "default", "pw"]), "+OK\r\n");
+        assert_eq!(h.run(&["auth", "bob", "pw"]), format!("-{WRONGPASS}\r\n"));
+        assert_eq!(h.run(&["auth", "a", "b", "c"]), "-ERR syntax error\r\n");
+        h.run(&["hello", "3", "setname", "x"]);
+        h.run(&["select", "4"]);
+        h.run(&["client", "no-evict", "on"]);
+        assert_eq!(h.run(&["reset"]), "+RESET\r\n");
+        assert!(
+            !h.client.resp3 && h.client.db == 0 && h.client.name.is_empty() && !h.client.no_evict
+        );
+        assert!(h.client.reset_requested);
+    }
+
+    #[test]
+    fn client_subcommands() {
+        let mut h = Harness::new();
+        assert_eq!(h.run(&["client", "id"]), ":5\r\n");
+        assert_eq!(h.run(&["client", "getname"]), "$-1\r\n");
+        assert_eq!(h.run(&["client", "setname", "app"]), "+OK\r\n");
+        assert_eq!(h.run(&["CLIENT", "GETNAME"]), "$3\r\napp\r\n");
+        assert_eq!(h.run(&["client", "setname", ""]), "+OK\r\n");
+        assert_eq!(h.run(&["client", "getname"]), "$-1\r\n");
+        assert_eq!(
+            h.run(&["client", "setname", "a\nb"]),
+            "-ERR Client names cannot contain spaces, newlines or special characters.\r\n"
+        );
+        assert_eq!(
+            h.run(&["client", "setname"]),
+            "-ERR wrong number of arguments for 'client|setname' command\r\n"
+        );
+        assert_eq!(
+            h.run(&["client", "id", "x"]),
+            "-ERR wrong number of arguments for 'client|id' command\r\n"
+        );
+        assert_eq!(
+            h.run(&["client", "foo"]),
+            "-ERR unknown subcommand 'foo'. Try CLIENT HELP.\r\n"
+        );
+        assert_eq!(
+            h.run(&["Client", "foo"]),
+            "-ERR unknown subcommand 'foo'. Try CLIENT HELP.\r\n"
+        );
+        assert_eq!(
+            h.run(&["client"]),
+            "-ERR wrong number of arguments for 'client' command\r\n"
+        );
+        assert_eq!(
+            h.run(&["client", "no-evict", "maybe"]),
+            "-ERR syntax error\r\n"
+        );
+        assert_eq!(h.run(&["client", "no-evict", "ON"]), "+OK\r\n");
+        assert_eq!(h.run(&["client", "no-touch", "on"]), "+OK\r\n");
+        assert_eq!(
+            h.run(&["client", "setinfo", "lib-name", "redis-py"]),
+            "+OK\r\n"
+        );
+        assert_eq!(h.run(&["client", "setinfo", "LIB-VER", "5.0"]), "+OK\r\n");
+        assert_eq!(
+            h.run(&["client", "setinfo", "foo", "x"]),
+            "-ERR Unrecognized option 'foo'\r\n"
+        );
+        assert_eq!(
+            h.run(&["client", "setinfo", "lib-name", "a b"]),
+            "-ERR lib-name cannot contain spaces, newlines or special characters.\r\n"
+        );
+        let info = h.run(&["client", "info"]);
+        assert!(info.starts_with("$"), "{info}");
+        assert!(
+            info.contains(" flags=eT ")
+                && info.contains(" cmd=client|info ")
+                && info.ends_with("lib-name=redis-py lib-ver=5.0\n\r\n"),
+            "{info}"
+        );
+        h.run(&["hello", "3"]);
+        assert!(h.run(&["client", "info"]).starts_with("="));
+        assert_eq!(h.run(&["client", "getname"]), "_\r\n");
+        let help = h.run(&["client", "help"]);
+        assert!(help.starts_with("*23\r\n+CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:\r\n+GETNAME\r\n"));
+        assert!(help.ends_with("+HELP\r\n+    Prints this help.\r\n"));
+    }
+
+    #[test]
+    fn client_list_filters() {
+        let a = ClientState::new(3, "a:1".into(), "l:1".into(), 7);
+        let b = ClientState::new(9, "b:2".into(), "l:1".into(), 8);
+        let all = [a, b];
+        let list = |parts: &[&str]| {
+            let o = OwnedArgs::from_parts(parts);
+            client_list(&all, &o.args()).map_err(|e| e.to_string())
+        };
+        let text = list(&["client", "list"]).unwrap();
+        assert_eq!(text.lines().count(), 2);
+        assert!(text.starts_with("id=3 ") && text.ends_with('\n'));
+        assert_eq!(list(&["client", "list", "type", "NORMAL"]).unwrap(), text);
+        assert_eq!(list(&["client", "list", "type", "pubsub"]).unwrap(), "");
+        assert_eq!(list(&["client", "list", "type", "replica"]).unwrap(), "");
+        assert_eq!(
+            list(&["client", "list", "type", "foo"]),
+            Err("ERR Unknown client type 'foo'".into())
+        );
+        let by_id = list(&["client", "list", "id", "9", "3", "9", "42", "-1"]).unwrap();
+        assert_eq!(
+            by_id.lines().map(|l| &l[..4]).collect::<Vec<_>>(),
+            ["id=9", "id=3", "id=9"]
+        );
+        assert_eq!(
+            list(&["client", "list", "id", "1", "x"]),
+            Err("ERR Invalid client ID".into())
+        );
+        assert_eq!(
+            list(&["client", "list", "id"]),
+            Err("ERR syntax error".into())
+        );
+        assert_eq!(
+            list(&["client", "list", "type"]),
+            Err("ERR syntax error".into())
+        );
+        assert_eq!(
+            list(&["client", "list", "foo"]),
+            Err("ERR syntax error".into())
+        );
+        assert_eq!(
+            list(&["client", "list", "type", "normal", "id", "3"]),
+            Err("ERR syntax error".into())
+        );
+    }
+
+    #[test]
+    fn key_generators() {
+        let mut h = Harness::new();
+        let t1 = h.run(&["txkey"]);
+        let t2 = h.run(&["TXKEY"]);
+        assert!(t1.starts_with("$12\r\n") && t2.starts_with("$12\r\n"));
+        assert!(t2 > t1);
+        let r = h.run(&["rtkey"]);
+        assert!(r.starts_with("$16\r\n") && r[5..21].bytes().all(|b| b.is_ascii_alphanumeric()));
+        assert_eq!(
+            h.run(&["txkey", "x"]),
+            "-ERR wrong number of arguments for 'txkey' command\r\n"
+        );
+    }
 }

@@ -6,10 +6,13 @@
 //! run on the connection's own core and touch only connection and server state.
 
 pub mod client;
+pub mod command_docs;
+pub mod config_get;
 pub mod connection;
 pub mod error;
 pub mod generic;
 pub mod glob;
+pub mod info;
 pub mod keygen;
 pub mod ops;
 pub mod server;

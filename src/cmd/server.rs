@@ -1,8 +1,22 @@
-//! Server commands: DBSIZE, KEYS, SCAN, RANDOMKEY, FLUSHDB, FLUSHALL, INFO,
-//! SHUTDOWN (fan-out, executed by `route::global`), and TIME, COMMAND, CONFIG.
+//! Server commands. Keyspace-wide ones (DBSIZE, KEYS, SCAN, RANDOMKEY,
+//! FLUSHDB, FLUSHALL, INFO, SHUTDOWN) fan out and are executed by
+//! `route::global`; the rest run on the connection's core: TIME, COMMAND
+//! ([`command_docs`](super::command_docs)), CONFIG ([`config_get`](super::config_get)),
+//! and ringkv's own VERSION, STATUS and HELP.
+//!
+//! Arity, flags and ACL categories are Redis 7.0's as `COMMAND INFO` shows them.
 
-use super::table::{flag::*, CommandSpec, Exec, Global};
+use super::client::CoreInfo;
+use super::command_docs as docs;
+use super::config_get as config;
+use super::error::CmdResult;
+use super::table::{self, flag::*, CommandSpec, Exec, Global};
+use super::ConnCtx;
+use crate::protocol::{Args, ReplyWriter};
 
+pub use super::info::InfoFacts;
+
+#[allow(clippy::too_many_arguments)]
 const fn cmd(
     name: &'static str,
     arity: i32,
@@ -28,32 +42,282 @@ const fn cmd(
     }
 }
 
+const ADMIN_ACL: &[&str] = &["admin", "slow", "dangerous"];
+const SLOW_CONN: &[&str] = &["slow", "connection"];
+const ADMIN_FLAGS: u32 = ADMIN | NOSCRIPT | LOADING | STALE;
+
+#[rustfmt::skip]
 pub static COMMANDS: &[CommandSpec] = &[
-    cmd("dbsize", 1, READONLY | FAST, &["keyspace", "read", "fast"], "server", "Returns the number of keys in the database.", "1.0.0", Exec::Global(Global::DbSize)),
-    cmd("keys", 2, READONLY, &["keyspace", "read", "slow", "dangerous"], "generic", "Returns all key names that match a pattern.", "1.0.0", Exec::Global(Global::Keys)),
-    cmd("scan", -2, READONLY, &["keyspace", "read", "slow"], "generic", "Iterates over the key names in the database.", "2.8.0", Exec::Global(Global::Scan)),
-    cmd("randomkey", 1, READONLY, &["keyspace", "read", "slow"], "generic", "Returns a random key name from the database.", "1.0.0", Exec::Global(Global::RandomKey)),
-    cmd("flushdb", -1, WRITE, &["keyspace", "write", "slow", "dangerous"], "server", "Removes all keys from the current database.", "1.0.0", Exec::Global(Global::FlushDb)),
-    cmd("flushall", -1, WRITE, &["keyspace", "write", "slow", "dangerous"], "server", "Removes all keys from all databases.", "1.0.0", Exec::Global(Global::FlushAll)),
-    cmd("info", -1, LOADING | STALE, &["slow", "dangerous"], "server", "Returns information and statistics about the server.", "1.0.0", Exec::Global(Global::Info)),
-    cmd("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY, &["admin", "slow", "dangerous"], "server", "Synchronously saves the database(s) to disk and shuts down the Redis server.", "1.0.0", Exec::Global(Global::Shutdown)),
+    cmd("dbsize", 1, READONLY | FAST, &["keyspace", "read", "fast"], "server", "Return the number of keys in the selected database", "1.0.0", Exec::Global(Global::DbSize)),
+    cmd("keys", 2, READONLY, &["keyspace", "read", "slow", "dangerous"], "generic", "Find all keys matching the given pattern", "1.0.0", Exec::Global(Global::Keys)),
+    cmd("scan", -2, READONLY, &["keyspace", "read", "slow"], "generic", "Incrementally iterate the keys space", "2.8.0", Exec::Global(Global::Scan)),
+    cmd("randomkey", 1, READONLY, &["keyspace", "read", "slow"], "generic", "Return a random key from the keyspace", "1.0.0", Exec::Global(Global::RandomKey)),
+    cmd("flushdb", -1, WRITE, &["keyspace", "write", "slow", "dangerous"], "server", "Remove all keys from the current database", "1.0.0", Exec::Global(Global::FlushDb)),
+    cmd("flushall", -1, WRITE, &["keyspace", "write", "slow", "dangerous"], "server", "Remove all keys from all databases", "1.0.0", Exec::Global(Global::FlushAll)),
+    cmd("info", -1, LOADING | STALE, &["slow", "dangerous"], "server", "Get information and statistics about the server", "1.0.0", Exec::Global(Global::Info)),
+    cmd("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY, ADMIN_ACL, "server", "Synchronously save the dataset to disk and then shut down the server", "1.0.0", Exec::Global(Global::Shutdown)),
+    cmd("time", 1, LOADING | STALE | FAST, &["fast"], "server", "Return the current server time", "2.6.0", Exec::Conn(time)),
+    cmd("command", -1, LOADING | STALE, SLOW_CONN, "server", "Get array of Redis command details", "2.8.13", Exec::Conn(docs::command)),
+    cmd("config", -2, 0, &["slow"], "server", "A container for server configuration commands", "2.0.0", Exec::Conn(config::config)),
+    cmd("version", 1, LOADING | STALE | FAST, &["fast"], "server", "Return ringkv's version (ringkv)", "0.1.0", Exec::Conn(version)),
+    cmd("status", 1, LOADING | STALE, &["slow"], "server", "Return a short status map: version, cores, uptime, clients (ringkv)", "0.1.0", Exec::Conn(status)),
+    cmd("help", 1, LOADING | STALE, &["slow"], "server", "List every command with its arity and summary (ringkv)", "0.1.0", Exec::Conn(help)),
 ];
 
-/// Server-wide facts gathered from every core for `INFO` (summed by the router).
-#[derive(Debug, Default, Clone)]
-pub struct InfoFacts {
-    pub connected_clients: u64,
-    pub total_connections_received: u64,
-    pub rejected_connections: u64,
-    pub total_commands_processed: u64,
-    pub total_error_replies: u64,
-    pub net_input_bytes: u64,
-    pub net_output_bytes: u64,
-    pub expired_keys: u64,
-    pub keyspace_hits: u64,
-    pub keyspace_misses: u64,
-    /// Per database: (keys, keys with an expiry).
-    pub keyspace: Vec<(usize, usize)>,
-    /// Bytes of memory in use (RSS is fine until per-shard accounting lands).
-    pub used_memory: u64,
+#[rustfmt::skip]
+pub static COMMAND_SUBCOMMANDS: &[CommandSpec] = &[
+    cmd("command|count", 2, LOADING | STALE, SLOW_CONN, "server", "Get total number of Redis commands", "2.8.13", Exec::Conn(docs::command_count)),
+    cmd("command|docs", -2, LOADING | STALE, SLOW_CONN, "server", "Get array of specific Redis command documentation", "7.0.0", Exec::Conn(docs::command_docs)),
+    cmd("command|getkeys", -4, LOADING | STALE, SLOW_CONN, "server", "Extract keys given a full Redis command", "2.8.13", Exec::Conn(docs::command_getkeys)),
+    cmd("command|getkeysandflags", -4, LOADING | STALE, SLOW_CONN, "server", "Extract keys and access flags given a full Redis command", "7.0.0", Exec::Conn(docs::command_getkeysandflags)),
+    cmd("command|help", 2, LOADING | STALE, SLOW_CONN, "server", "Show helpful text about the different subcommands", "5.0.0", Exec::Conn(docs::command_help)),
+    cmd("command|info", -2, LOADING | STALE, SLOW_CONN, "server", "Get array of specific Redis command details, or all when no argument is given.", "2.8.13", Exec::Conn(docs::command_info)),
+    cmd("command|list", -2, LOADING | STALE, SLOW_CONN, "server", "Get an array of Redis command names", "7.0.0", Exec::Conn(docs::command_list)),
+];
+
+#[rustfmt::skip]
+pub static CONFIG_SUBCOMMANDS: &[CommandSpec] = &[
+    cmd("config|get", -3, ADMIN_FLAGS, ADMIN_ACL, "server", "Get the values of configuration parameters", "2.0.0", Exec::Conn(config::config_get)),
+    cmd("config|set", -4, ADMIN_FLAGS, ADMIN_ACL, "server", "Set configuration parameters to the given values", "2.0.0", Exec::Conn(config::config_set)),
+    cmd("config|resetstat", 2, ADMIN_FLAGS, ADMIN_ACL, "server", "Reset the stats returned by INFO", "2.0.0", Exec::Conn(config::config_resetstat)),
+    cmd("config|rewrite", 2, ADMIN_FLAGS, ADMIN_ACL, "server", "Rewrite the configuration file with the in memory configuration", "2.8.0", Exec::Conn(config::config_rewrite)),
+    cmd("config|help", 2, LOADING | STALE, &["slow"], "server", "Show helpful text about the different subcommands", "5.0.0", Exec::Conn(config::config_help)),
+];
+
+/// `TIME`: [seconds, microseconds] as bulk strings, from the wall clock.
+fn time(ctx: &mut ConnCtx, _args: &Args) -> CmdResult {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    ctx.reply.array(2);
+    ctx.reply.bulk_int(now.as_secs() as i64);
+    ctx.reply.bulk_int(now.subsec_micros() as i64);
+    Ok(())
+}
+
+/// `VERSION`: ringkv's own version (HELLO and INFO report the Redis version
+/// ringkv is compatible with).
+fn version(ctx: &mut ConnCtx, _args: &Args) -> CmdResult {
+    ctx.reply.bulk(env!("CARGO_PKG_VERSION").as_bytes());
+    Ok(())
+}
+
+/// `STATUS`: see [`write_status`]. Runs on the connection's core, which does
+/// not see the connection count yet, so `clients` reports the caller only
+/// until the router runs STATUS with the summed counters (`Global::Status`).
+fn status(ctx: &mut ConnCtx, _args: &Args) -> CmdResult {
+    write_status(&mut ctx.reply, ctx.core, 1);
+    Ok(())
+}
+
+/// The `STATUS` map: ringkv's version, the Redis version it presents, the
+/// number of cores, the answering core, uptime in seconds and `clients`.
+pub fn write_status(reply: &mut ReplyWriter, core: &CoreInfo, clients: u64) {
+    reply.map(6);
+    reply.bulk(b"version");
+    reply.bulk(env!("CARGO_PKG_VERSION").as_bytes());
+    reply.bulk(b"redis_version");
+    reply.bulk(super::connection::REDIS_COMPAT_VERSION.as_bytes());
+    reply.bulk(b"cores");
+    reply.int(core.cores as i64);
+    reply.bulk(b"core");
+    reply.int(core.core as i64);
+    reply.bulk(b"uptime_in_seconds");
+    reply.int(core.started.elapsed().as_secs() as i64);
+    reply.bulk(b"clients");
+    reply.int(clients as i64);
+}
+
+/// `HELP`: one simple string per command of the table, `NAME arity summary`.
+fn help(ctx: &mut ConnCtx, _args: &Args) -> CmdResult {
+    let lines: Vec<String> = table::all()
+        .map(|c| format!("{} {} {}", c.name.to_ascii_uppercase(), c.arity, c.summary))
+        .collect();
+    ctx.reply.array(lines.len());
+    for l in &lines {
+        ctx.reply.simple(l);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::cmd::client::{ClientState, CoreInfo};
+    use crate::cmd::keygen::TxKeyGen;
+    use crate::protocol::args::OwnedArgs;
+    use crate::protocol::ReplyWriter;
+    use crate::route::slot::SlotTable;
+    use crate::shard::Shard;
+
+    /// Runs a connection-level server command and returns the reply text.
+    pub(crate) fn run_with(core: &CoreInfo, resp3: bool, parts: &[&str]) -> String {
+        let args = OwnedArgs::from_parts(parts);
+        let args = args.args();
+        let spec = table::lookup(args.get(0)).expect("command");
+        let mut client = ClientState::new(1, "a:1".into(), "l:1".into(), 5);
+        client.resp3 = resp3;
+        let mut shard = Shard::new(0, SlotTable::contiguous(1), 16);
+        let txkeys = TxKeyGen::default();
+        let mut out = Vec::new();
+        let mut ctx = ConnCtx {
+            client: &mut client,
+            core,
+            shard: &mut shard,
+            txkeys: &txkeys,
+            now_ms: 0,
+            reply: ReplyWriter::new(&mut out, resp3),
+        };
+        let res = if !spec.arity_ok(args.len()) {
+            Err(crate::cmd::CmdError::WrongArity(spec.name.into()))
+        } else if let Exec::Conn(h) = spec.exec {
+            h(&mut ctx, &args)
+        } else {
+            panic!("{} is not a connection command", spec.name)
+        };
+        if let Err(e) = res {
+            ctx.reply.error(&e.to_string());
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    fn run(parts: &[&str]) -> String {
+        run_with(&CoreInfo::for_tests(), false, parts)
+    }
+
+    #[test]
+    fn redis_declarations() {
+        // (name, arity, flags, acl) exactly as Redis 7.0.15's COMMAND INFO.
+        let expect: &[(&str, i32, u32, &[&str])] = &[
+            ("dbsize", 1, READONLY | FAST, &["keyspace", "read", "fast"]),
+            (
+                "keys",
+                2,
+                READONLY,
+                &["keyspace", "read", "slow", "dangerous"],
+            ),
+            ("scan", -2, READONLY, &["keyspace", "read", "slow"]),
+            ("randomkey", 1, READONLY, &["keyspace", "read", "slow"]),
+            (
+                "flushdb",
+                -1,
+                WRITE,
+                &["keyspace", "write", "slow", "dangerous"],
+            ),
+            (
+                "flushall",
+                -1,
+                WRITE,
+                &["keyspace", "write", "slow", "dangerous"],
+            ),
+            ("info", -1, LOADING | STALE, &["slow", "dangerous"]),
+            (
+                "shutdown",
+                -1,
+                ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY,
+                &["admin", "slow", "dangerous"],
+            ),
+            ("time", 1, LOADING | STALE | FAST, &["fast"]),
+            ("command", -1, LOADING | STALE, &["slow", "connection"]),
+            ("config", -2, 0, &["slow"]),
+        ];
+        for (name, arity, flags, acl) in expect {
+            let c = table::lookup(name.as_bytes()).unwrap();
+            assert_eq!((c.arity, c.flags, c.acl), (*arity, *flags, *acl), "{name}");
+        }
+    }
+
+    #[test]
+    fn time_version_help_status() {
+        let t = run(&["time"]);
+        assert!(t.starts_with("*2\r\n$10\r\n"), "{t}");
+        assert_eq!(
+            run(&["version"]),
+            format!(
+                "${}\r\n{}\r\n",
+                env!("CARGO_PKG_VERSION").len(),
+                env!("CARGO_PKG_VERSION")
+            )
+        );
+        let h = run(&["help"]);
+        assert!(h.starts_with(&format!("*{}\r\n", table::count())));
+        assert!(h.contains("+GET 2 "), "{h}");
+        let s = run_with(&CoreInfo::for_tests(), true, &["status"]);
+        assert!(s.starts_with("%6\r\n$7\r\nversion\r\n"), "{s}");
+        assert!(s.contains("$5\r\ncores\r\n:1\r\n"));
+    }
+
+    #[test]
+    fn command_subcommands() {
+        assert_eq!(
+            run(&["command", "count"]),
+            format!(":{}\r\n", table::count())
+        );
+        assert_eq!(
+            run(&["command", "count", "x"]),
+            "-ERR wrong number of arguments for 'command|count' command\r\n"
+        );
+        assert_eq!(
+            run(&["command", "foo"]),
+            "-ERR unknown subcommand 'foo'. Try COMMAND HELP.\r\n"
+        );
+        assert!(run(&["command"]).starts_with(&format!("*{}\r\n*10\r\n", table::count())));
+        assert_eq!(run(&["command", "info", "nope"]), "*1\r\n*-1\r\n");
+        assert_eq!(
+            run_with(&CoreInfo::for_tests(), true, &["command", "info", "nope"]),
+            "*1\r\n_\r\n"
+        );
+        assert_eq!(run(&["command", "docs", "nope"]), "*0\r\n");
+        assert_eq!(
+            run(&["command", "docs", "config|get"]),
+            "*2\r\n$10\r\nconfig|get\r\n*6\r\n$7\r\nsummary\r\n$42\r\nGet the values of configuration parameters\r\n$5\r\nsince\r\n$5\r\n2.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n"
+        );
+        assert_eq!(
+            run(&["command", "getkeys", "mset", "a", "b", "c", "d"]),
+            "*2\r\n$1\r\na\r\n$1\r\nc\r\n"
+        );
+        assert_eq!(
+            run(&["command", "getkeys", "get"]),
+            "-ERR wrong number of arguments for 'command|getkeys' command\r\n"
+        );
+        assert_eq!(
+            run(&["command", "getkeys", "nope", "a"]),
+            "-ERR Invalid command specified\r\n"
+        );
+        assert_eq!(
+            run(&["command", "getkeys", "mset", "a"]),
+            "-ERR Invalid number of arguments specified for command\r\n"
+        );
+        assert_eq!(
+            run(&["command", "getkeys", "client", "id"]),
+            "-ERR The command has no key arguments\r\n"
+        );
+        assert_eq!(
+            run(&["command", "getkeysandflags", "get", "a"]),
+            "*1\r\n*2\r\n$1\r\na\r\n*2\r\n+RO\r\n+access\r\n"
+        );
+        assert_eq!(run(&["command", "list", "x"]), "-ERR syntax error\r\n");
+        assert_eq!(
+            run(&["command", "list", "filterby", "foo", "x"]),
+            "-ERR syntax error\r\n"
+        );
+        assert_eq!(
+            run(&["command", "list", "filterby", "module", "x"]),
+            "*0\r\n"
+        );
+        assert_eq!(
+            run(&["command", "list", "filterby", "aclcat", "nope"]),
+            "*0\r\n"
+        );
+        let l = run(&["command", "list", "filterby", "pattern", "CONFIG|*"]);
+        assert!(l.starts_with("*5\r\n$10\r\nconfig|get\r\n"), "{l}");
+        let l = run(&["command", "list", "filterby", "aclcat", "connection"]);
+        assert!(
+            l.contains("$7\r\ncommand\r\n")
+                && l.contains("$9\r\nclient|id\r\n")
+                && !l.contains("$6\r\nclient\r\n")
+        );
+        let help = run(&["command", "help"]);
+        assert!(help.starts_with("*21\r\n+COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:\r\n+(no subcommand)\r\n"));
+    }
 }

@@ -88,6 +88,8 @@ pub enum Global {
     Info,
     Shutdown,
     SwapDb,
+    /// CLIENT (LIST gathers every core's clients; the rest is connection-local).
+    Client,
 }
 
 /// Where and how a command executes.
@@ -119,6 +121,12 @@ pub struct CommandSpec {
     pub summary: &'static str,
     pub since: &'static str,
     pub exec: Exec,
+}
+
+impl std::fmt::Debug for CommandSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "CommandSpec({})", self.name)
+    }
 }
 
 impl CommandSpec {

@@ -1,6 +1,9 @@
 //! Routing: which shard owns a key ([`slot`]), how a connection's pipeline is cut
-//! into per-shard segments that keep Redis's ordering ([`pipeline`]), and how
+//! into per-shard segments that keep Redis's ordering ([`pipeline`]), how
 //! multi-key commands are split across shards and their replies merged
-//! ([`multikey`]).
+//! ([`multikey`]), and keyspace-wide fan-out commands ([`global`]).
 
+pub mod global;
+pub mod multikey;
+pub mod pipeline;
 pub mod slot;

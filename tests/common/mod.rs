@@ -7,6 +7,7 @@
 //!
 //! Escape hatch: `RINGKV_TEST_TARGET=redis` makes `TestServer` start `redis-server`
 //! instead, so every expectation in these tests can be checked against Redis 7.0 itself.
+//! `RINGKV_BIN=/path/to/ringkv` tests another build of the binary.
 #![allow(dead_code)]
 
 use std::fs::File;
@@ -93,7 +94,7 @@ impl Builder {
     fn command(&self, port: u16) -> Command {
         match self.kind {
             Kind::Ringkv => {
-                let mut c = Command::new(env!("CARGO_BIN_EXE_ringkv"));
+                let mut c = Command::new(ringkv_bin());
                 c.args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
                     .args(["--threads", &self.threads.to_string()])
                     .args(&self.args);
@@ -102,6 +103,14 @@ impl Builder {
             Kind::Redis => redis_command(port),
         }
     }
+}
+
+/// The ringkv binary: cargo's build of this crate, or `RINGKV_BIN` when set (to test
+/// another build without recompiling the tests).
+pub fn ringkv_bin() -> PathBuf {
+    std::env::var_os("RINGKV_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_ringkv")))
 }
 
 /// The argument list that starts redis-server on `port` without persistence.

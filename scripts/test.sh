@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# test.sh — the project's whole check: formatting, clippy with warnings as errors, no
+# Mutex/RwLock in src/ (design: shards own their state, nothing on a request path is
+# locked), and every test in release mode (integration tests start real servers).
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+
+echo "== cargo fmt --check"
+cargo fmt --check
+
+echo "== cargo clippy --all-targets -- -D warnings"
+cargo clippy --all-targets -- -D warnings
+
+echo "== no Mutex/RwLock in src/ (outside comments)"
+# Strip // comments (including /// and //!) before matching.
+locks=$(find src -name '*.rs' -print0 | xargs -0 awk '
+    { code = $0; sub(/\/\/.*/, "", code) }
+    code ~ /(^|[^A-Za-z0-9_])(Mutex|RwLock)[ \t]*(<|::|;|,|})/ { print FILENAME ":" FNR ": " $0 }')
+if [[ -n $locks ]]; then
+    echo "Mutex/RwLock found in src/:" >&2
+    echo "$locks" >&2
+    exit 1
+fi
+
+echo "== cargo test --release"
+cargo test --release

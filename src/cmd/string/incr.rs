@@ -1,0 +1,97 @@
+//! Counters: INCR, DECR, INCRBY, DECRBY (64-bit signed, overflow is an error)
+//! and INCRBYFLOAT (x87 long double, see [`super::long_double`]).
+//!
+//! Counters keep the key's TTL and store integers in the integer encoding. A
+//! missing key counts as 0. Arguments are parsed before the key is looked at,
+//! as in Redis, so their errors win over WRONGTYPE.
+
+use super::long_double::{self, Ext};
+use crate::cmd::error::{CmdError, CmdResult};
+use crate::cmd::{arg_i64, ExecCtx};
+use crate::protocol::parser::parse_i64;
+use crate::protocol::Args;
+use crate::shard::value::Value;
+
+/// The integer a string value holds, as Redis's `getLongLongFromObject`.
+fn value_i64(v: &Value) -> Option<i64> {
+    if let Value::Int(n) = v {
+        return Some(*n);
+    }
+    v.as_str()?.with(parse_i64)
+}
+
+/// Redis's `incrDecrCommand`.
+fn incr_by(ctx: &mut ExecCtx, key: &[u8], delta: i64) -> CmdResult {
+    let (db, now) = (ctx.db, ctx.now_ms);
+    let new = match ctx.shard.get_mut(db, key, now) {
+        None => {
+            ctx.shard.set(db, key, Value::Int(delta), 0);
+            delta
+        }
+        Some(e) => {
+            if !e.value.is_string() {
+                return Err(CmdError::WrongType);
+            }
+            let old = value_i64(&e.value).ok_or(CmdError::NotInteger)?;
+            let new = old.checked_add(delta).ok_or(CmdError::Overflow)?;
+            e.value = Value::Int(new);
+            new
+        }
+    };
+    ctx.reply.int(new);
+    Ok(())
+}
+
+pub(super) fn incr(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
+    incr_by(ctx, args.get(1), 1)
+}
+
+pub(super) fn decr(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
+    incr_by(ctx, args.get(1), -1)
+}
+
+pub(super) fn incrby(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
+    let delta = arg_i64(args.get(2))?;
+    incr_by(ctx, args.get(1), delta)
+}
+
+pub(super) fn decrby(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
+    let delta = arg_i64(args.get(2))?;
+    if delta == i64::MIN {
+        return Err(CmdError::Static("ERR decrement would overflow"));
+    }
+    incr_by(ctx, args.get(1), -delta)
+}
+
+/// The long double a string value holds, as Redis's `getLongDoubleFromObject`.
+fn value_ext(v: &Value) -> Option<Ext> {
+    if let Value::Int(n) = v {
+        return Some(Ext::from_i64(*n));
+    }
+    v.as_str()?.with(long_double::parse)
+}
+
+pub(super) fn incrbyfloat(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
+    let key = args.get(1);
+    let (db, now) = (ctx.db, ctx.now_ms);
+    let entry = ctx.shard.get_mut(db, key, now);
+    let current = match &entry {
+        None => Ext::from_i64(0),
+        Some(e) if !e.value.is_string() => return Err(CmdError::WrongType),
+        Some(e) => value_ext(&e.value).ok_or(CmdError::NotFloat)?,
+    };
+    let text = long_double::incr_text(current, args.get(2)).map_err(|bad_float| {
+        if bad_float {
+            CmdError::NotFloat
+        } else {
+            CmdError::Static("ERR increment would produce NaN or Infinity")
+        }
+    })?;
+    let value = Value::string(text.as_bytes());
+    match entry {
+        Some(e) => e.value = value,
+        None => ctx.shard.set(db, key, value, 0),
+    }
+    ctx.reply.bulk(text.as_bytes());
+    Ok(())
+}

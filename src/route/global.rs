@@ -1,0 +1,263 @@
+//! Keyspace-wide and server-wide commands: fan out to every shard (or core),
+//! merge, reply. SCAN's cursor encodes the shard in its top bits.
+
+use super::multikey::{run_op, run_ops};
+use super::pipeline::{write_error, Env};
+use crate::cmd::ops::{OpResult, ShardOp};
+use crate::cmd::table::Global;
+use crate::cmd::{eq_ic, generic};
+use crate::protocol::ReplyWriter;
+use crate::runtime::mesh::{CoreCounters, JobKind, JobOutput};
+use crate::runtime::shutdown::request_process_shutdown;
+
+/// Bits of a SCAN cursor below the shard number.
+const SCAN_SHARD_SHIFT: u32 = 54;
+
+/// Runs `op` (built per shard) on every shard; results indexed by shard.
+async fn fan_out(env: &Env<'_>, db: usize, make: impl Fn() -> ShardOp) -> Vec<OpResult> {
+    let ops = (0..env.core.cores).map(|s| (s, make())).collect();
+    run_ops(env, db, ops).await
+}
+
+/// Runs a core-level job on every core.
+async fn every_core(env: &Env<'_>, kind: impl Fn() -> JobKind) -> Vec<JobOutput> {
+    let core = env.core;
+    let futures: Vec<_> = (0..core.cores)
+        .map(|c| if c == core.id { None } else { Some(core.call(c, 0, kind())) })
+        .collect();
+    let mut outputs = vec![core.run_local(0, kind())];
+    for f in futures.into_iter().flatten() {
+        outputs.push(f.await);
+    }
+    outputs
+}
+
+pub async fn run(env: &Env<'_>, g: Global, cmd_idx: usize, out: &mut Vec<u8>) {
+    let args = env.batch.args(cmd_idx);
+    let (db, resp3) = {
+        let c = env.client.borrow();
+        (c.db, c.resp3)
+    };
+    match g {
+        Global::DbSize => {
+            let total: i64 = fan_out(env, db, || ShardOp::DbSize)
+                .await
+                .iter()
+                .map(|r| if let OpResult::Int(n) = r { *n } else { 0 })
+                .sum();
+            ReplyWriter::new(out, resp3).int(total);
+        }
+        Global::Keys => {
+            let pattern = env.batch.arg_bytes(args.spans()[1]);
+            let results = fan_out(env, db, || ShardOp::Keys { pattern: pattern.clone() }).await;
+            let keys: Vec<Vec<u8>> = results
+                .into_iter()
+                .flat_map(|r| if let OpResult::Keys(k) = r { k } else { Vec::new() })
+                .collect();
+            let mut reply = ReplyWriter::new(out, resp3);
+            reply.array(keys.len());
+            for k in &keys {
+                reply.bulk(k);
+            }
+        }
+        Global::Scan => {
+            let parsed = match generic::parse_scan_args(&args) {
+                Ok(p) => p,
+                Err(e) => {
+                    write_error(env.core, out, e.to_string().as_bytes());
+                    return;
+                }
+            };
+            let mut shard = (parsed.cursor >> SCAN_SHARD_SHIFT) as usize;
+            let mut local = parsed.cursor & ((1u64 << SCAN_SHARD_SHIFT) - 1);
+            let mut keys = Vec::new();
+            let mut next_cursor = 0u64;
+            let pattern = parsed.pattern.as_ref().map(|p| bytes::Bytes::copy_from_slice(p));
+            let type_name = parsed.type_name.as_ref().map(|t| bytes::Bytes::copy_from_slice(t));
+            while shard < env.core.cores {
+                let op = ShardOp::Scan {
+                    cursor: local,
+                    count: parsed.count.saturating_sub(keys.len()).max(1),
+                    pattern: pattern.clone(),
+                    type_name: type_name.clone(),
+                };
+                let OpResult::Scan { next, keys: found } = run_op(env, shard, db, op).await else { break };
+                keys.extend(found);
+                if next != 0 {
+                    next_cursor = ((shard as u64) << SCAN_SHARD_SHIFT) | next;
+                    break;
+                }
+                shard += 1;
+                local = 0;
+                if keys.len() >= parsed.count && shard < env.core.cores {
+                    next_cursor = (shard as u64) << SCAN_SHARD_SHIFT;
+                    break;
+                }
+            }
+            let mut reply = ReplyWriter::new(out, resp3);
+            reply.array(2);
+            reply.bulk(next_cursor.to_string().as_bytes());
+            reply.array(keys.len());
+            for k in &keys {
+                reply.bulk(k);
+            }
+        }
+        Global::RandomKey => {
+            let sizes: Vec<i64> = fan_out(env, db, || ShardOp::DbSize)
+                .await
+                .iter()
+                .map(|r| if let OpResult::Int(n) = r { *n } else { 0 })
+                .collect();
+            let total: i64 = sizes.iter().sum();
+            let mut found = None;
+            if total > 0 {
+                use rand::Rng;
+                let mut pick = rand::thread_rng().gen_range(0..total);
+                let mut first = 0;
+                for (s, n) in sizes.iter().enumerate() {
+                    if pick < *n {
+                        first = s;
+                        break;
+                    }
+                    pick -= n;
+                }
+                let mut order = vec![first];
+                order.extend((0..sizes.len()).filter(|&s| sizes[s] > 0 && s != first));
+                for s in order {
+                    if let OpResult::Key(Some(k)) = run_op(env, s, db, ShardOp::RandomKey).await {
+                        found = Some(k);
+                        break;
+                    }
+                }
+            }
+            let mut reply = ReplyWriter::new(out, resp3);
+            match found {
+                Some(k) => reply.bulk(&k),
+                None => reply.null(),
+            }
+        }
+        Global::FlushDb | Global::FlushAll => {
+            if args.len() > 2 || (args.len() == 2 && !eq_ic(args.get(1), "sync") && !eq_ic(args.get(1), "async")) {
+                write_error(env.core, out, b"ERR syntax error");
+                return;
+            }
+            if g == Global::FlushAll {
+                fan_out(env, 0, || ShardOp::FlushAll).await;
+            } else {
+                fan_out(env, db, || ShardOp::FlushDb).await;
+            }
+            ReplyWriter::new(out, resp3).ok();
+        }
+        Global::SwapDb => {
+            let parse = |i: usize| crate::cmd::arg_i64(args.get(i));
+            let (a, b) = match (parse(1), parse(2)) {
+                (Ok(a), Ok(b)) => (a, b),
+                _ => {
+                    write_error(env.core, out, b"ERR invalid first DB index");
+                    return;
+                }
+            };
+            let dbs = env.core.info.databases as i64;
+            if a < 0 || a >= dbs || b < 0 || b >= dbs {
+                write_error(env.core, out, b"ERR DB index is out of range");
+                return;
+            }
+            fan_out(env, a as usize, || ShardOp::SwapDb { other: b as usize }).await;
+            ReplyWriter::new(out, resp3).ok();
+        }
+        Global::Info => {
+            let facts = gather_info(env).await;
+            let text = format!("# Keyspace\r\n{:?}\r\n", facts.keyspace);
+            ReplyWriter::new(out, resp3).verbatim(text.as_bytes());
+        }
+        Global::Client => {
+            if args.len() >= 2 && eq_ic(args.get(1), "list") {
+                let mut clients = Vec::new();
+                for o in every_core(env, || JobKind::Clients).await {
+                    if let JobOutput::Clients(c) = o {
+                        clients.extend(c);
+                    }
+                }
+                clients.sort_by_key(|c| c.id);
+                match Ok::<String, crate::cmd::CmdError>(format!("{}", clients.len())) {
+                    Ok(text) => ReplyWriter::new(out, resp3).verbatim(text.as_bytes()),
+                    Err(e) => write_error(env.core, out, e.to_string().as_bytes()),
+                }
+                return;
+            }
+            let core = env.core;
+            let mut c = env.client.borrow_mut();
+            let mut shard = core.shard.borrow_mut();
+            let mut ctx = crate::cmd::ConnCtx {
+                client: &mut c,
+                core: &core.info,
+                shard: &mut shard,
+                txkeys: &core.txkeys,
+                now_ms: env.now_ms,
+                reply: ReplyWriter::new(out, resp3),
+            };
+            if let Err(e) = Err::<(), _>(crate::cmd::CmdError::Syntax) {
+                ctx.reply.error(&e.to_string());
+            }
+        }
+        Global::Shutdown => {
+            for i in 1..args.len() {
+                let a = args.get(i);
+                if !(eq_ic(a, "nosave") || eq_ic(a, "save") || eq_ic(a, "now") || eq_ic(a, "force") || eq_ic(a, "abort")) {
+                    write_error(env.core, out, b"ERR syntax error");
+                    return;
+                }
+                if eq_ic(a, "abort") {
+                    write_error(env.core, out, b"ERR No shutdown in progress.");
+                    return;
+                }
+            }
+            log::warn!("User requested shutdown...");
+            request_process_shutdown();
+            env.client.borrow_mut().close_after_reply = true;
+        }
+    }
+}
+
+/// Sums every core's counters and every shard's keyspace figures.
+async fn gather_info(env: &Env<'_>) -> crate::cmd::server::InfoFacts {
+    let mut facts = crate::cmd::server::InfoFacts {
+        keyspace: vec![(0, 0); env.core.info.databases],
+        ..Default::default()
+    };
+    for o in every_core(env, || JobKind::Counters).await {
+        if let JobOutput::Counters(c) = o {
+            let CoreCounters {
+                connected_clients,
+                total_connections_received,
+                rejected_connections,
+                total_commands_processed,
+                total_error_replies,
+                net_input_bytes,
+                net_output_bytes,
+            } = c;
+            facts.connected_clients += connected_clients;
+            facts.total_connections_received += total_connections_received;
+            facts.rejected_connections += rejected_connections;
+            facts.total_commands_processed += total_commands_processed;
+            facts.total_error_replies += total_error_replies;
+            facts.net_input_bytes += net_input_bytes;
+            facts.net_output_bytes += net_output_bytes;
+        }
+    }
+    for r in fan_out(env, 0, || ShardOp::Keyspace).await {
+        if let OpResult::Keyspace { dbs, expired, hits, misses } = r {
+            for (i, (k, e)) in dbs.into_iter().enumerate() {
+                if let Some(slot) = facts.keyspace.get_mut(i) {
+                    slot.0 += k;
+                    slot.1 += e;
+                }
+            }
+            facts.expired_keys += expired;
+            facts.keyspace_hits += hits;
+            facts.keyspace_misses += misses;
+        }
+    }
+    facts.used_memory = 0;
+    facts
+}

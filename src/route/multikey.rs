@@ -1,0 +1,219 @@
+//! Multi-key commands whose keys live on several shards: split per shard into
+//! [`ShardOp`]s, run the parts, merge the results into one Redis reply.
+//!
+//! Every part finishes before the command's reply is written, so later
+//! commands never overtake it. Cross-shard atomicity (no observer sees half of
+//! an MSET) is the transaction coordinator's job; it will schedule these same
+//! ops under key locks, which is why the split is expressed as ops here.
+
+use super::pipeline::{write_error, Env};
+use crate::cmd::eq_ic;
+use crate::cmd::ops::{OpResult, ShardOp};
+use crate::cmd::table::{CommandSpec, Split};
+use crate::protocol::{Args, ReplyWriter};
+use crate::runtime::mesh::{JobKind, JobOutput};
+use bytes::Bytes;
+
+/// Runs `op` on `shard` (inline when it is this core's) and returns its result.
+pub async fn run_op(env: &Env<'_>, shard: usize, db: usize, op: ShardOp) -> OpResult {
+    let core = env.core;
+    let output = if shard == core.id {
+        core.run_local(db, JobKind::Op(op))
+    } else {
+        core.call(shard, db, JobKind::Op(op)).await
+    };
+    match output {
+        JobOutput::Op(r) => r,
+        _ => OpResult::Err(crate::cmd::CmdError::Static("ERR internal routing error")),
+    }
+}
+
+/// Runs one op per shard concurrently; results in the order of `ops`.
+pub async fn run_ops(env: &Env<'_>, db: usize, ops: Vec<(usize, ShardOp)>) -> Vec<OpResult> {
+    let core = env.core;
+    let mut local = None;
+    let mut futures = Vec::with_capacity(ops.len());
+    for (idx, (shard, op)) in ops.into_iter().enumerate() {
+        if shard == core.id {
+            local = Some((idx, op));
+            futures.push(None);
+        } else {
+            futures.push(Some(core.call(shard, db, JobKind::Op(op))));
+        }
+    }
+    let mut results: Vec<Option<OpResult>> = (0..futures.len()).map(|_| None).collect();
+    if let Some((idx, op)) = local {
+        if let JobOutput::Op(r) = core.run_local(db, JobKind::Op(op)) {
+            results[idx] = Some(r);
+        }
+    }
+    for (idx, f) in futures.into_iter().enumerate() {
+        if let Some(f) = f {
+            if let JobOutput::Op(r) = f.await {
+                results[idx] = Some(r);
+            }
+        }
+    }
+    results
+        .into_iter()
+        .map(|r| r.unwrap_or(OpResult::Err(crate::cmd::CmdError::Static("ERR internal routing error"))))
+        .collect()
+}
+
+/// Groups key argument indexes by owning shard, preserving order.
+fn group_by_shard(env: &Env<'_>, args: &Args, idxs: impl Iterator<Item = usize>) -> Vec<(usize, Vec<usize>)> {
+    let shard = env.core.shard.borrow();
+    let mut groups: Vec<(usize, Vec<usize>)> = Vec::new();
+    for i in idxs {
+        let s = shard.slots.shard_of(args.get(i));
+        match groups.iter_mut().find(|g| g.0 == s) {
+            Some(g) => g.1.push(i),
+            None => groups.push((s, vec![i])),
+        }
+    }
+    groups
+}
+
+fn int_of(r: &OpResult) -> i64 {
+    match r {
+        OpResult::Int(n) => *n,
+        _ => 0,
+    }
+}
+
+pub async fn run(env: &Env<'_>, spec: &'static CommandSpec, split: Split, cmd_idx: usize, out: &mut Vec<u8>) {
+    let args = env.batch.args(cmd_idx);
+    let spans = args.spans();
+    let key = |i: usize| env.batch.arg_bytes(spans[i]);
+    let (db, resp3) = {
+        let c = env.client.borrow();
+        (c.db, c.resp3)
+    };
+    let mut reply = ReplyWriter::new(out, resp3);
+    match split {
+        Split::MGet => {
+            let groups = group_by_shard(env, &args, 1..args.len());
+            let ops = groups.iter().map(|(s, idxs)| (*s, ShardOp::MGet { keys: idxs.iter().map(|&i| key(i)).collect() })).collect();
+            let results = run_ops(env, db, ops).await;
+            let mut values: Vec<Option<crate::shard::value::Value>> = vec![None; args.len()];
+            for ((_, idxs), r) in groups.iter().zip(results) {
+                if let OpResult::Values(vs) = r {
+                    for (&i, v) in idxs.iter().zip(vs) {
+                        values[i] = v;
+                    }
+                }
+            }
+            reply.array(args.len() - 1);
+            for v in &values[1..] {
+                match v {
+                    Some(crate::shard::value::Value::Int(n)) => reply.bulk_int(*n),
+                    Some(crate::shard::value::Value::Bytes(b)) => reply.bulk(b),
+                    None => reply.null(),
+                }
+            }
+        }
+        Split::MSet | Split::MSetNx => {
+            if args.len() % 2 == 0 {
+                write_error(env.core, out, format!("ERR wrong number of arguments for '{}' command", spec.name).as_bytes());
+                return;
+            }
+            let groups = group_by_shard(env, &args, (1..args.len()).step_by(2));
+            if split == Split::MSetNx {
+                let checks = groups.iter().map(|(s, idxs)| (*s, ShardOp::CountExisting { keys: idxs.iter().map(|&i| key(i)).collect() })).collect();
+                let existing: i64 = run_ops(env, db, checks).await.iter().map(int_of).sum();
+                if existing > 0 {
+                    reply.int(0);
+                    return;
+                }
+            }
+            let ops = groups
+                .iter()
+                .map(|(s, idxs)| (*s, ShardOp::MSet { pairs: idxs.iter().map(|&i| (key(i), key(i + 1))).collect() }))
+                .collect();
+            run_ops(env, db, ops).await;
+            if split == Split::MSetNx {
+                reply.int(1);
+            } else {
+                reply.ok();
+            }
+        }
+        Split::SumKeys => {
+            let groups = group_by_shard(env, &args, 1..args.len());
+            let make = |keys: Vec<Bytes>| match spec.name {
+                "exists" => ShardOp::CountExisting { keys },
+                "touch" => ShardOp::Touch { keys },
+                _ => ShardOp::Del { keys },
+            };
+            let ops = groups.iter().map(|(s, idxs)| (*s, make(idxs.iter().map(|&i| key(i)).collect()))).collect();
+            let total: i64 = run_ops(env, db, ops).await.iter().map(int_of).sum();
+            reply.int(total);
+        }
+        Split::Rename { nx } => {
+            let (src_shard, dst_shard) = {
+                let shard = env.core.shard.borrow();
+                (shard.slots.shard_of(args.get(1)), shard.slots.shard_of(args.get(2)))
+            };
+            let checks = vec![
+                (src_shard, ShardOp::CountExisting { keys: vec![key(1)] }),
+                (dst_shard, ShardOp::CountExisting { keys: vec![key(2)] }),
+            ];
+            let found = run_ops(env, db, checks).await;
+            if int_of(&found[0]) == 0 {
+                write_error(env.core, out, b"ERR no such key");
+                return;
+            }
+            if nx && int_of(&found[1]) > 0 {
+                reply.int(0);
+                return;
+            }
+            let taken = run_op(env, src_shard, db, ShardOp::Take { key: key(1) }).await;
+            let OpResult::Moved(Some(value)) = taken else {
+                write_error(env.core, out, b"ERR no such key");
+                return;
+            };
+            run_op(env, dst_shard, db, ShardOp::Put { key: key(2), value, replace: true }).await;
+            if nx {
+                reply.int(1);
+            } else {
+                reply.ok();
+            }
+        }
+        Split::Copy => {
+            let mut dst_db = db;
+            let mut replace = false;
+            let mut i = 3;
+            while i < args.len() {
+                if eq_ic(args.get(i), "replace") {
+                    replace = true;
+                } else if eq_ic(args.get(i), "db") && i + 1 < args.len() {
+                    i += 1;
+                    match crate::cmd::arg_i64(args.get(i)) {
+                        Ok(n) if n >= 0 && (n as usize) < env.core.info.databases => dst_db = n as usize,
+                        Ok(_) => {
+                            write_error(env.core, out, b"ERR DB index is out of range");
+                            return;
+                        }
+                        Err(e) => {
+                            write_error(env.core, out, e.to_string().as_bytes());
+                            return;
+                        }
+                    }
+                } else {
+                    write_error(env.core, out, b"ERR syntax error");
+                    return;
+                }
+                i += 1;
+            }
+            let (src_shard, dst_shard) = {
+                let shard = env.core.shard.borrow();
+                (shard.slots.shard_of(args.get(1)), shard.slots.shard_of(args.get(2)))
+            };
+            let OpResult::Moved(Some(value)) = run_op(env, src_shard, db, ShardOp::Peek { key: key(1) }).await else {
+                reply.int(0);
+                return;
+            };
+            let stored = run_op(env, dst_shard, dst_db, ShardOp::Put { key: key(2), value, replace }).await;
+            reply.int(int_of(&stored));
+        }
+    }
+}

@@ -1,0 +1,209 @@
+//! Starting the executors: one pinned glommio `LocalExecutor` per shard, the
+//! full mesh of request and response channels between them, the listeners,
+//! and the shutdown sequence.
+
+use super::core::Core;
+use super::mesh::{Request, Response};
+use super::shutdown::DrainCounter;
+use crate::cmd::client::CoreInfo;
+use crate::config::Config;
+use crate::route::slot::SlotTable;
+use crate::shard::Shard;
+use glommio::channels::shared_channel::{self, SharedReceiver, SharedSender};
+use glommio::{LocalExecutorBuilder, Placement};
+use std::os::fd::{FromRawFd, IntoRawFd};
+use std::rc::Rc;
+use std::time::Duration;
+
+/// Capacity of each mesh channel, in messages (each message is a batch).
+const MESH_CHANNEL_CAPACITY: usize = 1024;
+
+/// This executor's ends of the mesh: senders to and receivers from every peer.
+struct MeshEnds {
+    req_tx: Vec<Option<SharedSender<Request>>>,
+    req_rx: Vec<Option<SharedReceiver<Request>>>,
+    resp_tx: Vec<Option<SharedSender<Response>>>,
+    resp_rx: Vec<Option<SharedReceiver<Response>>>,
+}
+
+fn build_mesh(n: usize) -> Vec<MeshEnds> {
+    let mut ends: Vec<MeshEnds> = (0..n)
+        .map(|_| MeshEnds {
+            req_tx: (0..n).map(|_| None).collect(),
+            req_rx: (0..n).map(|_| None).collect(),
+            resp_tx: (0..n).map(|_| None).collect(),
+            resp_rx: (0..n).map(|_| None).collect(),
+        })
+        .collect();
+    for from in 0..n {
+        for to in 0..n {
+            if from == to {
+                continue;
+            }
+            let (tx, rx) = shared_channel::new_bounded(MESH_CHANNEL_CAPACITY);
+            ends[from].req_tx[to] = Some(tx);
+            ends[to].req_rx[from] = Some(rx);
+            let (tx, rx) = shared_channel::new_bounded(MESH_CHANNEL_CAPACITY);
+            ends[to].resp_tx[from] = Some(tx);
+            ends[from].resp_rx[to] = Some(rx);
+        }
+    }
+    ends
+}
+
+/// CPUs this process may run on.
+pub fn allowed_cpus() -> Vec<usize> {
+    let ids: Vec<usize> = core_affinity::get_core_ids()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    if ids.is_empty() {
+        vec![0]
+    } else {
+        ids
+    }
+}
+
+/// Runs the server until shutdown. Returns the process exit code.
+pub fn run(cfg: Config, cpus: Vec<usize>, threads: usize, info: CoreInfo) -> i32 {
+    let slots = SlotTable::contiguous(threads);
+    let drain = DrainCounter::new(threads);
+    let mut handles = Vec::new();
+    for (id, mesh) in build_mesh(threads).into_iter().enumerate() {
+        let cpu = cpus[id % cpus.len()];
+        let (cfg, slots, drain) = (cfg.clone(), slots.clone(), drain.clone());
+        let mut info = info.clone();
+        info.core = id;
+        // One self-pipe per executor for SIGTERM/SIGINT.
+        let (sig_rx, sig_tx) = match std::os::unix::net::UnixStream::pair() {
+            Ok(p) => p,
+            Err(e) => {
+                log::error!("cannot create signal pipe: {e}");
+                return 1;
+            }
+        };
+        for sig in [libc::SIGTERM, libc::SIGINT] {
+            let tx = match sig_tx.try_clone() {
+                Ok(tx) => tx,
+                Err(e) => {
+                    log::error!("cannot clone signal pipe: {e}");
+                    return 1;
+                }
+            };
+            if let Err(e) = signal_hook::low_level::pipe::register(sig, tx) {
+                log::error!("cannot register signal handler: {e}");
+                return 1;
+            }
+        }
+        let sig_fd = sig_rx.into_raw_fd();
+        let builder = LocalExecutorBuilder::new(Placement::Fixed(cpu))
+            .name(&format!("ringkv-shard-{id}"))
+            .preempt_timer(Duration::from_millis(1))
+            .io_memory(256 << 10);
+        let spawned = builder.spawn(move || async move {
+            // SAFETY: sig_fd is the read end of a socketpair we own exclusively.
+            let signals = unsafe { glommio::net::UnixStream::from_raw_fd(sig_fd) };
+            serve(id, threads, cfg, slots, info, mesh, drain, signals).await
+        });
+        match spawned {
+            Ok(h) => handles.push(h),
+            Err(e) => {
+                log::error!("cannot start executor {id} on CPU {cpu}: {e}");
+                eprintln!("ringkv: cannot start executor {id} on CPU {cpu}: {e} (is io_uring available? check kernel.io_uring_disabled and RLIMIT_MEMLOCK)");
+                std::process::exit(1);
+            }
+        }
+    }
+    let mut code = 0;
+    for h in handles {
+        match h.join() {
+            Ok(c) if c != 0 => code = c,
+            Ok(_) => {}
+            Err(e) => {
+                log::error!("executor failed: {e}");
+                code = 1;
+            }
+        }
+    }
+    code
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn serve(
+    id: usize,
+    cores: usize,
+    cfg: Config,
+    slots: SlotTable,
+    info: CoreInfo,
+    mesh: MeshEnds,
+    drain: DrainCounter,
+    signals: glommio::net::UnixStream,
+) -> i32 {
+    let shard = Shard::new(id, slots, cfg.databases);
+    let core = Rc::new(Core::new(id, cores, shard, info, &cfg));
+    let addr = format!("{}:{}", cfg.bind, cfg.port);
+    let listener = match glommio::net::TcpListener::bind(&addr) {
+        Ok(l) => l,
+        Err(e) => {
+            log::error!("shard {id}: cannot listen on {addr}: {e}");
+            eprintln!("Could not create server TCP listening socket {addr}: {e}");
+            std::process::exit(1);
+        }
+    };
+    // Connect the mesh.
+    let MeshEnds {
+        req_tx,
+        req_rx,
+        resp_tx,
+        resp_rx,
+    } = mesh;
+    // Each end is connected inside its own task: glommio's connect() waits for
+    // the peer's matching end, so connecting in sequence would deadlock.
+    let mut resp_tx = resp_tx;
+    for (peer, (tx, rx)) in req_tx.into_iter().zip(req_rx).enumerate() {
+        if let (Some(tx), Some(rx), Some(rtx)) = (tx, rx, resp_tx[peer].take()) {
+            let c = core.clone();
+            glommio::spawn_local(async move { c.flusher(peer, tx.connect().await).await }).detach();
+            let c = core.clone();
+            glommio::spawn_local(async move {
+                let rx = rx.connect().await;
+                let rtx = rtx.connect().await;
+                c.serve_peer(rx, rtx).await
+            })
+            .detach();
+        }
+    }
+    for rx in resp_rx.into_iter().flatten() {
+        let c = core.clone();
+        glommio::spawn_local(async move { c.receive_responses(rx.connect().await).await }).detach();
+    }
+    glommio::spawn_local(crate::net::expiry::active_expiry_loop(core.clone())).detach();
+    glommio::spawn_local(watch_signals(core.clone(), signals)).detach();
+    log::info!("shard {id} listening on {addr}");
+
+    crate::net::listener::accept_loop(core.clone(), listener).await;
+
+    // Drain: close idle connections, wait for in-flight ones.
+    crate::net::listener::shut_clients(&core);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !core.clients.borrow().is_empty() && std::time::Instant::now() < deadline {
+        glommio::timer::sleep(Duration::from_millis(1)).await;
+    }
+    drain.core_drained();
+    // Keep answering peers until every core has drained.
+    while !drain.all_drained() && std::time::Instant::now() < deadline {
+        glommio::timer::sleep(Duration::from_millis(1)).await;
+    }
+    log::info!("shard {id} stopped");
+    0
+}
+
+async fn watch_signals(core: Rc<Core>, signals: glommio::net::UnixStream) {
+    use futures_lite::AsyncReadExt;
+    let mut signals = signals;
+    let mut byte = [0u8; 1];
+    let _ = signals.read(&mut byte).await;
+    log::info!("shard {}: shutdown requested", core.id);
+    core.stop.trigger();
+}

@@ -1,0 +1,87 @@
+//! Graceful shutdown.
+//!
+//! SIGTERM/SIGINT (and `SHUTDOWN`, which raises SIGTERM) reach every executor
+//! through its own self-pipe (signal-hook writes a byte; the executor awaits
+//! the read end with glommio I/O). Each executor then stops accepting, lets
+//! its connections finish the batch in flight (their sockets are shut for
+//! reading, so the next read ends them), and keeps serving peers' requests
+//! until every core has drained; only then do all executors return.
+
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+
+/// A one-shot, core-local stop flag that tasks can await.
+#[derive(Default)]
+pub struct StopSignal {
+    stopped: Cell<bool>,
+    waiters: RefCell<Vec<Waker>>,
+}
+
+impl StopSignal {
+    pub fn trigger(&self) {
+        if !self.stopped.replace(true) {
+            for w in self.waiters.borrow_mut().drain(..) {
+                w.wake();
+            }
+        }
+    }
+
+    pub fn is_stopped(&self) -> bool {
+        self.stopped.get()
+    }
+
+    /// Resolves once [`trigger`](Self::trigger) has been called.
+    pub fn wait(&self) -> StopWait<'_> {
+        StopWait { signal: self }
+    }
+}
+
+pub struct StopWait<'a> {
+    signal: &'a StopSignal,
+}
+
+impl Future for StopWait<'_> {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.signal.stopped.get() {
+            Poll::Ready(())
+        } else {
+            let mut waiters = self.signal.waiters.borrow_mut();
+            if !waiters.iter().any(|w| w.will_wake(cx.waker())) {
+                waiters.push(cx.waker().clone());
+            }
+            Poll::Pending
+        }
+    }
+}
+
+/// Process-wide count of cores that still have connections to drain. Shared
+/// read-only config-like state: written once per core at shutdown.
+#[derive(Clone)]
+pub struct DrainCounter(Arc<AtomicUsize>);
+
+impl DrainCounter {
+    pub fn new(cores: usize) -> Self {
+        DrainCounter(Arc::new(AtomicUsize::new(cores)))
+    }
+
+    pub fn core_drained(&self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    pub fn all_drained(&self) -> bool {
+        self.0.load(Ordering::Acquire) == 0
+    }
+}
+
+/// Asks the whole process to shut down gracefully (as SIGTERM does).
+pub fn request_process_shutdown() {
+    // SAFETY: kill(2) on our own pid with a valid signal has no memory effects.
+    unsafe {
+        libc::kill(libc::getpid(), libc::SIGTERM);
+    }
+}

@@ -12,7 +12,14 @@ fn pipeline(n: usize) -> Vec<u8> {
     let mut buf = Vec::new();
     for i in 0..n {
         let key = format!("key:{i:06}");
-        buf.extend_from_slice(format!("*3\r\n$3\r\nSET\r\n${}\r\n{}\r\n$3\r\nxxx\r\n", key.len(), key).as_bytes());
+        buf.extend_from_slice(
+            format!(
+                "*3\r\n$3\r\nSET\r\n${}\r\n{}\r\n$3\r\nxxx\r\n",
+                key.len(),
+                key
+            )
+            .as_bytes(),
+        );
     }
     buf
 }
@@ -54,7 +61,9 @@ fn bench_shard(c: &mut Criterion) {
     let get = table::lookup(b"get").unwrap();
     let buf = pipeline(1000);
     let (mut inline, mut spans, mut cmds, mut pos) = (Vec::new(), Vec::new(), Vec::new(), 0);
-    while let Ok(ParseOutcome::Command { consumed, argc }) = parse_command(&buf, pos, &mut inline, &mut spans, &Limits::default()) {
+    while let Ok(ParseOutcome::Command { consumed, argc }) =
+        parse_command(&buf, pos, &mut inline, &mut spans, &Limits::default())
+    {
         cmds.push(spans.len() - argc);
         pos += consumed;
     }

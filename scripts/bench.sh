@@ -62,12 +62,17 @@ free_port() {
     done
 }
 
-# wait_ready PORT PID NAME: poll PING for up to 10 s.
+# wait_ready PORT PID NAME: poll PING for up to 10 s; show the server's log on failure.
 wait_ready() {
-    local deadline=$((SECONDS + 10))
+    local deadline=$((SECONDS + 10)) why=""
     until [[ $(redis-cli -p "$1" ping 2>/dev/null) == PONG ]]; do
-        kill -0 "$2" 2>/dev/null || { echo "$3 exited before it was ready" >&2; exit 1; }
-        ((SECONDS < deadline)) || { echo "$3 not ready after 10 s" >&2; exit 1; }
+        kill -0 "$2" 2>/dev/null || why="exited before it was ready"
+        ((SECONDS < deadline)) || why="not ready after 10 s"
+        if [[ -n $why ]]; then
+            echo "$3 $why; its output:" >&2
+            cat "$WORK/$3.log" >&2
+            exit 1
+        fi
         sleep 0.05
     done
 }
@@ -82,8 +87,9 @@ cpu_ticks() {
     awk '{ print $12 + $13 }' <<<"$stat"
 }
 
-RESULTS=$(mktemp)
-trap 'cleanup; rm -f "$RESULTS"' EXIT INT TERM
+WORK=$(mktemp -d)
+RESULTS=$WORK/results
+trap 'cleanup; rm -rf "$WORK"' EXIT INT TERM
 
 # bench NAME PORT PID: SET and GET with -P 1 and -P 16; one result line per run.
 bench() {
@@ -108,7 +114,7 @@ bench() {
 PORT=$(free_port)
 echo "ringkv --threads $THREADS on CPUs $SERVER_CPUS, port $PORT" >&2
 taskset -c "$SERVER_CPUS" target/release/ringkv --port "$PORT" --bind 127.0.0.1 \
-    --threads "$THREADS" >/dev/null 2>&1 &
+    --threads "$THREADS" >"$WORK/ringkv.log" 2>&1 &
 PID=$!
 PIDS+=("$PID")
 wait_ready "$PORT" "$PID" ringkv
@@ -117,7 +123,7 @@ bench ringkv "$PORT" "$PID"
 PORT=$(free_port)
 echo "redis-server on CPUs $SERVER_CPUS, port $PORT" >&2
 taskset -c "$SERVER_CPUS" redis-server --port "$PORT" --bind 127.0.0.1 --save '' \
-    --appendonly no >/dev/null 2>&1 &
+    --appendonly no >"$WORK/redis-server.log" 2>&1 &
 PID=$!
 PIDS+=("$PID")
 wait_ready "$PORT" "$PID" redis-server

@@ -41,7 +41,9 @@ fn main() {
         started_unix,
         run_id: run_id(),
         config_file: String::new(),
-        executable: std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default(),
+        executable: std::env::current_exe()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
         config: cfg.as_pairs(threads),
     };
     log::info!(
@@ -58,5 +60,7 @@ fn main() {
 fn run_id() -> String {
     use rand::Rng;
     let mut rng = rand::thread_rng();
-    (0..40).map(|_| format!("{:x}", rng.gen_range(0..16u8))).collect()
+    (0..40)
+        .map(|_| format!("{:x}", rng.gen_range(0..16u8)))
+        .collect()
 }

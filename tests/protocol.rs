@@ -152,6 +152,15 @@ fn protocol_errors_reply_and_close() {
             b"*2\r\n$4\r\nECHO\r\n:5\r\n",
             b"-ERR Protocol error: expected '$', got ':'\r\n",
         ),
+        // Redis turns \r and \n in an error text into spaces.
+        (
+            b"*1\r\n\r\n",
+            b"-ERR Protocol error: expected '$', got ' '\r\n",
+        ),
+        (
+            b"*1\r\n\nabc\r\n",
+            b"-ERR Protocol error: expected '$', got ' '\r\n",
+        ),
         (
             b"PING\r\n*abc\r\nPING\r\n",
             b"+PONG\r\n-ERR Protocol error: invalid multibulk length\r\n",

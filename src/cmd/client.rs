@@ -100,14 +100,14 @@ impl ClientState {
         )
     }
 
-    /// Back to a fresh connection's state, as Redis's RESET does: DB 0, RESP2,
-    /// no name, no-evict and no-touch off. The library name and version stay
-    /// (they still describe the library behind the connection).
+    /// Back to a fresh connection's state, as Redis 7.0's RESET does: DB 0,
+    /// RESP2, no name. No-touch (a Redis 7.2 flag) is cleared as 7.2 does;
+    /// no-evict stays, as in 7.0 (7.2 clears it too). The library name and
+    /// version stay (they still describe the library behind the connection).
     pub fn reset(&mut self) {
         self.db = 0;
         self.resp3 = false;
         self.name.clear();
-        self.no_evict = false;
         self.no_touch = false;
         self.reset_requested = true;
     }
@@ -214,7 +214,7 @@ mod tests {
         c.db = 3;
         c.resp3 = true;
         c.reset();
-        assert!(c.name.is_empty() && c.db == 0 && !c.resp3 && !c.no_evict && !c.no_touch);
+        assert!(c.name.is_empty() && c.db == 0 && !c.resp3 && c.no_evict && !c.no_touch);
         assert!(c.reset_requested);
     }
 

@@ -252,8 +252,8 @@ pub fn command_count(ctx: &mut ConnCtx, _args: &Args) -> CmdResult {
     Ok(())
 }
 
-/// `COMMAND INFO [name ...]`: every command when none is named; a null for
-/// each unknown name.
+/// `COMMAND INFO [name ...]`: every command when none is named; a null bulk
+/// (`$-1`, as Redis) for each unknown name.
 pub fn command_info(ctx: &mut ConnCtx, args: &Args) -> CmdResult {
     if args.len() == 2 {
         ctx.reply.array(table::count());
@@ -266,7 +266,7 @@ pub fn command_info(ctx: &mut ConnCtx, args: &Args) -> CmdResult {
     for name in args.iter_from(2) {
         match find_command(name) {
             Some(spec) => write_info(&mut ctx.reply, spec),
-            None => ctx.reply.null_array(),
+            None => ctx.reply.null(),
         }
     }
     Ok(())

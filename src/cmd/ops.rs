@@ -16,30 +16,62 @@ pub type MovedValue = (Value, u64);
 #[derive(Debug)]
 pub enum ShardOp {
     /// Values of `keys` (None for missing or non-string), in order.
-    MGet { keys: Vec<Bytes> },
+    MGet {
+        keys: Vec<Bytes>,
+    },
     /// Store each pair, clearing any TTL.
-    MSet { pairs: Vec<(Bytes, Bytes)> },
-    /// How many of `keys` exist (duplicates counted).
-    CountExisting { keys: Vec<Bytes> },
+    MSet {
+        pairs: Vec<(Bytes, Bytes)>,
+    },
+    /// How many of `keys` exist (duplicates counted), as a write-path lookup
+    /// (no keyspace hit/miss accounting: MSETNX, RENAME checks).
+    CountExisting {
+        keys: Vec<Bytes>,
+    },
+    /// EXISTS: how many of `keys` exist, counted as reads.
+    Exists {
+        keys: Vec<Bytes>,
+    },
     /// Delete `keys`; returns how many existed.
-    Del { keys: Vec<Bytes> },
+    Del {
+        keys: Vec<Bytes>,
+    },
     /// Touch `keys`; returns how many exist.
-    Touch { keys: Vec<Bytes> },
+    Touch {
+        keys: Vec<Bytes>,
+    },
     /// Remove a key and return its value and expiry.
-    Take { key: Bytes },
+    Take {
+        key: Bytes,
+    },
     /// Read a key's value and expiry without removing it.
-    Peek { key: Bytes },
+    Peek {
+        key: Bytes,
+    },
     /// Store a moved value; when `replace` is false an existing key wins.
     /// Returns Int(1) if stored, Int(0) if not.
-    Put { key: Bytes, value: MovedValue, replace: bool },
+    Put {
+        key: Bytes,
+        value: MovedValue,
+        replace: bool,
+    },
     DbSize,
-    Keys { pattern: Bytes },
+    Keys {
+        pattern: Bytes,
+    },
     /// SCAN within this shard from a shard-local cursor.
-    Scan { cursor: u64, count: usize, pattern: Option<Bytes>, type_name: Option<Bytes> },
+    Scan {
+        cursor: u64,
+        count: usize,
+        pattern: Option<Bytes>,
+        type_name: Option<Bytes>,
+    },
     RandomKey,
     FlushDb,
     FlushAll,
-    SwapDb { other: usize },
+    SwapDb {
+        other: usize,
+    },
     /// Per-db (keys, expires) for INFO keyspace, plus shard stats.
     Keyspace,
 }
@@ -51,9 +83,17 @@ pub enum OpResult {
     Values(Vec<Option<Value>>),
     Moved(Option<MovedValue>),
     Keys(Vec<Vec<u8>>),
-    Scan { next: u64, keys: Vec<Vec<u8>> },
+    Scan {
+        next: u64,
+        keys: Vec<Vec<u8>>,
+    },
     Key(Option<Vec<u8>>),
-    Keyspace { dbs: Vec<(usize, usize)>, expired: u64, hits: u64, misses: u64 },
+    Keyspace {
+        dbs: Vec<(usize, usize)>,
+        expired: u64,
+        hits: u64,
+        misses: u64,
+    },
     Err(CmdError),
 }
 
@@ -62,7 +102,12 @@ pub fn apply(shard: &mut Shard, db: usize, now_ms: u64, op: ShardOp) -> OpResult
     match op {
         ShardOp::MGet { keys } => OpResult::Values(
             keys.iter()
-                .map(|k| shard.get_counted(db, k, now_ms).map(|e| e.value.clone()).filter(|v| v.is_string()))
+                .map(|k| {
+                    shard
+                        .get_counted(db, k, now_ms)
+                        .map(|e| e.value.clone())
+                        .filter(|v| v.is_string())
+                })
                 .collect(),
         ),
         ShardOp::MSet { pairs } => {
@@ -71,22 +116,33 @@ pub fn apply(shard: &mut Shard, db: usize, now_ms: u64, op: ShardOp) -> OpResult
             }
             OpResult::Ok
         }
-        ShardOp::CountExisting { keys } | ShardOp::Touch { keys } => {
+        ShardOp::CountExisting { keys } => {
             OpResult::Int(keys.iter().filter(|k| shard.exists(db, k, now_ms)).count() as i64)
         }
-        ShardOp::Del { keys } => {
-            OpResult::Int(keys.iter().filter(|k| shard.remove(db, k, now_ms).is_some()).count() as i64)
-        }
-        ShardOp::Take { key } => {
-            OpResult::Moved(shard.remove(db, &key, now_ms).map(|e| {
-                let at = e.expire_at();
-                (e.value, at)
-            }))
-        }
-        ShardOp::Peek { key } => {
-            OpResult::Moved(shard.get(db, &key, now_ms).map(|e| (e.value.clone(), e.expire_at())))
-        }
-        ShardOp::Put { key, value, replace } => {
+        ShardOp::Exists { keys } | ShardOp::Touch { keys } => OpResult::Int(
+            keys.iter()
+                .filter(|k| shard.get_counted(db, k, now_ms).is_some())
+                .count() as i64,
+        ),
+        ShardOp::Del { keys } => OpResult::Int(
+            keys.iter()
+                .filter(|k| shard.remove(db, k, now_ms).is_some())
+                .count() as i64,
+        ),
+        ShardOp::Take { key } => OpResult::Moved(shard.remove(db, &key, now_ms).map(|e| {
+            let at = e.expire_at();
+            (e.value, at)
+        })),
+        ShardOp::Peek { key } => OpResult::Moved(
+            shard
+                .get_counted(db, &key, now_ms)
+                .map(|e| (e.value.clone(), e.expire_at())),
+        ),
+        ShardOp::Put {
+            key,
+            value,
+            replace,
+        } => {
             if !replace && shard.exists(db, &key, now_ms) {
                 return OpResult::Int(0);
             }
@@ -94,15 +150,24 @@ pub fn apply(shard: &mut Shard, db: usize, now_ms: u64, op: ShardOp) -> OpResult
             OpResult::Int(1)
         }
         ShardOp::DbSize => OpResult::Int(shard.db(db).len() as i64),
-        ShardOp::Keys { pattern } => OpResult::Keys(generic::keys_in_shard(shard, db, &pattern, now_ms)),
+        ShardOp::Keys { pattern } => {
+            OpResult::Keys(generic::keys_in_shard(shard, db, &pattern, now_ms))
+        }
         ShardOp::Scan {
             cursor,
             count,
             pattern,
             type_name,
         } => {
-            let (next, keys) =
-                generic::scan_shard(shard, db, cursor, count, pattern.as_deref(), type_name.as_deref(), now_ms);
+            let (next, keys) = generic::scan_shard(
+                shard,
+                db,
+                cursor,
+                count,
+                pattern.as_deref(),
+                type_name.as_deref(),
+                now_ms,
+            );
             OpResult::Scan { next, keys }
         }
         ShardOp::RandomKey => OpResult::Key(generic::random_key(shard, db, now_ms)),

@@ -60,7 +60,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     cmd("command", -1, LOADING | STALE, SLOW_CONN, "server", "Get array of Redis command details", "2.8.13", Exec::Conn(docs::command)),
     cmd("config", -2, 0, &["slow"], "server", "A container for server configuration commands", "2.0.0", Exec::Conn(config::config)),
     cmd("version", 1, LOADING | STALE | FAST, &["fast"], "server", "Return ringkv's version (ringkv)", "0.1.0", Exec::Conn(version)),
-    cmd("status", 1, LOADING | STALE, &["slow"], "server", "Return a short status map: version, cores, uptime, clients (ringkv)", "0.1.0", Exec::Conn(status)),
+    cmd("status", 1, LOADING | STALE, &["slow"], "server", "Return a short status map: version, cores, uptime, clients (ringkv)", "0.1.0", Exec::Global(Global::Status)),
     cmd("help", 1, LOADING | STALE, &["slow"], "server", "List every command with its arity and summary (ringkv)", "0.1.0", Exec::Conn(help)),
 ];
 
@@ -99,14 +99,6 @@ fn time(ctx: &mut ConnCtx, _args: &Args) -> CmdResult {
 /// ringkv is compatible with).
 fn version(ctx: &mut ConnCtx, _args: &Args) -> CmdResult {
     ctx.reply.bulk(env!("CARGO_PKG_VERSION").as_bytes());
-    Ok(())
-}
-
-/// `STATUS`: see [`write_status`]. Runs on the connection's core, which does
-/// not see the connection count yet, so `clients` reports the caller only
-/// until the router runs STATUS with the summed counters (`Global::Status`).
-fn status(ctx: &mut ConnCtx, _args: &Args) -> CmdResult {
-    write_status(&mut ctx.reply, ctx.core, 1);
     Ok(())
 }
 
@@ -242,9 +234,16 @@ pub(crate) mod tests {
         let h = run(&["help"]);
         assert!(h.starts_with(&format!("*{}\r\n", table::count())));
         assert!(h.contains("+GET 2 "), "{h}");
-        let s = run_with(&CoreInfo::for_tests(), true, &["status"]);
+        let mut out = Vec::new();
+        write_status(
+            &mut ReplyWriter::new(&mut out, true),
+            &CoreInfo::for_tests(),
+            3,
+        );
+        let s = String::from_utf8(out).unwrap();
         assert!(s.starts_with("%6\r\n$7\r\nversion\r\n"), "{s}");
         assert!(s.contains("$5\r\ncores\r\n:1\r\n"));
+        assert!(s.contains("$7\r\nclients\r\n:3\r\n"), "{s}");
     }
 
     #[test]
@@ -262,7 +261,7 @@ pub(crate) mod tests {
             "-ERR unknown subcommand 'foo'. Try COMMAND HELP.\r\n"
         );
         assert!(run(&["command"]).starts_with(&format!("*{}\r\n*10\r\n", table::count())));
-        assert_eq!(run(&["command", "info", "nope"]), "*1\r\n*-1\r\n");
+        assert_eq!(run(&["command", "info", "nope"]), "*1\r\n$-1\r\n");
         assert_eq!(
             run_with(&CoreInfo::for_tests(), true, &["command", "info", "nope"]),
             "*1\r\n_\r\n"

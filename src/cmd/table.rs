@@ -90,6 +90,8 @@ pub enum Global {
     SwapDb,
     /// CLIENT (LIST gathers every core's clients; the rest is connection-local).
     Client,
+    /// STATUS (needs the client count of every core).
+    Status,
 }
 
 /// Where and how a command executes.
@@ -152,9 +154,18 @@ impl CommandSpec {
     pub fn key_indexes(&self, argc: usize) -> impl Iterator<Item = usize> {
         let argc = argc as i32;
         let (first, step) = (self.first_key, self.step.max(1));
-        let last = if self.last_key < 0 { argc + self.last_key } else { self.last_key.min(argc - 1) };
-        let range = if first > 0 && first <= last { first..=last } else { 1..=0 };
-        range.step_by(step as usize).map(|i| i as usize)
+        let last = if self.last_key < 0 {
+            argc + self.last_key
+        } else {
+            self.last_key.min(argc - 1)
+        };
+        // No keys: an empty range (first > 0 guarantees a non-negative start).
+        let (start, end) = if first > 0 && first <= last {
+            (first, last + 1)
+        } else {
+            (1, 1)
+        };
+        (start..end).step_by(step as usize).map(|i| i as usize)
     }
 }
 

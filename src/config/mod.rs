@@ -20,7 +20,11 @@ pub const DEFAULT_MAXCLIENTS: usize = 10000;
 
 /// ringkv's settings.
 #[derive(Parser, Debug, Clone)]
-#[command(name = "ringkv", version, about = "A Redis-compatible, thread-per-core in-memory data store")]
+#[command(
+    name = "ringkv",
+    version,
+    about = "A Redis-compatible, thread-per-core in-memory data store"
+)]
 pub struct Config {
     /// Address to listen on.
     #[arg(long, default_value = DEFAULT_BIND)]
@@ -58,7 +62,10 @@ impl Config {
             ("port", self.port.to_string()),
             ("databases", self.databases.to_string()),
             ("proto-max-bulk-len", self.proto_max_bulk_len.to_string()),
-            ("client-query-buffer-limit", self.client_query_buffer_limit.to_string()),
+            (
+                "client-query-buffer-limit",
+                self.client_query_buffer_limit.to_string(),
+            ),
             ("maxclients", self.maxclients.to_string()),
             ("loglevel", self.loglevel.clone()),
             ("threads", threads.to_string()),

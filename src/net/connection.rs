@@ -23,13 +23,21 @@ pub async fn handle_connection(core: Rc<Core>, mut stream: TcpStream) {
     let per_core_limit = core.maxclients.div_ceil(core.cores);
     if core.clients.borrow().len() >= per_core_limit {
         Counters::add(&core.counters.rejected_connections, 1);
-        let _ = stream.write_all(b"-ERR max number of clients reached\r\n").await;
+        let _ = stream
+            .write_all(b"-ERR max number of clients reached\r\n")
+            .await;
         return;
     }
     let _ = stream.set_nodelay(true);
     let id = next_client_id(&core);
-    let addr = stream.peer_addr().map(|a| a.to_string()).unwrap_or_default();
-    let laddr = stream.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    let addr = stream
+        .peer_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    let laddr = stream
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
     let fd = super::listener::fd_of(&stream);
     let client = Rc::new(RefCell::new(ClientState::new(id, addr, laddr, fd)));
     core.clients.borrow_mut().insert(id, client.clone());
@@ -40,7 +48,9 @@ pub async fn handle_connection(core: Rc<Core>, mut stream: TcpStream) {
     }
     let _ = stream.close().await;
     core.clients.borrow_mut().remove(&id);
-    core.counters.connected_clients.set(core.counters.connected_clients.get() - 1);
+    core.counters
+        .connected_clients
+        .set(core.counters.connected_clients.get() - 1);
 }
 
 fn next_client_id(core: &Core) -> u64 {
@@ -55,7 +65,11 @@ fn next_client_id(core: &Core) -> u64 {
     n * core.cores as u64 + core.id as u64 + 1
 }
 
-async fn serve_client(core: &Rc<Core>, client: &Rc<RefCell<ClientState>>, stream: &mut TcpStream) -> std::io::Result<()> {
+async fn serve_client(
+    core: &Rc<Core>,
+    client: &Rc<RefCell<ClientState>>,
+    stream: &mut TcpStream,
+) -> std::io::Result<()> {
     let mut buf = BytesMut::with_capacity(MIN_READ);
     let mut read_size = MIN_READ;
     let mut inline: Vec<u8> = Vec::new();
@@ -78,7 +92,11 @@ async fn serve_client(core: &Rc<Core>, client: &Rc<RefCell<ClientState>>, stream
             return Ok(());
         }
         Counters::add(&core.counters.net_input_bytes, n as u64);
-        read_size = if n == read_size { (read_size * 2).min(MAX_READ) } else { MIN_READ };
+        read_size = if n == read_size {
+            (read_size * 2).min(MAX_READ)
+        } else {
+            MIN_READ
+        };
 
         // Parse every complete command.
         let (mut pos, mut protocol_error) = (0usize, None::<ProtocolError>);
@@ -102,7 +120,10 @@ async fn serve_client(core: &Rc<Core>, client: &Rc<RefCell<ClientState>>, stream
         if cmds.is_empty() && protocol_error.is_none() {
             buf.advance(pos);
             if buf.len() > core.query_buffer_limit {
-                log::warn!("shard {}: closing client: query buffer limit reached", core.id);
+                log::warn!(
+                    "shard {}: closing client: query buffer limit reached",
+                    core.id
+                );
                 return Ok(());
             }
             continue;
@@ -118,9 +139,11 @@ async fn serve_client(core: &Rc<Core>, client: &Rc<RefCell<ClientState>>, stream
         execute_batch(core, client, &batch, &mut out).await;
         let close = client.borrow().close_after_reply;
         if let Some(e) = &protocol_error {
-            out.extend_from_slice(b"-ERR Protocol error: ");
-            out.extend_from_slice(e.to_string().as_bytes());
-            out.extend_from_slice(b"\r\n");
+            crate::route::pipeline::write_error(
+                core,
+                &mut out,
+                format!("ERR Protocol error: {e}").as_bytes(),
+            );
         }
         if !out.is_empty() {
             stream.write_all(&out).await?;

@@ -93,7 +93,11 @@ pub fn parse_command(
 
 /// Finds `\r` from `from` and requires the `\n` after it; returns the `\r` index.
 /// `None` means incomplete; `too_big` is returned when the line grew past the limit.
-fn find_line(buf: &[u8], from: usize, too_big: ProtocolError) -> Result<Option<usize>, ProtocolError> {
+fn find_line(
+    buf: &[u8],
+    from: usize,
+    too_big: ProtocolError,
+) -> Result<Option<usize>, ProtocolError> {
     match memchr_cr(&buf[from..]) {
         None => {
             if buf.len() - from > PROTO_INLINE_MAX_SIZE {
@@ -176,13 +180,17 @@ fn parse_inline(
         return Ok(ParseOutcome::Incomplete);
     };
     let nl = pos + nl_off;
-    let line_end = if nl > pos && buf[nl - 1] == b'\r' { nl - 1 } else { nl };
+    let line_end = if nl > pos && buf[nl - 1] == b'\r' {
+        nl - 1
+    } else {
+        nl
+    };
     let mark = spans.len();
     let inline_mark = inline.len();
-    if split_args(&buf[pos..line_end], inline, spans).is_err() {
+    if let Err(e) = split_args(&buf[pos..line_end], inline, spans) {
         spans.truncate(mark);
         inline.truncate(inline_mark);
-        return Err(ProtocolError::UnbalancedQuotes);
+        return Err(e);
     }
     let consumed = nl + 1 - pos;
     let argc = spans.len() - mark;
@@ -206,7 +214,11 @@ fn hex_val(b: u8) -> Option<u8> {
 /// separate arguments; "double quotes" support `\xHH`, `\n`, `\r`, `\t`, `\b`, `\a`
 /// escapes; 'single quotes' support `\'`; a closing quote must be followed by a
 /// space or the end of the line.
-pub fn split_args(line: &[u8], out: &mut Vec<u8>, spans: &mut Vec<Span>) -> Result<(), ()> {
+pub fn split_args(
+    line: &[u8],
+    out: &mut Vec<u8>,
+    spans: &mut Vec<Span>,
+) -> Result<(), ProtocolError> {
     let mut p = 0;
     loop {
         while p < line.len() && is_space(line[p]) {
@@ -220,7 +232,7 @@ pub fn split_args(line: &[u8], out: &mut Vec<u8>, spans: &mut Vec<Span>) -> Resu
         loop {
             if in_dq {
                 if p >= line.len() {
-                    return Err(());
+                    return Err(ProtocolError::UnbalancedQuotes);
                 }
                 let c = line[p];
                 if c == b'\\'
@@ -229,7 +241,9 @@ pub fn split_args(line: &[u8], out: &mut Vec<u8>, spans: &mut Vec<Span>) -> Resu
                     && hex_val(line[p + 2]).is_some()
                     && hex_val(line[p + 3]).is_some()
                 {
-                    out.push(hex_val(line[p + 2]).unwrap_or(0) * 16 + hex_val(line[p + 3]).unwrap_or(0));
+                    out.push(
+                        hex_val(line[p + 2]).unwrap_or(0) * 16 + hex_val(line[p + 3]).unwrap_or(0),
+                    );
                     p += 3;
                 } else if c == b'\\' && p + 1 < line.len() {
                     p += 1;
@@ -243,7 +257,7 @@ pub fn split_args(line: &[u8], out: &mut Vec<u8>, spans: &mut Vec<Span>) -> Resu
                     });
                 } else if c == b'"' {
                     if p + 1 < line.len() && !is_space(line[p + 1]) {
-                        return Err(());
+                        return Err(ProtocolError::UnbalancedQuotes);
                     }
                     p += 1;
                     break;
@@ -252,7 +266,7 @@ pub fn split_args(line: &[u8], out: &mut Vec<u8>, spans: &mut Vec<Span>) -> Resu
                 }
             } else if in_sq {
                 if p >= line.len() {
-                    return Err(());
+                    return Err(ProtocolError::UnbalancedQuotes);
                 }
                 let c = line[p];
                 if c == b'\\' && p + 1 < line.len() && line[p + 1] == b'\'' {
@@ -260,7 +274,7 @@ pub fn split_args(line: &[u8], out: &mut Vec<u8>, spans: &mut Vec<Span>) -> Resu
                     out.push(b'\'');
                 } else if c == b'\'' {
                     if p + 1 < line.len() && !is_space(line[p + 1]) {
-                        return Err(());
+                        return Err(ProtocolError::UnbalancedQuotes);
                     }
                     p += 1;
                     break;
@@ -299,7 +313,11 @@ pub fn parse_i64(s: &[u8]) -> Option<i64> {
     if s == b"0" {
         return Some(0);
     }
-    let (neg, digits) = if s[0] == b'-' { (true, &s[1..]) } else { (false, s) };
+    let (neg, digits) = if s[0] == b'-' {
+        (true, &s[1..])
+    } else {
+        (false, s)
+    };
     if digits.is_empty() || digits[0] == b'0' {
         return None;
     }
@@ -346,9 +364,18 @@ mod tests {
 
     #[test]
     fn multibulk_and_inline() {
-        let cmds = parse_all(b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\nSET a \"b c\\x41\" 'd\\'e'\r\n\r\n").unwrap();
+        let cmds =
+            parse_all(b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\nSET a \"b c\\x41\" 'd\\'e'\r\n\r\n").unwrap();
         assert_eq!(cmds[0], vec![b"GET".to_vec(), b"k".to_vec()]);
-        assert_eq!(cmds[1], vec![b"SET".to_vec(), b"a".to_vec(), b"b cA".to_vec(), b"d'e".to_vec()]);
+        assert_eq!(
+            cmds[1],
+            vec![
+                b"SET".to_vec(),
+                b"a".to_vec(),
+                b"b cA".to_vec(),
+                b"d'e".to_vec()
+            ]
+        );
         assert_eq!(cmds.len(), 2);
     }
 
@@ -363,13 +390,34 @@ mod tests {
 
     #[test]
     fn errors() {
-        assert_eq!(parse_all(b"*abc\r\n"), Err(ProtocolError::InvalidMultibulkLength));
-        assert_eq!(parse_all(b"*1\r\nx\r\n"), Err(ProtocolError::ExpectedDollar(b'x')));
-        assert_eq!(parse_all(b"*1\r\n$-1\r\n"), Err(ProtocolError::InvalidBulkLength));
-        assert_eq!(parse_all(b"*1\r\n$536870913\r\n"), Err(ProtocolError::InvalidBulkLength));
-        assert_eq!(parse_all(b"SET \"a\r\n"), Err(ProtocolError::UnbalancedQuotes));
-        assert_eq!(parse_all(b"SET \"a\"b\r\n"), Err(ProtocolError::UnbalancedQuotes));
-        assert_eq!(parse_all(&vec![b'a'; 70000]), Err(ProtocolError::TooBigInline));
+        assert_eq!(
+            parse_all(b"*abc\r\n"),
+            Err(ProtocolError::InvalidMultibulkLength)
+        );
+        assert_eq!(
+            parse_all(b"*1\r\nx\r\n"),
+            Err(ProtocolError::ExpectedDollar(b'x'))
+        );
+        assert_eq!(
+            parse_all(b"*1\r\n$-1\r\n"),
+            Err(ProtocolError::InvalidBulkLength)
+        );
+        assert_eq!(
+            parse_all(b"*1\r\n$536870913\r\n"),
+            Err(ProtocolError::InvalidBulkLength)
+        );
+        assert_eq!(
+            parse_all(b"SET \"a\r\n"),
+            Err(ProtocolError::UnbalancedQuotes)
+        );
+        assert_eq!(
+            parse_all(b"SET \"a\"b\r\n"),
+            Err(ProtocolError::UnbalancedQuotes)
+        );
+        assert_eq!(
+            parse_all(&vec![b'a'; 70000]),
+            Err(ProtocolError::TooBigInline)
+        );
     }
 
     #[test]

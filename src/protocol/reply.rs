@@ -37,8 +37,10 @@ impl<'a> ReplyWriter<'a> {
     pub fn error(&mut self, msg: &str) {
         self.out.push(b'-');
         // Newlines would break framing; Redis replaces them with spaces.
-        self.out
-            .extend(msg.bytes().map(|b| if b == b'\r' || b == b'\n' { b' ' } else { b }));
+        self.out.extend(
+            msg.bytes()
+                .map(|b| if b == b'\r' || b == b'\n' { b' ' } else { b }),
+        );
         self.out.extend_from_slice(b"\r\n");
     }
 
@@ -109,7 +111,8 @@ impl<'a> ReplyWriter<'a> {
 
     pub fn boolean(&mut self, v: bool) {
         if self.resp3 {
-            self.out.extend_from_slice(if v { b"#t\r\n" } else { b"#f\r\n" });
+            self.out
+                .extend_from_slice(if v { b"#t\r\n" } else { b"#f\r\n" });
         } else {
             self.int(v as i64);
         }
@@ -158,7 +161,11 @@ pub fn format_double(v: f64) -> String {
 /// C's `%.17g`.
 fn format_g17(v: f64) -> String {
     if v == 0.0 {
-        return if v.is_sign_negative() { "-0".into() } else { "0".into() };
+        return if v.is_sign_negative() {
+            "-0".into()
+        } else {
+            "0".into()
+        };
     }
     let sci = format!("{:.16e}", v);
     let (mant, exp) = sci.split_once('e').unwrap_or((&sci, "0"));

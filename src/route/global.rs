@@ -23,7 +23,13 @@ async fn fan_out(env: &Env<'_>, db: usize, make: impl Fn() -> ShardOp) -> Vec<Op
 async fn every_core(env: &Env<'_>, kind: impl Fn() -> JobKind) -> Vec<JobOutput> {
     let core = env.core;
     let futures: Vec<_> = (0..core.cores)
-        .map(|c| if c == core.id { None } else { Some(core.call(c, 0, kind())) })
+        .map(|c| {
+            if c == core.id {
+                None
+            } else {
+                Some(core.call(c, 0, kind()))
+            }
+        })
         .collect();
     let mut outputs = vec![core.run_local(0, kind())];
     for f in futures.into_iter().flatten() {
@@ -49,10 +55,19 @@ pub async fn run(env: &Env<'_>, g: Global, cmd_idx: usize, out: &mut Vec<u8>) {
         }
         Global::Keys => {
             let pattern = env.batch.arg_bytes(args.spans()[1]);
-            let results = fan_out(env, db, || ShardOp::Keys { pattern: pattern.clone() }).await;
+            let results = fan_out(env, db, || ShardOp::Keys {
+                pattern: pattern.clone(),
+            })
+            .await;
             let keys: Vec<Vec<u8>> = results
                 .into_iter()
-                .flat_map(|r| if let OpResult::Keys(k) = r { k } else { Vec::new() })
+                .flat_map(|r| {
+                    if let OpResult::Keys(k) = r {
+                        k
+                    } else {
+                        Vec::new()
+                    }
+                })
                 .collect();
             let mut reply = ReplyWriter::new(out, resp3);
             reply.array(keys.len());
@@ -72,8 +87,14 @@ pub async fn run(env: &Env<'_>, g: Global, cmd_idx: usize, out: &mut Vec<u8>) {
             let mut local = parsed.cursor & ((1u64 << SCAN_SHARD_SHIFT) - 1);
             let mut keys = Vec::new();
             let mut next_cursor = 0u64;
-            let pattern = parsed.pattern.as_ref().map(|p| bytes::Bytes::copy_from_slice(p));
-            let type_name = parsed.type_name.as_ref().map(|t| bytes::Bytes::copy_from_slice(t));
+            let pattern = parsed
+                .pattern
+                .as_ref()
+                .map(|p| bytes::Bytes::copy_from_slice(p));
+            let type_name = parsed
+                .type_name
+                .as_ref()
+                .map(|t| bytes::Bytes::copy_from_slice(t));
             while shard < env.core.cores {
                 let op = ShardOp::Scan {
                     cursor: local,
@@ -81,7 +102,9 @@ pub async fn run(env: &Env<'_>, g: Global, cmd_idx: usize, out: &mut Vec<u8>) {
                     pattern: pattern.clone(),
                     type_name: type_name.clone(),
                 };
-                let OpResult::Scan { next, keys: found } = run_op(env, shard, db, op).await else { break };
+                let OpResult::Scan { next, keys: found } = run_op(env, shard, db, op).await else {
+                    break;
+                };
                 keys.extend(found);
                 if next != 0 {
                     next_cursor = ((shard as u64) << SCAN_SHARD_SHIFT) | next;
@@ -137,7 +160,9 @@ pub async fn run(env: &Env<'_>, g: Global, cmd_idx: usize, out: &mut Vec<u8>) {
             }
         }
         Global::FlushDb | Global::FlushAll => {
-            if args.len() > 2 || (args.len() == 2 && !eq_ic(args.get(1), "sync") && !eq_ic(args.get(1), "async")) {
+            if args.len() > 2
+                || (args.len() == 2 && !eq_ic(args.get(1), "sync") && !eq_ic(args.get(1), "async"))
+            {
                 write_error(env.core, out, b"ERR syntax error");
                 return;
             }
@@ -167,8 +192,16 @@ pub async fn run(env: &Env<'_>, g: Global, cmd_idx: usize, out: &mut Vec<u8>) {
         }
         Global::Info => {
             let facts = gather_info(env).await;
-            let text = format!("# Keyspace\r\n{:?}\r\n", facts.keyspace);
+            let text = crate::cmd::info::render_info(&args, &facts, &env.core.info);
             ReplyWriter::new(out, resp3).verbatim(text.as_bytes());
+        }
+        Global::Status => {
+            let facts = gather_info(env).await;
+            crate::cmd::server::write_status(
+                &mut ReplyWriter::new(out, resp3),
+                &env.core.info,
+                facts.connected_clients,
+            );
         }
         Global::Client => {
             if args.len() >= 2 && eq_ic(args.get(1), "list") {
@@ -179,7 +212,7 @@ pub async fn run(env: &Env<'_>, g: Global, cmd_idx: usize, out: &mut Vec<u8>) {
                     }
                 }
                 clients.sort_by_key(|c| c.id);
-                match Ok::<String, crate::cmd::CmdError>(format!("{}", clients.len())) {
+                match crate::cmd::connection::client_list(&clients, &args) {
                     Ok(text) => ReplyWriter::new(out, resp3).verbatim(text.as_bytes()),
                     Err(e) => write_error(env.core, out, e.to_string().as_bytes()),
                 }
@@ -196,14 +229,19 @@ pub async fn run(env: &Env<'_>, g: Global, cmd_idx: usize, out: &mut Vec<u8>) {
                 now_ms: env.now_ms,
                 reply: ReplyWriter::new(out, resp3),
             };
-            if let Err(e) = Err::<(), _>(crate::cmd::CmdError::Syntax) {
+            if let Err(e) = crate::cmd::connection::client(&mut ctx, &args) {
                 ctx.reply.error(&e.to_string());
             }
         }
         Global::Shutdown => {
             for i in 1..args.len() {
                 let a = args.get(i);
-                if !(eq_ic(a, "nosave") || eq_ic(a, "save") || eq_ic(a, "now") || eq_ic(a, "force") || eq_ic(a, "abort")) {
+                if !(eq_ic(a, "nosave")
+                    || eq_ic(a, "save")
+                    || eq_ic(a, "now")
+                    || eq_ic(a, "force")
+                    || eq_ic(a, "abort"))
+                {
                     write_error(env.core, out, b"ERR syntax error");
                     return;
                 }
@@ -246,7 +284,13 @@ async fn gather_info(env: &Env<'_>) -> crate::cmd::server::InfoFacts {
         }
     }
     for r in fan_out(env, 0, || ShardOp::Keyspace).await {
-        if let OpResult::Keyspace { dbs, expired, hits, misses } = r {
+        if let OpResult::Keyspace {
+            dbs,
+            expired,
+            hits,
+            misses,
+        } = r
+        {
             for (i, (k, e)) in dbs.into_iter().enumerate() {
                 if let Some(slot) = facts.keyspace.get_mut(i) {
                     slot.0 += k;
@@ -258,6 +302,6 @@ async fn gather_info(env: &Env<'_>) -> crate::cmd::server::InfoFacts {
             facts.keyspace_misses += misses;
         }
     }
-    facts.used_memory = 0;
+    facts.used_memory = crate::cmd::info::resident_memory();
     facts
 }

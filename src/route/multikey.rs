@@ -7,7 +7,6 @@
 //! ops under key locks, which is why the split is expressed as ops here.
 
 use super::pipeline::{write_error, Env};
-use crate::cmd::eq_ic;
 use crate::cmd::ops::{OpResult, ShardOp};
 use crate::cmd::table::{CommandSpec, Split};
 use crate::protocol::{Args, ReplyWriter};
@@ -56,12 +55,20 @@ pub async fn run_ops(env: &Env<'_>, db: usize, ops: Vec<(usize, ShardOp)>) -> Ve
     }
     results
         .into_iter()
-        .map(|r| r.unwrap_or(OpResult::Err(crate::cmd::CmdError::Static("ERR internal routing error"))))
+        .map(|r| {
+            r.unwrap_or(OpResult::Err(crate::cmd::CmdError::Static(
+                "ERR internal routing error",
+            )))
+        })
         .collect()
 }
 
 /// Groups key argument indexes by owning shard, preserving order.
-fn group_by_shard(env: &Env<'_>, args: &Args, idxs: impl Iterator<Item = usize>) -> Vec<(usize, Vec<usize>)> {
+fn group_by_shard(
+    env: &Env<'_>,
+    args: &Args,
+    idxs: impl Iterator<Item = usize>,
+) -> Vec<(usize, Vec<usize>)> {
     let shard = env.core.shard.borrow();
     let mut groups: Vec<(usize, Vec<usize>)> = Vec::new();
     for i in idxs {
@@ -81,7 +88,13 @@ fn int_of(r: &OpResult) -> i64 {
     }
 }
 
-pub async fn run(env: &Env<'_>, spec: &'static CommandSpec, split: Split, cmd_idx: usize, out: &mut Vec<u8>) {
+pub async fn run(
+    env: &Env<'_>,
+    spec: &'static CommandSpec,
+    split: Split,
+    cmd_idx: usize,
+    out: &mut Vec<u8>,
+) {
     let args = env.batch.args(cmd_idx);
     let spans = args.spans();
     let key = |i: usize| env.batch.arg_bytes(spans[i]);
@@ -93,7 +106,17 @@ pub async fn run(env: &Env<'_>, spec: &'static CommandSpec, split: Split, cmd_id
     match split {
         Split::MGet => {
             let groups = group_by_shard(env, &args, 1..args.len());
-            let ops = groups.iter().map(|(s, idxs)| (*s, ShardOp::MGet { keys: idxs.iter().map(|&i| key(i)).collect() })).collect();
+            let ops = groups
+                .iter()
+                .map(|(s, idxs)| {
+                    (
+                        *s,
+                        ShardOp::MGet {
+                            keys: idxs.iter().map(|&i| key(i)).collect(),
+                        },
+                    )
+                })
+                .collect();
             let results = run_ops(env, db, ops).await;
             let mut values: Vec<Option<crate::shard::value::Value>> = vec![None; args.len()];
             for ((_, idxs), r) in groups.iter().zip(results) {
@@ -113,13 +136,27 @@ pub async fn run(env: &Env<'_>, spec: &'static CommandSpec, split: Split, cmd_id
             }
         }
         Split::MSet | Split::MSetNx => {
-            if args.len() % 2 == 0 {
-                write_error(env.core, out, format!("ERR wrong number of arguments for '{}' command", spec.name).as_bytes());
+            if args.len().is_multiple_of(2) {
+                write_error(
+                    env.core,
+                    out,
+                    format!("ERR wrong number of arguments for '{}' command", spec.name).as_bytes(),
+                );
                 return;
             }
             let groups = group_by_shard(env, &args, (1..args.len()).step_by(2));
             if split == Split::MSetNx {
-                let checks = groups.iter().map(|(s, idxs)| (*s, ShardOp::CountExisting { keys: idxs.iter().map(|&i| key(i)).collect() })).collect();
+                let checks = groups
+                    .iter()
+                    .map(|(s, idxs)| {
+                        (
+                            *s,
+                            ShardOp::CountExisting {
+                                keys: idxs.iter().map(|&i| key(i)).collect(),
+                            },
+                        )
+                    })
+                    .collect();
                 let existing: i64 = run_ops(env, db, checks).await.iter().map(int_of).sum();
                 if existing > 0 {
                     reply.int(0);
@@ -128,7 +165,14 @@ pub async fn run(env: &Env<'_>, spec: &'static CommandSpec, split: Split, cmd_id
             }
             let ops = groups
                 .iter()
-                .map(|(s, idxs)| (*s, ShardOp::MSet { pairs: idxs.iter().map(|&i| (key(i), key(i + 1))).collect() }))
+                .map(|(s, idxs)| {
+                    (
+                        *s,
+                        ShardOp::MSet {
+                            pairs: idxs.iter().map(|&i| (key(i), key(i + 1))).collect(),
+                        },
+                    )
+                })
                 .collect();
             run_ops(env, db, ops).await;
             if split == Split::MSetNx {
@@ -140,18 +184,24 @@ pub async fn run(env: &Env<'_>, spec: &'static CommandSpec, split: Split, cmd_id
         Split::SumKeys => {
             let groups = group_by_shard(env, &args, 1..args.len());
             let make = |keys: Vec<Bytes>| match spec.name {
-                "exists" => ShardOp::CountExisting { keys },
+                "exists" => ShardOp::Exists { keys },
                 "touch" => ShardOp::Touch { keys },
                 _ => ShardOp::Del { keys },
             };
-            let ops = groups.iter().map(|(s, idxs)| (*s, make(idxs.iter().map(|&i| key(i)).collect()))).collect();
+            let ops = groups
+                .iter()
+                .map(|(s, idxs)| (*s, make(idxs.iter().map(|&i| key(i)).collect())))
+                .collect();
             let total: i64 = run_ops(env, db, ops).await.iter().map(int_of).sum();
             reply.int(total);
         }
         Split::Rename { nx } => {
             let (src_shard, dst_shard) = {
                 let shard = env.core.shard.borrow();
-                (shard.slots.shard_of(args.get(1)), shard.slots.shard_of(args.get(2)))
+                (
+                    shard.slots.shard_of(args.get(1)),
+                    shard.slots.shard_of(args.get(2)),
+                )
             };
             let checks = vec![
                 (src_shard, ShardOp::CountExisting { keys: vec![key(1)] }),
@@ -171,7 +221,17 @@ pub async fn run(env: &Env<'_>, spec: &'static CommandSpec, split: Split, cmd_id
                 write_error(env.core, out, b"ERR no such key");
                 return;
             };
-            run_op(env, dst_shard, db, ShardOp::Put { key: key(2), value, replace: true }).await;
+            run_op(
+                env,
+                dst_shard,
+                db,
+                ShardOp::Put {
+                    key: key(2),
+                    value,
+                    replace: true,
+                },
+            )
+            .await;
             if nx {
                 reply.int(1);
             } else {
@@ -179,40 +239,39 @@ pub async fn run(env: &Env<'_>, spec: &'static CommandSpec, split: Split, cmd_id
             }
         }
         Split::Copy => {
-            let mut dst_db = db;
-            let mut replace = false;
-            let mut i = 3;
-            while i < args.len() {
-                if eq_ic(args.get(i), "replace") {
-                    replace = true;
-                } else if eq_ic(args.get(i), "db") && i + 1 < args.len() {
-                    i += 1;
-                    match crate::cmd::arg_i64(args.get(i)) {
-                        Ok(n) if n >= 0 && (n as usize) < env.core.info.databases => dst_db = n as usize,
-                        Ok(_) => {
-                            write_error(env.core, out, b"ERR DB index is out of range");
-                            return;
-                        }
-                        Err(e) => {
-                            write_error(env.core, out, e.to_string().as_bytes());
-                            return;
-                        }
+            let opts =
+                match crate::cmd::generic::parse_copy_args(&args, db, env.core.info.databases) {
+                    Ok(o) => o,
+                    Err(e) => {
+                        write_error(env.core, out, e.to_string().as_bytes());
+                        return;
                     }
-                } else {
-                    write_error(env.core, out, b"ERR syntax error");
-                    return;
-                }
-                i += 1;
-            }
+                };
+            let (dst_db, replace) = (opts.dst_db, opts.replace);
             let (src_shard, dst_shard) = {
                 let shard = env.core.shard.borrow();
-                (shard.slots.shard_of(args.get(1)), shard.slots.shard_of(args.get(2)))
+                (
+                    shard.slots.shard_of(args.get(1)),
+                    shard.slots.shard_of(args.get(2)),
+                )
             };
-            let OpResult::Moved(Some(value)) = run_op(env, src_shard, db, ShardOp::Peek { key: key(1) }).await else {
+            let OpResult::Moved(Some(value)) =
+                run_op(env, src_shard, db, ShardOp::Peek { key: key(1) }).await
+            else {
                 reply.int(0);
                 return;
             };
-            let stored = run_op(env, dst_shard, dst_db, ShardOp::Put { key: key(2), value, replace }).await;
+            let stored = run_op(
+                env,
+                dst_shard,
+                dst_db,
+                ShardOp::Put {
+                    key: key(2),
+                    value,
+                    replace,
+                },
+            )
+            .await;
             reply.int(int_of(&stored));
         }
     }

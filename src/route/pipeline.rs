@@ -35,7 +35,11 @@ pub struct Batch<'a> {
 impl<'a> Batch<'a> {
     pub fn args(&self, i: usize) -> Args<'a> {
         let (first, argc) = self.cmds[i];
-        Args::new(self.data, self.inline, &self.spans[first as usize..(first + argc) as usize])
+        Args::new(
+            self.data,
+            self.inline,
+            &self.spans[first as usize..(first + argc) as usize],
+        )
     }
 
     /// Argument bytes as a zero-copy `Bytes` slice of the read buffer.
@@ -44,7 +48,8 @@ impl<'a> Batch<'a> {
             let at = (span.start & !crate::protocol::args::INLINE_BIT) as usize;
             self.inline.slice(at..at + span.len as usize)
         } else {
-            self.data.slice(span.start as usize..(span.start + span.len) as usize)
+            self.data
+                .slice(span.start as usize..(span.start + span.len) as usize)
         }
     }
 }
@@ -83,7 +88,12 @@ impl Segment {
 }
 
 /// Executes every command of `batch` in order, appending replies to `out`.
-pub async fn execute_batch(core: &Rc<Core>, client: &Rc<RefCell<ClientState>>, batch: &Batch<'_>, out: &mut Vec<u8>) {
+pub async fn execute_batch(
+    core: &Rc<Core>,
+    client: &Rc<RefCell<ClientState>>,
+    batch: &Batch<'_>,
+    out: &mut Vec<u8>,
+) {
     let env = Env {
         core,
         client,
@@ -100,11 +110,15 @@ pub async fn execute_batch(core: &Rc<Core>, client: &Rc<RefCell<ClientState>>, b
         };
         if !spec.arity_ok(args.len()) {
             flush(&env, &mut seg, out).await;
-            write_error(core, out, format!("ERR wrong number of arguments for '{}' command", spec.name).as_bytes());
+            write_error(
+                core,
+                out,
+                format!("ERR wrong number of arguments for '{}' command", spec.name).as_bytes(),
+            );
             continue;
         }
         Counters::add(&core.counters.total_commands_processed, 1);
-        client.borrow_mut().last_cmd = spec.name;
+        client.borrow_mut().last_cmd = crate::cmd::command_docs::resolve(spec, &args).name;
         match spec.exec {
             Exec::Shard(_) | Exec::MultiKey(..) => match owner_of_keys(core, spec, &args) {
                 Some(shard) => {
@@ -117,7 +131,11 @@ pub async fn execute_batch(core: &Rc<Core>, client: &Rc<RefCell<ClientState>>, b
                     flush(&env, &mut seg, out).await;
                     match spec.exec {
                         Exec::MultiKey(_, split) => multikey::run(&env, spec, split, i, out).await,
-                        _ => write_error(core, out, b"CROSSSLOT Keys in request don't hash to the same slot"),
+                        _ => write_error(
+                            core,
+                            out,
+                            b"CROSSSLOT Keys in request don't hash to the same slot",
+                        ),
                     }
                 }
             },
@@ -169,7 +187,10 @@ fn owner_of_keys(core: &Core, spec: &CommandSpec, args: &Args) -> Option<usize> 
 pub fn write_error(core: &Core, out: &mut Vec<u8>, msg: &[u8]) {
     Counters::add(&core.counters.total_error_replies, 1);
     out.push(b'-');
-    out.extend(msg.iter().map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b }));
+    out.extend(
+        msg.iter()
+            .map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b }),
+    );
     out.extend_from_slice(b"\r\n");
 }
 
@@ -244,7 +265,15 @@ async fn flush(env: &Env<'_>, seg: &mut Segment, out: &mut Vec<u8>) {
                 let mut shard = core.shard.borrow_mut();
                 for &(i, s, spec) in &seg.items {
                     if s == core.id {
-                        run_on_shard(&mut shard, spec, &env.batch.args(i), db, resp3, env.now_ms, &mut data);
+                        run_on_shard(
+                            &mut shard,
+                            spec,
+                            &env.batch.args(i),
+                            db,
+                            resp3,
+                            env.now_ms,
+                            &mut data,
+                        );
                         ends.push(data.len() as u32);
                     }
                 }
@@ -259,8 +288,10 @@ async fn flush(env: &Env<'_>, seg: &mut Segment, out: &mut Vec<u8>) {
             }
             let mut cursor: Vec<(usize, usize)> = vec![(0, 0); results.len()];
             for &(_, s, _) in &seg.items {
-                let Some(r) = results.iter().position(|x| x.0 == s) else { continue };
-                let (ref data, ref ends) = (&results[r].1, &results[r].2);
+                let Some(r) = results.iter().position(|x| x.0 == s) else {
+                    continue;
+                };
+                let (data, ends) = (&results[r].1, &results[r].2);
                 let (next, start) = cursor[r];
                 let end = ends[next] as usize;
                 out.extend_from_slice(&data[start..end]);
@@ -272,7 +303,11 @@ async fn flush(env: &Env<'_>, seg: &mut Segment, out: &mut Vec<u8>) {
     seg.single = None;
 }
 
-fn build_job(env: &Env<'_>, items: &[(usize, usize, &'static CommandSpec)], resp3: bool) -> JobKind {
+fn build_job(
+    env: &Env<'_>,
+    items: &[(usize, usize, &'static CommandSpec)],
+    resp3: bool,
+) -> JobKind {
     let mut spans = Vec::new();
     let mut cmds = Vec::with_capacity(items.len());
     for &(i, _, spec) in items {

@@ -83,7 +83,13 @@ pub struct Core {
 }
 
 impl Core {
-    pub fn new(id: usize, cores: usize, shard: Shard, info: CoreInfo, cfg: &crate::config::Config) -> Self {
+    pub fn new(
+        id: usize,
+        cores: usize,
+        shard: Shard,
+        info: CoreInfo,
+        cfg: &crate::config::Config,
+    ) -> Self {
         Core {
             id,
             cores,
@@ -132,12 +138,24 @@ impl Core {
         let now = unix_ms();
         match kind {
             JobKind::Cmds(batch) => {
-                let (data, ends, errors) = super::mesh::run_cmd_batch(&mut self.shard.borrow_mut(), db, now, &batch);
+                let (data, ends, errors) =
+                    super::mesh::run_cmd_batch(&mut self.shard.borrow_mut(), db, now, &batch);
                 Counters::add(&self.counters.total_error_replies, errors);
                 JobOutput::Replies { data, ends }
             }
-            JobKind::Op(op) => JobOutput::Op(super::mesh::run_op(&mut self.shard.borrow_mut(), db, now, op)),
-            JobKind::Clients => JobOutput::Clients(self.clients.borrow().values().map(|c| c.borrow().clone()).collect()),
+            JobKind::Op(op) => JobOutput::Op(super::mesh::run_op(
+                &mut self.shard.borrow_mut(),
+                db,
+                now,
+                op,
+            )),
+            JobKind::Clients => JobOutput::Clients(
+                self.clients
+                    .borrow()
+                    .values()
+                    .map(|c| c.borrow().clone())
+                    .collect(),
+            ),
             JobKind::Counters => JobOutput::Counters(self.counters.snapshot()),
         }
     }
@@ -151,16 +169,31 @@ impl Core {
             if jobs.is_empty() {
                 continue;
             }
-            if tx.send(Request { from: self.id, jobs }).await.is_err() {
+            if tx
+                .send(Request {
+                    from: self.id,
+                    jobs,
+                })
+                .await
+                .is_err()
+            {
                 return;
             }
         }
     }
 
     /// Executes every request from peer `src` on this shard and answers it.
-    pub async fn serve_peer(self: Rc<Self>, rx: ConnectedReceiver<Request>, tx: ConnectedSender<Response>) {
+    pub async fn serve_peer(
+        self: Rc<Self>,
+        rx: ConnectedReceiver<Request>,
+        tx: ConnectedSender<Response>,
+    ) {
         while let Some(req) = rx.recv().await {
-            let results = req.jobs.into_iter().map(|job| (job.token, self.run_local(job.db, job.kind))).collect();
+            let results = req
+                .jobs
+                .into_iter()
+                .map(|job| (job.token, self.run_local(job.db, job.kind)))
+                .collect();
             if tx.send(Response { results }).await.is_err() {
                 return;
             }
@@ -174,7 +207,9 @@ impl Core {
             let mut pending = self.pending.borrow_mut();
             for (token, output) in resp.results {
                 let token = token as usize;
-                let Some(slot) = pending.get_mut(token) else { continue };
+                let Some(slot) = pending.get_mut(token) else {
+                    continue;
+                };
                 match std::mem::replace(slot, Slot::Done(output)) {
                     Slot::Waiting(Some(w)) => w.wake(),
                     Slot::Waiting(None) => {}
@@ -223,10 +258,14 @@ impl Future for ReplyFuture {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<JobOutput> {
         let token = self.token as usize;
         let mut pending = self.core.pending.borrow_mut();
-        let slot = pending.get_mut(token).expect("reply slot exists until taken");
+        let slot = pending
+            .get_mut(token)
+            .expect("reply slot exists until taken");
         match slot {
             Slot::Done(_) => {
-                let Slot::Done(output) = pending.remove(token) else { unreachable!() };
+                let Slot::Done(output) = pending.remove(token) else {
+                    unreachable!()
+                };
                 drop(pending);
                 self.done = true;
                 Poll::Ready(output)

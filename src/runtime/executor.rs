@@ -99,7 +99,12 @@ pub fn run(cfg: Config, cpus: Vec<usize>, threads: usize, info: CoreInfo) -> i32
         let sig_fd = sig_rx.into_raw_fd();
         let builder = LocalExecutorBuilder::new(Placement::Fixed(cpu))
             .name(&format!("ringkv-shard-{id}"))
-            .preempt_timer(Duration::from_millis(1))
+            .preempt_timer(Duration::from_micros(
+                std::env::var("RINGKV_PREEMPT_US")
+                    .ok()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(1000),
+            ))
             .io_memory(256 << 10);
         let spawned = builder.spawn(move || async move {
             // SAFETY: sig_fd is the read end of a socketpair we own exclusively.

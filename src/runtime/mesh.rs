@@ -59,7 +59,10 @@ pub struct Job {
 #[derive(Debug)]
 pub enum JobOutput {
     /// Encoded replies; `ends[i]` is where command i's reply ends.
-    Replies { data: Vec<u8>, ends: Vec<u32> },
+    Replies {
+        data: Vec<u8>,
+        ends: Vec<u32>,
+    },
     Op(OpResult),
     Clients(Vec<ClientState>),
     Counters(CoreCounters),
@@ -77,7 +80,12 @@ pub struct Response {
 }
 
 /// Executes a command batch on `shard`.
-pub fn run_cmd_batch(shard: &mut crate::shard::Shard, db: usize, now_ms: u64, batch: &CmdBatch) -> (Vec<u8>, Vec<u32>, u64) {
+pub fn run_cmd_batch(
+    shard: &mut crate::shard::Shard,
+    db: usize,
+    now_ms: u64,
+    batch: &CmdBatch,
+) -> (Vec<u8>, Vec<u32>, u64) {
     let mut data = Vec::with_capacity(64 * batch.cmds.len());
     let mut ends = Vec::with_capacity(batch.cmds.len());
     let mut errors = 0;

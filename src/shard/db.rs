@@ -77,15 +77,26 @@ impl Db {
     }
 
     pub fn find(&self, loc: Loc, key: &[u8]) -> Option<&Entry> {
-        self.tables[loc.table].map.find(loc.hash, |e| &*e.key == key)
+        self.tables[loc.table]
+            .map
+            .find(loc.hash, |e| &*e.key == key)
     }
 
     pub fn find_mut(&mut self, loc: Loc, key: &[u8]) -> Option<&mut Entry> {
-        self.tables[loc.table].map.find_mut(loc.hash, |e| &*e.key == key)
+        self.tables[loc.table]
+            .map
+            .find_mut(loc.hash, |e| &*e.key == key)
     }
 
     /// Inserts or replaces `key`; the expiry is set to `expire_at` (0 = none).
-    pub fn insert(&mut self, loc: Loc, hasher: &impl Fn(&[u8]) -> u64, key: &[u8], value: Value, expire_at: u64) {
+    pub fn insert(
+        &mut self,
+        loc: Loc,
+        hasher: &impl Fn(&[u8]) -> u64,
+        key: &[u8],
+        value: Value,
+        expire_at: u64,
+    ) {
         let table = &mut self.tables[loc.table];
         match table.map.find_mut(loc.hash, |e| &*e.key == key) {
             Some(entry) => {

@@ -163,7 +163,12 @@ impl Shard {
     /// Active expiry: sweeps tables holding volatile keys, resuming where the
     /// last sweep stopped, until `budget` tables were visited or `deadline`
     /// (checked every few tables) says stop. Returns keys removed.
-    pub fn active_expire(&mut self, now_ms: u64, budget: usize, mut out_of_time: impl FnMut() -> bool) -> usize {
+    pub fn active_expire(
+        &mut self,
+        now_ms: u64,
+        budget: usize,
+        mut out_of_time: impl FnMut() -> bool,
+    ) -> usize {
         let mut removed = 0;
         let (mut db, mut table) = self.sweep;
         let total_tables = self.dbs.first().map_or(0, |d| d.table_count());
@@ -220,7 +225,12 @@ mod tests {
         let mut s = shard();
         for i in 0..1000 {
             let key = format!("key:{i}");
-            s.set(0, key.as_bytes(), Value::Int(i), if i % 2 == 0 { 10 } else { 0 });
+            s.set(
+                0,
+                key.as_bytes(),
+                Value::Int(i),
+                if i % 2 == 0 { 10 } else { 0 },
+            );
         }
         let mut removed = 0;
         for _ in 0..100 {

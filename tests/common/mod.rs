@@ -307,7 +307,13 @@ pub fn resp<A: AsRef<[u8]>>(args: &[A]) -> Vec<u8> {
 
 /// Bytes shown readably in assertion messages.
 pub fn show(bytes: &[u8]) -> String {
-    bytes.escape_ascii().to_string()
+    bytes
+        .iter()
+        .map(|&b| match b {
+            b'\'' | b'"' => (b as char).to_string(),
+            _ => b.escape_ascii().to_string(),
+        })
+        .collect()
 }
 
 /// A raw TCP connection with a buffered RESP reply reader.

@@ -14,9 +14,15 @@
 //!   the exact binary value half-to-even) minus trailing zeros, `-0` shown as `0`.
 //!
 //! All rounding goes through one function over exact big integers, so there is
-//! no double rounding anywhere. Nothing here allocates for typical values beyond
-//! a few small vectors.
+//! no double rounding anywhere. Typical values cost well under a microsecond
+//! (release build); extreme ones (1e4900) take about 0.4 ms, mostly printing
+//! their 4,900 digits, as Redis's printf does too.
+//!
+//! Checked against redis-server 7.0 on tens of thousands of random inputs
+//! (see `tests/string.rs`); the format is Linux x86-64's: a Redis built where
+//! `long double` is another type (aarch64: IEEE quad) prints other digits.
 
+use super::bigint::Big;
 use std::cmp::Ordering;
 
 /// Redis's `MAX_LONG_DOUBLE_CHARS`: longer inputs are rejected.
@@ -44,184 +50,6 @@ impl Ext {
     }
 }
 
-/// A minimal unsigned big integer (little-endian 32-bit limbs, no leading zeros).
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct Big(Vec<u32>);
-
-impl Big {
-    fn from_u128(mut n: u128) -> Big {
-        let mut v = Vec::new();
-        while n != 0 {
-            v.push(n as u32);
-            n >>= 32;
-        }
-        Big(v)
-    }
-
-    fn is_zero(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    fn bits(&self) -> i64 {
-        match self.0.last() {
-            None => 0,
-            Some(top) => 32 * self.0.len() as i64 - top.leading_zeros() as i64,
-        }
-    }
-
-    fn trim(&mut self) {
-        while self.0.last() == Some(&0) {
-            self.0.pop();
-        }
-    }
-
-    /// self = self * m + a
-    fn mul_add_small(&mut self, m: u32, a: u32) {
-        let mut carry = a as u64;
-        for limb in &mut self.0 {
-            let t = *limb as u64 * m as u64 + carry;
-            *limb = t as u32;
-            carry = t >> 32;
-        }
-        if carry != 0 {
-            self.0.push(carry as u32);
-        }
-        self.trim();
-    }
-
-    /// self /= d, returning the remainder.
-    fn div_rem_small(&mut self, d: u32) -> u32 {
-        let mut rem = 0u64;
-        for limb in self.0.iter_mut().rev() {
-            let cur = (rem << 32) | *limb as u64;
-            *limb = (cur / d as u64) as u32;
-            rem = cur % d as u64;
-        }
-        self.trim();
-        rem as u32
-    }
-
-    fn shl(&self, n: i64) -> Big {
-        if self.is_zero() {
-            return Big(Vec::new());
-        }
-        let (limbs, bits) = ((n / 32) as usize, (n % 32) as u32);
-        let mut v = vec![0u32; limbs];
-        v.reserve(self.0.len() + 1);
-        let mut carry = 0u32;
-        for &l in &self.0 {
-            if bits == 0 {
-                v.push(l);
-            } else {
-                v.push((l << bits) | carry);
-                carry = l >> (32 - bits);
-            }
-        }
-        if carry != 0 {
-            v.push(carry);
-        }
-        Big(v)
-    }
-
-    fn cmp(&self, o: &Big) -> Ordering {
-        self.0
-            .len()
-            .cmp(&o.0.len())
-            .then_with(|| self.0.iter().rev().cmp(o.0.iter().rev()))
-    }
-
-    fn add(&self, o: &Big) -> Big {
-        let (a, b) = if self.0.len() >= o.0.len() { (self, o) } else { (o, self) };
-        let mut v = Vec::with_capacity(a.0.len() + 1);
-        let mut carry = 0u64;
-        for (i, &x) in a.0.iter().enumerate() {
-            let t = x as u64 + *b.0.get(i).unwrap_or(&0) as u64 + carry;
-            v.push(t as u32);
-            carry = t >> 32;
-        }
-        if carry != 0 {
-            v.push(carry as u32);
-        }
-        Big(v)
-    }
-
-    /// self -= o, where self >= o.
-    fn sub_assign(&mut self, o: &Big) {
-        let mut borrow = 0i64;
-        for (i, limb) in self.0.iter_mut().enumerate() {
-            let t = *limb as i64 - *o.0.get(i).unwrap_or(&0) as i64 - borrow;
-            *limb = t.rem_euclid(1 << 32) as u32;
-            borrow = (t < 0) as i64;
-        }
-        self.trim();
-    }
-
-    /// self /= d, returning the remainder.
-    fn div_rem_u64(&mut self, d: u64) -> u64 {
-        let mut rem = 0u128;
-        for limb in self.0.iter_mut().rev() {
-            let cur = (rem << 32) | *limb as u128;
-            *limb = (cur / d as u128) as u32;
-            rem = cur % d as u128;
-        }
-        self.trim();
-        rem as u64
-    }
-
-    /// The low 128 bits.
-    fn low_u128(&self) -> u128 {
-        self.0.iter().take(4).rev().fold(0u128, |acc, &l| (acc << 32) | l as u128)
-    }
-
-    /// The low 128 bits of `self >> n`.
-    fn shr_low_u128(&self, n: i64) -> u128 {
-        let (limbs, bits) = ((n / 32) as usize, (n % 32) as u32);
-        let limb = |i: usize| *self.0.get(limbs + i).unwrap_or(&0) as u128;
-        let mut v = 0u128;
-        for i in (0..4).rev() {
-            v = (v << 32) | limb(i);
-        }
-        let top = limb(4);
-        (v >> bits) | if bits == 0 { 0 } else { top << (128 - bits) }
-    }
-
-    fn bit(&self, i: i64) -> bool {
-        self.0.get((i / 32) as usize).is_some_and(|l| (l >> (i % 32)) & 1 == 1)
-    }
-
-    /// True if any bit below bit `i` is set.
-    fn any_below(&self, i: i64) -> bool {
-        let (limbs, bits) = ((i / 32) as usize, (i % 32) as u32);
-        self.0.iter().take(limbs).any(|&l| l != 0)
-            || self.0.get(limbs).is_some_and(|&l| bits > 0 && l & ((1u32 << bits) - 1) != 0)
-    }
-
-    /// 5^n
-    fn pow5(n: u32) -> Big {
-        let mut b = Big::from_u128(1);
-        let mut left = n;
-        while left > 0 {
-            let k = left.min(13); // 5^13 < 2^32
-            b.mul_add_small(5u32.pow(k), 0);
-            left -= k;
-        }
-        b
-    }
-
-    fn to_decimal(&self) -> String {
-        let mut chunks = Vec::new();
-        let mut n = self.clone();
-        while !n.is_zero() {
-            chunks.push(n.div_rem_small(1_000_000_000));
-        }
-        let mut s = chunks.pop().map_or_else(|| "0".to_string(), |c| c.to_string());
-        for c in chunks.iter().rev() {
-            s.push_str(&format!("{c:09}"));
-        }
-        s
-    }
-}
-
 /// Why a value could not be rounded to the format.
 enum Range {
     Overflow,
@@ -237,10 +65,17 @@ fn round(num: &Big, den: &Big, k: i64) -> Result<(u64, i64), Range> {
     let mut e = (num.bits() - den.bits() + k - 64).max(EMIN);
     loop {
         let s = k - e;
-        let (mut r, d) = if s >= 0 { (num.shl(s), den.clone()) } else { (num.clone(), den.shl(-s)) };
+        let (mut r, d) = if s >= 0 {
+            (num.shl(s), den.clone())
+        } else {
+            (num.clone(), den.shl(-s))
+        };
         // The quotient has at most 66 bits.
         let (q, half) = if d.0.len() <= 2 {
-            let dv = d.0.iter().rev().fold(0u64, |acc, &l| (acc << 32) | l as u64);
+            let dv =
+                d.0.iter()
+                    .rev()
+                    .fold(0u64, |acc, &l| (acc << 32) | l as u64);
             let rem = r.div_rem_u64(dv);
             (r.low_u128(), (rem as u128 * 2).cmp(&(dv as u128)))
         } else {
@@ -306,7 +141,11 @@ fn finish(mut m: u64, mut e: i64, half: Ordering) -> Result<(u64, i64), Range> {
 
 fn finite(neg: bool, r: Result<(u64, i64), Range>) -> Option<Ext> {
     match r {
-        Ok((m, e)) => Some(Ext::Finite { neg, m, e: e as i32 }),
+        Ok((m, e)) => Some(Ext::Finite {
+            neg,
+            m,
+            e: e as i32,
+        }),
         // strtold reports ERANGE with ±HUGE_VALL or 0: string2ld rejects both.
         Err(_) => None,
     }
@@ -332,8 +171,20 @@ fn parse_exp(s: &[u8]) -> Option<i64> {
 /// Splits `digits[.digits][<exp_char>exponent]`; returns (integer part,
 /// fraction part, exponent), or `None` if malformed or digit-less.
 fn split_number(s: &[u8], hex: bool) -> Option<(&[u8], &[u8], i64)> {
-    let is_digit = |c: &u8| if hex { c.is_ascii_hexdigit() } else { c.is_ascii_digit() };
-    let is_exp = |c: &u8| if hex { matches!(c, b'p' | b'P') } else { matches!(c, b'e' | b'E') };
+    let is_digit = |c: &u8| {
+        if hex {
+            c.is_ascii_hexdigit()
+        } else {
+            c.is_ascii_digit()
+        }
+    };
+    let is_exp = |c: &u8| {
+        if hex {
+            matches!(c, b'p' | b'P')
+        } else {
+            matches!(c, b'e' | b'E')
+        }
+    };
     let int_len = s.iter().take_while(|c| is_digit(c)).count();
     let (int, mut rest) = s.split_at(int_len);
     let mut frac: &[u8] = &[];
@@ -408,7 +259,7 @@ pub fn parse(s: &[u8]) -> Option<Ext> {
         let k = p - 4 * (frac.len() as i64 - trailing);
         // Far outside the range (|value| >= 2^16400 or < half the smallest
         // denormal): decide without building huge numbers.
-        if d.bits() + k > 16400 || d.bits() + k <= EMIN - 1 {
+        if d.bits() + k > 16400 || d.bits() + k < EMIN {
             return None;
         }
         return finite(neg, round(&d, &Big::from_u128(1), k));
@@ -426,37 +277,37 @@ pub fn parse(s: &[u8]) -> Option<Ext> {
     }
     let r = if e10 >= 0 {
         let five = Big::pow5(e10 as u32);
-        round(&mul(&d, &five), &Big::from_u128(1), e10)
+        round(&Big::mul(&d, &five), &Big::from_u128(1), e10)
     } else {
         round(&d, &Big::pow5((-e10) as u32), e10)
     };
     finite(neg, r)
 }
 
-fn mul(a: &Big, b: &Big) -> Big {
-    let mut v = vec![0u32; a.0.len() + b.0.len()];
-    for (i, &x) in a.0.iter().enumerate() {
-        let mut carry = 0u64;
-        for (j, &y) in b.0.iter().enumerate() {
-            let t = v[i + j] as u64 + x as u64 * y as u64 + carry;
-            v[i + j] = t as u32;
-            carry = t >> 32;
-        }
-        v[i + b.0.len()] = carry as u32;
-    }
-    let mut r = Big(v);
-    r.trim();
-    r
-}
-
 /// One x87 addition. `None` when the result is NaN or an infinity.
 pub fn add(a: Ext, b: Ext) -> Option<Ext> {
-    let (Ext::Finite { neg: na, m: ma, e: ea }, Ext::Finite { neg: nb, m: mb, e: eb }) = (a, b) else {
+    let (
+        Ext::Finite {
+            neg: na,
+            m: ma,
+            e: ea,
+        },
+        Ext::Finite {
+            neg: nb,
+            m: mb,
+            e: eb,
+        },
+    ) = (a, b)
+    else {
         return None;
     };
     if ma == 0 {
         return Some(if mb == 0 {
-            Ext::Finite { neg: na && nb, m: 0, e: 0 }
+            Ext::Finite {
+                neg: na && nb,
+                m: 0,
+                e: 0,
+            }
         } else {
             b
         });
@@ -471,7 +322,13 @@ pub fn add(a: Ext, b: Ext) -> Option<Ext> {
         (na, x.add(&y))
     } else {
         match x.cmp(&y) {
-            Ordering::Equal => return Some(Ext::Finite { neg: false, m: 0, e: 0 }),
+            Ordering::Equal => {
+                return Some(Ext::Finite {
+                    neg: false,
+                    m: 0,
+                    e: 0,
+                })
+            }
             Ordering::Greater => {
                 let mut s = x;
                 s.sub_assign(&y);
@@ -498,7 +355,7 @@ pub fn format_human(x: Ext) -> Option<String> {
     if neg {
         out.push('-');
     }
-    if e < 64 && e >= 0 {
+    if (0..64).contains(&e) {
         out.push_str(&((m as u128) << e).to_string());
     } else if e >= 0 {
         out.push_str(&Big::from_u128(m as u128).shl(e as i64).to_decimal());
@@ -558,7 +415,10 @@ mod tests {
         assert_eq!(sum("0", "-1e-20"), "0");
         assert_eq!(sum("0", "1.5e-17"), "0.00000000000000002");
         assert_eq!(sum("0", "0x1.8P-1"), "0.75");
-        assert_eq!(sum("0", "123456789012345678901234567890"), "123456789012345678899921813504");
+        assert_eq!(
+            sum("0", "123456789012345678901234567890"),
+            "123456789012345678899921813504"
+        );
         // 2^-18 ends in an exact tie at the 18th decimal: glibc rounds to even.
         assert_eq!(sum("0", "0.000003814697265625"), "0.00000381469726562");
         assert_eq!(
@@ -569,16 +429,44 @@ mod tests {
 
     #[test]
     fn strtold_edges() {
-        for bad in ["", " 1", "1 ", "1e", "e3", ".", "0x", "nan", "nan(1)", "infinit", "1e5000", "1e-5000", "0x1p-16446", "1\0"] {
+        for bad in [
+            "",
+            " 1",
+            "1 ",
+            "1e",
+            "e3",
+            ".",
+            "0x",
+            "nan",
+            "nan(1)",
+            "infinit",
+            "1e5000",
+            "1e-5000",
+            "0x1p-16446",
+            "1\0",
+        ] {
             assert_eq!(parse(bad.as_bytes()), None, "{bad:?}");
         }
-        for good in [".5", "5.", "+3", "1E+2", "1e-4950", "0x1p-16445", "0x1.8p-16446", "-0", "1.18973149535723176505e+4932"] {
+        for good in [
+            ".5",
+            "5.",
+            "+3",
+            "1E+2",
+            "1e-4950",
+            "0x1p-16445",
+            "0x1.8p-16446",
+            "-0",
+            "1.18973149535723176505e+4932",
+        ] {
             assert!(parse(good.as_bytes()).is_some(), "{good:?}");
         }
         assert_eq!(parse(b"InFiNiTy"), Some(Ext::Inf { neg: false }));
         assert_eq!(incr_text(Ext::from_i64(1), b"-inf"), Err(false));
         assert_eq!(incr_text(Ext::from_i64(1), b"1e4933"), Err(true));
         assert_eq!(sum("1.18973149535723176502e+4932", "0").len(), 4933);
-        assert_eq!(incr_text(parse(b"1.18973149535723176502e+4932").unwrap(), b"1e4932"), Err(false));
+        assert_eq!(
+            incr_text(parse(b"1.18973149535723176502e+4932").unwrap(), b"1e4932"),
+            Err(false)
+        );
     }
 }

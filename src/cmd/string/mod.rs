@@ -1,8 +1,8 @@
 //! String commands: the table entries of the string group and the GET/SET
 //! family (GET, SET, SETNX, SETEX, PSETEX, GETSET, GETDEL, GETEX, MGET, MSET,
 //! MSETNX). Ranges (APPEND, STRLEN, GETRANGE, SETRANGE, SUBSTR) live in
-//! [`range`], counters (INCR…, INCRBYFLOAT) in [`incr`], and INCRBYFLOAT's x87
-//! arithmetic in [`long_double`].
+//! [`range`], counters (INCR…, INCRBYFLOAT) in [`incr`], INCRBYFLOAT's x87
+//! arithmetic in [`long_double`] (over the small big integers of [`bigint`]).
 //!
 //! Semantics, replies and error texts are Redis 7.0's byte for byte. Replies are
 //! written straight from the stored value (`shard` and `reply` are borrowed as
@@ -11,6 +11,7 @@
 //! MGET/MSET/MSETNX handlers run when all their keys are on one shard; the
 //! cross-shard split is done by the router.
 
+mod bigint;
 mod incr;
 pub mod long_double;
 mod range;
@@ -25,6 +26,7 @@ use crate::shard::db::Entry;
 use crate::shard::value::Value;
 use crate::shard::Shard;
 
+#[allow(clippy::too_many_arguments)]
 const fn cmd(
     name: &'static str,
     arity: i32,
@@ -93,14 +95,14 @@ pub fn bulk_value(reply: &mut ReplyWriter, v: &Value) {
     }
 }
 
-/// Kept for callers outside this group: a string value as a bulk reply.
-pub fn reply_value(ctx: &mut ExecCtx, value: &Value) {
-    bulk_value(&mut ctx.reply, value);
-}
-
 /// Looks a key up as Redis's `lookupKeyRead` (counting a hit or miss) and
 /// requires a string: `WRONGTYPE` otherwise.
-fn read_string<'s>(shard: &'s mut Shard, db: usize, key: &[u8], now: u64) -> Result<Option<&'s Entry>, CmdError> {
+fn read_string<'s>(
+    shard: &'s mut Shard,
+    db: usize,
+    key: &[u8],
+    now: u64,
+) -> Result<Option<&'s Entry>, CmdError> {
     match shard.get_counted(db, key, now) {
         Some(e) if !e.value.is_string() => Err(CmdError::WrongType),
         found => Ok(found),
@@ -109,7 +111,12 @@ fn read_string<'s>(shard: &'s mut Shard, db: usize, key: &[u8], now: u64) -> Res
 
 /// Redis's `getGenericCommand`: replies the string at `key` (or null).
 fn reply_get(ctx: &mut ExecCtx, key: &[u8]) -> CmdResult {
-    let ExecCtx { shard, reply, db, now_ms } = ctx;
+    let ExecCtx {
+        shard,
+        reply,
+        db,
+        now_ms,
+    } = ctx;
     match read_string(shard, *db, key, *now_ms)? {
         Some(e) => bulk_value(reply, &e.value),
         None => reply.null(),
@@ -146,7 +153,11 @@ struct ExtOptions<'a> {
 /// syntax is checked here; expiry values are parsed later, as in Redis, so
 /// `SET k v EX abc NX XX` is a syntax error. Repeating an option is allowed
 /// (`EX 1 EX 2`: the last wins); conflicting ones are a syntax error.
-fn parse_ext_options<'a>(args: &Args<'a>, from: usize, set: bool) -> Result<ExtOptions<'a>, CmdError> {
+fn parse_ext_options<'a>(
+    args: &Args<'a>,
+    from: usize,
+    set: bool,
+) -> Result<ExtOptions<'a>, CmdError> {
     let mut o = ExtOptions::default();
     let mut i = from;
     while i < args.len() {
@@ -203,15 +214,28 @@ fn expire_at_ms(unit: Unit, arg: &[u8], now_ms: u64, cmd: &'static str) -> Resul
 
 /// Converts an EX/PX/EXAT/PXAT value to absolute ms, with Redis's checks:
 /// non-positive values and overflow are `ERR invalid expire time in '<cmd>' command`.
-pub fn absolute_expiry(unit: &[u8], n: i64, now_ms: u64, cmd: &'static str) -> Result<u64, CmdError> {
+pub fn absolute_expiry(
+    unit: &[u8],
+    n: i64,
+    now_ms: u64,
+    cmd: &'static str,
+) -> Result<u64, CmdError> {
     let seconds = eq_ic(unit, "ex") || eq_ic(unit, "exat");
     let relative = eq_ic(unit, "ex") || eq_ic(unit, "px");
     let invalid = CmdError::InvalidExpire(cmd);
     if n <= 0 {
         return Err(invalid);
     }
-    let ms = if seconds { n.checked_mul(1000).ok_or(invalid.clone())? } else { n };
-    let at = if relative { ms.checked_add(now_ms as i64).ok_or(invalid)? } else { ms };
+    let ms = if seconds {
+        n.checked_mul(1000).ok_or(invalid.clone())?
+    } else {
+        n
+    };
+    let at = if relative {
+        ms.checked_add(now_ms as i64).ok_or(invalid)?
+    } else {
+        ms
+    };
     Ok(at as u64)
 }
 
@@ -231,7 +255,12 @@ struct SetSpec<'a> {
 /// first and a wrong type aborts; otherwise the caller replies from the result:
 /// true when the value was stored, false when NX/XX prevented it.
 fn set_generic(ctx: &mut ExecCtx, s: SetSpec) -> Result<bool, CmdError> {
-    let ExecCtx { shard, reply, db, now_ms } = ctx;
+    let ExecCtx {
+        shard,
+        reply,
+        db,
+        now_ms,
+    } = ctx;
     let (db, now) = (*db, *now_ms);
     let (found, old_expire) = if s.get {
         let old = read_string(shard, db, s.key, now)?;
@@ -241,7 +270,9 @@ fn set_generic(ctx: &mut ExecCtx, s: SetSpec) -> Result<bool, CmdError> {
         }
         old.map_or((false, 0), |e| (true, e.expire_at()))
     } else if s.nx || s.xx || s.keepttl {
-        shard.get(db, s.key, now).map_or((false, 0), |e| (true, e.expire_at()))
+        shard
+            .get(db, s.key, now)
+            .map_or((false, 0), |e| (true, e.expire_at()))
     } else {
         (false, 0)
     };
@@ -345,7 +376,12 @@ fn getdel(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
 fn getex(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
     let o = parse_ext_options(args, 2, false)?;
     let key = args.get(1);
-    let ExecCtx { shard, reply, db, now_ms } = ctx;
+    let ExecCtx {
+        shard,
+        reply,
+        db,
+        now_ms,
+    } = ctx;
     let (db, now) = (*db, *now_ms);
     let Some(e) = read_string(shard, db, key, now)? else {
         reply.null();
@@ -373,7 +409,12 @@ fn getex(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
 }
 
 fn mget(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
-    let ExecCtx { shard, reply, db, now_ms } = ctx;
+    let ExecCtx {
+        shard,
+        reply,
+        db,
+        now_ms,
+    } = ctx;
     reply.array(args.len() - 1);
     for key in args.iter_from(1) {
         match shard.get_counted(*db, key, *now_ms) {
@@ -386,7 +427,7 @@ fn mget(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
 
 /// MSET and MSETNX need key/value pairs; Redis checks this in the handler.
 fn check_pairs(args: &Args, cmd: &str) -> CmdResult {
-    if args.len() % 2 == 0 {
+    if args.len().is_multiple_of(2) {
         return Err(CmdError::WrongArity(cmd.into()));
     }
     Ok(())
@@ -394,7 +435,8 @@ fn check_pairs(args: &Args, cmd: &str) -> CmdResult {
 
 fn set_pairs(ctx: &mut ExecCtx, args: &Args) {
     for i in (1..args.len()).step_by(2) {
-        ctx.shard.set(ctx.db, args.get(i), Value::string(args.get(i + 1)), 0);
+        ctx.shard
+            .set(ctx.db, args.get(i), Value::string(args.get(i + 1)), 0);
     }
 }
 
@@ -408,7 +450,10 @@ fn mset(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
 fn msetnx(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
     check_pairs(args, "msetnx")?;
     let (db, now) = (ctx.db, ctx.now_ms);
-    if (1..args.len()).step_by(2).any(|i| ctx.shard.exists(db, args.get(i), now)) {
+    if (1..args.len())
+        .step_by(2)
+        .any(|i| ctx.shard.exists(db, args.get(i), now))
+    {
         ctx.reply.int(0);
         return Ok(());
     }

@@ -15,7 +15,9 @@ use crate::shard::value::Value;
 fn check_length(size: u64, append: u64) -> CmdResult {
     match size.checked_add(append) {
         Some(total) if total <= MAX_STRING_LEN => Ok(()),
-        _ => Err(CmdError::Static("ERR string exceeds maximum allowed size (proto-max-bulk-len)")),
+        _ => Err(CmdError::Static(
+            "ERR string exceeds maximum allowed size (proto-max-bulk-len)",
+        )),
     }
 }
 
@@ -40,7 +42,12 @@ pub(super) fn append(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
 }
 
 pub(super) fn strlen(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
-    let ExecCtx { shard, reply, db, now_ms } = ctx;
+    let ExecCtx {
+        shard,
+        reply,
+        db,
+        now_ms,
+    } = ctx;
     let len = match read_string(shard, *db, args.get(1), *now_ms)? {
         Some(e) => e.value.str_len().unwrap_or(0),
         None => 0,
@@ -53,7 +60,12 @@ pub(super) fn strlen(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
 pub(super) fn getrange(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
     let start = arg_i64(args.get(2))?;
     let end = arg_i64(args.get(3))?;
-    let ExecCtx { shard, reply, db, now_ms } = ctx;
+    let ExecCtx {
+        shard,
+        reply,
+        db,
+        now_ms,
+    } = ctx;
     match read_string(shard, *db, args.get(1), *now_ms)? {
         None => reply.bulk(b""),
         Some(e) => match e.value.as_str() {

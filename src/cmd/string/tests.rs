@@ -35,14 +35,27 @@ impl T {
         let args = OwnedArgs::from_parts(parts);
         let mut out = Vec::new();
         if !spec.arity_ok(parts.len()) {
-            return format!("-ERR wrong number of arguments for '{}' command\r\n", spec.name);
+            return format!(
+                "-ERR wrong number of arguments for '{}' command\r\n",
+                spec.name
+            );
         }
-        run_on_shard(&mut self.shard, spec, &args.args(), 0, self.resp3, self.now, &mut out);
+        run_on_shard(
+            &mut self.shard,
+            spec,
+            &args.args(),
+            0,
+            self.resp3,
+            self.now,
+            &mut out,
+        );
         String::from_utf8_lossy(&out).into_owned()
     }
 
     fn ttl_ms(&mut self, key: &str) -> Option<u64> {
-        self.shard.get(0, key.as_bytes(), self.now).map(|e| e.expire_at())
+        self.shard
+            .get(0, key.as_bytes(), self.now)
+            .map(|e| e.expire_at())
     }
 }
 
@@ -68,7 +81,10 @@ fn get_set_basics_and_encoding() {
     assert_eq!(t.run(&["SET", "", ""]), OK);
     assert_eq!(t.run(&["GET", ""]), "$0\r\n\r\n");
     assert_eq!(t.run_bytes(&[b"SET", b"b\0\r\n", b"\xff\0\r\n"]), OK);
-    assert_eq!(t.run_bytes(&[b"GET", b"b\0\r\n"]), "$4\r\n\u{fffd}\0\r\n\r\n");
+    assert_eq!(
+        t.run_bytes(&[b"GET", b"b\0\r\n"]),
+        "$4\r\n\u{fffd}\0\r\n\r\n"
+    );
     t.resp3 = true;
     assert_eq!(t.run(&["GET", "missing"]), "_\r\n");
     assert_eq!(t.shard.stats.keyspace_hits, 4);
@@ -95,11 +111,17 @@ fn set_option_syntax() {
     for bad in ["0", "-1", "9223372036854776"] {
         assert_eq!(t.run(&["SET", "k", "v", "EX", bad]), invalid, "{bad}");
     }
-    assert_eq!(t.run(&["SET", "k", "v", "PX", "9223372036854775807"]), invalid);
+    assert_eq!(
+        t.run(&["SET", "k", "v", "PX", "9223372036854775807"]),
+        invalid
+    );
     assert_eq!(t.run(&["SET", "k", "v", "exat", "0"]), invalid);
     assert_eq!(t.run(&["GET", "k"]), NIL);
     // Repeats are fine; the last expiry wins.
-    assert_eq!(t.run(&["SET", "k", "v", "nx", "nx", "EX", "10", "ex", "20"]), OK);
+    assert_eq!(
+        t.run(&["SET", "k", "v", "nx", "nx", "EX", "10", "ex", "20"]),
+        OK
+    );
     assert_eq!(t.ttl_ms("k"), Some(NOW + 20_000));
     assert_eq!(t.run(&["SET", "k", "v", "keepttl", "KEEPTTL"]), OK);
     assert_eq!(t.ttl_ms("k"), Some(NOW + 20_000));
@@ -117,14 +139,20 @@ fn set_nx_xx_get_and_past_expiry() {
     assert_eq!(t.run(&["SET", "k", "v", "GET", "NX"]), NIL);
     assert_eq!(t.run(&["SET", "k", "v2", "GET", "NX"]), bulk("v"));
     assert_eq!(t.run(&["SET", "k", "v3", "NX"]), NIL);
-    assert_eq!(t.run(&["SET", "k", "v3", "XX", "GET", "PX", "5000"]), bulk("v"));
+    assert_eq!(
+        t.run(&["SET", "k", "v3", "XX", "GET", "PX", "5000"]),
+        bulk("v")
+    );
     assert_eq!(t.ttl_ms("k"), Some(NOW + 5000));
     assert_eq!(t.run(&["SET", "k", "v4", "KEEPTTL", "GET"]), bulk("v3"));
     assert_eq!(t.ttl_ms("k"), Some(NOW + 5000));
     assert_eq!(t.run(&["SET", "k", "v", "PXAT", "1"]), OK);
     assert_eq!(t.run(&["GET", "k"]), NIL);
     assert_eq!(t.shard.db(0).len(), 0);
-    assert_eq!(t.run(&["SET", "k", "v", "EXAT", &(NOW / 1000 + 1).to_string()]), OK);
+    assert_eq!(
+        t.run(&["SET", "k", "v", "EXAT", &(NOW / 1000 + 1).to_string()]),
+        OK
+    );
     assert_eq!(t.ttl_ms("k"), Some(NOW + 1000));
     t.now += 1000;
     assert_eq!(t.run(&["SET", "k", "new", "GET"]), NIL);
@@ -137,9 +165,15 @@ fn setnx_setex_psetex_getset_getdel() {
     assert_eq!(t.run(&["SETNX", "k", "2"]), ":0\r\n");
     assert_eq!(t.run(&["SETEX", "k", "10", "v"]), OK);
     assert_eq!(t.ttl_ms("k"), Some(NOW + 10_000));
-    assert_eq!(t.run(&["SETEX", "k", "0", "v"]), "-ERR invalid expire time in 'setex' command\r\n");
+    assert_eq!(
+        t.run(&["SETEX", "k", "0", "v"]),
+        "-ERR invalid expire time in 'setex' command\r\n"
+    );
     assert_eq!(t.run(&["SETEX", "k", "x", "v"]), NOT_INT);
-    assert_eq!(t.run(&["PSETEX", "k", "-5", "v"]), "-ERR invalid expire time in 'psetex' command\r\n");
+    assert_eq!(
+        t.run(&["PSETEX", "k", "-5", "v"]),
+        "-ERR invalid expire time in 'psetex' command\r\n"
+    );
     assert_eq!(t.run(&["PSETEX", "k", "1500", "w"]), OK);
     assert_eq!(t.ttl_ms("k"), Some(NOW + 1500));
     assert_eq!(t.run(&["GETSET", "k", "x"]), bulk("w"));
@@ -168,13 +202,19 @@ fn getex_options() {
         assert_eq!(t.run(bad), SYNTAX, "{bad:?}");
     }
     assert_eq!(t.run(&["GETEX", "k", "EX", "abc"]), NOT_INT);
-    assert_eq!(t.run(&["GETEX", "k", "EX", "0"]), "-ERR invalid expire time in 'getex' command\r\n");
+    assert_eq!(
+        t.run(&["GETEX", "k", "EX", "0"]),
+        "-ERR invalid expire time in 'getex' command\r\n"
+    );
     assert_eq!(t.run(&["GETEX", "k"]), bulk("v"));
     assert_eq!(t.run(&["GETEX", "k", "ex", "100"]), bulk("v"));
     assert_eq!(t.ttl_ms("k"), Some(NOW + 100_000));
     assert_eq!(t.run(&["GETEX", "k", "PERSIST", "persist"]), bulk("v"));
     assert_eq!(t.ttl_ms("k"), Some(0));
-    assert_eq!(t.run(&["GETEX", "k", "PXAT", &(NOW + 7).to_string()]), bulk("v"));
+    assert_eq!(
+        t.run(&["GETEX", "k", "PXAT", &(NOW + 7).to_string()]),
+        bulk("v")
+    );
     assert_eq!(t.ttl_ms("k"), Some(NOW + 7));
     assert_eq!(t.run(&["GETEX", "k", "EXAT", "1"]), bulk("v"));
     assert_eq!(t.run(&["GETEX", "k"]), NIL);
@@ -218,7 +258,10 @@ fn append_strlen_ranges() {
 #[test]
 fn setrange_cases() {
     let mut t = T::new();
-    assert_eq!(t.run(&["SETRANGE", "k", "-1", "x"]), "-ERR offset is out of range\r\n");
+    assert_eq!(
+        t.run(&["SETRANGE", "k", "-1", "x"]),
+        "-ERR offset is out of range\r\n"
+    );
     assert_eq!(t.run(&["SETRANGE", "k", "x", "x"]), NOT_INT);
     let too_big = "-ERR string exceeds maximum allowed size (proto-max-bulk-len)\r\n";
     assert_eq!(t.run(&["SETRANGE", "k", "536870912", "x"]), too_big);
@@ -245,12 +288,18 @@ fn integer_counters() {
     assert_eq!(t.run(&["DECR", "n"]), ":41\r\n");
     assert_eq!(t.run(&["DECRBY", "n", "-9"]), ":50\r\n");
     assert_eq!(t.shard.get(0, b"n", NOW).unwrap().value, Value::Int(50));
-    assert_eq!(t.run(&["DECRBY", "n", "-9223372036854775808"]), "-ERR decrement would overflow\r\n");
+    assert_eq!(
+        t.run(&["DECRBY", "n", "-9223372036854775808"]),
+        "-ERR decrement would overflow\r\n"
+    );
     assert_eq!(t.run(&["INCRBY", "n", "1a"]), NOT_INT);
     let overflow = "-ERR increment or decrement would overflow\r\n";
     assert_eq!(t.run(&["SET", "big", "9223372036854775807"]), OK);
     assert_eq!(t.run(&["INCR", "big"]), overflow);
-    assert_eq!(t.run(&["SET", "neg", "-9223372036854775808", "PX", "100"]), OK);
+    assert_eq!(
+        t.run(&["SET", "neg", "-9223372036854775808", "PX", "100"]),
+        OK
+    );
     assert_eq!(t.run(&["DECR", "neg"]), overflow);
     assert_eq!(t.run(&["INCRBY", "neg", "9223372036854775807"]), ":-1\r\n");
     assert_eq!(t.ttl_ms("neg"), Some(NOW + 100));
@@ -287,9 +336,18 @@ fn incrbyfloat_cases() {
 fn mget_mset_msetnx() {
     let mut t = T::new();
     assert_eq!(t.run(&["MSET", "a", "1", "b", "2", "a", "3"]), OK);
-    assert_eq!(t.run(&["MGET", "a", "b", "c"]), format!("*3\r\n{}{}{NIL}", bulk("3"), bulk("2")));
-    assert_eq!(t.run(&["MSET", "a", "1", "b"]), "-ERR wrong number of arguments for 'mset' command\r\n");
-    assert_eq!(t.run(&["MSETNX", "a", "1", "b"]), "-ERR wrong number of arguments for 'msetnx' command\r\n");
+    assert_eq!(
+        t.run(&["MGET", "a", "b", "c"]),
+        format!("*3\r\n{}{}{NIL}", bulk("3"), bulk("2"))
+    );
+    assert_eq!(
+        t.run(&["MSET", "a", "1", "b"]),
+        "-ERR wrong number of arguments for 'mset' command\r\n"
+    );
+    assert_eq!(
+        t.run(&["MSETNX", "a", "1", "b"]),
+        "-ERR wrong number of arguments for 'msetnx' command\r\n"
+    );
     assert_eq!(t.run(&["MSETNX", "a", "9", "c", "9"]), ":0\r\n");
     assert_eq!(t.run(&["GET", "c"]), NIL);
     assert_eq!(t.run(&["MSETNX", "c", "1", "d", "2", "c", "3"]), ":1\r\n");
@@ -304,8 +362,14 @@ fn mget_mset_msetnx() {
 #[test]
 fn table_matches_redis_command_info() {
     let get = table::lookup(b"getex").unwrap();
-    assert_eq!((get.arity, get.first_key, get.last_key, get.step), (-2, 1, 1, 1));
+    assert_eq!(
+        (get.arity, get.first_key, get.last_key, get.step),
+        (-2, 1, 1, 1)
+    );
     let msetnx = table::lookup(b"msetnx").unwrap();
-    assert_eq!((msetnx.arity, msetnx.first_key, msetnx.last_key, msetnx.step), (-3, 1, -1, 2));
+    assert_eq!(
+        (msetnx.arity, msetnx.first_key, msetnx.last_key, msetnx.step),
+        (-3, 1, -1, 2)
+    );
     assert_eq!(super::COMMANDS.len(), 21);
 }

@@ -6,6 +6,24 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 
+# Tools the integration tests drive (installed with apt-get when missing).
+missing=0
+for tool in redis-server redis-cli redis-benchmark nc ss; do
+    command -v "$tool" >/dev/null 2>&1 || { echo "missing: $tool"; missing=1; }
+done
+if [[ $missing -eq 1 ]]; then
+    SUDO=""
+    [[ $(id -u) -eq 0 ]] || SUDO="sudo"
+    $SUDO apt-get update
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends \
+        redis-server redis-tools netcat-openbsd iproute2
+fi
+
+if command -v rustup >/dev/null 2>&1; then
+    rustup component add rustfmt clippy
+fi
+
+
 echo "== cargo fmt --check"
 cargo fmt --check
 

@@ -21,10 +21,13 @@
 //! - [`cmd`]: the command table and the handlers run against a shard;
 //! - [`shard`]: one core's keyspace and values (synchronous, no I/O);
 //! - [`protocol`]: RESP parsing and reply encoding (no I/O);
-//! - [`config`]: settings and their defaults.
+//! - [`config`]: settings and their defaults;
+//! - [`metrics`]: per-core command statistics, SLOWLOG, LATENCY, MONITOR and
+//!   the Prometheus `/metrics` endpoint (summed across cores at read time).
 
 pub mod cmd;
 pub mod config;
+pub mod metrics;
 pub mod net;
 pub mod protocol;
 pub mod route;

@@ -1,19 +1,55 @@
-//! The `ringkv` binary: parse settings, check the port, start one executor per
-//! CPU, wait for them to stop.
+//! The `ringkv` binary: load the settings (defaults < TOML file < flags <
+//! `RINGKV_*` environment), set up logging, check the port, start one
+//! executor per CPU, wait for them to stop.
 
-use clap::Parser;
 use ringkv::cmd::client::CoreInfo;
-use ringkv::config::Config;
+use ringkv::config::{self, Config, Start};
 use ringkv::runtime::executor::{allowed_cpus, run};
 
 fn main() {
-    let cfg = Config::parse();
-    env_logger::Builder::new()
-        .parse_filters(&std::env::var("RUST_LOG").unwrap_or_else(|_| cfg.loglevel.clone()))
-        .format_timestamp_millis()
-        .init();
-    let cpus = allowed_cpus();
-    let threads = cfg.threads.unwrap_or(cpus.len()).clamp(1, 1024);
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (mut cfg, warnings) = match Config::from_args_and_env(args, std::env::vars()) {
+        Ok((Start::Run(cfg), warnings)) => (*cfg, warnings),
+        Ok((Start::Help, _)) => {
+            print!("{}", config::help_text());
+            return;
+        }
+        Ok((Start::Version, _)) => {
+            println!("ringkv v={}", env!("CARGO_PKG_VERSION"));
+            return;
+        }
+        Err(e) => fatal(&e.to_string()),
+    };
+    if let Some(file) = &cfg.origin.file {
+        // Absolute, so SIGHUP and CONFIG REWRITE find it whatever the cwd.
+        if let Ok(abs) = std::path::absolute(file) {
+            cfg.origin.file = Some(abs);
+        }
+    }
+    if let Err(e) = config::logging::init(&cfg) {
+        fatal(&e);
+    }
+    for w in warnings {
+        log::warn!("{w}");
+    }
+
+    let allowed = allowed_cpus();
+    let cpus = if cfg.cpus.is_empty() {
+        allowed
+    } else {
+        if let Some(cpu) = cfg.cpus.iter().find(|c| !allowed.contains(c)) {
+            fatal(&format!(
+                "cpus: CPU {cpu} is not in this process's affinity mask {allowed:?}"
+            ));
+        }
+        cfg.cpus.clone()
+    };
+    let threads = if cfg.threads == 0 {
+        cpus.len()
+    } else {
+        cfg.threads
+    };
+    cfg.threads = threads;
     let addr = format!("{}:{}", cfg.bind, cfg.port);
 
     // SO_REUSEPORT would let a second server silently share the port: probe it
@@ -27,10 +63,23 @@ fn main() {
         }
     }
 
-    let started_unix = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let config_file = cfg
+        .origin
+        .file
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    log::info!(
+        "ringkv {} starting: pid {}, {threads} threads on CPUs {cpus:?}, listening on {addr}{}, config file {}",
+        env!("CARGO_PKG_VERSION"),
+        std::process::id(),
+        if cfg.unixsocket.is_empty() {
+            String::new()
+        } else {
+            format!(" and {}", cfg.unixsocket)
+        },
+        if config_file.is_empty() { "none (defaults)" } else { &config_file },
+    );
     let info = CoreInfo {
         core: 0,
         cores: threads,
@@ -38,22 +87,30 @@ fn main() {
         port: cfg.port,
         bind: cfg.bind.clone(),
         started: std::time::Instant::now(),
-        started_unix,
+        started_unix: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0),
         run_id: run_id(),
-        config_file: String::new(),
+        config_file,
         executable: std::env::current_exe()
             .map(|p| p.display().to_string())
             .unwrap_or_default(),
-        config: cfg.as_pairs(threads),
+        settings: std::cell::RefCell::new(cfg.clone()),
     };
-    log::info!(
-        "ringkv {} starting: {threads} threads on CPUs {:?}, listening on {addr}",
-        env!("CARGO_PKG_VERSION"),
-        cpus
-    );
     let code = run(cfg, cpus, threads, info);
     log::info!("ringkv stopped");
     std::process::exit(code);
+}
+
+/// A setting that cannot be used: say why (naming the key and where it was
+/// given) and exit with status 1, as redis-server does.
+fn fatal(msg: &str) -> ! {
+    eprintln!(
+        "\n*** FATAL CONFIG ERROR (ringkv {}) ***\n{msg}",
+        env!("CARGO_PKG_VERSION")
+    );
+    std::process::exit(1);
 }
 
 /// 40 hex characters, like Redis's run_id.

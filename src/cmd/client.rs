@@ -2,8 +2,8 @@
 //! read-only facts about the core and server that connection handlers report.
 //!
 //! A `ClientState` lives on its connection's core only; `CLIENT LIST` gathers
-//! clones of every core's states. `CoreInfo` is built once at start-up, cloned
-//! per core and never changes afterwards.
+//! clones of every core's states. `CoreInfo` is built once at start-up and
+//! cloned per core; only its `settings` change afterwards (CONFIG SET, SIGHUP).
 
 use std::time::Instant;
 
@@ -31,6 +31,35 @@ pub struct ClientState {
     /// Set by RESET so the connection clears any connection-level extras
     /// (MULTI state, WATCHed keys, subscriptions) that this struct does not hold.
     pub reset_requested: bool,
+    /// MULTI queue and WATCHed keys.
+    pub tx: TxState,
+}
+
+/// A client's transaction state: the MULTI queue (None outside MULTI) and the
+/// keys it WATCHes with the versions seen.
+#[derive(Debug, Clone, Default)]
+pub struct TxState {
+    pub queued: Option<Vec<QueuedCmd>>,
+    /// A command was rejected while queueing: EXEC must abort.
+    pub errored: bool,
+    pub watched: Vec<WatchedKey>,
+}
+
+/// A command queued by MULTI, with its own copy of the arguments.
+#[derive(Debug, Clone)]
+pub struct QueuedCmd {
+    pub spec: &'static super::CommandSpec,
+    pub args: Vec<Vec<u8>>,
+}
+
+/// A WATCHed key: where it lives and the version WATCH saw.
+#[derive(Debug, Clone)]
+pub struct WatchedKey {
+    pub shard: usize,
+    pub db: usize,
+    pub key: bytes::Bytes,
+    pub version: u64,
+    pub existed: bool,
 }
 
 impl ClientState {
@@ -53,6 +82,7 @@ impl ClientState {
             no_touch: false,
             close_after_reply: false,
             reset_requested: false,
+            tx: TxState::default(),
         }
     }
 
@@ -155,17 +185,16 @@ pub struct CoreInfo {
     pub run_id: String,
     pub config_file: String,
     pub executable: String,
-    /// `CONFIG GET` view: (name, value) for every setting that exists.
-    pub config: Vec<(&'static str, String)>,
+    /// This core's own copy of the live settings: CONFIG GET reads it, CONFIG
+    /// SET and SIGHUP update it on every core (through the mesh), so it is
+    /// never shared between threads.
+    pub settings: std::cell::RefCell<crate::config::Config>,
 }
 
 impl CoreInfo {
-    /// The value of a setting by its exact `CONFIG GET` name.
-    pub fn config_value(&self, name: &str) -> Option<&str> {
-        self.config
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| v.as_str())
+    /// The live value of a setting by its `CONFIG GET` name.
+    pub fn config_value(&self, name: &str) -> Option<String> {
+        self.settings.borrow().get(name)
     }
 
     /// A single-core server with defaults, for tests.
@@ -181,16 +210,7 @@ impl CoreInfo {
             run_id: "0123456789abcdef0123456789abcdef01234567".into(),
             config_file: String::new(),
             executable: "/usr/bin/ringkv".into(),
-            config: vec![
-                ("bind", "127.0.0.1".into()),
-                ("port", "6379".into()),
-                ("databases", "16".into()),
-                ("maxclients", "10000".into()),
-                ("save", String::new()),
-                ("appendonly", "no".into()),
-                ("maxmemory", "0".into()),
-                ("maxmemory-policy", "noeviction".into()),
-            ],
+            settings: std::cell::RefCell::new(crate::config::Config::defaults()),
         }
     }
 }

@@ -24,6 +24,8 @@ pub fn subcommands_of(spec: &CommandSpec) -> &'static [CommandSpec] {
         "client" => super::connection::CLIENT_SUBCOMMANDS,
         "command" => super::server::COMMAND_SUBCOMMANDS,
         "config" => super::server::CONFIG_SUBCOMMANDS,
+        "slowlog" => super::observability::SLOWLOG_SUBCOMMANDS,
+        "latency" => super::observability::LATENCY_SUBCOMMANDS,
         _ => &[],
     }
 }
@@ -461,7 +463,12 @@ mod tests {
                 let (container, _) = s.name.split_once('|').expect("container|sub");
                 assert_eq!(container, c.name);
                 assert!(s.arity >= 2 || s.arity <= -2, "{}", s.name);
-                assert!(matches!(s.exec, Exec::Conn(_)), "{}", s.name);
+                // Conn: run by `dispatch`; Global: by the router (SLOWLOG, LATENCY).
+                assert!(
+                    matches!(s.exec, Exec::Conn(_) | Exec::Global(_)),
+                    "{}",
+                    s.name
+                );
                 assert_eq!(s.group, c.group, "{}", s.name);
             }
         }

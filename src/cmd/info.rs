@@ -45,6 +45,40 @@ pub struct InfoFacts {
     pub commandstats: Vec<CommandStat>,
     /// `# Errorstats`: (error code such as `ERR` or `WRONGTYPE`, count).
     pub errorstats: Vec<(String, u64)>,
+    /// `# Latencystats`: per command that ran, its p50, p99 and p99.9 in µs.
+    pub latencystats: Vec<LatencyStat>,
+}
+
+/// One command's latency percentiles for `# Latencystats`.
+#[derive(Debug, Default, Clone)]
+pub struct LatencyStat {
+    pub name: String,
+    pub p50: f64,
+    pub p99: f64,
+    pub p999: f64,
+}
+
+/// Fills commandstats, errorstats and latencystats from every core's
+/// command statistics (summed).
+pub fn add_command_stats(facts: &mut InfoFacts, stats: crate::metrics::stats::StatsSnapshot) {
+    for c in &stats.cmds {
+        facts.commandstats.push(CommandStat {
+            name: c.name().to_string(),
+            calls: c.calls,
+            usec: c.usec,
+            rejected_calls: c.rejected,
+            failed_calls: c.failed,
+        });
+        if c.calls > 0 {
+            facts.latencystats.push(LatencyStat {
+                name: c.name().to_string(),
+                p50: c.percentile(50.0),
+                p99: c.percentile(99.0),
+                p999: c.percentile(99.9),
+            });
+        }
+    }
+    facts.errorstats = stats.errors;
 }
 
 /// One command's counters for `# Commandstats`.
@@ -154,6 +188,14 @@ pub fn render_info(args: &Args, facts: &InfoFacts, core: &CoreInfo) -> String {
                     lines.kv(&format!("errorstat_{code}"), format_args!("count={count}"));
                 }
             }
+            "latencystats" => {
+                for l in &facts.latencystats {
+                    lines.kv(
+                        &format!("latency_percentiles_usec_{}", l.name),
+                        format_args!("p50={:.3},p99={:.3},p99.9={:.3}", l.p50, l.p99, l.p999),
+                    );
+                }
+            }
             "cluster" => lines.kv("cluster_enabled", 0),
             "keyspace" => {
                 for (db, (keys, expires)) in facts.keyspace.iter().enumerate() {
@@ -165,7 +207,7 @@ pub fn render_info(args: &Args, facts: &InfoFacts, core: &CoreInfo) -> String {
                     }
                 }
             }
-            _ => {} // modules, latencystats: nothing to report.
+            _ => {} // modules: nothing to report.
         }
         out.push_str("# ");
         out.push_str(title(section));
@@ -202,8 +244,9 @@ impl Section {
     }
 }
 
-fn config<'a>(core: &'a CoreInfo, name: &str, default: &'a str) -> &'a str {
-    core.config_value(name).unwrap_or(default)
+fn config(core: &CoreInfo, name: &str, default: &str) -> String {
+    core.config_value(name)
+        .unwrap_or_else(|| default.to_string())
 }
 
 fn server(s: &mut Section, core: &CoreInfo) {
@@ -573,6 +616,12 @@ mod tests {
                 ..Default::default()
             }],
             errorstats: vec![("ERR".into(), 4)],
+            latencystats: vec![LatencyStat {
+                name: "get".into(),
+                p50: 1.0,
+                p99: 3.0,
+                p999: 11.0,
+            }],
             used_memory: 1_411_368,
             ..Default::default()
         };
@@ -585,7 +634,7 @@ mod tests {
             "maxmemory:0", "loading:0", "aof_enabled:0", "total_commands_processed:42",
             "role:master", "connected_slaves:0", "blocked_clients:0",
             "cmdstat_client|list:calls=3,usec=10,usec_per_call=3.33,rejected_calls=0,failed_calls=0",
-            "errorstat_ERR:count=4", "db0:keys=2,expires=1,avg_ttl=0", "db2:keys=5,expires=0,avg_ttl=0",
+            "errorstat_ERR:count=4", "latency_percentiles_usec_get:p50=1.000,p99=3.000,p99.9=11.000", "db0:keys=2,expires=1,avg_ttl=0", "db2:keys=5,expires=0,avg_ttl=0",
         ] {
             assert!(text.contains(&format!("\r\n{field}\r\n")), "missing {field}");
         }

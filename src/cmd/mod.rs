@@ -7,17 +7,19 @@
 
 pub mod client;
 pub mod command_docs;
-pub mod config_get;
+pub mod config_cmd;
 pub mod connection;
 pub mod error;
 pub mod generic;
 pub mod glob;
 pub mod info;
 pub mod keygen;
+pub mod observability;
 pub mod ops;
 pub mod server;
 pub mod string;
 pub mod table;
+pub mod transactions;
 
 use crate::protocol::{Args, ReplyWriter};
 use crate::shard::Shard;
@@ -59,19 +61,24 @@ pub fn run_on_shard(
         Exec::Shard(h) | Exec::MultiKey(h, _) => h,
         _ => unreachable!("run_on_shard called for a non-shard command"),
     };
+    let started = std::time::Instant::now();
     let mut ctx = ExecCtx {
         shard,
         db,
         now_ms,
         reply: ReplyWriter::new(out, resp3),
     };
-    match handler(&mut ctx, args) {
+    let ok = match handler(&mut ctx, args) {
         Ok(()) => true,
         Err(e) => {
-            ctx.reply.error(&e.to_string());
+            let msg = e.to_string();
+            ctx.reply.error(&msg);
+            crate::metrics::record_error(msg.as_bytes());
             false
         }
-    }
+    };
+    crate::metrics::record_command(spec, args, started, ok);
+    ok
 }
 
 /// Current Unix time in milliseconds.

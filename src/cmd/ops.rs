@@ -74,6 +74,19 @@ pub enum ShardOp {
     },
     /// Per-db (keys, expires) for INFO keyspace, plus shard stats.
     Keyspace,
+    /// WATCH: register watchers; returns (version, exists) per key.
+    Watch {
+        keys: Vec<Bytes>,
+    },
+    /// Drop watchers registered by `Watch`.
+    Unwatch {
+        keys: Vec<Bytes>,
+    },
+    /// EXEC's check: Int(number of keys changed since `Watch`), counting a
+    /// key that existed then and has expired since.
+    CheckWatch {
+        keys: Vec<(Bytes, u64, bool)>,
+    },
 }
 
 #[derive(Debug)]
@@ -88,6 +101,7 @@ pub enum OpResult {
         keys: Vec<Vec<u8>>,
     },
     Key(Option<Vec<u8>>),
+    Watched(Vec<(u64, bool)>),
     Keyspace {
         dbs: Vec<(usize, usize)>,
         expired: u64,
@@ -183,6 +197,28 @@ pub fn apply(shard: &mut Shard, db: usize, now_ms: u64, op: ShardOp) -> OpResult
             shard.swap_db(db, other);
             OpResult::Ok
         }
+        ShardOp::Watch { keys } => OpResult::Watched(
+            keys.iter()
+                .map(|k| {
+                    let exists = shard.exists(db, k, now_ms);
+                    (shard.watched.watch(db, k), exists)
+                })
+                .collect(),
+        ),
+        ShardOp::Unwatch { keys } => {
+            for k in &keys {
+                shard.watched.unwatch(db, k);
+            }
+            OpResult::Ok
+        }
+        ShardOp::CheckWatch { keys } => OpResult::Int(
+            keys.iter()
+                .filter(|(k, version, existed)| {
+                    shard.watched.version(db, k) != Some(*version)
+                        || (*existed && !shard.exists(db, k, now_ms))
+                })
+                .count() as i64,
+        ),
         ShardOp::Keyspace => OpResult::Keyspace {
             dbs: (0..shard.databases())
                 .map(|d| (shard.db(d).len(), shard.db(d).volatile()))

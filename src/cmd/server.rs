@@ -1,14 +1,14 @@
 //! Server commands. Keyspace-wide ones (DBSIZE, KEYS, SCAN, RANDOMKEY,
 //! FLUSHDB, FLUSHALL, INFO, SHUTDOWN) fan out and are executed by
 //! `route::global`; the rest run on the connection's core: TIME, COMMAND
-//! ([`command_docs`](super::command_docs)), CONFIG ([`config_get`](super::config_get)),
+//! ([`command_docs`](super::command_docs)), CONFIG ([`config_cmd`](super::config_cmd)),
 //! and ringkv's own VERSION, STATUS and HELP.
 //!
 //! Arity, flags and ACL categories are Redis 7.0's as `COMMAND INFO` shows them.
 
 use super::client::CoreInfo;
 use super::command_docs as docs;
-use super::config_get as config;
+use super::config_cmd as config;
 use super::error::CmdResult;
 use super::table::{self, flag::*, CommandSpec, Exec, Global};
 use super::ConnCtx;
@@ -58,7 +58,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     cmd("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY, ADMIN_ACL, "server", "Synchronously save the dataset to disk and then shut down the server", "1.0.0", Exec::Global(Global::Shutdown)),
     cmd("time", 1, LOADING | STALE | FAST, &["fast"], "server", "Return the current server time", "2.6.0", Exec::Conn(time)),
     cmd("command", -1, LOADING | STALE, SLOW_CONN, "server", "Get array of Redis command details", "2.8.13", Exec::Conn(docs::command)),
-    cmd("config", -2, 0, &["slow"], "server", "A container for server configuration commands", "2.0.0", Exec::Conn(config::config)),
+    cmd("config", -2, 0, &["slow"], "server", "A container for server configuration commands", "2.0.0", Exec::Global(Global::Config)),
     cmd("version", 1, LOADING | STALE | FAST, &["fast"], "server", "Return ringkv's version (ringkv)", "0.1.0", Exec::Conn(version)),
     cmd("status", 1, LOADING | STALE, &["slow"], "server", "Return a short status map: version, cores, uptime, clients (ringkv)", "0.1.0", Exec::Global(Global::Status)),
     cmd("help", 1, LOADING | STALE, &["slow"], "server", "List every command with its arity and summary (ringkv)", "0.1.0", Exec::Conn(help)),

@@ -92,6 +92,18 @@ pub enum Global {
     Client,
     /// STATUS (needs the client count of every core).
     Status,
+    /// CONFIG (SET and RESETSTAT reach every core; route::config).
+    Config,
+    /// MULTI / EXEC / DISCARD / WATCH / UNWATCH (route::txn).
+    Multi,
+    Exec,
+    Discard,
+    Watch,
+    Unwatch,
+    /// SLOWLOG / LATENCY / MONITOR (every core's logs; metrics::commands).
+    Slowlog,
+    Latency,
+    Monitor,
 }
 
 /// Where and how a command executes.
@@ -175,6 +187,8 @@ fn all_groups() -> impl Iterator<Item = &'static CommandSpec> {
         .chain(super::generic::COMMANDS)
         .chain(super::connection::COMMANDS)
         .chain(super::server::COMMANDS)
+        .chain(super::transactions::COMMANDS)
+        .chain(super::observability::COMMANDS)
 }
 
 fn index() -> &'static HashMap<&'static str, &'static CommandSpec> {

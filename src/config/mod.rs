@@ -1,81 +1,286 @@
-//! Server settings with their documented defaults.
+//! Server settings: one table ([`params::PARAMS`]) drives the defaults, the
+//! TOML file, the command line, the environment, `CONFIG GET/SET/REWRITE` and
+//! SIGHUP reload.
 //!
-//! Until the configuration issue lands (TOML file, environment, CONFIG SET),
-//! settings come from the command line only; every default lives here.
+//! Precedence, lowest first: built-in defaults < the TOML file (`--config
+//! PATH`, or a first argument naming it, as redis-server) < `--key value` flags
+//! (as redis-server accepts them) < `RINGKV_KEY` environment variables
+//! (`RINGKV_PORT`, `RINGKV_SLOWLOG_MAX_LEN`). Anything unknown or malformed is
+//! a [`ConfigError`] naming the key and where it came from (file and line);
+//! the binary prints it and exits with status 1.
+//!
+//! At run time each executor owns its own copy of the live [`Config`] (in
+//! `CoreInfo::settings`); `CONFIG SET` and SIGHUP reach every core as a mesh
+//! message, so no setting is ever read through a lock.
+//!
+//! Layout: [`params`] (the table), [`cli`] (argument parsing), [`file`]
+//! (TOML with line numbers), [`rewrite`] (CONFIG REWRITE), [`logging`]
+//! (env_logger set-up and the rotating log file).
 
-use clap::Parser;
+pub mod cli;
+pub mod file;
+pub mod logging;
+pub mod params;
+pub mod rewrite;
 
-/// Default TCP port (Redis's).
-pub const DEFAULT_PORT: u16 = 6379;
-/// Default bind address.
-pub const DEFAULT_BIND: &str = "127.0.0.1";
-/// Logical databases per server (Redis's `databases`).
-pub const DEFAULT_DATABASES: usize = 16;
-/// Largest bulk string accepted (Redis's `proto-max-bulk-len`, 512 MB).
-pub const DEFAULT_PROTO_MAX_BULK_LEN: i64 = 512 * 1024 * 1024;
-/// Largest query buffer of one client before it is closed (1 GB, as Redis).
-pub const DEFAULT_CLIENT_QUERY_BUFFER_LIMIT: usize = 1024 * 1024 * 1024;
-/// Largest number of connected clients.
-pub const DEFAULT_MAXCLIENTS: usize = 10000;
+use std::fmt;
+use std::path::PathBuf;
 
-/// ringkv's settings.
-#[derive(Parser, Debug, Clone)]
-#[command(
-    name = "ringkv",
-    version,
-    about = "A Redis-compatible, thread-per-core in-memory data store"
-)]
+pub use params::{Param, PARAMS};
+
+/// Every setting, typed. Field docs live in [`PARAMS`].
+#[derive(Debug, Clone, Default)]
 pub struct Config {
-    /// Address to listen on.
-    #[arg(long, default_value = DEFAULT_BIND)]
     pub bind: String,
-    /// TCP port to listen on.
-    #[arg(long, default_value_t = DEFAULT_PORT)]
     pub port: u16,
-    /// Executors (one per CPU of the affinity mask by default). May exceed the
-    /// CPU count; executors then share CPUs round-robin.
-    #[arg(long)]
-    pub threads: Option<usize>,
-    /// Number of logical databases.
-    #[arg(long, default_value_t = DEFAULT_DATABASES)]
-    pub databases: usize,
-    /// Largest bulk string accepted, in bytes.
-    #[arg(long = "proto-max-bulk-len", default_value_t = DEFAULT_PROTO_MAX_BULK_LEN)]
-    pub proto_max_bulk_len: i64,
-    /// Largest per-client query buffer, in bytes.
-    #[arg(long = "client-query-buffer-limit", default_value_t = DEFAULT_CLIENT_QUERY_BUFFER_LIMIT)]
-    pub client_query_buffer_limit: usize,
-    /// Maximum connected clients.
-    #[arg(long, default_value_t = DEFAULT_MAXCLIENTS)]
+    pub unixsocket: String,
+    pub unixsocketperm: u32,
+    pub tcp_keepalive: u32,
+    pub timeout: u32,
     pub maxclients: usize,
-    /// Log level (error, warn, info, debug, trace); RUST_LOG overrides.
-    #[arg(long, default_value = "info")]
+    pub metrics_addr: String,
+    /// 0 = one per CPU (main.rs replaces it with the count it starts).
+    pub threads: usize,
+    /// Parsed `cpus` (empty = the process's affinity mask).
+    pub cpus: Vec<usize>,
+    pub cpus_text: String,
+    pub io_threads: u32,
+    pub databases: usize,
+    pub proto_max_bulk_len: i64,
+    pub client_query_buffer_limit: usize,
+    pub maxmemory: u64,
+    pub maxmemory_policy: &'static str,
+    pub requirepass: String,
     pub loglevel: String,
+    pub logfile: String,
+    pub logfile_max_size: u64,
+    pub logfile_keep: usize,
+    pub slowlog_log_slower_than: i64,
+    pub slowlog_max_len: u64,
+    pub dir: String,
+    pub save: String,
+    pub appendonly: bool,
+    pub appendfsync: &'static str,
+    /// Where the settings came from, so SIGHUP can load them the same way.
+    pub origin: Origin,
+}
+
+/// The sources a [`Config`] was built from.
+#[derive(Debug, Clone, Default)]
+pub struct Origin {
+    /// The TOML file, if any.
+    pub file: Option<PathBuf>,
+    /// Flags then environment variables, applied in this order over the file.
+    pub overrides: Vec<Override>,
+}
+
+/// One setting given on the command line or in the environment.
+#[derive(Debug, Clone)]
+pub struct Override {
+    pub param: &'static Param,
+    pub value: String,
+    /// `--port` or `RINGKV_PORT`, for error messages.
+    pub source: String,
+}
+
+/// A setting that could not be accepted; the text names the key and where it
+/// was given (`ringkv.toml:3: ...`, `--port`, `RINGKV_PORT`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError(pub String);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// What the command line asks for.
+pub enum Start {
+    Run(Box<Config>),
+    Help,
+    Version,
 }
 
 impl Config {
-    /// The `CONFIG GET` view: every setting that exists, with Redis's names,
-    /// plus the ones clients ask for at connect time (`save`, `appendonly`).
-    pub fn as_pairs(&self, threads: usize) -> Vec<(&'static str, String)> {
-        vec![
-            ("bind", self.bind.clone()),
-            ("port", self.port.to_string()),
-            ("databases", self.databases.to_string()),
-            ("proto-max-bulk-len", self.proto_max_bulk_len.to_string()),
-            (
-                "client-query-buffer-limit",
-                self.client_query_buffer_limit.to_string(),
-            ),
-            ("maxclients", self.maxclients.to_string()),
-            ("loglevel", self.loglevel.clone()),
-            ("threads", threads.to_string()),
-            ("io-threads", "1".to_string()),
-            ("save", String::new()),
-            ("appendonly", "no".to_string()),
-            ("maxmemory", "0".to_string()),
-            ("maxmemory-policy", "noeviction".to_string()),
-            ("timeout", "0".to_string()),
-            ("tcp-keepalive", "300".to_string()),
-        ]
+    /// Every setting at its documented default.
+    pub fn defaults() -> Config {
+        let mut c = Config::default();
+        for p in PARAMS {
+            if let Err(e) = (p.set)(&mut c, p.default) {
+                unreachable!("default of {} does not parse: {e}", p.name);
+            }
+        }
+        c
+    }
+
+    /// Builds the settings from the process's arguments (without argv[0]) and
+    /// environment. Unknown `RINGKV_*` variables are returned as warnings (the
+    /// test harness and the runtime use a few of their own).
+    pub fn from_args_and_env(
+        args: Vec<String>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<(Start, Vec<String>), ConfigError> {
+        let parsed = cli::parse(args)?;
+        if parsed.help {
+            return Ok((Start::Help, Vec::new()));
+        }
+        if parsed.version {
+            return Ok((Start::Version, Vec::new()));
+        }
+        let mut origin = Origin {
+            file: parsed.file,
+            overrides: parsed.flags,
+        };
+        let mut warnings = Vec::new();
+        let mut env: Vec<(String, String)> = env
+            .into_iter()
+            .filter(|(k, _)| k.starts_with(ENV_PREFIX))
+            .collect();
+        env.sort();
+        for (key, value) in env {
+            let name = key[ENV_PREFIX.len()..]
+                .to_ascii_lowercase()
+                .replace('_', "-");
+            match params::find(&name) {
+                Some(param) => origin.overrides.push(Override {
+                    param,
+                    value,
+                    source: key,
+                }),
+                None if INTERNAL_ENV.contains(&key.as_str()) => {}
+                None => warnings.push(format!("ignoring {key}: no setting named '{name}'")),
+            }
+        }
+        Ok((Start::Run(Box::new(load(&origin)?)), warnings))
+    }
+
+    /// The value of a setting by name, as `CONFIG GET` shows it.
+    pub fn get(&self, name: &str) -> Option<String> {
+        params::find(name).map(|p| (p.get)(self))
+    }
+}
+
+/// Environment variables that override settings start with this.
+pub const ENV_PREFIX: &str = "RINGKV_";
+/// `RINGKV_*` variables that are not settings (runtime knobs, test harness).
+const INTERNAL_ENV: &[&str] = &["RINGKV_PREEMPT_US", "RINGKV_BIN", "RINGKV_TEST_TARGET"];
+
+/// Loads the settings from `origin`: defaults, then the file, then overrides.
+/// SIGHUP calls this again to pick up an edited file.
+pub fn load(origin: &Origin) -> Result<Config, ConfigError> {
+    let mut cfg = Config::defaults();
+    if let Some(path) = &origin.file {
+        file::apply(&mut cfg, path)?;
+    }
+    for o in &origin.overrides {
+        (o.param.set)(&mut cfg, &o.value).map_err(|why| {
+            ConfigError(format!(
+                "{}: bad value for '{}': {why}",
+                o.source, o.param.name
+            ))
+        })?;
+    }
+    cfg.origin = origin.clone();
+    Ok(cfg)
+}
+
+/// `--help` text, generated from the table.
+pub fn help_text() -> String {
+    let mut s = format!(
+        "ringkv {} - a Redis-compatible, thread-per-core in-memory data store\n\n\
+         Usage: ringkv [CONFIG.toml] [--config CONFIG.toml] [--<setting> <value>]...\n\n\
+         Every setting may be given in the TOML file, as a flag, or as an environment\n\
+         variable RINGKV_<SETTING> (dashes become underscores); later sources win:\n\
+         file < flag < environment.\n\n\
+         Options:\n  --config PATH   load settings from a TOML file\n  \
+         -h, --help      print this help\n  -v, --version   print the version\n\n\
+         Settings (default in brackets, * = CONFIG SET may change it):\n",
+        env!("CARGO_PKG_VERSION")
+    );
+    for p in PARAMS {
+        s.push_str(&format!(
+            "  --{:<26}{} {} [{}]\n",
+            p.name,
+            if p.mutable { "*" } else { " " },
+            p.doc,
+            p.default
+        ));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(args: &[&str], env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+        match Config::from_args_and_env(args.iter().map(|s| s.to_string()).collect(), env)? {
+            (Start::Run(c), _) => Ok(*c),
+            _ => panic!("not a run"),
+        }
+    }
+
+    #[test]
+    fn flags_then_env() {
+        let c = run(
+            &[
+                "--port",
+                "6380",
+                "--appendonly",
+                "yes",
+                "--save",
+                "900",
+                "1",
+            ],
+            &[],
+        )
+        .unwrap();
+        assert_eq!(
+            (c.port, c.appendonly, c.save.as_str()),
+            (6380, true, "900 1")
+        );
+        let c = run(
+            &["--port", "6380"],
+            &[("RINGKV_PORT", "6390"), ("HOME", "/")],
+        )
+        .unwrap();
+        assert_eq!(c.port, 6390);
+        let c = run(&["--save", ""], &[("RINGKV_SLOWLOG_MAX_LEN", "7")]).unwrap();
+        assert_eq!((c.save.as_str(), c.slowlog_max_len), ("", 7));
+        assert_eq!(
+            run(&[], &[("RINGKV_PORT", "x")]).unwrap_err().0,
+            "RINGKV_PORT: bad value for 'port': argument couldn't be parsed into an integer"
+        );
+        assert_eq!(
+            run(&["--port", "99999"], &[]).unwrap_err().0,
+            "--port: bad value for 'port': argument must be between 0 and 65535 inclusive"
+        );
+    }
+
+    #[test]
+    fn unknown_env_is_a_warning() {
+        let (_, warnings) = Config::from_args_and_env(
+            vec![],
+            [
+                ("RINGKV_NOPE".to_string(), "1".to_string()),
+                ("RINGKV_BIN".into(), "x".into()),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            warnings,
+            vec!["ignoring RINGKV_NOPE: no setting named 'nope'"]
+        );
+    }
+
+    #[test]
+    fn help_lists_every_setting() {
+        let h = help_text();
+        for p in PARAMS {
+            assert!(h.contains(&format!("--{}", p.name)), "{}", p.name);
+        }
     }
 }

@@ -5,52 +5,66 @@
 //! after the replies of the commands before it and then the connection closes,
 //! as in Redis; the query buffer never exceeds `client-query-buffer-limit`.
 
+use super::limits::ClientLimits;
 use crate::cmd::client::ClientState;
 use crate::protocol::{parse_command, ParseOutcome, ProtocolError, Span};
 use crate::route::pipeline::{execute_batch, Batch};
 use crate::runtime::core::{Core, Counters};
 use bytes::{Buf, BytesMut};
-use futures_lite::{AsyncReadExt, AsyncWriteExt};
-use glommio::net::TcpStream;
+use futures_lite::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use std::cell::RefCell;
+use std::os::fd::RawFd;
 use std::rc::Rc;
+use std::time::Instant;
 
 /// Smallest read; doubles while reads fill the buffer, up to `MAX_READ`.
 const MIN_READ: usize = 4 * 1024;
 const MAX_READ: usize = 1024 * 1024;
 
-pub async fn handle_connection(core: Rc<Core>, mut stream: TcpStream) {
-    let per_core_limit = core.maxclients.div_ceil(core.cores);
-    if core.clients.borrow().len() >= per_core_limit {
+/// What the listener learnt about a new client (CLIENT LIST's `fd`, `addr`,
+/// `laddr`). The fd is what shutdown and the idle sweep act on.
+pub struct Peer {
+    pub fd: RawFd,
+    pub addr: String,
+    pub laddr: String,
+}
+
+/// Serves one client until it leaves, over any byte stream: the loop is
+/// generic (monomorphised per stream type), so TCP pays nothing for Unix
+/// sockets being served by the same code.
+pub async fn handle_connection<S>(
+    core: Rc<Core>,
+    limits: Rc<ClientLimits>,
+    mut stream: S,
+    peer: Peer,
+) where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let Some(_slot) = limits.admit(core.maxclients()) else {
         Counters::add(&core.counters.rejected_connections, 1);
         let _ = stream
             .write_all(b"-ERR max number of clients reached\r\n")
             .await;
+        let _ = stream.close().await;
         return;
-    }
-    let _ = stream.set_nodelay(true);
+    };
     let id = next_client_id(&core);
-    let addr = stream
-        .peer_addr()
-        .map(|a| a.to_string())
-        .unwrap_or_default();
-    let laddr = stream
-        .local_addr()
-        .map(|a| a.to_string())
-        .unwrap_or_default();
-    let fd = super::listener::fd_of(&stream);
-    let client = Rc::new(RefCell::new(ClientState::new(id, addr, laddr, fd)));
+    let client = Rc::new(RefCell::new(ClientState::new(
+        id, peer.addr, peer.laddr, peer.fd,
+    )));
     core.clients.borrow_mut().insert(id, client.clone());
     Counters::add(&core.counters.connected_clients, 1);
 
     if let Err(e) = serve_client(&core, &client, &mut stream).await {
         log::debug!("shard {}: client {id} closed: {e}", core.id);
     }
-    let _ = stream.close().await;
+    // Leave the client table before the fd is closed, so shutdown and the
+    // idle sweep never act on a descriptor number that was reused.
     core.clients.borrow_mut().remove(&id);
     core.counters
         .connected_clients
         .set(core.counters.connected_clients.get() - 1);
+    let _ = stream.close().await;
 }
 
 fn next_client_id(core: &Core) -> u64 {
@@ -65,11 +79,14 @@ fn next_client_id(core: &Core) -> u64 {
     n * core.cores as u64 + core.id as u64 + 1
 }
 
-async fn serve_client(
+async fn serve_client<S>(
     core: &Rc<Core>,
     client: &Rc<RefCell<ClientState>>,
-    stream: &mut TcpStream,
-) -> std::io::Result<()> {
+    stream: &mut S,
+) -> std::io::Result<()>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     let mut buf = BytesMut::with_capacity(MIN_READ);
     let mut read_size = MIN_READ;
     let mut inline: Vec<u8> = Vec::new();
@@ -91,6 +108,8 @@ async fn serve_client(
         if n == 0 {
             return Ok(());
         }
+        // `timeout` and CLIENT LIST's idle= count from the last read or write.
+        client.borrow_mut().last_interaction = Instant::now();
         Counters::add(&core.counters.net_input_bytes, n as u64);
         read_size = if n == read_size {
             (read_size * 2).min(MAX_READ)
@@ -147,6 +166,7 @@ async fn serve_client(
         }
         if !out.is_empty() {
             stream.write_all(&out).await?;
+            client.borrow_mut().last_interaction = Instant::now();
             Counters::add(&core.counters.net_output_bytes, out.len() as u64);
             out.clear();
             if out.capacity() > MAX_READ {
@@ -155,6 +175,11 @@ async fn serve_client(
         }
         if close || protocol_error.is_some() {
             return Ok(());
+        }
+        let id = client.borrow().id;
+        if crate::metrics::monitor::is_monitor(id) {
+            // MONITOR: from now on this connection only receives the stream.
+            return crate::metrics::monitor::serve(id, stream).await;
         }
     }
 }

@@ -1,15 +1,143 @@
-//! Accepting connections on this executor's SO_REUSEPORT listener until
-//! shutdown, and closing idle clients when it comes.
+//! An executor's listeners: its own SO_REUSEPORT TCP socket on `bind:port`,
+//! and on executor 0 the Unix socket it accepts for every executor (see
+//! [`super::unix`]). Binding reports to the main thread for systemd's
+//! `READY=1`; serving runs the accept loops, the idle sweep and the Unix
+//! hand-off until the core's stop signal, then reports `Stopping`.
 
-use super::connection::handle_connection;
+use super::connection::{handle_connection, Peer};
+use super::limits::{idle_sweep, set_tcp_keepalive, ClientLimits};
+use super::unix::{self, UnixEnds, UnixSocket};
+use crate::config::Config;
 use crate::runtime::core::{Core, Counters};
+use crate::runtime::systemd::Notifier;
 use futures_lite::future;
 use glommio::net::TcpListener;
 use std::os::fd::AsRawFd;
+use std::path::PathBuf;
 use std::rc::Rc;
+use std::sync::atomic::AtomicUsize;
+use std::sync::Arc;
 
-/// Accepts clients until the core's stop signal fires.
-pub async fn accept_loop(core: Rc<Core>, listener: TcpListener) {
+/// What one executor needs from the main thread to run its listeners.
+pub struct NetEnds {
+    connected: Arc<AtomicUsize>,
+    unix: UnixEnds,
+    ready: Notifier,
+}
+
+impl NetEnds {
+    /// One entry per executor, in shard order.
+    pub fn build(cfg: &Config, cores: usize, ready: &Notifier) -> Vec<NetEnds> {
+        let connected = Arc::new(AtomicUsize::new(0));
+        unix::handoff_ends(cores, unix_path(cfg).is_some())
+            .into_iter()
+            .map(|unix| NetEnds {
+                connected: connected.clone(),
+                unix,
+                ready: ready.clone(),
+            })
+            .collect()
+    }
+}
+
+fn unix_path(cfg: &Config) -> Option<PathBuf> {
+    Some(cfg.unixsocket.trim())
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
+}
+
+/// One executor's bound listeners.
+pub struct Listeners {
+    id: usize,
+    tcp: TcpListener,
+    tcp_addr: String,
+    /// Executor 0 when `unixsocket` is set.
+    unix: Option<UnixSocket>,
+    unix_path: Option<Rc<str>>,
+    unix_ends: UnixEnds,
+    limits: Rc<ClientLimits>,
+    ready: Notifier,
+}
+
+impl Listeners {
+    /// Binds this executor's listeners. The error is the message to print
+    /// before exiting.
+    pub fn bind(id: usize, cfg: &Config, ends: NetEnds) -> Result<Listeners, String> {
+        let tcp_addr = format!("{}:{}", cfg.bind, cfg.port);
+        let tcp = TcpListener::bind(&tcp_addr)
+            .map_err(|e| format!("Could not create server TCP listening socket {tcp_addr}: {e}"))?;
+        let path = unix_path(cfg);
+        let unix = match (&path, id) {
+            (Some(p), 0) => Some(UnixSocket::bind(p, cfg.unixsocketperm)?),
+            _ => None,
+        };
+        Ok(Listeners {
+            id,
+            tcp,
+            tcp_addr,
+            unix,
+            unix_path: path.map(|p| p.to_string_lossy().into()),
+            unix_ends: ends.unix,
+            limits: Rc::new(ClientLimits::new(
+                ends.connected,
+                u64::from(cfg.timeout),
+                cfg.tcp_keepalive,
+            )),
+            ready: ends.ready,
+        })
+    }
+
+    /// Tells the main thread this executor is ready (for systemd's READY=1;
+    /// anything the executor bound synchronously before this call is covered),
+    /// then accepts clients until the core's stop signal fires. The Unix
+    /// socket file is removed once executor 0 stops accepting on it.
+    pub async fn serve(self, core: Rc<Core>) {
+        let Listeners {
+            id,
+            tcp,
+            tcp_addr,
+            unix,
+            unix_path,
+            unix_ends,
+            limits,
+            ready,
+        } = self;
+        ready.bound(id);
+        glommio::spawn_local(idle_sweep(core.clone(), limits.clone())).detach();
+        let unix_task = match (unix, unix_path) {
+            (Some(socket), Some(path)) => {
+                log::info!("shard {id} listening on {tcp_addr} and unix:{path}");
+                Some(glommio::spawn_local(unix::accept_loop(
+                    core.clone(),
+                    limits.clone(),
+                    socket,
+                    unix_ends,
+                )))
+            }
+            (None, Some(path)) => {
+                log::info!("shard {id} listening on {tcp_addr} (and unix:{path} via shard 0)");
+                Some(glommio::spawn_local(unix::receive_loop(
+                    core.clone(),
+                    limits.clone(),
+                    unix_ends,
+                    path,
+                )))
+            }
+            _ => {
+                log::info!("shard {id} listening on {tcp_addr}");
+                None
+            }
+        };
+        tcp_accept_loop(&core, &limits, tcp).await;
+        ready.stopping();
+        if let Some(t) = unix_task {
+            t.await;
+        }
+    }
+}
+
+/// Accepts TCP clients until the core's stop signal fires.
+async fn tcp_accept_loop(core: &Rc<Core>, limits: &Rc<ClientLimits>, listener: TcpListener) {
     loop {
         let accepted = future::or(async { Some(listener.accept().await) }, async {
             core.stop.wait().await;
@@ -26,7 +154,29 @@ pub async fn accept_loop(core: Rc<Core>, listener: TcpListener) {
             }
         };
         Counters::add(&core.counters.total_connections_received, 1);
-        glommio::spawn_local(handle_connection(core.clone(), stream)).detach();
+        let _ = stream.set_nodelay(true);
+        let fd = stream.as_raw_fd();
+        if let Err(e) = set_tcp_keepalive(fd, limits.tcp_keepalive) {
+            log::debug!("shard {}: cannot set TCP keepalive: {e}", core.id);
+        }
+        let peer = Peer {
+            fd,
+            addr: stream
+                .peer_addr()
+                .map(|a| a.to_string())
+                .unwrap_or_default(),
+            laddr: stream
+                .local_addr()
+                .map(|a| a.to_string())
+                .unwrap_or_default(),
+        };
+        glommio::spawn_local(handle_connection(
+            core.clone(),
+            limits.clone(),
+            stream,
+            peer,
+        ))
+        .detach();
     }
 }
 
@@ -34,11 +184,15 @@ pub async fn accept_loop(core: Rc<Core>, listener: TcpListener) {
 /// and busy ones end after writing the replies of the batch in flight.
 pub fn shut_clients(core: &Core) {
     for client in core.clients.borrow().values() {
-        let fd = client.borrow().fd;
-        // SAFETY: fd belongs to a live connection on this core; shutdown(2)
-        // only changes socket state and never invalidates the descriptor.
+        let Ok(c) = client.try_borrow() else { continue };
+        if c.fd < 0 {
+            continue;
+        }
+        // SAFETY: fd belongs to a live connection on this core (connections
+        // leave `core.clients` before closing); shutdown(2) only changes
+        // socket state and never invalidates the descriptor.
         unsafe {
-            libc::shutdown(fd, libc::SHUT_RD);
+            libc::shutdown(c.fd, libc::SHUT_RD);
         }
     }
 }
@@ -46,4 +200,12 @@ pub fn shut_clients(core: &Core) {
 /// Raw fd of a stream (for CLIENT LIST's `fd=` and shutdown).
 pub fn fd_of(s: &impl AsRawFd) -> i32 {
     s.as_raw_fd()
+}
+
+/// The listening addresses, for the "ready" log line and systemd's STATUS.
+pub fn describe(cfg: &Config) -> String {
+    match unix_path(cfg) {
+        Some(p) => format!("tcp {}:{}, unix {}", cfg.bind, cfg.port, p.display()),
+        None => format!("tcp {}:{}", cfg.bind, cfg.port),
+    }
 }

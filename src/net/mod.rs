@@ -1,7 +1,12 @@
-//! Network side: the per-executor listener ([`listener`]), the connection loop
-//! that reads, parses, executes and writes ([`connection`]), and the shard's
-//! background active-expiry task ([`expiry`]).
+//! Network side: the per-executor listeners ([`listener`]: TCP with
+//! SO_REUSEPORT, and the Unix socket executor 0 accepts for all in [`unix`]),
+//! the connection loop that reads, parses, executes and writes, generic over
+//! the stream type ([`connection`]), client limits (`maxclients`, `timeout`,
+//! TCP keepalive: [`limits`]), and the shard's background active-expiry task
+//! ([`expiry`]).
 
 pub mod connection;
 pub mod expiry;
+pub mod limits;
 pub mod listener;
+pub mod unix;

@@ -20,7 +20,7 @@ async fn fan_out(env: &Env<'_>, db: usize, make: impl Fn() -> ShardOp) -> Vec<Op
 }
 
 /// Runs a core-level job on every core.
-async fn every_core(env: &Env<'_>, kind: impl Fn() -> JobKind) -> Vec<JobOutput> {
+pub async fn every_core(env: &Env<'_>, kind: impl Fn() -> JobKind) -> Vec<JobOutput> {
     let core = env.core;
     let futures: Vec<_> = (0..core.cores)
         .map(|c| {
@@ -166,10 +166,18 @@ pub async fn run(env: &Env<'_>, g: Global, cmd_idx: usize, out: &mut Vec<u8>) {
                 write_error(env.core, out, b"ERR syntax error");
                 return;
             }
+            // Atomic across shards: every shard locked as a whole.
+            let tx = match env.txid {
+                Some(_) => None,
+                None => Some(crate::route::txn::Tx::begin(env.core, Vec::new(), true).await),
+            };
             if g == Global::FlushAll {
                 fan_out(env, 0, || ShardOp::FlushAll).await;
             } else {
                 fan_out(env, db, || ShardOp::FlushDb).await;
+            }
+            if let Some(tx) = tx {
+                tx.release(env.core);
             }
             ReplyWriter::new(out, resp3).ok();
         }
@@ -194,6 +202,16 @@ pub async fn run(env: &Env<'_>, g: Global, cmd_idx: usize, out: &mut Vec<u8>) {
             let facts = gather_info(env).await;
             let text = crate::cmd::info::render_info(&args, &facts, &env.core.info);
             ReplyWriter::new(out, resp3).verbatim(text.as_bytes());
+        }
+        Global::Multi | Global::Exec | Global::Discard | Global::Watch | Global::Unwatch => {
+            crate::route::txn::run(env, g, cmd_idx, out).await
+        }
+        Global::Config => super::config::run(env, cmd_idx, out).await,
+        Global::Slowlog | Global::Latency | Global::Monitor => {
+            if let Err(e) = crate::metrics::commands::run(env.core, env.client, g, &args, out).await
+            {
+                write_error(env.core, out, e.to_string().as_bytes());
+            }
         }
         Global::Status => {
             let facts = gather_info(env).await;
@@ -303,5 +321,9 @@ async fn gather_info(env: &Env<'_>) -> crate::cmd::server::InfoFacts {
         }
     }
     facts.used_memory = crate::cmd::info::resident_memory();
+    crate::cmd::info::add_command_stats(
+        &mut facts,
+        crate::metrics::gather::command_stats(env.core).await,
+    );
     facts
 }

@@ -1,10 +1,11 @@
 //! Multi-key commands whose keys live on several shards: split per shard into
 //! [`ShardOp`]s, run the parts, merge the results into one Redis reply.
 //!
-//! Every part finishes before the command's reply is written, so later
-//! commands never overtake it. Cross-shard atomicity (no observer sees half of
-//! an MSET) is the transaction coordinator's job; it will schedule these same
-//! ops under key locks, which is why the split is expressed as ops here.
+//! The whole command runs inside a coordinated transaction (route::txn): its
+//! keys are locked on every shard before the first part runs and released
+//! after the last, so no observer sees half of an MSET or a RENAME, and later
+//! commands never overtake it. Adding a multi-key command is one `Split` in
+//! the command table plus its merge here.
 
 use super::pipeline::{write_error, Env};
 use crate::cmd::ops::{OpResult, ShardOp};
@@ -13,13 +14,20 @@ use crate::protocol::{Args, ReplyWriter};
 use crate::runtime::mesh::{JobKind, JobOutput};
 use bytes::Bytes;
 
+fn op_job(env: &Env<'_>, op: ShardOp) -> JobKind {
+    match env.txid {
+        Some(txid) => JobKind::TxOp { txid, op },
+        None => JobKind::Op(op),
+    }
+}
+
 /// Runs `op` on `shard` (inline when it is this core's) and returns its result.
 pub async fn run_op(env: &Env<'_>, shard: usize, db: usize, op: ShardOp) -> OpResult {
     let core = env.core;
     let output = if shard == core.id {
-        core.run_local(db, JobKind::Op(op))
+        core.run_local(db, op_job(env, op))
     } else {
-        core.call(shard, db, JobKind::Op(op)).await
+        core.call(shard, db, op_job(env, op)).await
     };
     match output {
         JobOutput::Op(r) => r,
@@ -37,12 +45,12 @@ pub async fn run_ops(env: &Env<'_>, db: usize, ops: Vec<(usize, ShardOp)>) -> Ve
             local = Some((idx, op));
             futures.push(None);
         } else {
-            futures.push(Some(core.call(shard, db, JobKind::Op(op))));
+            futures.push(Some(core.call(shard, db, op_job(env, op))));
         }
     }
     let mut results: Vec<Option<OpResult>> = (0..futures.len()).map(|_| None).collect();
     if let Some((idx, op)) = local {
-        if let JobOutput::Op(r) = core.run_local(db, JobKind::Op(op)) {
+        if let JobOutput::Op(r) = core.run_local(db, op_job(env, op)) {
             results[idx] = Some(r);
         }
     }
@@ -88,7 +96,57 @@ fn int_of(r: &OpResult) -> i64 {
     }
 }
 
+/// Runs a multi-key command whose keys span shards, atomically: inside the
+/// caller's transaction if there is one, else in its own (every key locked,
+/// ascending shard order, released at the end).
 pub async fn run(
+    env: &Env<'_>,
+    spec: &'static CommandSpec,
+    split: Split,
+    cmd_idx: usize,
+    out: &mut Vec<u8>,
+) {
+    if env.txid.is_some() {
+        return run_split(env, spec, split, cmd_idx, out).await;
+    }
+    let args = env.batch.args(cmd_idx);
+    let spans = args.spans();
+    let db = env.client.borrow().db;
+    let mut dbs = vec![db];
+    if split == Split::Copy {
+        match crate::cmd::generic::parse_copy_args(&args, db, env.core.info.databases) {
+            Ok(o) => dbs.push(o.dst_db),
+            Err(e) => {
+                write_error(env.core, out, e.to_string().as_bytes());
+                return;
+            }
+        }
+    }
+    let keys = {
+        let shard = env.core.shard.borrow();
+        let mut items = Vec::new();
+        for k in spec.key_indexes(args.len()) {
+            let key = env.batch.arg_bytes(spans[k]);
+            let owner = shard.slots.shard_of(&key);
+            for &d in &dbs {
+                items.push((owner, d, key.clone()));
+            }
+        }
+        super::txn::group_keys(items)
+    };
+    let tx = super::txn::Tx::begin(env.core, keys, false).await;
+    let inner = Env {
+        core: env.core,
+        client: env.client,
+        batch: env.batch,
+        now_ms: env.now_ms,
+        txid: Some(tx.txid),
+    };
+    run_split(&inner, spec, split, cmd_idx, out).await;
+    tx.release(env.core);
+}
+
+async fn run_split(
     env: &Env<'_>,
     spec: &'static CommandSpec,
     split: Split,

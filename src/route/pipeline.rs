@@ -14,10 +14,11 @@
 
 use super::{global, multikey};
 use crate::cmd::client::ClientState;
-use crate::cmd::table::{self, CommandSpec, Exec};
+use crate::cmd::table::{self, CommandSpec, Exec, Global};
 use crate::cmd::{run_on_shard, unix_ms, ConnCtx};
 use crate::protocol::{Args, ReplyWriter, Span};
 use crate::runtime::core::{Core, Counters, ReplyFuture};
+use crate::runtime::locks::TxId;
 use crate::runtime::mesh::{CmdBatch, JobKind, JobOutput};
 use bytes::Bytes;
 use std::cell::RefCell;
@@ -60,6 +61,9 @@ pub struct Env<'a> {
     pub client: &'a Rc<RefCell<ClientState>>,
     pub batch: &'a Batch<'a>,
     pub now_ms: u64,
+    /// Set inside a coordinated transaction (EXEC, a multi-key command):
+    /// its locks are held, so its parts pass them instead of waiting.
+    pub txid: Option<TxId>,
 }
 
 #[derive(Default)]
@@ -71,10 +75,6 @@ struct Segment {
 }
 
 impl Segment {
-    fn accepts(&self, shard: usize, readonly: bool) -> bool {
-        self.items.is_empty() || self.single == Some(shard) || (self.readonly && readonly)
-    }
-
     fn push(&mut self, idx: usize, shard: usize, spec: &'static CommandSpec) {
         if self.items.is_empty() {
             self.single = Some(shard);
@@ -94,73 +94,139 @@ pub async fn execute_batch(
     batch: &Batch<'_>,
     out: &mut Vec<u8>,
 ) {
+    execute_batch_in(core, client, batch, out, None).await
+}
+
+/// [`execute_batch`], inside transaction `txid` when given (EXEC's queue).
+pub async fn execute_batch_in(
+    core: &Rc<Core>,
+    client: &Rc<RefCell<ClientState>>,
+    batch: &Batch<'_>,
+    out: &mut Vec<u8>,
+    txid: Option<TxId>,
+) {
     let env = Env {
         core,
         client,
         batch,
         now_ms: unix_ms(),
+        txid,
     };
     let mut seg = Segment::default();
     for i in 0..batch.cmds.len() {
         let args = batch.args(i);
-        let Some(spec) = table::lookup(args.get(0)) else {
+        let found = table::lookup(args.get(0));
+        if txid.is_none() && super::txn::queue_if_multi(&env, found, i, out) {
+            continue;
+        }
+        let Some(spec) = found else {
             flush(&env, &mut seg, out).await;
             write_error(core, out, &unknown_command_error(&args));
             continue;
         };
         if !spec.arity_ok(args.len()) {
             flush(&env, &mut seg, out).await;
-            write_error(
-                core,
-                out,
-                format!("ERR wrong number of arguments for '{}' command", spec.name).as_bytes(),
-            );
+            crate::metrics::record_rejected(spec);
+            let msg = format!("wrong number of arguments for '{}' command", spec.name);
+            if matches!(spec.exec, Exec::Global(Global::Exec)) {
+                // As Redis: a rejected EXEC discards the transaction.
+                super::txn::exec_abort(&env, &msg, out).await;
+            } else {
+                // A rejected command inside MULTI (here: DISCARD/MULTI/WATCH
+                // with bad arity) makes EXEC abort, as in Redis.
+                let mut c = client.borrow_mut();
+                if c.tx.queued.is_some() {
+                    c.tx.errored = true;
+                }
+                drop(c);
+                write_error(core, out, format!("ERR {msg}").as_bytes());
+            }
             continue;
         }
         Counters::add(&core.counters.total_commands_processed, 1);
-        client.borrow_mut().last_cmd = crate::cmd::command_docs::resolve(spec, &args).name;
+        let stat_spec = crate::cmd::command_docs::resolve(spec, &args);
+        client.borrow_mut().last_cmd = stat_spec.name;
+        if crate::metrics::monitor::active() {
+            let c = client.borrow();
+            crate::metrics::monitor::feed(core, stat_spec, c.db, &c.addr, &args);
+        }
+        // Shard commands are timed where they run (run_on_shard); the rest here.
+        let mut started = None;
+        if matches!(spec.exec, Exec::Conn(_) | Exec::Global(_)) {
+            flush(&env, &mut seg, out).await;
+            started = Some(std::time::Instant::now());
+        }
+        let errors_before = core.counters.total_error_replies.get();
         match spec.exec {
             Exec::Shard(_) | Exec::MultiKey(..) => match owner_of_keys(core, spec, &args) {
-                Some(shard) => {
-                    if !seg.accepts(shard, spec.is_readonly()) {
-                        flush(&env, &mut seg, out).await;
-                    }
-                    seg.push(i, shard, spec);
-                }
+                Some(shard) => seg.push(i, shard, spec),
                 None => {
                     flush(&env, &mut seg, out).await;
                     match spec.exec {
-                        Exec::MultiKey(_, split) => multikey::run(&env, spec, split, i, out).await,
-                        _ => write_error(
-                            core,
-                            out,
-                            b"CROSSSLOT Keys in request don't hash to the same slot",
-                        ),
+                        Exec::MultiKey(_, split) => {
+                            started = Some(std::time::Instant::now());
+                            multikey::run(&env, spec, split, i, out).await
+                        }
+                        _ => {
+                            crate::metrics::record_rejected(spec);
+                            write_error(
+                                core,
+                                out,
+                                b"CROSSSLOT Keys in request don't hash to the same slot",
+                            )
+                        }
                     }
                 }
             },
             Exec::Conn(handler) => {
                 flush(&env, &mut seg, out).await;
-                let mut c = client.borrow_mut();
-                let resp3 = c.resp3;
-                let mut shard = core.shard.borrow_mut();
-                let mut ctx = ConnCtx {
-                    client: &mut c,
-                    core: &core.info,
-                    shard: &mut shard,
-                    txkeys: &core.txkeys,
-                    now_ms: env.now_ms,
-                    reply: ReplyWriter::new(out, resp3),
+                let reset = {
+                    let mut c = client.borrow_mut();
+                    let resp3 = c.resp3;
+                    let mut shard = core.shard.borrow_mut();
+                    let mut ctx = ConnCtx {
+                        client: &mut c,
+                        core: &core.info,
+                        shard: &mut shard,
+                        txkeys: &core.txkeys,
+                        now_ms: env.now_ms,
+                        reply: ReplyWriter::new(out, resp3),
+                    };
+                    if let Err(e) = handler(&mut ctx, &args) {
+                        let msg = e.to_string();
+                        ctx.reply.error(&msg);
+                        crate::metrics::record_error(msg.as_bytes());
+                        Counters::add(&core.counters.total_error_replies, 1);
+                    }
+                    let reset = std::mem::take(&mut c.reset_requested);
+                    if reset {
+                        c.tx.queued = None;
+                    }
+                    reset
                 };
-                if let Err(e) = handler(&mut ctx, &args) {
-                    ctx.reply.error(&e.to_string());
-                    Counters::add(&core.counters.total_error_replies, 1);
+                if reset {
+                    // RESET also forgets every WATCHed key.
+                    super::txn::unwatch_all(&env).await;
                 }
+            }
+            Exec::Global(
+                g @ (Global::Multi
+                | Global::Exec
+                | Global::Discard
+                | Global::Watch
+                | Global::Unwatch),
+            ) => {
+                flush(&env, &mut seg, out).await;
+                super::txn::run(&env, g, i, out).await;
             }
             Exec::Global(g) => {
                 flush(&env, &mut seg, out).await;
                 global::run(&env, g, i, out).await;
             }
+        }
+        if let Some(t) = started {
+            let ok = core.counters.total_error_replies.get() == errors_before;
+            crate::metrics::record_command(stat_spec, &args, t, ok);
         }
     }
     flush(&env, &mut seg, out).await;
@@ -186,6 +252,7 @@ fn owner_of_keys(core: &Core, spec: &CommandSpec, args: &Args) -> Option<usize> 
 
 pub fn write_error(core: &Core, out: &mut Vec<u8>, msg: &[u8]) {
     Counters::add(&core.counters.total_error_replies, 1);
+    crate::metrics::record_error(msg);
     out.push(b'-');
     out.extend(
         msg.iter()
@@ -196,7 +263,7 @@ pub fn write_error(core: &Core, out: &mut Vec<u8>, msg: &[u8]) {
 
 /// `ERR unknown command 'x', with args beginning with: 'a' 'b' ` as Redis
 /// builds it (C-string semantics: text stops at a NUL byte; 128-byte caps).
-fn unknown_command_error(args: &Args) -> Vec<u8> {
+pub fn unknown_command_error(args: &Args) -> Vec<u8> {
     fn cstr(b: &[u8]) -> &[u8] {
         b.iter().position(|&c| c == 0).map_or(b, |n| &b[..n])
     }
@@ -231,82 +298,156 @@ async fn flush(env: &Env<'_>, seg: &mut Segment, out: &mut Vec<u8>) {
     };
     match seg.single {
         Some(s) if s == core.id => {
-            let mut shard = core.shard.borrow_mut();
-            for &(i, _, spec) in &seg.items {
-                let args = env.batch.args(i);
-                if !run_on_shard(&mut shard, spec, &args, db, resp3, env.now_ms, out) {
-                    Counters::add(&core.counters.total_error_replies, 1);
-                }
-            }
+            run_local_items(env, &seg.items, db, resp3, env.txid, out, None).await
         }
         Some(s) => {
-            let job = build_job(env, &seg.items, resp3);
+            let job = build_job(env, &seg.items, resp3, env.txid);
             if let JobOutput::Replies { data, .. } = core.call(s, db, job).await {
                 out.extend_from_slice(&data);
             }
         }
+        None if seg.readonly || env.txid.is_some() => {
+            run_parallel(env, &seg.items, db, resp3, env.txid, out).await
+        }
+        None if debug_reorder() => {
+            // Test-only broken build: per-shard parts one after another, last
+            // shard first, no locks (tests/cross_shard.rs must catch it).
+            let mut shards: Vec<usize> = Vec::new();
+            for &(_, s, _) in seg.items.iter().rev() {
+                if !shards.contains(&s) {
+                    shards.push(s);
+                }
+            }
+            for s in shards {
+                let mine: Vec<_> = seg.items.iter().copied().filter(|x| x.1 == s).collect();
+                let mut sink = Vec::new();
+                run_parallel(env, &mine, db, resp3, None, &mut sink).await;
+                // Widen the window so the reordering is observable.
+                glommio::timer::sleep(std::time::Duration::from_millis(1)).await;
+            }
+            for _ in &seg.items {
+                out.extend_from_slice(b"+OK\r\n");
+            }
+        }
         None => {
-            // Read-only commands over several shards: send every remote part
-            // first, run the local part, then stitch replies in order.
-            let mut parts: Vec<(usize, Option<ReplyFuture>)> = Vec::new();
-            let mut shards: Vec<usize> = seg.items.iter().map(|x| x.1).collect();
-            shards.sort_unstable();
-            shards.dedup();
-            for &s in &shards {
-                if s != core.id {
-                    let items: Vec<_> = seg.items.iter().copied().filter(|x| x.1 == s).collect();
-                    parts.push((s, Some(core.call(s, db, build_job(env, &items, resp3)))));
-                }
-            }
-            let mut results: Vec<(usize, Vec<u8>, Vec<u32>)> = Vec::new();
-            if shards.contains(&core.id) {
-                let mut data = Vec::new();
-                let mut ends = Vec::new();
-                let mut shard = core.shard.borrow_mut();
-                for &(i, s, spec) in &seg.items {
-                    if s == core.id {
-                        run_on_shard(
-                            &mut shard,
-                            spec,
-                            &env.batch.args(i),
-                            db,
-                            resp3,
-                            env.now_ms,
-                            &mut data,
-                        );
-                        ends.push(data.len() as u32);
-                    }
-                }
-                results.push((core.id, data, ends));
-            }
-            for (s, fut) in parts.iter_mut() {
-                if let Some(f) = fut.take() {
-                    if let JobOutput::Replies { data, ends } = f.await {
-                        results.push((*s, data, ends));
-                    }
-                }
-            }
-            let mut cursor: Vec<(usize, usize)> = vec![(0, 0); results.len()];
-            for &(_, s, _) in &seg.items {
-                let Some(r) = results.iter().position(|x| x.0 == s) else {
-                    continue;
-                };
-                let (data, ends) = (&results[r].1, &results[r].2);
-                let (next, start) = cursor[r];
-                let end = ends[next] as usize;
-                out.extend_from_slice(&data[start..end]);
-                cursor[r] = (next + 1, end);
-            }
+            // Writes on several shards: one coordinated step. Lock every key
+            // of the segment (ascending shard order), run the per-shard parts
+            // in parallel, release.
+            let keys = super::txn::group_keys(seg.items.iter().flat_map(|&(i, shard, spec)| {
+                let args = env.batch.args(i);
+                let spans = args.spans();
+                spec.key_indexes(args.len())
+                    .map(move |k| (shard, db, env.batch.arg_bytes(spans[k])))
+                    .collect::<Vec<_>>()
+            }));
+            let tx = super::txn::Tx::begin(core, keys, false).await;
+            run_parallel(env, &seg.items, db, resp3, Some(tx.txid), out).await;
+            tx.release(core);
         }
     }
     seg.items.clear();
     seg.single = None;
 }
 
+/// `RINGKV_DEBUG_REORDER_PIPELINE=1` makes multi-shard write segments run
+/// out of order — a deliberately broken build for the ordering tests only.
+fn debug_reorder() -> bool {
+    static REORDER: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *REORDER
+        .get_or_init(|| std::env::var_os("RINGKV_DEBUG_REORDER_PIPELINE").is_some_and(|v| v == "1"))
+}
+
+/// Runs items on this core's shard in order, waiting while a key is locked by
+/// another transaction. With `ends`, records where each reply ends.
+async fn run_local_items(
+    env: &Env<'_>,
+    items: &[(usize, usize, &'static CommandSpec)],
+    db: usize,
+    resp3: bool,
+    txid: Option<TxId>,
+    out: &mut Vec<u8>,
+    mut ends: Option<&mut Vec<u32>>,
+) {
+    let core = env.core;
+    for &(i, s, spec) in items {
+        if s != core.id {
+            continue;
+        }
+        let args = env.batch.args(i);
+        while spec
+            .key_indexes(args.len())
+            .any(|k| core.key_locked(db, args.get(k), txid))
+        {
+            core.released().await;
+        }
+        let _client = crate::metrics::ClientScope::enter(env.client);
+        if !run_on_shard(
+            &mut core.shard.borrow_mut(),
+            spec,
+            &args,
+            db,
+            resp3,
+            env.now_ms,
+            out,
+        ) {
+            Counters::add(&core.counters.total_error_replies, 1);
+        }
+        if let Some(e) = ends.as_deref_mut() {
+            e.push(out.len() as u32);
+        }
+    }
+}
+
+/// Runs items spread over several shards in parallel (remote parts first,
+/// then the local part) and stitches the replies back into request order.
+async fn run_parallel(
+    env: &Env<'_>,
+    items: &[(usize, usize, &'static CommandSpec)],
+    db: usize,
+    resp3: bool,
+    txid: Option<TxId>,
+    out: &mut Vec<u8>,
+) {
+    let core = env.core;
+    let mut shards: Vec<usize> = items.iter().map(|x| x.1).collect();
+    shards.sort_unstable();
+    shards.dedup();
+    let mut parts: Vec<(usize, ReplyFuture)> = Vec::new();
+    for &s in &shards {
+        if s != core.id {
+            let mine: Vec<_> = items.iter().copied().filter(|x| x.1 == s).collect();
+            parts.push((s, core.call(s, db, build_job(env, &mine, resp3, txid))));
+        }
+    }
+    let mut results: Vec<(usize, Vec<u8>, Vec<u32>)> = Vec::new();
+    if shards.contains(&core.id) {
+        let (mut data, mut ends) = (Vec::new(), Vec::new());
+        run_local_items(env, items, db, resp3, txid, &mut data, Some(&mut ends)).await;
+        results.push((core.id, data, ends));
+    }
+    for (s, fut) in parts {
+        if let JobOutput::Replies { data, ends } = fut.await {
+            results.push((s, data, ends));
+        }
+    }
+    let mut cursor: Vec<(usize, usize)> = vec![(0, 0); results.len()];
+    for &(_, s, _) in items {
+        let Some(r) = results.iter().position(|x| x.0 == s) else {
+            continue;
+        };
+        let (data, ends) = (&results[r].1, &results[r].2);
+        let (next, start) = cursor[r];
+        let Some(&end) = ends.get(next) else { continue };
+        out.extend_from_slice(&data[start..end as usize]);
+        cursor[r] = (next + 1, end as usize);
+    }
+}
+
 fn build_job(
     env: &Env<'_>,
     items: &[(usize, usize, &'static CommandSpec)],
     resp3: bool,
+    txid: Option<TxId>,
 ) -> JobKind {
     let mut spans = Vec::new();
     let mut cmds = Vec::with_capacity(items.len());
@@ -321,5 +462,6 @@ fn build_job(
         spans,
         cmds,
         resp3,
+        txid,
     })
 }

@@ -7,7 +7,10 @@
 //! Replies land in `pending` (a slab indexed by the job's token) and wake the
 //! waiting connection. Nothing here is shared with other threads.
 
-use super::mesh::{CoreCounters, Job, JobKind, JobOutput, Request, Response};
+use super::locks::{LockTable, LockWait, TxId};
+use super::mesh::{
+    BatchProgress, CmdBatch, CoreCounters, Job, JobKind, JobOutput, Request, Response,
+};
 use crate::cmd::client::{ClientState, CoreInfo};
 use crate::cmd::keygen::TxKeyGen;
 use crate::cmd::unix_ms;
@@ -44,6 +47,20 @@ impl Counters {
         cell.set(cell.get() + n);
     }
 
+    /// CONFIG RESETSTAT: zero everything but the live client count.
+    pub fn reset(&self) {
+        for cell in [
+            &self.total_connections_received,
+            &self.rejected_connections,
+            &self.total_commands_processed,
+            &self.total_error_replies,
+            &self.net_input_bytes,
+            &self.net_output_bytes,
+        ] {
+            cell.set(0);
+        }
+    }
+
     pub fn snapshot(&self) -> CoreCounters {
         CoreCounters {
             connected_clients: self.connected_clients.get(),
@@ -57,11 +74,60 @@ impl Counters {
     }
 }
 
-struct Outbox {
-    jobs: RefCell<Vec<Job>>,
-    /// Set when jobs are waiting and the flusher has been (or will be) woken.
+/// Items bound for one peer, sent as one message by that peer's flusher task
+/// once the tasks runnable in this tick have added theirs.
+struct Outbox<T> {
+    items: RefCell<Vec<T>>,
+    /// Set when items are waiting and the flusher has been (or will be) woken.
     scheduled: Cell<bool>,
     flusher: Cell<Option<Waker>>,
+}
+
+impl<T> Outbox<T> {
+    fn new() -> Self {
+        Outbox {
+            items: RefCell::new(Vec::new()),
+            scheduled: Cell::new(false),
+            flusher: Cell::new(None),
+        }
+    }
+
+    fn push(&self, item: T) {
+        self.items.borrow_mut().push(item);
+        if !self.scheduled.replace(true) {
+            if let Some(w) = self.flusher.take() {
+                w.wake();
+            }
+        }
+    }
+
+    /// Waits until something is scheduled, then takes it all.
+    async fn next_batch(&self) -> Vec<T> {
+        WaitScheduled {
+            scheduled: &self.scheduled,
+            flusher: &self.flusher,
+        }
+        .await;
+        self.scheduled.set(false);
+        std::mem::take(&mut *self.items.borrow_mut())
+    }
+}
+
+/// Who is told when a lock request is granted.
+pub enum Grantee {
+    /// A peer's `Lock` job: answer it with `Locked`.
+    Remote { peer: usize, token: u32 },
+    /// A coordinator on this core: set the flag (local waiters are woken).
+    Local(Rc<Cell<bool>>),
+}
+
+/// A peer's command batch that found a key locked; resumed on release.
+pub struct Parked {
+    peer: usize,
+    token: u32,
+    db: usize,
+    batch: CmdBatch,
+    progress: BatchProgress,
 }
 
 /// One executor's state.
@@ -74,11 +140,16 @@ pub struct Core {
     pub counters: Counters,
     pub limits: crate::protocol::Limits,
     pub query_buffer_limit: usize,
-    pub maxclients: usize,
     /// Clients connected to this core, by id.
     pub clients: RefCell<hashbrown::HashMap<u64, Rc<RefCell<ClientState>>>>,
-    outboxes: Vec<Outbox>,
+    outboxes: Vec<Outbox<Job>>,
+    responses: Vec<Outbox<(u32, JobOutput)>>,
     pending: RefCell<Slab<Slot>>,
+    /// Key intent locks of this shard (see locks.rs).
+    pub locks: RefCell<LockTable<Grantee, Parked>>,
+    /// Local tasks waiting for a lock release.
+    release_waiters: RefCell<Vec<Waker>>,
+    next_tx: Cell<u64>,
     pub stop: super::shutdown::StopSignal,
 }
 
@@ -101,16 +172,13 @@ impl Core {
                 max_bulk_len: cfg.proto_max_bulk_len,
             },
             query_buffer_limit: cfg.client_query_buffer_limit,
-            maxclients: cfg.maxclients,
             clients: RefCell::new(hashbrown::HashMap::new()),
-            outboxes: (0..cores)
-                .map(|_| Outbox {
-                    jobs: RefCell::new(Vec::new()),
-                    scheduled: Cell::new(false),
-                    flusher: Cell::new(None),
-                })
-                .collect(),
+            outboxes: (0..cores).map(|_| Outbox::new()).collect(),
+            responses: (0..cores).map(|_| Outbox::new()).collect(),
             pending: RefCell::new(Slab::new()),
+            locks: RefCell::new(LockTable::default()),
+            release_waiters: RefCell::new(Vec::new()),
+            next_tx: Cell::new(0),
             stop: super::shutdown::StopSignal::default(),
         }
     }
@@ -119,13 +187,7 @@ impl Core {
     pub fn call(self: &Rc<Self>, dest: usize, db: usize, kind: JobKind) -> ReplyFuture {
         debug_assert_ne!(dest, self.id);
         let token = self.pending.borrow_mut().insert(Slot::Waiting(None)) as u32;
-        let outbox = &self.outboxes[dest];
-        outbox.jobs.borrow_mut().push(Job { token, db, kind });
-        if !outbox.scheduled.replace(true) {
-            if let Some(w) = outbox.flusher.take() {
-                w.wake();
-            }
-        }
+        self.outboxes[dest].push(Job { token, db, kind });
         ReplyFuture {
             core: self.clone(),
             token,
@@ -133,22 +195,51 @@ impl Core {
         }
     }
 
-    /// Runs a job locally (used for this core's own part of a fan-out).
+    /// The live `maxclients` (CONFIG SET changes it on every core).
+    pub fn maxclients(&self) -> usize {
+        self.info.settings.borrow().maxclients
+    }
+
+    /// A fresh transaction id, unique in the process.
+    pub fn new_txid(&self) -> TxId {
+        let n = self.next_tx.get() + 1;
+        self.next_tx.set(n);
+        (n << 10) | self.id as u64
+    }
+
+    /// Runs a job locally (used for this core's own part of a fan-out and for
+    /// jobs that never wait).
     pub fn run_local(&self, db: usize, kind: JobKind) -> JobOutput {
         let now = unix_ms();
         match kind {
             JobKind::Cmds(batch) => {
-                let (data, ends, errors) =
-                    super::mesh::run_cmd_batch(&mut self.shard.borrow_mut(), db, now, &batch);
-                Counters::add(&self.counters.total_error_replies, errors);
-                JobOutput::Replies { data, ends }
+                // Local batches are only sent by coordinators holding the locks.
+                let mut progress = BatchProgress::default();
+                super::mesh::run_cmd_batch(
+                    &mut self.shard.borrow_mut(),
+                    db,
+                    now,
+                    &batch,
+                    &mut progress,
+                    |_, _| false,
+                );
+                Counters::add(&self.counters.total_error_replies, progress.errors);
+                JobOutput::Replies {
+                    data: progress.data,
+                    ends: progress.ends,
+                }
             }
-            JobKind::Op(op) => JobOutput::Op(super::mesh::run_op(
+            JobKind::Op(op) | JobKind::TxOp { op, .. } => JobOutput::Op(super::mesh::run_op(
                 &mut self.shard.borrow_mut(),
                 db,
                 now,
                 op,
             )),
+            JobKind::Lock { .. } => JobOutput::Locked,
+            JobKind::Release { txid } => {
+                self.release_tx(txid);
+                JobOutput::Released
+            }
             JobKind::Clients => JobOutput::Clients(
                 self.clients
                     .borrow()
@@ -157,15 +248,167 @@ impl Core {
                     .collect(),
             ),
             JobKind::Counters => JobOutput::Counters(self.counters.snapshot()),
+            JobKind::ApplyConfig(changes) => {
+                crate::cmd::config_cmd::apply_changes(
+                    &mut self.info.settings.borrow_mut(),
+                    &changes,
+                );
+                crate::metrics::reconfigure(&self.info);
+                JobOutput::Done
+            }
+            JobKind::ResetStats => {
+                self.counters.reset();
+                self.shard.borrow_mut().stats = Default::default();
+                crate::metrics::with(|m| m.stats.reset());
+                JobOutput::Done
+            }
+            JobKind::Metrics(job) => JobOutput::Metrics(crate::metrics::gather::run_job(self, job)),
         }
+    }
+
+    /// Handles a job from peer `peer`: answers now, or later (parked batch,
+    /// waiting lock) through the response outbox.
+    fn handle_remote(&self, peer: usize, job: Job) -> Option<JobOutput> {
+        match job.kind {
+            JobKind::Cmds(batch) => {
+                crate::metrics::record_peer_batch(batch.cmds.len());
+                let mut progress = BatchProgress::default();
+                if self.run_batch_unless_locked(job.db, &batch, &mut progress) {
+                    Some(JobOutput::Replies {
+                        data: progress.data,
+                        ends: progress.ends,
+                    })
+                } else {
+                    self.locks.borrow_mut().parked.push_back(Parked {
+                        peer,
+                        token: job.token,
+                        db: job.db,
+                        batch,
+                        progress,
+                    });
+                    None
+                }
+            }
+            JobKind::Lock { txid, keys, whole } => {
+                let wait = LockWait {
+                    txid,
+                    keys,
+                    whole,
+                    grantee: Grantee::Remote {
+                        peer,
+                        token: job.token,
+                    },
+                };
+                let granted = self.locks.borrow_mut().lock_or_wait(wait);
+                granted.map(|_| JobOutput::Locked)
+            }
+            kind => Some(self.run_local(job.db, kind)),
+        }
+    }
+
+    /// Runs a batch until done or until a command's key is locked by a
+    /// transaction other than the batch's own.
+    fn run_batch_unless_locked(
+        &self,
+        db: usize,
+        batch: &CmdBatch,
+        progress: &mut BatchProgress,
+    ) -> bool {
+        let now = unix_ms();
+        let locks = self.locks.borrow();
+        let before = progress.errors;
+        let done = if locks.is_idle() {
+            super::mesh::run_cmd_batch(
+                &mut self.shard.borrow_mut(),
+                db,
+                now,
+                batch,
+                progress,
+                |_, _| false,
+            )
+        } else {
+            super::mesh::run_cmd_batch(
+                &mut self.shard.borrow_mut(),
+                db,
+                now,
+                batch,
+                progress,
+                |db, key| locks.is_locked(db, key, batch.txid),
+            )
+        };
+        Counters::add(&self.counters.total_error_replies, progress.errors - before);
+        done
+    }
+
+    /// Locks `keys` on this core's shard for `txid`, waiting if needed.
+    pub async fn lock_local(&self, txid: TxId, keys: Vec<(usize, bytes::Bytes)>, whole: bool) {
+        let flag = Rc::new(Cell::new(false));
+        let wait = LockWait {
+            txid,
+            keys,
+            whole,
+            grantee: Grantee::Local(flag.clone()),
+        };
+        if self.locks.borrow_mut().lock_or_wait(wait).is_some() {
+            return;
+        }
+        while !flag.get() {
+            self.released().await;
+        }
+    }
+
+    /// Releases `txid`'s locks on this shard, resumes parked batches, then
+    /// notifies the lock requests that became grantable.
+    pub fn release_tx(&self, txid: TxId) {
+        let granted = self.locks.borrow_mut().release(txid);
+        self.resume_parked();
+        for g in granted {
+            match g {
+                Grantee::Remote { peer, token } => {
+                    self.responses[peer].push((token, JobOutput::Locked))
+                }
+                Grantee::Local(flag) => flag.set(true),
+            }
+        }
+        for w in self.release_waiters.borrow_mut().drain(..) {
+            w.wake();
+        }
+    }
+
+    fn resume_parked(&self) {
+        let parked = std::mem::take(&mut self.locks.borrow_mut().parked);
+        for mut p in parked {
+            if self.run_batch_unless_locked(p.db, &p.batch, &mut p.progress) {
+                let out = JobOutput::Replies {
+                    data: p.progress.data,
+                    ends: p.progress.ends,
+                };
+                self.responses[p.peer].push((p.token, out));
+            } else {
+                self.locks.borrow_mut().parked.push_back(p);
+            }
+        }
+    }
+
+    /// Resolves at the next lock release on this shard.
+    pub fn released(&self) -> Released<'_> {
+        Released {
+            core: self,
+            epoch: self.locks.borrow().epoch,
+        }
+    }
+
+    /// True when a command of this shard touching `key` must wait.
+    #[inline]
+    pub fn key_locked(&self, db: usize, key: &[u8], txid: Option<TxId>) -> bool {
+        let locks = self.locks.borrow();
+        !locks.is_idle() && locks.is_locked(db, key, txid)
     }
 
     /// Sends this core's outbox for `dest` whenever it fills, forever.
     pub async fn flusher(self: Rc<Self>, dest: usize, tx: ConnectedSender<Request>) {
         loop {
-            WaitScheduled { core: &self, dest }.await;
-            let jobs = std::mem::take(&mut *self.outboxes[dest].jobs.borrow_mut());
-            self.outboxes[dest].scheduled.set(false);
+            let jobs = self.outboxes[dest].next_batch().await;
             if jobs.is_empty() {
                 continue;
             }
@@ -182,20 +425,34 @@ impl Core {
         }
     }
 
-    /// Executes every request from peer `src` on this shard and answers it.
+    /// Executes every request from peer `peer` on this shard; answers go
+    /// through the response outbox (some answers come later: parked batches,
+    /// waiting locks), sent by a flusher task of their own.
     pub async fn serve_peer(
         self: Rc<Self>,
+        peer: usize,
         rx: ConnectedReceiver<Request>,
         tx: ConnectedSender<Response>,
     ) {
+        let flusher = self.clone();
+        glommio::spawn_local(async move {
+            loop {
+                let results = flusher.responses[peer].next_batch().await;
+                if results.is_empty() {
+                    continue;
+                }
+                if tx.send(Response { results }).await.is_err() {
+                    return;
+                }
+            }
+        })
+        .detach();
         while let Some(req) = rx.recv().await {
-            let results = req
-                .jobs
-                .into_iter()
-                .map(|job| (job.token, self.run_local(job.db, job.kind)))
-                .collect();
-            if tx.send(Response { results }).await.is_err() {
-                return;
+            for job in req.jobs {
+                let token = job.token;
+                if let Some(out) = self.handle_remote(req.from, job) {
+                    self.responses[req.from].push((token, out));
+                }
             }
         }
     }
@@ -229,18 +486,38 @@ impl Core {
 }
 
 struct WaitScheduled<'a> {
-    core: &'a Core,
-    dest: usize,
+    scheduled: &'a Cell<bool>,
+    flusher: &'a Cell<Option<Waker>>,
 }
 
 impl Future for WaitScheduled<'_> {
     type Output = ();
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let outbox = &self.core.outboxes[self.dest];
-        if outbox.scheduled.get() {
+        if self.scheduled.get() {
             Poll::Ready(())
         } else {
-            outbox.flusher.set(Some(cx.waker().clone()));
+            self.flusher.set(Some(cx.waker().clone()));
+            Poll::Pending
+        }
+    }
+}
+
+/// Resolves once the shard's lock epoch moves (a release happened).
+pub struct Released<'a> {
+    core: &'a Core,
+    epoch: u64,
+}
+
+impl Future for Released<'_> {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.core.locks.borrow().epoch != self.epoch {
+            Poll::Ready(())
+        } else {
+            self.core
+                .release_waiters
+                .borrow_mut()
+                .push(cx.waker().clone());
             Poll::Pending
         }
     }

@@ -69,10 +69,14 @@ pub fn allowed_cpus() -> Vec<usize> {
 pub fn run(cfg: Config, cpus: Vec<usize>, threads: usize, info: CoreInfo) -> i32 {
     let slots = SlotTable::contiguous(threads);
     let drain = DrainCounter::new(threads);
+    let (ready, supervisor) = super::systemd::channel(threads);
+    let mut net_ends = crate::net::listener::NetEnds::build(&cfg, threads, &ready).into_iter();
+    drop(ready); // the executors hold the only notifiers
     let mut handles = Vec::new();
     for (id, mesh) in build_mesh(threads).into_iter().enumerate() {
         let cpu = cpus[id % cpus.len()];
         let (cfg, slots, drain) = (cfg.clone(), slots.clone(), drain.clone());
+        let net = net_ends.next().expect("one NetEnds per executor");
         let mut info = info.clone();
         info.core = id;
         // One self-pipe per executor for SIGTERM/SIGINT.
@@ -109,7 +113,7 @@ pub fn run(cfg: Config, cpus: Vec<usize>, threads: usize, info: CoreInfo) -> i32
         let spawned = builder.spawn(move || async move {
             // SAFETY: sig_fd is the read end of a socketpair we own exclusively.
             let signals = unsafe { glommio::net::UnixStream::from_raw_fd(sig_fd) };
-            serve(id, threads, cfg, slots, info, mesh, drain, signals).await
+            serve(id, threads, cfg, slots, info, mesh, drain, signals, net).await
         });
         match spawned {
             Ok(h) => handles.push(h),
@@ -120,6 +124,9 @@ pub fn run(cfg: Config, cpus: Vec<usize>, threads: usize, info: CoreInfo) -> i32
             }
         }
     }
+    // systemd: READY=1 once every executor's listeners are bound, STOPPING=1
+    // when shutdown starts.
+    supervisor.run(&crate::net::listener::describe(&cfg));
     let mut code = 0;
     for h in handles {
         match h.join() {
@@ -144,15 +151,15 @@ async fn serve(
     mesh: MeshEnds,
     drain: DrainCounter,
     signals: glommio::net::UnixStream,
+    net: crate::net::listener::NetEnds,
 ) -> i32 {
     let shard = Shard::new(id, slots, cfg.databases);
     let core = Rc::new(Core::new(id, cores, shard, info, &cfg));
-    let addr = format!("{}:{}", cfg.bind, cfg.port);
-    let listener = match glommio::net::TcpListener::bind(&addr) {
+    let listeners = match crate::net::listener::Listeners::bind(id, &cfg, net) {
         Ok(l) => l,
         Err(e) => {
-            log::error!("shard {id}: cannot listen on {addr}: {e}");
-            eprintln!("Could not create server TCP listening socket {addr}: {e}");
+            log::error!("shard {id}: {e}");
+            eprintln!("{e}");
             std::process::exit(1);
         }
     };
@@ -174,7 +181,7 @@ async fn serve(
             glommio::spawn_local(async move {
                 let rx = rx.connect().await;
                 let rtx = rtx.connect().await;
-                c.serve_peer(rx, rtx).await
+                c.serve_peer(peer, rx, rtx).await
             })
             .detach();
         }
@@ -184,10 +191,10 @@ async fn serve(
         glommio::spawn_local(async move { c.receive_responses(rx.connect().await).await }).detach();
     }
     glommio::spawn_local(crate::net::expiry::active_expiry_loop(core.clone())).detach();
+    crate::metrics::start(&core);
     glommio::spawn_local(watch_signals(core.clone(), signals)).detach();
-    log::info!("shard {id} listening on {addr}");
-
-    crate::net::listener::accept_loop(core.clone(), listener).await;
+    glommio::spawn_local(super::reload::watch_sighup(core.clone())).detach();
+    listeners.serve(core.clone()).await;
 
     // Drain: close idle connections, wait for in-flight ones.
     crate::net::listener::shut_clients(&core);

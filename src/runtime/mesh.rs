@@ -10,6 +10,7 @@
 //! channels; the response receiver never sends, so a request handler blocked on
 //! a full response channel always makes progress.
 
+use super::locks::TxId;
 use crate::cmd::client::ClientState;
 use crate::cmd::ops::{self, OpResult, ShardOp};
 use crate::cmd::{run_on_shard, CommandSpec};
@@ -25,6 +26,10 @@ pub struct CmdBatch {
     /// (spec, first span, argc) per command.
     pub cmds: Vec<(&'static CommandSpec, u32, u32)>,
     pub resp3: bool,
+    /// Set when the batch is part of a coordinated transaction that holds its
+    /// keys' locks (it may pass them); None for ordinary batches, which wait
+    /// for locked keys.
+    pub txid: Option<TxId>,
 }
 
 /// Per-core counters a peer asks for (INFO).
@@ -43,10 +48,32 @@ pub struct CoreCounters {
 pub enum JobKind {
     Cmds(CmdBatch),
     Op(ShardOp),
+    /// A shard op run inside transaction `txid` (which holds the locks).
+    TxOp {
+        txid: TxId,
+        op: ShardOp,
+    },
+    /// Lock `keys` (db, key) — or the whole shard — for `txid`; answered with
+    /// `Locked` once granted (possibly much later).
+    Lock {
+        txid: TxId,
+        keys: Vec<(usize, Bytes)>,
+        whole: bool,
+    },
+    /// Release everything `txid` holds on this shard.
+    Release {
+        txid: TxId,
+    },
     /// The clients connected to this core (CLIENT LIST).
     Clients,
     /// This core's counters (INFO).
     Counters,
+    /// Apply validated settings to this core's live copy (CONFIG SET).
+    ApplyConfig(crate::cmd::config_cmd::Changes),
+    /// Zero this core's statistics (CONFIG RESETSTAT).
+    ResetStats,
+    /// Observability: stats snapshot, SLOWLOG, LATENCY, MONITOR lines.
+    Metrics(crate::metrics::MetricsJob),
 }
 
 #[derive(Debug)]
@@ -64,8 +91,13 @@ pub enum JobOutput {
         ends: Vec<u32>,
     },
     Op(OpResult),
+    Locked,
+    Released,
     Clients(Vec<ClientState>),
     Counters(CoreCounters),
+    /// A job with nothing to report (ApplyConfig, ResetStats).
+    Done,
+    Metrics(crate::metrics::MetricsOutput),
 }
 
 /// Everything one core sends another in one tick.
@@ -79,25 +111,51 @@ pub struct Response {
     pub results: Vec<(u32, JobOutput)>,
 }
 
-/// Executes a command batch on `shard`.
+/// Progress of a command batch: replies so far and the next command to run.
+#[derive(Debug, Default)]
+pub struct BatchProgress {
+    pub next: usize,
+    pub data: Vec<u8>,
+    pub ends: Vec<u32>,
+    pub errors: u64,
+}
+
+/// Runs the commands of `batch` from `progress.next` on. Stops before the
+/// first command whose keys are locked by another transaction (`is_locked`)
+/// and returns false; returns true when the batch is complete.
 pub fn run_cmd_batch(
     shard: &mut crate::shard::Shard,
     db: usize,
     now_ms: u64,
     batch: &CmdBatch,
-) -> (Vec<u8>, Vec<u32>, u64) {
-    let mut data = Vec::with_capacity(64 * batch.cmds.len());
-    let mut ends = Vec::with_capacity(batch.cmds.len());
-    let mut errors = 0;
-    for &(spec, first, argc) in &batch.cmds {
+    progress: &mut BatchProgress,
+    is_locked: impl Fn(usize, &[u8]) -> bool,
+) -> bool {
+    while progress.next < batch.cmds.len() {
+        let (spec, first, argc) = batch.cmds[progress.next];
         let spans = &batch.spans[first as usize..(first + argc) as usize];
         let args = Args::new(&batch.data, &batch.inline, spans);
-        if !run_on_shard(shard, spec, &args, db, batch.resp3, now_ms, &mut data) {
-            errors += 1;
+        if spec
+            .key_indexes(args.len())
+            .any(|k| is_locked(db, args.get(k)))
+        {
+            return false;
         }
-        ends.push(data.len() as u32);
+        if !run_on_shard(
+            shard,
+            spec,
+            &args,
+            db,
+            batch.resp3,
+            now_ms,
+            &mut progress.data,
+        ) {
+            progress.errors += 1;
+        }
+        progress.ends.push(progress.data.len() as u32);
+        progress.next += 1;
     }
-    (data, ends, errors)
+    true
 }
 
 /// Applies a shard op (thin wrapper so the runtime has one entry point).

@@ -1,8 +1,12 @@
 //! The runtime: one pinned glommio executor per shard ([`executor`]), the core
 //! state each executor owns ([`core`]), the message types and batching of the
-//! cross-core mesh ([`mesh`]), and graceful shutdown ([`shutdown`]).
+//! cross-core mesh ([`mesh`]), graceful shutdown ([`shutdown`]) and
+//! SIGHUP reload ([`reload`]).
 
 pub mod core;
 pub mod executor;
+pub mod locks;
 pub mod mesh;
+pub mod reload;
 pub mod shutdown;
+pub mod systemd;

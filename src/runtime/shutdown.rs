@@ -6,6 +6,12 @@
 //! its connections finish the batch in flight (their sockets are shut for
 //! reading, so the next read ends them), and keeps serving peers' requests
 //! until every core has drained; only then do all executors return.
+//!
+//! Around that: the first executor to stop accepting reports it to the main
+//! thread, which tells systemd `STOPPING=1` ([`super::systemd`]); executor 0
+//! closes the Unix socket and removes its file ([`crate::net::unix`]). The
+//! process exits 0 after a graceful stop, whether it came from SIGTERM,
+//! SIGINT or `SHUTDOWN`.
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;

@@ -7,12 +7,38 @@
 
 pub mod db;
 pub mod value;
+pub mod watch;
 
 use crate::route::slot::{key_slot, SlotTable, SLOTS};
 use db::{Db, Entry, Loc};
 use hashbrown::DefaultHashBuilder;
 use std::hash::BuildHasher;
 use value::Value;
+
+/// Mutable access to an entry that reports writes to WATCH (see
+/// [`Shard::get_mut`]).
+pub struct EntryMut<'a> {
+    entry: &'a mut Entry,
+    watched: &'a mut watch::WatchTable,
+    db: usize,
+    key: &'a [u8],
+}
+
+impl std::ops::Deref for EntryMut<'_> {
+    type Target = Entry;
+    fn deref(&self) -> &Entry {
+        self.entry
+    }
+}
+
+impl std::ops::DerefMut for EntryMut<'_> {
+    fn deref_mut(&mut self) -> &mut Entry {
+        if !self.watched.is_empty() {
+            self.watched.touch(self.db, self.key);
+        }
+        self.entry
+    }
+}
 
 /// Counters owned and written only by this shard.
 #[derive(Default, Debug, Clone)]
@@ -33,6 +59,8 @@ pub struct Shard {
     pub stats: ShardStats,
     /// Where the active expiry sweep resumes: (db, table).
     sweep: (usize, usize),
+    /// Versions of WATCHed keys.
+    pub watched: watch::WatchTable,
 }
 
 impl Shard {
@@ -51,6 +79,7 @@ impl Shard {
             dbs: (0..databases).map(|_| Db::new(tables)).collect(),
             stats: ShardStats::default(),
             sweep: (0, 0),
+            watched: watch::WatchTable::default(),
         }
     }
 
@@ -90,6 +119,7 @@ impl Shard {
         if d.find(loc, key).is_some_and(|e| e.is_expired(now_ms)) {
             d.remove(loc, key);
             self.stats.expired_keys += 1;
+            self.touched(db, key);
         }
         loc
     }
@@ -112,10 +142,23 @@ impl Shard {
         found
     }
 
-    /// Looks a key up for modification.
-    pub fn get_mut(&mut self, db: usize, key: &[u8], now_ms: u64) -> Option<&mut Entry> {
+    /// Looks a key up for modification. Writing through the returned guard
+    /// marks the key modified for WATCH; reading through it does not, so a
+    /// command that fails (or changes nothing) leaves watchers undisturbed.
+    pub fn get_mut<'a>(
+        &'a mut self,
+        db: usize,
+        key: &'a [u8],
+        now_ms: u64,
+    ) -> Option<EntryMut<'a>> {
         let loc = self.expire_if_needed(db, key, now_ms);
-        self.dbs[db].find_mut(loc, key)
+        let entry = self.dbs[db].find_mut(loc, key)?;
+        Some(EntryMut {
+            entry,
+            watched: &mut self.watched,
+            db,
+            key,
+        })
     }
 
     pub fn exists(&mut self, db: usize, key: &[u8], now_ms: u64) -> bool {
@@ -125,33 +168,57 @@ impl Shard {
     /// Stores `value` under `key`, replacing any value; expiry as given (0 = none).
     pub fn set(&mut self, db: usize, key: &[u8], value: Value, expire_at: u64) {
         let loc = self.locate(key);
+        self.touched(db, key);
         let hasher = &self.hasher;
         self.dbs[db].insert(loc, &|k: &[u8]| hasher.hash_one(k), key, value, expire_at);
     }
 
     /// Changes the expiry of an existing, unexpired key.
+    /// Removing a TTL the key does not have changes nothing (no WATCH touch).
     pub fn set_expire(&mut self, db: usize, key: &[u8], expire_at: u64) -> bool {
         let loc = self.locate(key);
+        let Some(old) = self.dbs[db].find(loc, key).map(|e| e.expire_at()) else {
+            return false;
+        };
+        if expire_at != 0 || old != 0 {
+            self.touched(db, key);
+        }
         self.dbs[db].set_expire(loc, key, expire_at)
     }
 
     /// Deletes `key`; returns the removed entry if it existed and was not expired.
     pub fn remove(&mut self, db: usize, key: &[u8], now_ms: u64) -> Option<Entry> {
         let loc = self.expire_if_needed(db, key, now_ms);
-        self.dbs[db].remove(loc, key)
+        let removed = self.dbs[db].remove(loc, key);
+        if removed.is_some() {
+            self.touched(db, key);
+        }
+        removed
+    }
+
+    /// Bumps the WATCH version of `key` (one branch when nothing is watched).
+    #[inline]
+    fn touched(&mut self, db: usize, key: &[u8]) {
+        if !self.watched.is_empty() {
+            self.watched.touch(db, key);
+        }
     }
 
     pub fn flush_db(&mut self, db: usize) {
+        self.watched.touch_all(Some(db));
         self.dbs[db].clear();
     }
 
     pub fn flush_all(&mut self) {
+        self.watched.touch_all(None);
         for d in &mut self.dbs {
             d.clear();
         }
     }
 
     pub fn swap_db(&mut self, a: usize, b: usize) {
+        self.watched.touch_all(Some(a));
+        self.watched.touch_all(Some(b));
         self.dbs.swap(a, b);
     }
 

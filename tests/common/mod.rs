@@ -45,6 +45,7 @@ pub struct Builder {
     kind: Kind,
     threads: usize,
     args: Vec<String>,
+    envs: Vec<(String, String)>,
 }
 
 impl Builder {
@@ -57,6 +58,33 @@ impl Builder {
     pub fn arg(mut self, a: impl Into<String>) -> Self {
         self.args.push(a.into());
         self
+    }
+
+    /// An environment variable for the server process.
+    pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.envs.push((key.into(), value.into()));
+        self
+    }
+
+    /// Spawn the server on a free port without waiting for it (for tests of
+    /// start-up itself); [`TestServer::wait_until_ready`] waits later.
+    pub fn spawn(self) -> TestServer {
+        let port = free_port();
+        let mut cmd = self.command(port);
+        let log = log_path(self.kind, port);
+        let log_file = File::create(&log).expect("create server log");
+        cmd.stdin(Stdio::null())
+            .stdout(log_file.try_clone().expect("clone log fd"))
+            .stderr(log_file);
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {:?}: {e}", self.kind));
+        TestServer {
+            kind: self.kind,
+            port,
+            child,
+            log,
+        }
     }
 
     /// Spawn the server and wait until it answers PING. A port lost to a race with
@@ -97,7 +125,8 @@ impl Builder {
                 let mut c = Command::new(ringkv_bin());
                 c.args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
                     .args(["--threads", &self.threads.to_string()])
-                    .args(&self.args);
+                    .args(&self.args)
+                    .envs(self.envs.iter().map(|(k, v)| (k, v)));
                 c
             }
             Kind::Redis => redis_command(port),
@@ -150,6 +179,7 @@ impl TestServer {
             kind,
             threads: 1,
             args: Vec::new(),
+            envs: Vec::new(),
         }
     }
 
@@ -198,6 +228,18 @@ impl TestServer {
             }
             std::thread::sleep(Duration::from_millis(10));
         }
+    }
+
+    /// Send `signal` (libc::SIGTERM, ...) to the server process.
+    pub fn signal(&self, signal: i32) {
+        // SAFETY: kill(2) on our own child's pid has no memory effects.
+        let rc = unsafe { libc::kill(self.child.id() as libc::pid_t, signal) };
+        assert_eq!(rc, 0, "kill({}, {signal})", self.child.id());
+    }
+
+    /// Wait until the server answers PING (after [`Builder::spawn`]).
+    pub fn wait_until_ready(&mut self) -> Result<(), String> {
+        self.wait_ready()
     }
 
     fn wait_ready(&mut self) -> Result<(), String> {
@@ -258,6 +300,7 @@ impl RedisServer {
                 kind: Kind::Redis,
                 threads: 1,
                 args: Vec::new(),
+                envs: Vec::new(),
             }
             .start(),
         )

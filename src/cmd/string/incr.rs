@@ -28,7 +28,7 @@ fn incr_by(ctx: &mut ExecCtx, key: &[u8], delta: i64) -> CmdResult {
             ctx.shard.set(db, key, Value::Int(delta), 0);
             delta
         }
-        Some(e) => {
+        Some(mut e) => {
             if !e.value.is_string() {
                 return Err(CmdError::WrongType);
             }
@@ -89,7 +89,7 @@ pub(super) fn incrbyfloat(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
     })?;
     let value = Value::string(text.as_bytes());
     match entry {
-        Some(e) => e.value = value,
+        Some(mut e) => e.value = value,
         None => ctx.shard.set(db, key, value, 0),
     }
     ctx.reply.bulk(text.as_bytes());

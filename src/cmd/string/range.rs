@@ -29,7 +29,7 @@ pub(super) fn append(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
             ctx.shard.set(db, key, Value::string(tail), 0);
             tail.len()
         }
-        Some(e) => {
+        Some(mut e) => {
             let old = e.value.str_len().ok_or(CmdError::WrongType)?;
             check_length(old as u64, tail.len() as u64)?;
             let buf = e.value.make_bytes().ok_or(CmdError::WrongType)?;
@@ -122,7 +122,7 @@ pub(super) fn setrange(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
                 len
             }
         }
-        Some(e) => {
+        Some(mut e) => {
             let old = e.value.str_len().ok_or(CmdError::WrongType)?;
             if patch.is_empty() {
                 old

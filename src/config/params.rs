@@ -1,0 +1,596 @@
+//! The one table of settings: name, default, one-line doc, whether `CONFIG SET`
+//! may change it at run time, and how a value is parsed, validated and shown.
+//!
+//! Everything that reads or writes a setting goes through [`PARAMS`]: the
+//! defaults ([`Config::defaults`]), the TOML file, `--key value` flags,
+//! `RINGKV_*` variables, `CONFIG GET/SET/REWRITE`, SIGHUP reload and the
+//! documented `configs/ringkv.toml` (a unit test checks that file against this
+//! table). Adding a setting = one field in [`Config`] + one entry here.
+//!
+//! Parse errors use Redis's texts (`argument couldn't be parsed into an
+//! integer`, `argument must be between 0 and 2147483647 inclusive`, ...) so
+//! `CONFIG SET` answers exactly as redis-server does.
+
+use super::Config;
+
+/// How a value is written in TOML (CONFIG REWRITE) and documented.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Int,
+    Bool,
+    Str,
+}
+
+/// One setting.
+pub struct Param {
+    /// Redis's name (lower case, dashes); also the TOML key and `--flag`.
+    pub name: &'static str,
+    /// The default, in the same text form `set` accepts and `get` returns.
+    pub default: &'static str,
+    /// One line for `configs/ringkv.toml` and `--help`.
+    pub doc: &'static str,
+    /// `CONFIG SET` may change it while running (every core applies it).
+    pub mutable: bool,
+    pub kind: Kind,
+    /// The current value as `CONFIG GET` shows it.
+    pub get: fn(&Config) -> String,
+    /// Parses and validates `value`, storing it; the error is Redis's text.
+    pub set: fn(&mut Config, &str) -> Result<(), String>,
+}
+
+impl std::fmt::Debug for Param {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Param({})", self.name)
+    }
+}
+
+/// Looks a setting up by name, case-insensitively.
+pub fn find(name: &str) -> Option<&'static Param> {
+    PARAMS.iter().find(|p| p.name.eq_ignore_ascii_case(name))
+}
+
+/// Every setting ringkv knows, in the order `configs/ringkv.toml` lists them.
+pub static PARAMS: &[Param] = &[
+    // --- network ---
+    Param {
+        name: "bind",
+        default: "127.0.0.1",
+        doc: "Address to listen on for TCP clients.",
+        mutable: false,
+        kind: Kind::Str,
+        get: |c| c.bind.clone(),
+        set: |c, v| {
+            if v.split_whitespace().count() != 1 {
+                return Err("ringkv binds exactly one address".into());
+            }
+            c.bind = v.trim().to_string();
+            Ok(())
+        },
+    },
+    Param {
+        name: "port",
+        default: "6379",
+        doc: "TCP port to listen on.",
+        mutable: false,
+        kind: Kind::Int,
+        get: |c| c.port.to_string(),
+        set: |c, v| {
+            c.port = int(v, 0, 65535)? as u16;
+            Ok(())
+        },
+    },
+    Param {
+        name: "unixsocket",
+        default: "",
+        doc: "Path of a Unix-domain socket to listen on too (empty: none).",
+        mutable: false,
+        kind: Kind::Str,
+        get: |c| c.unixsocket.clone(),
+        set: |c, v| {
+            c.unixsocket = v.to_string();
+            Ok(())
+        },
+    },
+    Param {
+        name: "unixsocketperm",
+        default: "0",
+        doc: "Permissions of the Unix socket, in octal (0: leave the umask's).",
+        mutable: false,
+        kind: Kind::Str,
+        get: |c| format!("{:o}", c.unixsocketperm),
+        set: |c, v| {
+            let perm = u32::from_str_radix(v.trim(), 8)
+                .map_err(|_| "argument couldn't be parsed into an integer".to_string())?;
+            if perm > 0o777 {
+                return Err("argument must be between 0 and 777 inclusive".into());
+            }
+            c.unixsocketperm = perm;
+            Ok(())
+        },
+    },
+    Param {
+        name: "tcp-keepalive",
+        default: "300",
+        doc: "Seconds between TCP keepalive probes on client sockets (0: off).",
+        mutable: false,
+        kind: Kind::Int,
+        get: |c| c.tcp_keepalive.to_string(),
+        set: |c, v| {
+            c.tcp_keepalive = int(v, 0, i32::MAX as i64)? as u32;
+            Ok(())
+        },
+    },
+    Param {
+        name: "timeout",
+        default: "0",
+        doc: "Close a client after this many idle seconds (0: never).",
+        mutable: true,
+        kind: Kind::Int,
+        get: |c| c.timeout.to_string(),
+        set: |c, v| {
+            c.timeout = int(v, 0, i32::MAX as i64)? as u32;
+            Ok(())
+        },
+    },
+    Param {
+        name: "maxclients",
+        default: "10000",
+        doc: "Most clients connected at once; the next one gets an error.",
+        mutable: true,
+        kind: Kind::Int,
+        get: |c| c.maxclients.to_string(),
+        set: |c, v| {
+            c.maxclients = int(v, 1, u32::MAX as i64)? as usize;
+            Ok(())
+        },
+    },
+    Param {
+        name: "metrics-addr",
+        default: "127.0.0.1:9121",
+        doc: "Address of the Prometheus /metrics endpoint (empty: off).",
+        mutable: false,
+        kind: Kind::Str,
+        get: |c| c.metrics_addr.clone(),
+        set: |c, v| {
+            if !v.is_empty() && v.parse::<std::net::SocketAddr>().is_err() {
+                return Err("argument must be an address like 127.0.0.1:9121".into());
+            }
+            c.metrics_addr = v.to_string();
+            Ok(())
+        },
+    },
+    // --- cores ---
+    Param {
+        name: "threads",
+        default: "0",
+        doc: "Executors, one shard each (0: one per CPU of `cpus`).",
+        mutable: false,
+        kind: Kind::Int,
+        get: |c| c.threads.to_string(),
+        set: |c, v| {
+            c.threads = int(v, 0, 1024)? as usize;
+            Ok(())
+        },
+    },
+    Param {
+        name: "cpus",
+        default: "",
+        doc: "CPUs to pin executors to, e.g. \"0-3,8\" (empty: the affinity mask).",
+        mutable: false,
+        kind: Kind::Str,
+        get: |c| c.cpus_text.clone(),
+        set: |c, v| {
+            c.cpus = parse_cpu_list(v)?;
+            c.cpus_text = v.trim().to_string();
+            Ok(())
+        },
+    },
+    Param {
+        name: "io-threads",
+        default: "1",
+        doc: "Accepted for redis.conf compatibility; ringkv uses `threads`.",
+        mutable: false,
+        kind: Kind::Int,
+        get: |c| c.io_threads.to_string(),
+        set: |c, v| {
+            c.io_threads = int(v, 1, 128)? as u32;
+            Ok(())
+        },
+    },
+    // --- keyspace and protocol ---
+    Param {
+        name: "databases",
+        default: "16",
+        doc: "Number of logical databases (SELECT 0..n-1).",
+        mutable: false,
+        kind: Kind::Int,
+        get: |c| c.databases.to_string(),
+        set: |c, v| {
+            c.databases = int(v, 1, 65536)? as usize;
+            Ok(())
+        },
+    },
+    Param {
+        name: "proto-max-bulk-len",
+        default: "536870912",
+        doc: "Largest bulk string a client may send, in bytes (512mb).",
+        mutable: false,
+        kind: Kind::Int,
+        get: |c| c.proto_max_bulk_len.to_string(),
+        set: |c, v| {
+            c.proto_max_bulk_len = memory(v, 1024 * 1024, i64::MAX)?;
+            Ok(())
+        },
+    },
+    Param {
+        name: "client-query-buffer-limit",
+        default: "1073741824",
+        doc: "Largest unparsed input of one client before it is closed (1gb).",
+        mutable: false,
+        kind: Kind::Int,
+        get: |c| c.client_query_buffer_limit.to_string(),
+        set: |c, v| {
+            c.client_query_buffer_limit = memory(v, 1024 * 1024, i64::MAX)? as usize;
+            Ok(())
+        },
+    },
+    Param {
+        name: "maxmemory",
+        default: "0",
+        doc: "Memory limit in bytes (0: none). Placeholder: not enforced yet.",
+        mutable: false,
+        kind: Kind::Int,
+        get: |c| c.maxmemory.to_string(),
+        set: |c, v| {
+            c.maxmemory = memory(v, 0, i64::MAX)? as u64;
+            Ok(())
+        },
+    },
+    Param {
+        name: "maxmemory-policy",
+        default: "noeviction",
+        doc: "Eviction policy at maxmemory. Placeholder: not enforced yet.",
+        mutable: false,
+        kind: Kind::Str,
+        get: |c| c.maxmemory_policy.to_string(),
+        set: |c, v| {
+            c.maxmemory_policy = one_of(
+                v,
+                &[
+                    "volatile-lru",
+                    "volatile-lfu",
+                    "volatile-random",
+                    "volatile-ttl",
+                    "allkeys-lru",
+                    "allkeys-lfu",
+                    "allkeys-random",
+                    "noeviction",
+                ],
+            )?;
+            Ok(())
+        },
+    },
+    // --- security ---
+    Param {
+        name: "requirepass",
+        default: "",
+        doc: "Password clients must AUTH with. Placeholder: not enforced yet.",
+        mutable: false,
+        kind: Kind::Str,
+        get: |c| c.requirepass.clone(),
+        set: |c, v| {
+            c.requirepass = v.to_string();
+            Ok(())
+        },
+    },
+    // --- logging and diagnostics ---
+    Param {
+        name: "loglevel",
+        default: "notice",
+        doc: "debug, verbose, notice or warning (Redis's names; also trace, info, warn, error).",
+        mutable: true,
+        kind: Kind::Str,
+        get: |c| c.loglevel.to_string(),
+        set: |c, v| {
+            let v = v.to_ascii_lowercase();
+            if super::logging::level_filter(&v).is_none() {
+                return Err(
+                    "argument(s) must be one of the following: debug, verbose, notice, warning"
+                        .into(),
+                );
+            }
+            c.loglevel = v;
+            Ok(())
+        },
+    },
+    Param {
+        name: "logfile",
+        default: "",
+        doc: "File to log to (empty: standard error).",
+        mutable: false,
+        kind: Kind::Str,
+        get: |c| c.logfile.clone(),
+        set: |c, v| {
+            c.logfile = v.to_string();
+            Ok(())
+        },
+    },
+    Param {
+        name: "logfile-max-size",
+        default: "0",
+        doc: "Rotate the log file when it would grow past this many bytes (0: never).",
+        mutable: false,
+        kind: Kind::Int,
+        get: |c| c.logfile_max_size.to_string(),
+        set: |c, v| {
+            c.logfile_max_size = memory(v, 0, i64::MAX)? as u64;
+            Ok(())
+        },
+    },
+    Param {
+        name: "logfile-keep",
+        default: "5",
+        doc: "Rotated log files to keep (logfile.1 is the newest).",
+        mutable: false,
+        kind: Kind::Int,
+        get: |c| c.logfile_keep.to_string(),
+        set: |c, v| {
+            c.logfile_keep = int(v, 1, 1000)? as usize;
+            Ok(())
+        },
+    },
+    Param {
+        name: "slowlog-log-slower-than",
+        default: "10000",
+        doc: "Log commands slower than this many microseconds in SLOWLOG (-1: off).",
+        mutable: true,
+        kind: Kind::Int,
+        get: |c| c.slowlog_log_slower_than.to_string(),
+        set: |c, v| {
+            c.slowlog_log_slower_than = int(v, -1, i64::MAX)?;
+            Ok(())
+        },
+    },
+    Param {
+        name: "slowlog-max-len",
+        default: "128",
+        doc: "Entries SLOWLOG keeps.",
+        mutable: true,
+        kind: Kind::Int,
+        get: |c| c.slowlog_max_len.to_string(),
+        set: |c, v| {
+            c.slowlog_max_len = int(v, 0, i64::MAX)? as u64;
+            Ok(())
+        },
+    },
+    // --- persistence (placeholders until persistence lands) ---
+    Param {
+        name: "dir",
+        default: ".",
+        doc: "Directory for snapshot and append-only files.",
+        mutable: false,
+        kind: Kind::Str,
+        get: |c| c.dir.clone(),
+        set: |c, v| {
+            if v.is_empty() {
+                return Err("directory must not be empty".into());
+            }
+            c.dir = v.to_string();
+            Ok(())
+        },
+    },
+    Param {
+        name: "save",
+        default: "",
+        doc: "Snapshot rules \"<seconds> <changes> ...\" (empty: none). Placeholder.",
+        mutable: true,
+        kind: Kind::Str,
+        get: |c| c.save.clone(),
+        set: |c, v| {
+            let parts: Vec<&str> = v.split_whitespace().collect();
+            let numbers_ok = parts.iter().all(|p| p.parse::<u64>().is_ok());
+            if parts.len() % 2 == 1 || !numbers_ok {
+                return Err("Invalid save parameters".into());
+            }
+            c.save = parts.join(" ");
+            Ok(())
+        },
+    },
+    Param {
+        name: "appendonly",
+        default: "no",
+        doc: "Log every write to an append-only file. Placeholder.",
+        mutable: false,
+        kind: Kind::Bool,
+        get: |c| yes_no(c.appendonly),
+        set: |c, v| {
+            c.appendonly = boolean(v)?;
+            Ok(())
+        },
+    },
+    Param {
+        name: "appendfsync",
+        default: "everysec",
+        doc: "When the append-only file is fsynced: always, everysec or no. Placeholder.",
+        mutable: true,
+        kind: Kind::Str,
+        get: |c| c.appendfsync.to_string(),
+        set: |c, v| {
+            c.appendfsync = one_of(v, &["everysec", "always", "no"])?;
+            Ok(())
+        },
+    },
+];
+
+/// An integer in `[min, max]`, with Redis's error texts.
+fn int(v: &str, min: i64, max: i64) -> Result<i64, String> {
+    let n: i64 = v
+        .trim()
+        .parse()
+        .map_err(|_| "argument couldn't be parsed into an integer".to_string())?;
+    in_range(n, min, max)
+}
+
+fn in_range(n: i64, min: i64, max: i64) -> Result<i64, String> {
+    if n < min || n > max {
+        return Err(format!(
+            "argument must be between {min} and {max} inclusive"
+        ));
+    }
+    Ok(n)
+}
+
+/// A byte count with Redis's memory units (`1k`=1000, `1kb`=1024, `gb`, ...).
+pub fn memory(v: &str, min: i64, max: i64) -> Result<i64, String> {
+    let lower = v.trim().to_ascii_lowercase();
+    let units: &[(&str, i64)] = &[
+        ("kb", 1 << 10),
+        ("mb", 1 << 20),
+        ("gb", 1 << 30),
+        ("k", 1000),
+        ("m", 1_000_000),
+        ("g", 1_000_000_000),
+        ("b", 1),
+    ];
+    let (digits, mul) = units
+        .iter()
+        .find_map(|(suffix, mul)| lower.strip_suffix(suffix).map(|d| (d, *mul)))
+        .unwrap_or((lower.as_str(), 1));
+    let n: i64 = digits
+        .parse()
+        .ok()
+        .and_then(|n: i64| n.checked_mul(mul))
+        .ok_or_else(|| "argument must be a memory value".to_string())?;
+    in_range(n, min, max)
+}
+
+fn boolean(v: &str) -> Result<bool, String> {
+    match v.to_ascii_lowercase().as_str() {
+        "yes" | "true" => Ok(true),
+        "no" | "false" => Ok(false),
+        _ => Err("argument must be 'yes' or 'no'".into()),
+    }
+}
+
+fn yes_no(b: bool) -> String {
+    if b { "yes" } else { "no" }.to_string()
+}
+
+/// One of `choices` (case-insensitive), with Redis's error text.
+fn one_of(v: &str, choices: &[&'static str]) -> Result<&'static str, String> {
+    choices
+        .iter()
+        .find(|c| c.eq_ignore_ascii_case(v))
+        .copied()
+        .ok_or_else(|| {
+            format!(
+                "argument(s) must be one of the following: {}",
+                choices.join(", ")
+            )
+        })
+}
+
+/// A CPU list as taskset writes it: `0-3,8,10-11` (empty: none given).
+pub fn parse_cpu_list(v: &str) -> Result<Vec<usize>, String> {
+    let mut cpus = Vec::new();
+    for part in v.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let bad = || format!("'{part}' is not a CPU number or range like 0-3");
+        let (lo, hi) = match part.split_once('-') {
+            Some((a, b)) => (
+                a.trim().parse().map_err(|_| bad())?,
+                b.trim().parse().map_err(|_| bad())?,
+            ),
+            None => {
+                let n: usize = part.parse().map_err(|_| bad())?;
+                (n, n)
+            }
+        };
+        if lo > hi || hi >= 4096 {
+            return Err(bad());
+        }
+        for cpu in lo..=hi {
+            if !cpus.contains(&cpu) {
+                cpus.push(cpu);
+            }
+        }
+    }
+    Ok(cpus)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_default_parses_and_round_trips() {
+        let c = Config::defaults();
+        for p in PARAMS {
+            assert_eq!((p.get)(&c), p.default, "{}", p.name);
+            let mut d = c.clone();
+            (p.set)(&mut d, &(p.get)(&c)).unwrap_or_else(|e| panic!("{}: {e}", p.name));
+        }
+        let mut names: Vec<_> = PARAMS.iter().map(|p| p.name).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), PARAMS.len(), "duplicate setting");
+    }
+
+    #[test]
+    fn redis_error_texts() {
+        let mut c = Config::defaults();
+        let set = |c: &mut Config, n: &str, v: &str| (find(n).unwrap().set)(c, v);
+        assert_eq!(
+            set(&mut c, "maxclients", "abc").unwrap_err(),
+            "argument couldn't be parsed into an integer"
+        );
+        assert_eq!(
+            set(&mut c, "maxclients", "-5").unwrap_err(),
+            "argument must be between 1 and 4294967295 inclusive"
+        );
+        assert_eq!(
+            set(&mut c, "timeout", "-1").unwrap_err(),
+            "argument must be between 0 and 2147483647 inclusive"
+        );
+        assert_eq!(
+            set(&mut c, "save", "1").unwrap_err(),
+            "Invalid save parameters"
+        );
+        assert_eq!(
+            set(&mut c, "appendfsync", "x").unwrap_err(),
+            "argument(s) must be one of the following: everysec, always, no"
+        );
+        assert_eq!(
+            set(&mut c, "appendonly", "maybe").unwrap_err(),
+            "argument must be 'yes' or 'no'"
+        );
+        assert_eq!(
+            set(&mut c, "loglevel", "loud").unwrap_err(),
+            "argument(s) must be one of the following: debug, verbose, notice, warning"
+        );
+        assert_eq!(
+            set(&mut c, "slowlog-max-len", "-1").unwrap_err(),
+            "argument must be between 0 and 9223372036854775807 inclusive"
+        );
+        set(&mut c, "save", " 3600 1  300 100 ").unwrap();
+        assert_eq!(c.save, "3600 1 300 100");
+        set(&mut c, "APPENDFSYNC", "ALWAYS").unwrap();
+        assert_eq!(c.appendfsync, "always");
+    }
+
+    #[test]
+    fn memory_units_and_cpu_lists() {
+        assert_eq!(memory("512mb", 0, i64::MAX), Ok(512 << 20));
+        assert_eq!(memory("1k", 0, i64::MAX), Ok(1000));
+        assert_eq!(memory("1GB", 0, i64::MAX), Ok(1 << 30));
+        assert_eq!(memory("77", 0, i64::MAX), Ok(77));
+        assert!(memory("lots", 0, i64::MAX).is_err());
+        assert_eq!(parse_cpu_list("0-2, 5,1"), Ok(vec![0, 1, 2, 5]));
+        assert_eq!(parse_cpu_list(""), Ok(vec![]));
+        assert!(parse_cpu_list("3-1").is_err());
+        assert!(parse_cpu_list("x").is_err());
+        let mut c = Config::defaults();
+        (find("unixsocketperm").unwrap().set)(&mut c, "770").unwrap();
+        assert_eq!(c.unixsocketperm, 0o770);
+        assert!((find("unixsocketperm").unwrap().set)(&mut c, "999").is_err());
+    }
+}

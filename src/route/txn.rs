@@ -1,0 +1,390 @@
+//! The transaction coordinator (design §5): multi-shard operations lock
+//! their keys on every shard involved, in ascending shard order (so no
+//! deadlock is possible, see runtime/locks.rs), run their parts — in
+//! parallel across shards — while holding them, then release. A single-shard
+//! command on unlocked keys never comes here.
+//!
+//! Also MULTI / EXEC / DISCARD / WATCH / UNWATCH: EXEC locks every key its
+//! queued commands touch (and the watched ones), checks the WATCH versions,
+//! then runs the queue through the ordinary pipeline executor in transaction
+//! mode, so it is atomic and serializable across shards.
+
+use super::pipeline::{execute_batch_in, write_error, Batch, Env};
+use crate::cmd::client::{QueuedCmd, WatchedKey};
+use crate::cmd::ops::{OpResult, ShardOp};
+use crate::cmd::table::{flag, CommandSpec, Exec, Global};
+use crate::protocol::{ReplyWriter, Span};
+use crate::runtime::core::Core;
+use crate::runtime::locks::TxId;
+use crate::runtime::mesh::{JobKind, JobOutput};
+use bytes::Bytes;
+use std::rc::Rc;
+
+/// (shard, db) of a watched key.
+type Place = (usize, usize);
+/// A watched key to check: key, version seen by WATCH, existed then.
+type WatchCheck = (Bytes, u64, bool);
+
+/// Keys to lock, per shard: (db, key).
+pub type ShardKeys = Vec<(usize, Vec<(usize, Bytes)>)>;
+
+/// A running coordinated transaction: its locks are held on `shards`.
+pub struct Tx {
+    pub txid: TxId,
+    shards: Vec<usize>,
+}
+
+impl Tx {
+    /// Locks `keys` (grouped by shard) — or, with `whole`, every shard
+    /// entirely — in ascending shard order. Returns once all are held.
+    pub async fn begin(core: &Rc<Core>, mut keys: ShardKeys, whole: bool) -> Tx {
+        let txid = core.new_txid();
+        if whole {
+            keys = (0..core.cores).map(|s| (s, Vec::new())).collect();
+        }
+        keys.sort_unstable_by_key(|(s, _)| *s);
+        let mut shards = Vec::with_capacity(keys.len());
+        for (shard, shard_keys) in keys {
+            if shard == core.id {
+                core.lock_local(txid, shard_keys, whole).await;
+            } else {
+                let kind = JobKind::Lock {
+                    txid,
+                    keys: shard_keys,
+                    whole,
+                };
+                let _locked = core.call(shard, 0, kind).await;
+            }
+            shards.push(shard);
+        }
+        Tx { txid, shards }
+    }
+
+    /// Releases every lock. Remote releases are one-way: nothing waits for
+    /// them, which is safe because every lock was held before any release.
+    pub fn release(self, core: &Rc<Core>) {
+        for shard in self.shards {
+            if shard == core.id {
+                core.release_tx(self.txid);
+            } else {
+                drop(core.call(shard, 0, JobKind::Release { txid: self.txid }));
+            }
+        }
+    }
+}
+
+/// Groups (shard, db, key) triples into [`ShardKeys`].
+pub fn group_keys(items: impl IntoIterator<Item = (usize, usize, Bytes)>) -> ShardKeys {
+    let mut groups: ShardKeys = Vec::new();
+    for (shard, db, key) in items {
+        match groups.iter_mut().find(|g| g.0 == shard) {
+            Some(g) => g.1.push((db, key)),
+            None => groups.push((shard, vec![(db, key)])),
+        }
+    }
+    groups
+}
+
+/// MULTI / EXEC / DISCARD / WATCH / UNWATCH.
+pub async fn run(env: &Env<'_>, g: Global, cmd_idx: usize, out: &mut Vec<u8>) {
+    let args = env.batch.args(cmd_idx);
+    let resp3 = env.client.borrow().resp3;
+    match g {
+        Global::Multi => {
+            let mut c = env.client.borrow_mut();
+            if c.tx.queued.is_some() {
+                drop(c);
+                write_error(env.core, out, b"ERR MULTI calls can not be nested");
+                return;
+            }
+            c.tx.queued = Some(Vec::new());
+            c.tx.errored = false;
+            ReplyWriter::new(out, resp3).ok();
+        }
+        Global::Discard => {
+            if env.client.borrow_mut().tx.queued.take().is_none() {
+                write_error(env.core, out, b"ERR DISCARD without MULTI");
+                return;
+            }
+            unwatch_all(env).await;
+            ReplyWriter::new(out, resp3).ok();
+        }
+        Global::Unwatch => {
+            unwatch_all(env).await;
+            ReplyWriter::new(out, resp3).ok();
+        }
+        Global::Watch => {
+            if env.client.borrow().tx.queued.is_some() {
+                write_error(env.core, out, b"ERR WATCH inside MULTI is not allowed");
+                return;
+            }
+            let db = env.client.borrow().db;
+            let spans = args.spans();
+            let groups = {
+                let shard = env.core.shard.borrow();
+                group_keys((1..args.len()).map(|i| {
+                    (
+                        shard.slots.shard_of(args.get(i)),
+                        db,
+                        env.batch.arg_bytes(spans[i]),
+                    )
+                }))
+            };
+            let ops = groups
+                .iter()
+                .map(|(s, keys)| {
+                    (
+                        *s,
+                        ShardOp::Watch {
+                            keys: keys.iter().map(|k| k.1.clone()).collect(),
+                        },
+                    )
+                })
+                .collect();
+            let results = super::multikey::run_ops(env, db, ops).await;
+            let mut c = env.client.borrow_mut();
+            for ((shard, keys), r) in groups.into_iter().zip(results) {
+                if let OpResult::Watched(versions) = r {
+                    for ((_, key), (version, existed)) in keys.into_iter().zip(versions) {
+                        c.tx.watched.push(WatchedKey {
+                            shard,
+                            db,
+                            key,
+                            version,
+                            existed,
+                        });
+                    }
+                }
+            }
+            drop(c);
+            ReplyWriter::new(out, resp3).ok();
+        }
+        Global::Exec => exec(env, out).await,
+        _ => write_error(env.core, out, b"ERR internal routing error"),
+    }
+}
+
+/// Queues a command while the client is in MULTI (or rejects it, flagging
+/// the transaction so EXEC aborts). Returns false when the client is not in
+/// MULTI or the command acts immediately (EXEC, DISCARD, MULTI, WATCH, QUIT, RESET).
+pub fn queue_if_multi(
+    env: &Env<'_>,
+    spec: Option<&'static CommandSpec>,
+    cmd_idx: usize,
+    out: &mut Vec<u8>,
+) -> bool {
+    if env.client.borrow().tx.queued.is_none() {
+        return false;
+    }
+    if let Some(spec) = spec {
+        if matches!(
+            spec.exec,
+            Exec::Global(Global::Exec | Global::Discard | Global::Multi | Global::Watch)
+        ) || spec.name == "quit"
+            || spec.name == "reset"
+        {
+            return false;
+        }
+    }
+    let args = env.batch.args(cmd_idx);
+    let reject = match spec {
+        None => Some(super::pipeline::unknown_command_error(&args)),
+        Some(s) if !s.arity_ok(args.len()) => {
+            Some(format!("ERR wrong number of arguments for '{}' command", s.name).into_bytes())
+        }
+        Some(s) if s.flags & flag::NO_MULTI != 0 => {
+            Some(b"ERR Command not allowed inside a transaction".to_vec())
+        }
+        Some(_) => None,
+    };
+    let mut c = env.client.borrow_mut();
+    let Some(queue) = c.tx.queued.as_mut() else {
+        return false;
+    };
+    match (reject, spec) {
+        (Some(msg), _) => {
+            c.tx.errored = true;
+            drop(c);
+            write_error(env.core, out, &msg);
+        }
+        (None, Some(spec)) => {
+            queue.push(QueuedCmd {
+                spec,
+                args: args.iter_from(0).map(|a| a.to_vec()).collect(),
+            });
+            out.extend_from_slice(b"+QUEUED\r\n");
+        }
+        (None, None) => {}
+    }
+    true
+}
+
+/// Redis's answer to a rejected EXEC: discard the transaction (and the
+/// watches) and reply `EXECABORT Transaction discarded because of: <why>`.
+pub async fn exec_abort(env: &Env<'_>, why: &str, out: &mut Vec<u8>) {
+    env.client.borrow_mut().tx.queued = None;
+    unwatch_all(env).await;
+    write_error(
+        env.core,
+        out,
+        format!("EXECABORT Transaction discarded because of: {why}").as_bytes(),
+    );
+}
+
+/// Forgets every WATCHed key of the client.
+pub async fn unwatch_all(env: &Env<'_>) {
+    let watched = std::mem::take(&mut env.client.borrow_mut().tx.watched);
+    if watched.is_empty() {
+        return;
+    }
+    let mut by_place: Vec<((usize, usize), Vec<Bytes>)> = Vec::new();
+    for w in watched {
+        match by_place.iter_mut().find(|p| p.0 == (w.shard, w.db)) {
+            Some(p) => p.1.push(w.key),
+            None => by_place.push(((w.shard, w.db), vec![w.key])),
+        }
+    }
+    for ((shard, db), keys) in by_place {
+        super::multikey::run_op(env, shard, db, ShardOp::Unwatch { keys }).await;
+    }
+}
+
+/// Drops the client's watches when its connection ends.
+pub async fn on_disconnect(
+    core: &Rc<Core>,
+    client: &Rc<std::cell::RefCell<crate::cmd::client::ClientState>>,
+) {
+    let empty = Bytes::new();
+    let batch = Batch {
+        data: &empty,
+        inline: &empty,
+        spans: &[],
+        cmds: &[],
+    };
+    let env = Env {
+        core,
+        client,
+        batch: &batch,
+        now_ms: crate::cmd::unix_ms(),
+        txid: None,
+    };
+    unwatch_all(&env).await;
+}
+
+async fn exec(env: &Env<'_>, out: &mut Vec<u8>) {
+    let (queued, errored, resp3, start_db) = {
+        let mut c = env.client.borrow_mut();
+        let Some(q) = c.tx.queued.take() else {
+            drop(c);
+            write_error(env.core, out, b"ERR EXEC without MULTI");
+            return;
+        };
+        (q, c.tx.errored, c.resp3, c.db)
+    };
+    if errored {
+        unwatch_all(env).await;
+        write_error(
+            env.core,
+            out,
+            b"EXECABORT Transaction discarded because of previous errors.",
+        );
+        return;
+    }
+    // Every key the queue touches (following SELECTs), and the watched ones.
+    let mut whole = false;
+    let mut keys = Vec::new();
+    {
+        let shard = env.core.shard.borrow();
+        let mut db = start_db;
+        for q in &queued {
+            match q.spec.exec {
+                Exec::Shard(_) | Exec::MultiKey(..) => {
+                    for k in q.spec.key_indexes(q.args.len()) {
+                        let key = Bytes::copy_from_slice(&q.args[k]);
+                        keys.push((shard.slots.shard_of(&key), db, key));
+                    }
+                }
+                Exec::Global(_) => whole = true,
+                Exec::Conn(_) => {
+                    if q.spec.name == "select" {
+                        if let Some(n) = crate::protocol::parser::parse_i64(&q.args[1]) {
+                            if n >= 0 && (n as usize) < env.core.info.databases {
+                                db = n as usize;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let watched = &env.client.borrow().tx.watched;
+        keys.extend(watched.iter().map(|w| (w.shard, w.db, w.key.clone())));
+    }
+    let tx = Tx::begin(env.core, group_keys(keys), whole).await;
+
+    // WATCH: abort (null reply) if any watched key changed.
+    let watched = std::mem::take(&mut env.client.borrow_mut().tx.watched);
+    let mut dirty = false;
+    let mut places: Vec<(Place, Vec<WatchCheck>)> = Vec::new();
+    for w in &watched {
+        let item = (w.key.clone(), w.version, w.existed);
+        match places.iter_mut().find(|p| p.0 == (w.shard, w.db)) {
+            Some(p) => p.1.push(item),
+            None => places.push(((w.shard, w.db), vec![item])),
+        }
+    }
+    for ((shard, db), keys) in places {
+        let op = ShardOp::CheckWatch { keys };
+        let r = if shard == env.core.id {
+            env.core.run_local(db, JobKind::TxOp { txid: tx.txid, op })
+        } else {
+            env.core
+                .call(shard, db, JobKind::TxOp { txid: tx.txid, op })
+                .await
+        };
+        if matches!(r, JobOutput::Op(OpResult::Int(n)) if n > 0) {
+            dirty = true;
+        }
+    }
+    env.client.borrow_mut().tx.watched = watched;
+    if dirty {
+        tx.release(env.core);
+        unwatch_all(env).await;
+        ReplyWriter::new(out, resp3).null_array();
+        return;
+    }
+
+    // Run the queue as one batch in transaction mode.
+    let mut data = Vec::new();
+    let mut spans = Vec::new();
+    let mut cmds = Vec::with_capacity(queued.len());
+    for q in &queued {
+        cmds.push((spans.len() as u32, q.args.len() as u32));
+        for a in &q.args {
+            spans.push(Span {
+                start: data.len() as u32,
+                len: a.len() as u32,
+            });
+            data.extend_from_slice(a);
+        }
+    }
+    let data = Bytes::from(data);
+    let empty = Bytes::new();
+    let batch = Batch {
+        data: &data,
+        inline: &empty,
+        spans: &spans,
+        cmds: &cmds,
+    };
+    ReplyWriter::new(out, resp3).array(queued.len());
+    // Boxed: EXEC runs through the executor that called it (recursion).
+    Box::pin(execute_batch_in(
+        env.core,
+        env.client,
+        &batch,
+        out,
+        Some(tx.txid),
+    ))
+    .await;
+    tx.release(env.core);
+    unwatch_all(env).await;
+}

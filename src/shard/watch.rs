@@ -1,0 +1,66 @@
+//! WATCH support: a version per watched key, bumped by every write to it.
+//!
+//! Only keys some client watches are in the table, so writes pay one
+//! `is_empty` branch when nobody watches anything. Versions come from one
+//! shard-wide sequence, so a key unwatched and watched again never reuses a
+//! version.
+
+use hashbrown::HashMap;
+
+/// (db, key) → (version, number of watchers).
+type Watched = HashMap<(usize, Box<[u8]>), (u64, u32)>;
+
+#[derive(Default)]
+pub struct WatchTable {
+    keys: Watched,
+    seq: u64,
+}
+
+impl WatchTable {
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// Registers one more watcher of `key`; returns its current version.
+    pub fn watch(&mut self, db: usize, key: &[u8]) -> u64 {
+        self.seq += 1;
+        let seq = self.seq;
+        let entry = self.keys.entry((db, key.into())).or_insert((seq, 0));
+        entry.1 += 1;
+        entry.0
+    }
+
+    /// Drops one watcher of `key`.
+    pub fn unwatch(&mut self, db: usize, key: &[u8]) {
+        let k = (db, Box::<[u8]>::from(key));
+        if let Some(e) = self.keys.get_mut(&k) {
+            e.1 = e.1.saturating_sub(1);
+            if e.1 == 0 {
+                self.keys.remove(&k);
+            }
+        }
+    }
+
+    pub fn version(&self, db: usize, key: &[u8]) -> Option<u64> {
+        self.keys.get(&(db, Box::<[u8]>::from(key))).map(|e| e.0)
+    }
+
+    /// Records a write to `key`.
+    pub fn touch(&mut self, db: usize, key: &[u8]) {
+        if let Some(e) = self.keys.get_mut(&(db, Box::<[u8]>::from(key))) {
+            self.seq += 1;
+            e.0 = self.seq;
+        }
+    }
+
+    /// Records a write to every watched key of `db` (None: every db).
+    pub fn touch_all(&mut self, db: Option<usize>) {
+        for (k, e) in self.keys.iter_mut() {
+            if db.is_none_or(|d| d == k.0) {
+                self.seq += 1;
+                e.0 = self.seq;
+            }
+        }
+    }
+}

@@ -1,28 +1,52 @@
 #!/usr/bin/env bash
-# bench.sh — redis-benchmark against ringkv and redis-server, side by side, on the same
+# bench.sh — the same load against ringkv and redis-server, side by side, on the same
 # pinned CPUs; prints throughput, p99 latency, server CPU time per request and the
 # ringkv/redis ratios.
 #
 # Usage: scripts/bench.sh [--threads T] [--server-cpus LIST] [--client-cpus LIST]
-#                         [--requests N] [--requests-p16 N]
+#                         [--requests N] [--requests-p16 N] [--only LIST]
+#                         [--mset-requests N] [--tx-requests N] [--tx-clients N]
+#                         [--pipe-keys N]
 #   --threads T         ringkv executors (default 1)
 #   --server-cpus LIST  taskset list for both servers (default 1, or 1-T for T > 1)
-#   --client-cpus LIST  taskset list for redis-benchmark (default 0)
-#   --requests N        requests per run with -P 1 (default 200000)
-#   --requests-p16 N    requests per run with -P 16 (default 10 x --requests)
+#   --client-cpus LIST  taskset list for the clients (default 0)
+#   --requests N        SET/GET requests per run with -P 1 (default 200000)
+#   --requests-p16 N    SET/GET requests per run with -P 16 (default 10 x --requests)
+#   --only LIST         comma-separated tests to run, of set,get,mset,tx,pipe (default all)
+#   --mset-requests N   MSET requests with -P 1, -P 16 runs 10 x N (default: a quarter
+#                       of the SET/GET counts)
+#   --tx-requests N     transactions with -P 1, -P 16 runs 10 x N (default: a quarter
+#                       of the SET/GET counts)
+#   --tx-clients N      connections of scripts/txbench.py (default 50)
+#   --pipe-keys N       keys written by the mass insertion (default 1000000)
 #
-# Each of SET and GET runs with -P 1 and -P 16, -c 50 -r 100000, against one server at
-# a time. Server CPU = utime+stime of the server process (all threads) from
-# /proc/<pid>/stat, before and after the run.
+# Tests, each against one server at a time, the client pinned to --client-cpus:
+#   set, get  redis-benchmark -t set|get -c 50 -r 100000, with -P 1 and -P 16
+#   mset      redis-benchmark -t mset (10 random keys per MSET, so with several ringkv
+#             threads an MSET spans shards), -c 50 -r 100000, with -P 1 and -P 16
+#   tx        scripts/txbench.py: MULTI / INCR key:<rand> / INCR key:<rand> / EXEC,
+#             -c 50 -r 100000, 1 or 16 transactions per write, after a FLUSHALL;
+#             a request is one transaction
+#   pipe      mass insertion: redis-cli --pipe of N x SET key:<i> value:<i> in RESP
+#             (generated once) after a FLUSHALL; DBSIZE must be N afterwards; a
+#             request is one SET, and p99 does not apply
+# Server CPU = utime+stime of the server process (all threads) from /proc/<pid>/stat,
+# before and after each run. Each server is stopped before the next one starts.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 
+ALL_TESTS=set,get,mset,tx,pipe
 THREADS=1
 SERVER_CPUS=""
 CLIENT_CPUS=0
 REQ_P1=200000
 REQ_P16=""
+ONLY=$ALL_TESTS
+MSET_P1=""
+TX_P1=""
+TX_CLIENTS=50
+PIPE_KEYS=1000000
 
 while [[ $# -gt 0 ]]; do
     case "$1" in
@@ -31,14 +55,39 @@ while [[ $# -gt 0 ]]; do
         --client-cpus) CLIENT_CPUS=$2; shift 2 ;;
         --requests) REQ_P1=$2; shift 2 ;;
         --requests-p16) REQ_P16=$2; shift 2 ;;
-        -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+        --only) ONLY=$2; shift 2 ;;
+        --mset-requests) MSET_P1=$2; shift 2 ;;
+        --tx-requests) TX_P1=$2; shift 2 ;;
+        --tx-clients) TX_CLIENTS=$2; shift 2 ;;
+        --pipe-keys) PIPE_KEYS=$2; shift 2 ;;
+        -h|--help) sed -n '2,34p' "$0"; exit 0 ;;
         *) echo "unknown option: $1" >&2; exit 2 ;;
     esac
 done
 [[ -n $SERVER_CPUS ]] || { [[ $THREADS -eq 1 ]] && SERVER_CPUS=1 || SERVER_CPUS="1-$THREADS"; }
 [[ -n $REQ_P16 ]] || REQ_P16=$((REQ_P1 * 10))
+if [[ -n $MSET_P1 ]]; then MSET_P16=$((MSET_P1 * 10)); else
+    MSET_P1=$((REQ_P1 / 4)); MSET_P16=$((REQ_P16 / 4)); fi
+if [[ -n $TX_P1 ]]; then TX_P16=$((TX_P1 * 10)); else
+    TX_P1=$((REQ_P1 / 4)); TX_P16=$((REQ_P16 / 4)); fi
 
-for tool in redis-server redis-benchmark redis-cli taskset ss; do
+IFS=, read -ra SELECTED <<<"$ONLY"
+[[ ${#SELECTED[@]} -gt 0 ]] || { echo "--only: no tests given" >&2; exit 2; }
+for t in "${SELECTED[@]}"; do
+    [[ ,$ALL_TESTS, == *,$t,* ]] || { echo "--only: unknown test '$t' (of $ALL_TESTS)" >&2; exit 2; }
+done
+# want TEST: was TEST selected?
+want() { [[ ,$ONLY, == *,$1,* ]]; }
+
+for n in "$REQ_P1" "$REQ_P16" "$MSET_P1" "$MSET_P16" "$TX_P1" "$TX_P16" "$TX_CLIENTS" \
+         "$PIPE_KEYS"; do
+    [[ $n =~ ^[0-9]+$ && $n -gt 0 ]] || { echo "bench.sh: counts must be positive (got '$n')" >&2; exit 2; }
+done
+
+TOOLS=(redis-server redis-cli taskset ss)
+{ want set || want get || want mset; } && TOOLS+=(redis-benchmark)
+want tx && TOOLS+=(python3)
+for tool in "${TOOLS[@]}"; do
     command -v "$tool" >/dev/null || { echo "bench.sh: $tool is not installed" >&2; exit 1; }
 done
 
@@ -46,35 +95,82 @@ echo "building release..." >&2
 cargo build --release --quiet
 
 PIDS=()
-cleanup() {
+# stop_servers: kill every server still running and reap it.
+stop_servers() {
+    local pid
     for pid in "${PIDS[@]}"; do
         kill -9 "$pid" 2>/dev/null || true
         wait "$pid" 2>/dev/null || true
     done
+    PIDS=()
 }
-trap cleanup EXIT INT TERM
+WORK=$(mktemp -d)
+RESULTS=$WORK/results
+PIPE_RESULTS=$WORK/pipe-results
+: >"$RESULTS"
+: >"$PIPE_RESULTS"
+trap 'stop_servers; rm -rf "$WORK"' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
+# free_port: a port with no TCP socket on it at all (listening, connected or TIME_WAIT),
+# below the kernel's ephemeral range so that no client connection grabs it meanwhile.
 free_port() {
-    local p
+    local low hi p
+    read -r low _ </proc/sys/net/ipv4/ip_local_port_range
+    if ((low > 11000)); then hi=$((low - 1)); low=10000; else low=61000; hi=65000; fi
     while :; do
-        p=$((20000 + RANDOM % 40000))
-        [[ -z $(ss -ltnH "sport = :$p") ]] && { echo "$p"; return; }
+        p=$((low + RANDOM % (hi - low + 1)))
+        [[ -z $(ss -tanH "sport = :$p") ]] && { echo "$p"; return; }
     done
 }
 
-# wait_ready PORT PID NAME: poll PING for up to 10 s; show the server's log on failure.
+# wait_ready PORT PID: poll PING for up to 10 s. Status 0: ready; 1: the server exited;
+# 2: not ready in time.
 wait_ready() {
-    local deadline=$((SECONDS + 10)) why=""
+    local deadline=$((SECONDS + 10))
     until [[ $(redis-cli -p "$1" ping 2>/dev/null) == PONG ]]; do
-        kill -0 "$2" 2>/dev/null || why="exited before it was ready"
-        ((SECONDS < deadline)) || why="not ready after 10 s"
-        if [[ -n $why ]]; then
-            echo "$3 $why; its output:" >&2
-            cat "$WORK/$3.log" >&2
-            exit 1
-        fi
+        kill -0 "$2" 2>/dev/null || return 1
+        ((SECONDS < deadline)) || return 2
         sleep 0.05
     done
+}
+
+# start_server ringkv|redis-server: start it pinned to the server CPUs on a free port,
+# trying another port if that one was taken meanwhile; sets PORT and PID.
+start_server() {
+    local name=$1 try status
+    for try in 1 2 3 4 5; do
+        PORT=$(free_port)
+        echo "$name$([[ $name == ringkv ]] && echo " --threads $THREADS") on CPUs" \
+            "$SERVER_CPUS, port $PORT" >&2
+        case $name in
+            ringkv)
+                taskset -c "$SERVER_CPUS" target/release/ringkv --port "$PORT" \
+                    --bind 127.0.0.1 --threads "$THREADS" >"$WORK/$name.log" 2>&1 & ;;
+            redis-server)
+                taskset -c "$SERVER_CPUS" redis-server --port "$PORT" --bind 127.0.0.1 \
+                    --save '' --appendonly no >"$WORK/$name.log" 2>&1 & ;;
+        esac
+        PID=$!
+        PIDS+=("$PID")
+        status=0
+        wait_ready "$PORT" "$PID" || status=$?
+        ((status == 0)) && return 0
+        stop_servers
+        if ((status == 1)) && grep -qi "address already in use" "$WORK/$name.log"; then
+            echo "  port $PORT was taken; trying another" >&2
+            continue
+        fi
+        break
+    done
+    if ((status == 1)); then
+        echo "$name exited before it was ready; its output:" >&2
+    else
+        echo "$name not ready after 10 s; its output:" >&2
+    fi
+    cat "$WORK/$name.log" >&2
+    exit 1
 }
 
 TICK=$(getconf CLK_TCK)
@@ -87,54 +183,126 @@ cpu_ticks() {
     awk '{ print $12 + $13 }' <<<"$stat"
 }
 
-WORK=$(mktemp -d)
-RESULTS=$WORK/results
-trap 'cleanup; rm -rf "$WORK"' EXIT INT TERM
+# measure NAME PID TEST P N CMD...: run CMD (a client printing redis-benchmark --csv
+# output) on the client CPUs and append "NAME TEST P rps p99 cpu_us_per_request".
+measure() {
+    local name=$1 pid=$2 test=$3 p=$4 n=$5 before after csv
+    shift 5
+    before=$(cpu_ticks "$pid")
+    csv=$(taskset -c "$CLIENT_CPUS" "$@" | tail -n 1) || {
+        echo "bench.sh: $name $test -P $p: $1 failed" >&2
+        exit 1
+    }
+    after=$(cpu_ticks "$pid")
+    # "test","rps","avg","min","p50","p95","p99","max"
+    awk -F'"' -v name="$name" -v test="$test" -v p="$p" -v n="$n" \
+        -v ticks=$((after - before)) -v hz="$TICK" '
+        NF >= 15 && $4 > 0 { printf "%s %s %s %s %s %.3f\n", name, test, p, $4, $14,
+                                    ticks * 1e6 / hz / n; ok = 1 }
+        END { exit !ok }' <<<"$csv" >>"$RESULTS" || {
+        echo "bench.sh: $name $test -P $p: no result from $1; it printed: $csv" >&2
+        exit 1
+    }
+    echo "  $name $test -P $p: done" >&2
+}
 
-# bench NAME PORT PID: SET and GET with -P 1 and -P 16; one result line per run.
+PIPE_FILE=$WORK/mass-insert.resp
+FAILED=0
+# pipe NAME PORT PID: FLUSHALL, then time redis-cli --pipe of $PIPE_FILE; check DBSIZE.
+pipe() {
+    local name=$1 port=$2 pid=$3 before after t0 t1 out dbsize
+    [[ $(redis-cli -p "$port" flushall) == OK ]] || { echo "$name: FLUSHALL failed" >&2; exit 1; }
+    before=$(cpu_ticks "$pid")
+    t0=$(date +%s%N)
+    out=$(taskset -c "$CLIENT_CPUS" redis-cli -p "$port" --pipe <"$PIPE_FILE" 2>&1) || {
+        echo "$name: redis-cli --pipe failed: $out" >&2
+        exit 1
+    }
+    t1=$(date +%s%N)
+    after=$(cpu_ticks "$pid")
+    dbsize=$(redis-cli -p "$port" dbsize)
+    if [[ $out != *"errors: 0, replies: $PIPE_KEYS"* ]]; then
+        echo "$name: redis-cli --pipe: expected no errors and $PIPE_KEYS replies; got: $out" >&2
+        FAILED=1
+    fi
+    if [[ $dbsize != "$PIPE_KEYS" ]]; then
+        echo "$name: DBSIZE is $dbsize after the mass insertion, expected $PIPE_KEYS" >&2
+        FAILED=1
+    fi
+    awk -v name="$name" -v ns=$((t1 - t0)) -v ticks=$((after - before)) -v hz="$TICK" \
+        -v n="$PIPE_KEYS" -v dbsize="$dbsize" -v pipe="$PIPE_RESULTS" 'BEGIN {
+            printf "%s PIPE - %.2f - %.3f\n", name, n / (ns / 1e9), ticks * 1e6 / hz / n
+            printf "%s %.3f %.3f %s\n", name, ns / 1e9, ticks / hz, dbsize >>pipe
+        }' >>"$RESULTS"
+    echo "  $name PIPE: done (DBSIZE $dbsize)" >&2
+}
+
+# bench NAME PORT PID: the selected tests; one result line per run.
 bench() {
-    local name=$1 port=$2 pid=$3 p n test before after csv
+    local name=$1 port=$2 pid=$3 p n test
     for p in 1 16; do
         n=$REQ_P1
         [[ $p -eq 16 ]] && n=$REQ_P16
         for test in set get; do
-            before=$(cpu_ticks "$pid")
-            csv=$(taskset -c "$CLIENT_CPUS" redis-benchmark -p "$port" -t "$test" -P "$p" \
-                -c 50 -r 100000 -n "$n" --csv | tail -n 1)
-            after=$(cpu_ticks "$pid")
-            # "test","rps","avg","min","p50","p95","p99","max"
-            awk -F'"' -v name="$name" -v p="$p" -v n="$n" -v ticks=$((after - before)) \
-                -v hz="$TICK" '{ printf "%s %s %s %s %s %.3f\n", name, $2, p, $4, $14,
-                                  ticks * 1e6 / hz / n }' <<<"$csv" >>"$RESULTS"
-            echo "  $name ${test^^} -P $p: done" >&2
+            want "$test" || continue
+            measure "$name" "$pid" "${test^^}" "$p" "$n" \
+                redis-benchmark -p "$port" -t "$test" -P "$p" -c 50 -r 100000 -n "$n" --csv
         done
     done
+    if want mset; then
+        for p in 1 16; do
+            n=$MSET_P1
+            [[ $p -eq 16 ]] && n=$MSET_P16
+            measure "$name" "$pid" MSET "$p" "$n" \
+                redis-benchmark -p "$port" -t mset -P "$p" -c 50 -r 100000 -n "$n" --csv
+        done
+    fi
+    if want tx; then
+        # INCR needs integers: drop the string values SET and MSET left under key:*.
+        [[ $(redis-cli -p "$port" flushall) == OK ]] || { echo "$name: FLUSHALL failed" >&2; exit 1; }
+        for p in 1 16; do
+            n=$TX_P1
+            [[ $p -eq 16 ]] && n=$TX_P16
+            measure "$name" "$pid" TX "$p" "$n" \
+                python3 scripts/txbench.py -p "$port" -P "$p" -c "$TX_CLIENTS" -r 100000 -n "$n"
+        done
+    fi
+    if want pipe; then
+        pipe "$name" "$port" "$pid"
+    fi
 }
 
-PORT=$(free_port)
-echo "ringkv --threads $THREADS on CPUs $SERVER_CPUS, port $PORT" >&2
-taskset -c "$SERVER_CPUS" target/release/ringkv --port "$PORT" --bind 127.0.0.1 \
-    --threads "$THREADS" >"$WORK/ringkv.log" 2>&1 &
-PID=$!
-PIDS+=("$PID")
-wait_ready "$PORT" "$PID" ringkv
-bench ringkv "$PORT" "$PID"
+if want pipe; then
+    echo "generating $PIPE_KEYS SET commands for the mass insertion..." >&2
+    LC_ALL=C awk -v n="$PIPE_KEYS" 'BEGIN {
+        for (i = 0; i < n; i++) {
+            k = "key:" i; v = "value:" i
+            printf "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n", length(k), k, length(v), v
+        } }' >"$PIPE_FILE"
+fi
 
-PORT=$(free_port)
-echo "redis-server on CPUs $SERVER_CPUS, port $PORT" >&2
-taskset -c "$SERVER_CPUS" redis-server --port "$PORT" --bind 127.0.0.1 --save '' \
-    --appendonly no >"$WORK/redis-server.log" 2>&1 &
-PID=$!
-PIDS+=("$PID")
-wait_ready "$PORT" "$PID" redis-server
+start_server ringkv
+bench ringkv "$PORT" "$PID"
+stop_servers
+
+start_server redis-server
 bench redis "$PORT" "$PID"
+stop_servers
 
 echo
 echo "server CPUs: $SERVER_CPUS  client CPUs: $CLIENT_CPUS  ringkv threads: $THREADS"
-echo "requests: $REQ_P1 (-P 1), $REQ_P16 (-P 16); -c 50 -r 100000"
+{ want set || want get; } &&
+    echo "requests: $REQ_P1 (-P 1), $REQ_P16 (-P 16); -c 50 -r 100000"
+want mset &&
+    echo "MSET (10 keys): $MSET_P1 (-P 1), $MSET_P16 (-P 16); -c 50 -r 100000"
+want tx &&
+    echo "TX (MULTI, 2 x INCR, EXEC; txbench.py): $TX_P1 (-P 1), $TX_P16 (-P 16) transactions; -c $TX_CLIENTS -r 100000"
+want pipe &&
+    echo "PIPE: $PIPE_KEYS x SET key:N value:N, redis-cli --pipe"
 echo
 awk '
-    function ratio(a, b) { return b > 0 ? sprintf("%.2f", a / b) : "n/a" }
+    function ratio(a, b) { return (a != "-" && b > 0) ? sprintf("%.2f", a / b) : "n/a" }
+    function ms(v) { return v == "-" ? sprintf("%9s", "-") : sprintf("%9.3f", v) }
     { key = $2 " " $3; rps[$1, key] = $4; p99[$1, key] = $5; cpu[$1, key] = $6
       if (!(key in seen)) { seen[key] = 1; order[++k] = key } }
     END {
@@ -144,8 +312,8 @@ awk '
             split(order[i], t, " ")
             for (s = 0; s < 2; s++) {
                 srv = s ? "redis" : "ringkv"
-                printf "%-8s %-5s %3s %14.0f %9.3f %14.3f\n", srv, t[1], t[2],
-                       rps[srv, order[i]], p99[srv, order[i]], cpu[srv, order[i]]
+                printf "%-8s %-5s %3s %14.0f %s %14.3f\n", srv, t[1], t[2],
+                       rps[srv, order[i]], ms(p99[srv, order[i]]), cpu[srv, order[i]]
             }
         }
         printf "\nratios ringkv/redis\n%-5s %3s %10s %9s %11s\n", "test", "P",
@@ -159,3 +327,25 @@ awk '
                    ratio(cpu["ringkv", key], cpu["redis", key])
         }
     }' "$RESULTS"
+
+if want pipe; then
+    echo
+    echo "mass insertion: $PIPE_KEYS x SET via redis-cli --pipe ($(stat -c %s "$PIPE_FILE") bytes)"
+    awk '
+        { wall[$1] = $2; cpu[$1] = $3; db[$1] = $4 }
+        END {
+            printf "%-8s %10s %14s %10s\n", "server", "wall s", "server CPU s", "DBSIZE"
+            for (s = 0; s < 2; s++) {
+                srv = s ? "redis" : "ringkv"
+                printf "%-8s %10.3f %14.3f %10s\n", srv, wall[srv], cpu[srv], db[srv]
+            }
+            printf "ratio ringkv/redis: wall %s, server CPU %s\n",
+                   (wall["redis"] > 0 ? sprintf("%.2f", wall["ringkv"] / wall["redis"]) : "n/a"),
+                   (cpu["redis"] > 0 ? sprintf("%.2f", cpu["ringkv"] / cpu["redis"]) : "n/a")
+        }' "$PIPE_RESULTS"
+fi
+
+if ((FAILED)); then
+    echo "bench.sh: the mass insertion check failed (see above)" >&2
+    exit 1
+fi

@@ -24,6 +24,8 @@ pub struct ClientLimits {
     /// Clients connected to the whole process (shared by every core).
     connected: Arc<AtomicUsize>,
     /// `timeout`: seconds of inactivity before a client is closed; 0 = never.
+    /// Refreshed from the core's live settings on every sweep tick, so
+    /// `CONFIG SET timeout` and SIGHUP take effect within one tick.
     pub timeout: Cell<u64>,
     /// `tcp-keepalive`: seconds of idle before TCP keepalive probes; 0 = off.
     pub tcp_keepalive: u32,

@@ -169,7 +169,14 @@ pub async fn run(env: &Env<'_>, g: Global, cmd_idx: usize, out: &mut Vec<u8>) {
             // Atomic across shards: every shard locked as a whole.
             let tx = match env.txid {
                 Some(_) => None,
-                None => Some(crate::route::txn::Tx::begin(env.core, Vec::new(), true).await),
+                None => Some(
+                    crate::route::txn::Tx::begin(
+                        env.core,
+                        crate::route::txn::all_shards(env.core),
+                        true,
+                    )
+                    .await,
+                ),
             };
             if g == Global::FlushAll {
                 fan_out(env, 0, || ShardOp::FlushAll).await;

@@ -24,6 +24,9 @@ use bytes::Bytes;
 use std::cell::RefCell;
 use std::rc::Rc;
 
+/// Keys above which a coordinated pipeline step locks its shards whole.
+const WHOLE_SHARD_LOCK_KEYS: usize = 32;
+
 /// The commands parsed from one read.
 pub struct Batch<'a> {
     pub data: &'a Bytes,
@@ -340,7 +343,10 @@ async fn flush(env: &Env<'_>, seg: &mut Segment, out: &mut Vec<u8>) {
                     .map(move |k| (shard, db, env.batch.arg_bytes(spans[k])))
                     .collect::<Vec<_>>()
             }));
-            let tx = super::txn::Tx::begin(core, keys, false).await;
+            // Past a few dozen keys, locking each shard whole is cheaper than
+            // a lock entry per key (mass insertion, big pipelines).
+            let key_count: usize = keys.iter().map(|(_, k)| k.len()).sum();
+            let tx = super::txn::Tx::begin(core, keys, key_count > WHOLE_SHARD_LOCK_KEYS).await;
             run_parallel(env, &seg.items, db, resp3, Some(tx.txid), out).await;
             tx.release(core);
         }

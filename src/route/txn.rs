@@ -35,12 +35,15 @@ pub struct Tx {
 }
 
 impl Tx {
-    /// Locks `keys` (grouped by shard) — or, with `whole`, every shard
-    /// entirely — in ascending shard order. Returns once all are held.
+    /// Locks `keys` (grouped by shard) in ascending shard order and returns
+    /// once all are held. With `whole`, each listed shard is locked entirely
+    /// (cheaper than thousands of key locks for a big pipelined batch).
     pub async fn begin(core: &Rc<Core>, mut keys: ShardKeys, whole: bool) -> Tx {
         let txid = core.new_txid();
         if whole {
-            keys = (0..core.cores).map(|s| (s, Vec::new())).collect();
+            for (_, shard_keys) in keys.iter_mut() {
+                shard_keys.clear();
+            }
         }
         keys.sort_unstable_by_key(|(s, _)| *s);
         let mut shards = Vec::with_capacity(keys.len());
@@ -71,6 +74,12 @@ impl Tx {
             }
         }
     }
+}
+
+/// Every shard, each to be locked whole (FLUSHALL, EXEC with keyspace-wide
+/// commands).
+pub fn all_shards(core: &Core) -> ShardKeys {
+    (0..core.cores).map(|s| (s, Vec::new())).collect()
 }
 
 /// Groups (shard, db, key) triples into [`ShardKeys`].
@@ -319,7 +328,12 @@ async fn exec(env: &Env<'_>, out: &mut Vec<u8>) {
         let watched = &env.client.borrow().tx.watched;
         keys.extend(watched.iter().map(|w| (w.shard, w.db, w.key.clone())));
     }
-    let tx = Tx::begin(env.core, group_keys(keys), whole).await;
+    let keys = if whole {
+        all_shards(env.core)
+    } else {
+        group_keys(keys)
+    };
+    let tx = Tx::begin(env.core, keys, whole).await;
 
     // WATCH: abort (null reply) if any watched key changed.
     let watched = std::mem::take(&mut env.client.borrow_mut().tx.watched);

@@ -25,6 +25,8 @@ pub type TxId = u64;
 /// A locked key: (db, key bytes).
 type LockKey = (usize, Box<[u8]>);
 
+use crate::shard::watch::DbKeyRef as KeyRef;
+
 /// A lock request waiting for its keys.
 pub struct LockWait<G> {
     pub txid: TxId,
@@ -77,9 +79,7 @@ impl<G, P> LockTable<G, P> {
         if self.held.is_empty() {
             return false;
         }
-        // hashbrown's raw lookup by borrowed parts would need a custom
-        // Equivalent; build the probe key only when something is locked.
-        match self.held.get(&(db, Box::<[u8]>::from(key))) {
+        match self.held.get(&KeyRef(db, key)) {
             Some(holder) => Some(*holder) != txid,
             None => false,
         }

@@ -7,6 +7,17 @@
 
 use hashbrown::HashMap;
 
+/// Borrowed form of a `(db, Box<[u8]>)` key for lookups without allocating.
+/// Hashes exactly as the tuple does (the db, then the bytes as a slice).
+#[derive(Hash)]
+pub struct DbKeyRef<'a>(pub usize, pub &'a [u8]);
+
+impl hashbrown::Equivalent<(usize, Box<[u8]>)> for DbKeyRef<'_> {
+    fn equivalent(&self, key: &(usize, Box<[u8]>)) -> bool {
+        self.0 == key.0 && self.1 == &*key.1
+    }
+}
+
 /// (db, key) → (version, number of watchers).
 type Watched = HashMap<(usize, Box<[u8]>), (u64, u32)>;
 
@@ -43,12 +54,12 @@ impl WatchTable {
     }
 
     pub fn version(&self, db: usize, key: &[u8]) -> Option<u64> {
-        self.keys.get(&(db, Box::<[u8]>::from(key))).map(|e| e.0)
+        self.keys.get(&DbKeyRef(db, key)).map(|e| e.0)
     }
 
     /// Records a write to `key`.
     pub fn touch(&mut self, db: usize, key: &[u8]) {
-        if let Some(e) = self.keys.get_mut(&(db, Box::<[u8]>::from(key))) {
+        if let Some(e) = self.keys.get_mut(&DbKeyRef(db, key)) {
             self.seq += 1;
             e.0 = self.seq;
         }

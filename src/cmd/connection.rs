@@ -11,7 +11,7 @@ use super::client::{valid_client_attr, ClientState, ClientType};
 use super::command_docs::{dispatch, reply_help};
 use super::error::{CmdError, CmdResult};
 use super::keygen;
-use super::table::{flag::*, CommandSpec, Exec, Global};
+use super::table::{flag::*, spec, CommandSpec, Exec, Global, NO_KEYS};
 use super::{arg_i64, eq_ic, ConnCtx};
 use crate::protocol::Args;
 
@@ -22,30 +22,6 @@ use crate::protocol::Args;
 pub const REDIS_SERVER_NAME: &str = "redis";
 pub const REDIS_COMPAT_VERSION: &str = "7.0.15";
 
-const fn cmd(
-    name: &'static str,
-    arity: i32,
-    flags: u32,
-    acl: &'static [&'static str],
-    summary: &'static str,
-    since: &'static str,
-    exec: Exec,
-) -> CommandSpec {
-    CommandSpec {
-        name,
-        arity,
-        flags,
-        first_key: 0,
-        last_key: 0,
-        step: 0,
-        acl,
-        group: "connection",
-        summary,
-        since,
-        exec,
-    }
-}
-
 const CONN_ACL: &[&str] = &["fast", "connection"];
 const SLOW_CONN: &[&str] = &["slow", "connection"];
 const ADMIN_CONN: &[&str] = &["admin", "slow", "dangerous", "connection"];
@@ -53,16 +29,16 @@ const ALWAYS: u32 = NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY;
 
 #[rustfmt::skip]
 pub static COMMANDS: &[CommandSpec] = &[
-    cmd("ping", -1, FAST, CONN_ACL, "Ping the server", "1.0.0", Exec::Conn(ping)),
-    cmd("echo", 2, LOADING | STALE | FAST, CONN_ACL, "Echo the given string", "1.0.0", Exec::Conn(echo)),
-    cmd("select", 2, LOADING | STALE | FAST, CONN_ACL, "Change the selected database for the current connection", "1.0.0", Exec::Conn(select)),
-    cmd("quit", -1, ALWAYS, CONN_ACL, "Close the connection", "1.0.0", Exec::Conn(quit)),
-    cmd("auth", -2, ALWAYS, CONN_ACL, "Authenticate to the server", "1.0.0", Exec::Conn(auth)),
-    cmd("hello", -1, ALWAYS, CONN_ACL, "Handshake with Redis", "6.0.0", Exec::Conn(hello)),
-    cmd("reset", 1, ALWAYS, CONN_ACL, "Reset the connection", "6.2.0", Exec::Conn(reset)),
-    cmd("client", -2, 0, &["slow"], "A container for client connection commands", "2.4.0", Exec::Global(Global::Client)),
-    cmd("txkey", 1, FAST, CONN_ACL, "Returns a new 12-character key that sorts by creation time and never repeats (ringkv)", "0.1.0", Exec::Conn(txkey)),
-    cmd("rtkey", 1, FAST, CONN_ACL, "Returns a new 16-character key of time and randomness, spread over all shards (ringkv)", "0.1.0", Exec::Conn(rtkey)),
+    spec("connection", "ping", -1, FAST, NO_KEYS, CONN_ACL, "Ping the server", "1.0.0", Exec::Conn(ping)),
+    spec("connection", "echo", 2, LOADING | STALE | FAST, NO_KEYS, CONN_ACL, "Echo the given string", "1.0.0", Exec::Conn(echo)),
+    spec("connection", "select", 2, LOADING | STALE | FAST, NO_KEYS, CONN_ACL, "Change the selected database for the current connection", "1.0.0", Exec::Conn(select)),
+    spec("connection", "quit", -1, ALWAYS, NO_KEYS, CONN_ACL, "Close the connection", "1.0.0", Exec::Conn(quit)),
+    spec("connection", "auth", -2, ALWAYS, NO_KEYS, CONN_ACL, "Authenticate to the server", "1.0.0", Exec::Conn(auth)),
+    spec("connection", "hello", -1, ALWAYS, NO_KEYS, CONN_ACL, "Handshake with Redis", "6.0.0", Exec::Conn(hello)),
+    spec("connection", "reset", 1, ALWAYS, NO_KEYS, CONN_ACL, "Reset the connection", "6.2.0", Exec::Conn(reset)),
+    spec("connection", "client", -2, 0, NO_KEYS, &["slow"], "A container for client connection commands", "2.4.0", Exec::Global(Global::Client)),
+    spec("connection", "txkey", 1, FAST, NO_KEYS, CONN_ACL, "Returns a new 12-character key that sorts by creation time and never repeats (ringkv)", "0.1.0", Exec::Conn(txkey)),
+    spec("connection", "rtkey", 1, FAST, NO_KEYS, CONN_ACL, "Returns a new 16-character key of time and randomness, spread over all shards (ringkv)", "0.1.0", Exec::Conn(rtkey)),
 ];
 
 const CLIENT_FLAGS: u32 = NOSCRIPT | LOADING | STALE;
@@ -71,15 +47,15 @@ const CLIENT_FLAGS: u32 = NOSCRIPT | LOADING | STALE;
 /// NO-TOUCH as Redis 7.2 declares them).
 #[rustfmt::skip]
 pub static CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
-    cmd("client|id", 2, CLIENT_FLAGS, SLOW_CONN, "Returns the client ID for the current connection", "5.0.0", Exec::Conn(client_id)),
-    cmd("client|info", 2, CLIENT_FLAGS, SLOW_CONN, "Returns information about the current client connection.", "6.2.0", Exec::Conn(client_info)),
-    cmd("client|list", -2, ADMIN | CLIENT_FLAGS, ADMIN_CONN, "Get the list of client connections", "2.4.0", Exec::Conn(client_list_local)),
-    cmd("client|setname", 3, CLIENT_FLAGS, SLOW_CONN, "Set the current connection name", "2.6.9", Exec::Conn(client_setname)),
-    cmd("client|getname", 2, CLIENT_FLAGS, SLOW_CONN, "Get the current connection name", "2.6.9", Exec::Conn(client_getname)),
-    cmd("client|setinfo", 4, CLIENT_FLAGS, SLOW_CONN, "Set client or connection specific info", "7.2.0", Exec::Conn(client_setinfo)),
-    cmd("client|no-evict", 3, ADMIN | CLIENT_FLAGS, ADMIN_CONN, "Set client eviction mode for the current connection", "7.0.0", Exec::Conn(client_no_evict)),
-    cmd("client|no-touch", 3, CLIENT_FLAGS, SLOW_CONN, "Controls whether commands sent by the client will alter the LRU/LFU of the keys they access.", "7.2.0", Exec::Conn(client_no_touch)),
-    cmd("client|help", 2, LOADING | STALE, SLOW_CONN, "Show helpful text about the different subcommands", "5.0.0", Exec::Conn(client_help)),
+    spec("connection", "client|id", 2, CLIENT_FLAGS, NO_KEYS, SLOW_CONN, "Returns the client ID for the current connection", "5.0.0", Exec::Conn(client_id)),
+    spec("connection", "client|info", 2, CLIENT_FLAGS, NO_KEYS, SLOW_CONN, "Returns information about the current client connection.", "6.2.0", Exec::Conn(client_info)),
+    spec("connection", "client|list", -2, ADMIN | CLIENT_FLAGS, NO_KEYS, ADMIN_CONN, "Get the list of client connections", "2.4.0", Exec::Conn(client_list_local)),
+    spec("connection", "client|setname", 3, CLIENT_FLAGS, NO_KEYS, SLOW_CONN, "Set the current connection name", "2.6.9", Exec::Conn(client_setname)),
+    spec("connection", "client|getname", 2, CLIENT_FLAGS, NO_KEYS, SLOW_CONN, "Get the current connection name", "2.6.9", Exec::Conn(client_getname)),
+    spec("connection", "client|setinfo", 4, CLIENT_FLAGS, NO_KEYS, SLOW_CONN, "Set client or connection specific info", "7.2.0", Exec::Conn(client_setinfo)),
+    spec("connection", "client|no-evict", 3, ADMIN | CLIENT_FLAGS, NO_KEYS, ADMIN_CONN, "Set client eviction mode for the current connection", "7.0.0", Exec::Conn(client_no_evict)),
+    spec("connection", "client|no-touch", 3, CLIENT_FLAGS, NO_KEYS, SLOW_CONN, "Controls whether commands sent by the client will alter the LRU/LFU of the keys they access.", "7.2.0", Exec::Conn(client_no_touch)),
+    spec("connection", "client|help", 2, LOADING | STALE, NO_KEYS, SLOW_CONN, "Show helpful text about the different subcommands", "5.0.0", Exec::Conn(client_help)),
 ];
 
 fn ping(ctx: &mut ConnCtx, args: &Args) -> CmdResult {

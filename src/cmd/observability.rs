@@ -4,35 +4,10 @@
 //! calls the reply writers here. Arity, flags and ACL categories are Redis
 //! 7.0's as `COMMAND INFO` shows them.
 
-use super::table::{flag::*, CommandSpec, Exec, Global};
+use super::table::{flag::*, spec, CommandSpec, Exec, Global, NO_KEYS};
 use crate::metrics::latency::EventSeries;
 use crate::metrics::slowlog::SlowEntry;
 use crate::protocol::ReplyWriter;
-
-#[allow(clippy::too_many_arguments)]
-const fn cmd(
-    name: &'static str,
-    arity: i32,
-    flags: u32,
-    acl: &'static [&'static str],
-    summary: &'static str,
-    since: &'static str,
-    exec: Exec,
-) -> CommandSpec {
-    CommandSpec {
-        name,
-        arity,
-        flags,
-        first_key: 0,
-        last_key: 0,
-        step: 0,
-        acl,
-        group: "server",
-        summary,
-        since,
-        exec,
-    }
-}
 
 const ADMIN_ACL: &[&str] = &["admin", "slow", "dangerous"];
 const ADMIN_FLAGS: u32 = ADMIN | NOSCRIPT | LOADING | STALE;
@@ -41,25 +16,25 @@ const LATENCY: Exec = Exec::Global(Global::Latency);
 
 #[rustfmt::skip]
 pub static COMMANDS: &[CommandSpec] = &[
-    cmd("slowlog", -2, 0, &["slow"], "A container for slow log commands", "2.2.12", SLOWLOG),
-    cmd("latency", -2, 0, &["slow"], "A container for latency diagnostics commands", "2.8.13", LATENCY),
-    cmd("monitor", 1, ADMIN_FLAGS, ADMIN_ACL, "Listen for all requests received by the server in real time", "1.0.0", Exec::Global(Global::Monitor)),
+    spec("server", "slowlog", -2, 0, NO_KEYS, &["slow"], "A container for slow log commands", "2.2.12", SLOWLOG),
+    spec("server", "latency", -2, 0, NO_KEYS, &["slow"], "A container for latency diagnostics commands", "2.8.13", LATENCY),
+    spec("server", "monitor", 1, ADMIN_FLAGS, NO_KEYS, ADMIN_ACL, "Listen for all requests received by the server in real time", "1.0.0", Exec::Global(Global::Monitor)),
 ];
 
 #[rustfmt::skip]
 pub static SLOWLOG_SUBCOMMANDS: &[CommandSpec] = &[
-    cmd("slowlog|get", -2, ADMIN_FLAGS, ADMIN_ACL, "Get the slow log's entries", "2.2.12", SLOWLOG),
-    cmd("slowlog|len", 2, ADMIN_FLAGS, ADMIN_ACL, "Get the slow log's length", "2.2.12", SLOWLOG),
-    cmd("slowlog|reset", 2, ADMIN_FLAGS, ADMIN_ACL, "Clear all entries from the slow log", "2.2.12", SLOWLOG),
-    cmd("slowlog|help", 2, LOADING | STALE, &["slow"], "Show helpful text about the different subcommands", "6.2.0", SLOWLOG),
+    spec("server", "slowlog|get", -2, ADMIN_FLAGS, NO_KEYS, ADMIN_ACL, "Get the slow log's entries", "2.2.12", SLOWLOG),
+    spec("server", "slowlog|len", 2, ADMIN_FLAGS, NO_KEYS, ADMIN_ACL, "Get the slow log's length", "2.2.12", SLOWLOG),
+    spec("server", "slowlog|reset", 2, ADMIN_FLAGS, NO_KEYS, ADMIN_ACL, "Clear all entries from the slow log", "2.2.12", SLOWLOG),
+    spec("server", "slowlog|help", 2, LOADING | STALE, NO_KEYS, &["slow"], "Show helpful text about the different subcommands", "6.2.0", SLOWLOG),
 ];
 
 #[rustfmt::skip]
 pub static LATENCY_SUBCOMMANDS: &[CommandSpec] = &[
-    cmd("latency|latest", 2, ADMIN_FLAGS, ADMIN_ACL, "Return the latest latency samples for all events", "2.8.13", LATENCY),
-    cmd("latency|history", 3, ADMIN_FLAGS, ADMIN_ACL, "Return timestamp-latency samples for the event", "2.8.13", LATENCY),
-    cmd("latency|reset", -2, ADMIN_FLAGS, ADMIN_ACL, "Reset latency data for one or more events", "2.8.13", LATENCY),
-    cmd("latency|help", 2, LOADING | STALE, &["slow"], "Show helpful text about the different subcommands", "2.8.13", LATENCY),
+    spec("server", "latency|latest", 2, ADMIN_FLAGS, NO_KEYS, ADMIN_ACL, "Return the latest latency samples for all events", "2.8.13", LATENCY),
+    spec("server", "latency|history", 3, ADMIN_FLAGS, NO_KEYS, ADMIN_ACL, "Return timestamp-latency samples for the event", "2.8.13", LATENCY),
+    spec("server", "latency|reset", -2, ADMIN_FLAGS, NO_KEYS, ADMIN_ACL, "Reset latency data for one or more events", "2.8.13", LATENCY),
+    spec("server", "latency|help", 2, LOADING | STALE, NO_KEYS, &["slow"], "Show helpful text about the different subcommands", "2.8.13", LATENCY),
 ];
 
 /// SLOWLOG HELP's lines (Redis 7.0's).

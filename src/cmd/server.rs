@@ -10,37 +10,11 @@ use super::client::CoreInfo;
 use super::command_docs as docs;
 use super::config_cmd as config;
 use super::error::CmdResult;
-use super::table::{self, flag::*, CommandSpec, Exec, Global};
+use super::table::{self, flag::*, spec, CommandSpec, Exec, Global, NO_KEYS};
 use super::ConnCtx;
 use crate::protocol::{Args, ReplyWriter};
 
 pub use super::info::InfoFacts;
-
-#[allow(clippy::too_many_arguments)]
-const fn cmd(
-    name: &'static str,
-    arity: i32,
-    flags: u32,
-    acl: &'static [&'static str],
-    group: &'static str,
-    summary: &'static str,
-    since: &'static str,
-    exec: Exec,
-) -> CommandSpec {
-    CommandSpec {
-        name,
-        arity,
-        flags,
-        first_key: 0,
-        last_key: 0,
-        step: 0,
-        acl,
-        group,
-        summary,
-        since,
-        exec,
-    }
-}
 
 const ADMIN_ACL: &[&str] = &["admin", "slow", "dangerous"];
 const SLOW_CONN: &[&str] = &["slow", "connection"];
@@ -48,40 +22,40 @@ const ADMIN_FLAGS: u32 = ADMIN | NOSCRIPT | LOADING | STALE;
 
 #[rustfmt::skip]
 pub static COMMANDS: &[CommandSpec] = &[
-    cmd("dbsize", 1, READONLY | FAST, &["keyspace", "read", "fast"], "server", "Return the number of keys in the selected database", "1.0.0", Exec::Global(Global::DbSize)),
-    cmd("keys", 2, READONLY, &["keyspace", "read", "slow", "dangerous"], "generic", "Find all keys matching the given pattern", "1.0.0", Exec::Global(Global::Keys)),
-    cmd("scan", -2, READONLY, &["keyspace", "read", "slow"], "generic", "Incrementally iterate the keys space", "2.8.0", Exec::Global(Global::Scan)),
-    cmd("randomkey", 1, READONLY, &["keyspace", "read", "slow"], "generic", "Return a random key from the keyspace", "1.0.0", Exec::Global(Global::RandomKey)),
-    cmd("flushdb", -1, WRITE, &["keyspace", "write", "slow", "dangerous"], "server", "Remove all keys from the current database", "1.0.0", Exec::Global(Global::FlushDb)),
-    cmd("flushall", -1, WRITE, &["keyspace", "write", "slow", "dangerous"], "server", "Remove all keys from all databases", "1.0.0", Exec::Global(Global::FlushAll)),
-    cmd("info", -1, LOADING | STALE, &["slow", "dangerous"], "server", "Get information and statistics about the server", "1.0.0", Exec::Global(Global::Info)),
-    cmd("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY, ADMIN_ACL, "server", "Synchronously save the dataset to disk and then shut down the server", "1.0.0", Exec::Global(Global::Shutdown)),
-    cmd("time", 1, LOADING | STALE | FAST, &["fast"], "server", "Return the current server time", "2.6.0", Exec::Conn(time)),
-    cmd("command", -1, LOADING | STALE, SLOW_CONN, "server", "Get array of Redis command details", "2.8.13", Exec::Conn(docs::command)),
-    cmd("config", -2, 0, &["slow"], "server", "A container for server configuration commands", "2.0.0", Exec::Global(Global::Config)),
-    cmd("version", 1, LOADING | STALE | FAST, &["fast"], "server", "Return ringkv's version (ringkv)", "0.1.0", Exec::Conn(version)),
-    cmd("status", 1, LOADING | STALE, &["slow"], "server", "Return a short status map: version, cores, uptime, clients (ringkv)", "0.1.0", Exec::Global(Global::Status)),
-    cmd("help", 1, LOADING | STALE, &["slow"], "server", "List every command with its arity and summary (ringkv)", "0.1.0", Exec::Conn(help)),
+    spec("server", "dbsize", 1, READONLY | FAST, NO_KEYS, &["keyspace", "read", "fast"], "Return the number of keys in the selected database", "1.0.0", Exec::Global(Global::DbSize)),
+    spec("generic", "keys", 2, READONLY, NO_KEYS, &["keyspace", "read", "slow", "dangerous"], "Find all keys matching the given pattern", "1.0.0", Exec::Global(Global::Keys)),
+    spec("generic", "scan", -2, READONLY, NO_KEYS, &["keyspace", "read", "slow"], "Incrementally iterate the keys space", "2.8.0", Exec::Global(Global::Scan)),
+    spec("generic", "randomkey", 1, READONLY, NO_KEYS, &["keyspace", "read", "slow"], "Return a random key from the keyspace", "1.0.0", Exec::Global(Global::RandomKey)),
+    spec("server", "flushdb", -1, WRITE, NO_KEYS, &["keyspace", "write", "slow", "dangerous"], "Remove all keys from the current database", "1.0.0", Exec::Global(Global::FlushDb)),
+    spec("server", "flushall", -1, WRITE, NO_KEYS, &["keyspace", "write", "slow", "dangerous"], "Remove all keys from all databases", "1.0.0", Exec::Global(Global::FlushAll)),
+    spec("server", "info", -1, LOADING | STALE, NO_KEYS, &["slow", "dangerous"], "Get information and statistics about the server", "1.0.0", Exec::Global(Global::Info)),
+    spec("server", "shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY, NO_KEYS, ADMIN_ACL, "Synchronously save the dataset to disk and then shut down the server", "1.0.0", Exec::Global(Global::Shutdown)),
+    spec("server", "time", 1, LOADING | STALE | FAST, NO_KEYS, &["fast"], "Return the current server time", "2.6.0", Exec::Conn(time)),
+    spec("server", "command", -1, LOADING | STALE, NO_KEYS, SLOW_CONN, "Get array of Redis command details", "2.8.13", Exec::Conn(docs::command)),
+    spec("server", "config", -2, 0, NO_KEYS, &["slow"], "A container for server configuration commands", "2.0.0", Exec::Global(Global::Config)),
+    spec("server", "version", 1, LOADING | STALE | FAST, NO_KEYS, &["fast"], "Return ringkv's version (ringkv)", "0.1.0", Exec::Conn(version)),
+    spec("server", "status", 1, LOADING | STALE, NO_KEYS, &["slow"], "Return a short status map: version, cores, uptime, clients (ringkv)", "0.1.0", Exec::Global(Global::Status)),
+    spec("server", "help", 1, LOADING | STALE, NO_KEYS, &["slow"], "List every command with its arity and summary (ringkv)", "0.1.0", Exec::Conn(help)),
 ];
 
 #[rustfmt::skip]
 pub static COMMAND_SUBCOMMANDS: &[CommandSpec] = &[
-    cmd("command|count", 2, LOADING | STALE, SLOW_CONN, "server", "Get total number of Redis commands", "2.8.13", Exec::Conn(docs::command_count)),
-    cmd("command|docs", -2, LOADING | STALE, SLOW_CONN, "server", "Get array of specific Redis command documentation", "7.0.0", Exec::Conn(docs::command_docs)),
-    cmd("command|getkeys", -4, LOADING | STALE, SLOW_CONN, "server", "Extract keys given a full Redis command", "2.8.13", Exec::Conn(docs::command_getkeys)),
-    cmd("command|getkeysandflags", -4, LOADING | STALE, SLOW_CONN, "server", "Extract keys and access flags given a full Redis command", "7.0.0", Exec::Conn(docs::command_getkeysandflags)),
-    cmd("command|help", 2, LOADING | STALE, SLOW_CONN, "server", "Show helpful text about the different subcommands", "5.0.0", Exec::Conn(docs::command_help)),
-    cmd("command|info", -2, LOADING | STALE, SLOW_CONN, "server", "Get array of specific Redis command details, or all when no argument is given.", "2.8.13", Exec::Conn(docs::command_info)),
-    cmd("command|list", -2, LOADING | STALE, SLOW_CONN, "server", "Get an array of Redis command names", "7.0.0", Exec::Conn(docs::command_list)),
+    spec("server", "command|count", 2, LOADING | STALE, NO_KEYS, SLOW_CONN, "Get total number of Redis commands", "2.8.13", Exec::Conn(docs::command_count)),
+    spec("server", "command|docs", -2, LOADING | STALE, NO_KEYS, SLOW_CONN, "Get array of specific Redis command documentation", "7.0.0", Exec::Conn(docs::command_docs)),
+    spec("server", "command|getkeys", -4, LOADING | STALE, NO_KEYS, SLOW_CONN, "Extract keys given a full Redis command", "2.8.13", Exec::Conn(docs::command_getkeys)),
+    spec("server", "command|getkeysandflags", -4, LOADING | STALE, NO_KEYS, SLOW_CONN, "Extract keys and access flags given a full Redis command", "7.0.0", Exec::Conn(docs::command_getkeysandflags)),
+    spec("server", "command|help", 2, LOADING | STALE, NO_KEYS, SLOW_CONN, "Show helpful text about the different subcommands", "5.0.0", Exec::Conn(docs::command_help)),
+    spec("server", "command|info", -2, LOADING | STALE, NO_KEYS, SLOW_CONN, "Get array of specific Redis command details, or all when no argument is given.", "2.8.13", Exec::Conn(docs::command_info)),
+    spec("server", "command|list", -2, LOADING | STALE, NO_KEYS, SLOW_CONN, "Get an array of Redis command names", "7.0.0", Exec::Conn(docs::command_list)),
 ];
 
 #[rustfmt::skip]
 pub static CONFIG_SUBCOMMANDS: &[CommandSpec] = &[
-    cmd("config|get", -3, ADMIN_FLAGS, ADMIN_ACL, "server", "Get the values of configuration parameters", "2.0.0", Exec::Conn(config::config_get)),
-    cmd("config|set", -4, ADMIN_FLAGS, ADMIN_ACL, "server", "Set configuration parameters to the given values", "2.0.0", Exec::Conn(config::config_set)),
-    cmd("config|resetstat", 2, ADMIN_FLAGS, ADMIN_ACL, "server", "Reset the stats returned by INFO", "2.0.0", Exec::Conn(config::config_resetstat)),
-    cmd("config|rewrite", 2, ADMIN_FLAGS, ADMIN_ACL, "server", "Rewrite the configuration file with the in memory configuration", "2.8.0", Exec::Conn(config::config_rewrite)),
-    cmd("config|help", 2, LOADING | STALE, &["slow"], "server", "Show helpful text about the different subcommands", "5.0.0", Exec::Conn(config::config_help)),
+    spec("server", "config|get", -3, ADMIN_FLAGS, NO_KEYS, ADMIN_ACL, "Get the values of configuration parameters", "2.0.0", Exec::Conn(config::config_get)),
+    spec("server", "config|set", -4, ADMIN_FLAGS, NO_KEYS, ADMIN_ACL, "Set configuration parameters to the given values", "2.0.0", Exec::Conn(config::config_set)),
+    spec("server", "config|resetstat", 2, ADMIN_FLAGS, NO_KEYS, ADMIN_ACL, "Reset the stats returned by INFO", "2.0.0", Exec::Conn(config::config_resetstat)),
+    spec("server", "config|rewrite", 2, ADMIN_FLAGS, NO_KEYS, ADMIN_ACL, "Rewrite the configuration file with the in memory configuration", "2.8.0", Exec::Conn(config::config_rewrite)),
+    spec("server", "config|help", 2, LOADING | STALE, NO_KEYS, &["slow"], "Show helpful text about the different subcommands", "5.0.0", Exec::Conn(config::config_help)),
 ];
 
 /// `TIME`: [seconds, microseconds] as bulk strings, from the wall clock.

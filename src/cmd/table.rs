@@ -137,6 +137,38 @@ pub struct CommandSpec {
     pub exec: Exec,
 }
 
+/// No key arguments.
+pub const NO_KEYS: (i32, i32, i32) = (0, 0, 0);
+
+/// Builds one table entry: the one constructor every group file uses.
+/// `keys` is (first, last, step) as in `COMMAND INFO`.
+#[allow(clippy::too_many_arguments)]
+pub const fn spec(
+    group: &'static str,
+    name: &'static str,
+    arity: i32,
+    flags: u32,
+    keys: (i32, i32, i32),
+    acl: &'static [&'static str],
+    summary: &'static str,
+    since: &'static str,
+    exec: Exec,
+) -> CommandSpec {
+    CommandSpec {
+        name,
+        arity,
+        flags,
+        first_key: keys.0,
+        last_key: keys.1,
+        step: keys.2,
+        acl,
+        group,
+        summary,
+        since,
+        exec,
+    }
+}
+
 impl std::fmt::Debug for CommandSpec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "CommandSpec({})", self.name)

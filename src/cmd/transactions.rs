@@ -2,7 +2,7 @@
 //! executed by the router's transaction coordinator (`route::txn`), since they
 //! span shards and wait on locks.
 
-use super::table::{flag::*, CommandSpec, Exec, Global};
+use super::table::{flag::*, spec, CommandSpec, Exec, Global};
 
 const fn cmd(
     name: &'static str,
@@ -13,23 +13,23 @@ const fn cmd(
     summary: &'static str,
     g: Global,
 ) -> CommandSpec {
-    CommandSpec {
+    let since = if matches!(g, Global::Watch | Global::Unwatch) {
+        "2.2.0"
+    } else {
+        "1.2.0"
+    };
+    let exec = Exec::Global(g);
+    spec(
+        "transactions",
         name,
         arity,
         flags,
-        first_key: keys.0,
-        last_key: keys.1,
-        step: keys.2,
+        keys,
         acl,
-        group: "transactions",
         summary,
-        since: if matches!(g, Global::Watch | Global::Unwatch) {
-            "2.2.0"
-        } else {
-            "1.2.0"
-        },
-        exec: Exec::Global(g),
-    }
+        since,
+        exec,
+    )
 }
 
 pub static COMMANDS: &[CommandSpec] = &[

@@ -18,38 +18,12 @@ pub mod rename;
 pub mod scan;
 
 use super::error::CmdResult;
-use super::table::{flag::*, CommandSpec, Exec, Split};
+use super::table::{flag::*, spec, CommandSpec, Exec, Split};
 use super::ExecCtx;
 use crate::protocol::Args;
 
 pub use rename::{parse_copy_args, CopyArgs};
 pub use scan::{keys_in_shard, parse_scan_args, random_key, scan_shard, ScanArgs, SCAN_HASH_BITS};
-
-#[allow(clippy::too_many_arguments)]
-const fn cmd(
-    name: &'static str,
-    arity: i32,
-    flags: u32,
-    keys: (i32, i32, i32),
-    acl: &'static [&'static str],
-    summary: &'static str,
-    since: &'static str,
-    exec: Exec,
-) -> CommandSpec {
-    CommandSpec {
-        name,
-        arity,
-        flags,
-        first_key: keys.0,
-        last_key: keys.1,
-        step: keys.2,
-        acl,
-        group: "generic",
-        summary,
-        since,
-        exec,
-    }
-}
 
 const KEYSPACE_WRITE_SLOW: &[&str] = &["keyspace", "write", "slow"];
 const KEYSPACE_WRITE_FAST: &[&str] = &["keyspace", "write", "fast"];
@@ -61,24 +35,24 @@ const DEL_SUMMARY: &str = "Delete a key";
 /// alias of DEL (same spec, another name).
 #[rustfmt::skip]
 pub static COMMANDS: &[CommandSpec] = &[
-    cmd("del", -2, WRITE, (1, -1, 1), KEYSPACE_WRITE_SLOW, DEL_SUMMARY, "1.0.0", Exec::MultiKey(del, Split::SumKeys)),
-    cmd("unlink", -2, WRITE | FAST, (1, -1, 1), KEYSPACE_WRITE_FAST, "Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non blocking.", "4.0.0", Exec::MultiKey(del, Split::SumKeys)),
-    cmd("remove", -2, WRITE, (1, -1, 1), KEYSPACE_WRITE_SLOW, DEL_SUMMARY, "1.0.0", Exec::MultiKey(del, Split::SumKeys)),
-    cmd("exists", -2, READONLY | FAST, (1, -1, 1), KEYSPACE_READ_FAST, "Determine if a key exists", "1.0.0", Exec::MultiKey(exists, Split::SumKeys)),
-    cmd("touch", -2, READONLY | FAST, (1, -1, 1), KEYSPACE_READ_FAST, "Alters the last access time of a key(s). Returns the number of existing keys specified.", "3.2.1", Exec::MultiKey(exists, Split::SumKeys)),
-    cmd("type", 2, READONLY | FAST, (1, 1, 1), KEYSPACE_READ_FAST, "Determine the type stored at key", "1.0.0", Exec::Shard(type_)),
-    cmd("rename", 3, WRITE, (1, 2, 1), KEYSPACE_WRITE_SLOW, "Rename a key", "1.0.0", Exec::MultiKey(rename::rename, Split::Rename { nx: false })),
-    cmd("renamenx", 3, WRITE | FAST, (1, 2, 1), KEYSPACE_WRITE_FAST, "Rename a key, only if the new key does not exist", "1.0.0", Exec::MultiKey(rename::renamenx, Split::Rename { nx: true })),
-    cmd("copy", -3, WRITE | DENYOOM, (1, 2, 1), KEYSPACE_WRITE_SLOW, "Copy a key", "6.2.0", Exec::MultiKey(rename::copy, Split::Copy)),
-    cmd("expire", -3, WRITE | FAST, (1, 1, 1), KEYSPACE_WRITE_FAST, "Set a key's time to live in seconds", "1.0.0", Exec::Shard(expire::expire)),
-    cmd("pexpire", -3, WRITE | FAST, (1, 1, 1), KEYSPACE_WRITE_FAST, "Set a key's time to live in milliseconds", "2.6.0", Exec::Shard(expire::pexpire)),
-    cmd("expireat", -3, WRITE | FAST, (1, 1, 1), KEYSPACE_WRITE_FAST, "Set the expiration for a key as a UNIX timestamp", "1.2.0", Exec::Shard(expire::expireat)),
-    cmd("pexpireat", -3, WRITE | FAST, (1, 1, 1), KEYSPACE_WRITE_FAST, "Set the expiration for a key as a UNIX timestamp specified in milliseconds", "2.6.0", Exec::Shard(expire::pexpireat)),
-    cmd("ttl", 2, READONLY | FAST, (1, 1, 1), KEYSPACE_READ_FAST, "Get the time to live for a key in seconds", "1.0.0", Exec::Shard(expire::ttl)),
-    cmd("pttl", 2, READONLY | FAST, (1, 1, 1), KEYSPACE_READ_FAST, "Get the time to live for a key in milliseconds", "2.6.0", Exec::Shard(expire::pttl)),
-    cmd("expiretime", 2, READONLY | FAST, (1, 1, 1), KEYSPACE_READ_FAST, "Get the expiration Unix timestamp for a key", "7.0.0", Exec::Shard(expire::expiretime)),
-    cmd("pexpiretime", 2, READONLY | FAST, (1, 1, 1), KEYSPACE_READ_FAST, "Get the expiration Unix timestamp for a key in milliseconds", "7.0.0", Exec::Shard(expire::pexpiretime)),
-    cmd("persist", 2, WRITE | FAST, (1, 1, 1), KEYSPACE_WRITE_FAST, "Remove the expiration from a key", "2.2.0", Exec::Shard(expire::persist)),
+    spec("generic", "del", -2, WRITE, (1, -1, 1), KEYSPACE_WRITE_SLOW, DEL_SUMMARY, "1.0.0", Exec::MultiKey(del, Split::SumKeys)),
+    spec("generic", "unlink", -2, WRITE | FAST, (1, -1, 1), KEYSPACE_WRITE_FAST, "Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non blocking.", "4.0.0", Exec::MultiKey(del, Split::SumKeys)),
+    spec("generic", "remove", -2, WRITE, (1, -1, 1), KEYSPACE_WRITE_SLOW, DEL_SUMMARY, "1.0.0", Exec::MultiKey(del, Split::SumKeys)),
+    spec("generic", "exists", -2, READONLY | FAST, (1, -1, 1), KEYSPACE_READ_FAST, "Determine if a key exists", "1.0.0", Exec::MultiKey(exists, Split::SumKeys)),
+    spec("generic", "touch", -2, READONLY | FAST, (1, -1, 1), KEYSPACE_READ_FAST, "Alters the last access time of a key(s). Returns the number of existing keys specified.", "3.2.1", Exec::MultiKey(exists, Split::SumKeys)),
+    spec("generic", "type", 2, READONLY | FAST, (1, 1, 1), KEYSPACE_READ_FAST, "Determine the type stored at key", "1.0.0", Exec::Shard(type_)),
+    spec("generic", "rename", 3, WRITE, (1, 2, 1), KEYSPACE_WRITE_SLOW, "Rename a key", "1.0.0", Exec::MultiKey(rename::rename, Split::Rename { nx: false })),
+    spec("generic", "renamenx", 3, WRITE | FAST, (1, 2, 1), KEYSPACE_WRITE_FAST, "Rename a key, only if the new key does not exist", "1.0.0", Exec::MultiKey(rename::renamenx, Split::Rename { nx: true })),
+    spec("generic", "copy", -3, WRITE | DENYOOM, (1, 2, 1), KEYSPACE_WRITE_SLOW, "Copy a key", "6.2.0", Exec::MultiKey(rename::copy, Split::Copy)),
+    spec("generic", "expire", -3, WRITE | FAST, (1, 1, 1), KEYSPACE_WRITE_FAST, "Set a key's time to live in seconds", "1.0.0", Exec::Shard(expire::expire)),
+    spec("generic", "pexpire", -3, WRITE | FAST, (1, 1, 1), KEYSPACE_WRITE_FAST, "Set a key's time to live in milliseconds", "2.6.0", Exec::Shard(expire::pexpire)),
+    spec("generic", "expireat", -3, WRITE | FAST, (1, 1, 1), KEYSPACE_WRITE_FAST, "Set the expiration for a key as a UNIX timestamp", "1.2.0", Exec::Shard(expire::expireat)),
+    spec("generic", "pexpireat", -3, WRITE | FAST, (1, 1, 1), KEYSPACE_WRITE_FAST, "Set the expiration for a key as a UNIX timestamp specified in milliseconds", "2.6.0", Exec::Shard(expire::pexpireat)),
+    spec("generic", "ttl", 2, READONLY | FAST, (1, 1, 1), KEYSPACE_READ_FAST, "Get the time to live for a key in seconds", "1.0.0", Exec::Shard(expire::ttl)),
+    spec("generic", "pttl", 2, READONLY | FAST, (1, 1, 1), KEYSPACE_READ_FAST, "Get the time to live for a key in milliseconds", "2.6.0", Exec::Shard(expire::pttl)),
+    spec("generic", "expiretime", 2, READONLY | FAST, (1, 1, 1), KEYSPACE_READ_FAST, "Get the expiration Unix timestamp for a key", "7.0.0", Exec::Shard(expire::expiretime)),
+    spec("generic", "pexpiretime", 2, READONLY | FAST, (1, 1, 1), KEYSPACE_READ_FAST, "Get the expiration Unix timestamp for a key in milliseconds", "7.0.0", Exec::Shard(expire::pexpiretime)),
+    spec("generic", "persist", 2, WRITE | FAST, (1, 1, 1), KEYSPACE_WRITE_FAST, "Remove the expiration from a key", "2.2.0", Exec::Shard(expire::persist)),
 ];
 
 /// DEL, UNLINK, REMOVE: deletes the keys, replies how many existed. A key

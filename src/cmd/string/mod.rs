@@ -19,38 +19,12 @@ mod range;
 mod tests;
 
 use super::error::{CmdError, CmdResult};
-use super::table::{flag::*, CommandSpec, Exec, Split};
+use super::table::{flag::*, spec, CommandSpec, Exec, Split};
 use super::{arg_i64, eq_ic, ExecCtx};
 use crate::protocol::{Args, ReplyWriter};
 use crate::shard::db::Entry;
 use crate::shard::value::Value;
 use crate::shard::Shard;
-
-#[allow(clippy::too_many_arguments)]
-const fn cmd(
-    name: &'static str,
-    arity: i32,
-    flags: u32,
-    keys: (i32, i32, i32),
-    acl: &'static [&'static str],
-    summary: &'static str,
-    since: &'static str,
-    exec: Exec,
-) -> CommandSpec {
-    CommandSpec {
-        name,
-        arity,
-        flags,
-        first_key: keys.0,
-        last_key: keys.1,
-        step: keys.2,
-        acl,
-        group: "string",
-        summary,
-        since,
-        exec,
-    }
-}
 
 const ONE: (i32, i32, i32) = (1, 1, 1);
 const R_FAST: &[&str] = &["read", "string", "fast"];
@@ -61,27 +35,27 @@ const W_SLOW: &[&str] = &["write", "string", "slow"];
 /// As Redis 7.0's `COMMAND INFO` and `COMMAND DOCS` report them.
 #[rustfmt::skip]
 pub static COMMANDS: &[CommandSpec] = &[
-    cmd("get", 2, READONLY | FAST, ONE, R_FAST, "Get the value of a key", "1.0.0", Exec::Shard(get)),
-    cmd("set", -3, WRITE | DENYOOM, ONE, W_SLOW, "Set the string value of a key", "1.0.0", Exec::Shard(set)),
-    cmd("setnx", 3, WRITE | DENYOOM | FAST, ONE, W_FAST, "Set the value of a key, only if the key does not exist", "1.0.0", Exec::Shard(setnx)),
-    cmd("setex", 4, WRITE | DENYOOM, ONE, W_SLOW, "Set the value and expiration of a key", "2.0.0", Exec::Shard(setex)),
-    cmd("psetex", 4, WRITE | DENYOOM, ONE, W_SLOW, "Set the value and expiration in milliseconds of a key", "2.6.0", Exec::Shard(psetex)),
-    cmd("getset", 3, WRITE | DENYOOM | FAST, ONE, W_FAST, "Set the string value of a key and return its old value", "1.0.0", Exec::Shard(getset)),
-    cmd("getdel", 2, WRITE | FAST, ONE, W_FAST, "Get the value of a key and delete the key", "6.2.0", Exec::Shard(getdel)),
-    cmd("getex", -2, WRITE | FAST, ONE, W_FAST, "Get the value of a key and optionally set its expiration", "6.2.0", Exec::Shard(getex)),
-    cmd("append", 3, WRITE | DENYOOM | FAST, ONE, W_FAST, "Append a value to a key", "2.0.0", Exec::Shard(range::append)),
-    cmd("strlen", 2, READONLY | FAST, ONE, R_FAST, "Get the length of the value stored in a key", "2.2.0", Exec::Shard(range::strlen)),
-    cmd("getrange", 4, READONLY, ONE, R_SLOW, "Get a substring of the string stored at a key", "2.4.0", Exec::Shard(range::getrange)),
-    cmd("setrange", 4, WRITE | DENYOOM, ONE, W_SLOW, "Overwrite part of a string at key starting at the specified offset", "2.2.0", Exec::Shard(range::setrange)),
-    cmd("substr", 4, READONLY, ONE, R_SLOW, "Get a substring of the string stored at a key", "1.0.0", Exec::Shard(range::getrange)),
-    cmd("incr", 2, WRITE | DENYOOM | FAST, ONE, W_FAST, "Increment the integer value of a key by one", "1.0.0", Exec::Shard(incr::incr)),
-    cmd("decr", 2, WRITE | DENYOOM | FAST, ONE, W_FAST, "Decrement the integer value of a key by one", "1.0.0", Exec::Shard(incr::decr)),
-    cmd("incrby", 3, WRITE | DENYOOM | FAST, ONE, W_FAST, "Increment the integer value of a key by the given amount", "1.0.0", Exec::Shard(incr::incrby)),
-    cmd("decrby", 3, WRITE | DENYOOM | FAST, ONE, W_FAST, "Decrement the integer value of a key by the given number", "1.0.0", Exec::Shard(incr::decrby)),
-    cmd("incrbyfloat", 3, WRITE | DENYOOM | FAST, ONE, W_FAST, "Increment the float value of a key by the given amount", "2.6.0", Exec::Shard(incr::incrbyfloat)),
-    cmd("mget", -2, READONLY | FAST, (1, -1, 1), R_FAST, "Get the values of all the given keys", "1.0.0", Exec::MultiKey(mget, Split::MGet)),
-    cmd("mset", -3, WRITE | DENYOOM, (1, -1, 2), W_SLOW, "Set multiple keys to multiple values", "1.0.1", Exec::MultiKey(mset, Split::MSet)),
-    cmd("msetnx", -3, WRITE | DENYOOM, (1, -1, 2), W_SLOW, "Set multiple keys to multiple values, only if none of the keys exist", "1.0.1", Exec::MultiKey(msetnx, Split::MSetNx)),
+    spec("string", "get", 2, READONLY | FAST, ONE, R_FAST, "Get the value of a key", "1.0.0", Exec::Shard(get)),
+    spec("string", "set", -3, WRITE | DENYOOM, ONE, W_SLOW, "Set the string value of a key", "1.0.0", Exec::Shard(set)),
+    spec("string", "setnx", 3, WRITE | DENYOOM | FAST, ONE, W_FAST, "Set the value of a key, only if the key does not exist", "1.0.0", Exec::Shard(setnx)),
+    spec("string", "setex", 4, WRITE | DENYOOM, ONE, W_SLOW, "Set the value and expiration of a key", "2.0.0", Exec::Shard(setex)),
+    spec("string", "psetex", 4, WRITE | DENYOOM, ONE, W_SLOW, "Set the value and expiration in milliseconds of a key", "2.6.0", Exec::Shard(psetex)),
+    spec("string", "getset", 3, WRITE | DENYOOM | FAST, ONE, W_FAST, "Set the string value of a key and return its old value", "1.0.0", Exec::Shard(getset)),
+    spec("string", "getdel", 2, WRITE | FAST, ONE, W_FAST, "Get the value of a key and delete the key", "6.2.0", Exec::Shard(getdel)),
+    spec("string", "getex", -2, WRITE | FAST, ONE, W_FAST, "Get the value of a key and optionally set its expiration", "6.2.0", Exec::Shard(getex)),
+    spec("string", "append", 3, WRITE | DENYOOM | FAST, ONE, W_FAST, "Append a value to a key", "2.0.0", Exec::Shard(range::append)),
+    spec("string", "strlen", 2, READONLY | FAST, ONE, R_FAST, "Get the length of the value stored in a key", "2.2.0", Exec::Shard(range::strlen)),
+    spec("string", "getrange", 4, READONLY, ONE, R_SLOW, "Get a substring of the string stored at a key", "2.4.0", Exec::Shard(range::getrange)),
+    spec("string", "setrange", 4, WRITE | DENYOOM, ONE, W_SLOW, "Overwrite part of a string at key starting at the specified offset", "2.2.0", Exec::Shard(range::setrange)),
+    spec("string", "substr", 4, READONLY, ONE, R_SLOW, "Get a substring of the string stored at a key", "1.0.0", Exec::Shard(range::getrange)),
+    spec("string", "incr", 2, WRITE | DENYOOM | FAST, ONE, W_FAST, "Increment the integer value of a key by one", "1.0.0", Exec::Shard(incr::incr)),
+    spec("string", "decr", 2, WRITE | DENYOOM | FAST, ONE, W_FAST, "Decrement the integer value of a key by one", "1.0.0", Exec::Shard(incr::decr)),
+    spec("string", "incrby", 3, WRITE | DENYOOM | FAST, ONE, W_FAST, "Increment the integer value of a key by the given amount", "1.0.0", Exec::Shard(incr::incrby)),
+    spec("string", "decrby", 3, WRITE | DENYOOM | FAST, ONE, W_FAST, "Decrement the integer value of a key by the given number", "1.0.0", Exec::Shard(incr::decrby)),
+    spec("string", "incrbyfloat", 3, WRITE | DENYOOM | FAST, ONE, W_FAST, "Increment the float value of a key by the given amount", "2.6.0", Exec::Shard(incr::incrbyfloat)),
+    spec("string", "mget", -2, READONLY | FAST, (1, -1, 1), R_FAST, "Get the values of all the given keys", "1.0.0", Exec::MultiKey(mget, Split::MGet)),
+    spec("string", "mset", -3, WRITE | DENYOOM, (1, -1, 2), W_SLOW, "Set multiple keys to multiple values", "1.0.1", Exec::MultiKey(mset, Split::MSet)),
+    spec("string", "msetnx", -3, WRITE | DENYOOM, (1, -1, 2), W_SLOW, "Set multiple keys to multiple values, only if none of the keys exist", "1.0.1", Exec::MultiKey(msetnx, Split::MSetNx)),
 ];
 
 /// Redis's default `proto-max-bulk-len`: the largest string APPEND/SETRANGE build.

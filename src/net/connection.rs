@@ -58,6 +58,8 @@ pub async fn handle_connection<S>(
     if let Err(e) = serve_client(&core, &client, &mut stream).await {
         log::debug!("shard {}: client {id} closed: {e}", core.id);
     }
+    // Drop its WATCHes (they live in the shards that own the keys).
+    crate::route::txn::on_disconnect(&core, &client).await;
     // Leave the client table before the fd is closed, so shutdown and the
     // idle sweep never act on a descriptor number that was reused.
     core.clients.borrow_mut().remove(&id);

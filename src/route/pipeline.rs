@@ -346,8 +346,27 @@ async fn flush(env: &Env<'_>, seg: &mut Segment, out: &mut Vec<u8>) {
             // Past a few dozen keys, locking each shard whole is cheaper than
             // a lock entry per key (mass insertion, big pipelines).
             let key_count: usize = keys.iter().map(|(_, k)| k.len()).sum();
-            let tx = super::txn::Tx::begin(core, keys, key_count > WHOLE_SHARD_LOCK_KEYS).await;
-            run_parallel(env, &seg.items, db, resp3, Some(tx.txid), out).await;
+            let whole = key_count > WHOLE_SHARD_LOCK_KEYS;
+            // The highest shard, when remote, locks and runs in one message
+            // (its lock is the last one taken, so ascending order holds).
+            let mut keys = keys;
+            keys.sort_unstable_by_key(|(s, _)| *s);
+            let last = keys.pop().filter(|(s, _)| *s != core.id);
+            if last.is_none() {
+                keys = super::txn::group_keys(seg.items.iter().flat_map(|&(i, shard, spec)| {
+                    let args = env.batch.args(i);
+                    let spans = args.spans();
+                    spec.key_indexes(args.len())
+                        .map(move |k| (shard, db, env.batch.arg_bytes(spans[k])))
+                        .collect::<Vec<_>>()
+                }));
+            }
+            let mut tx = super::txn::Tx::begin(core, keys, whole).await;
+            let lock_last = last.map(|(s, k)| {
+                tx.also_holds(s);
+                (s, k, whole)
+            });
+            run_parallel_locking(env, &seg.items, db, resp3, Some(tx.txid), lock_last, out).await;
             tx.release(core);
         }
     }
@@ -414,6 +433,25 @@ async fn run_parallel(
     txid: Option<TxId>,
     out: &mut Vec<u8>,
 ) {
+    run_parallel_locking(env, items, db, resp3, txid, None, out).await
+}
+
+/// A shard whose part must first lock these (db, key)s (or, with the flag,
+/// the whole shard).
+type LockThenRun = (usize, Vec<(usize, Bytes)>, bool);
+
+/// [`run_parallel`], where the part for shard `lock_last.0` first locks
+/// `lock_last.1` (or the whole shard) for `txid`.
+async fn run_parallel_locking(
+    env: &Env<'_>,
+    items: &[(usize, usize, &'static CommandSpec)],
+    db: usize,
+    resp3: bool,
+    txid: Option<TxId>,
+    lock_last: Option<LockThenRun>,
+    out: &mut Vec<u8>,
+) {
+    let mut lock_last = lock_last;
     let core = env.core;
     let mut shards: Vec<usize> = items.iter().map(|x| x.1).collect();
     shards.sort_unstable();
@@ -422,7 +460,14 @@ async fn run_parallel(
     for &s in &shards {
         if s != core.id {
             let mine: Vec<_> = items.iter().copied().filter(|x| x.1 == s).collect();
-            parts.push((s, core.call(s, db, build_job(env, &mine, resp3, txid))));
+            let mut job = build_job(env, &mine, resp3, txid);
+            if let (JobKind::Cmds(batch), Some((ls, keys, whole))) =
+                (&mut job, lock_last.take_if(|l| l.0 == s))
+            {
+                debug_assert_eq!(ls, s);
+                batch.lock = Some((keys, whole));
+            }
+            parts.push((s, core.call(s, db, job)));
         }
     }
     let mut results: Vec<(usize, Vec<u8>, Vec<u32>)> = Vec::new();
@@ -469,5 +514,6 @@ fn build_job(
         cmds,
         resp3,
         txid,
+        lock: None,
     })
 }

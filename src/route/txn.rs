@@ -63,6 +63,13 @@ impl Tx {
         Tx { txid, shards }
     }
 
+    /// Records that `shard` is locked too (by a lock-then-run message).
+    pub fn also_holds(&mut self, shard: usize) {
+        if !self.shards.contains(&shard) {
+            self.shards.push(shard);
+        }
+    }
+
     /// Releases every lock. Remote releases are one-way: nothing waits for
     /// them, which is safe because every lock was held before any release.
     pub fn release(self, core: &Rc<Core>) {

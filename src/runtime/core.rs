@@ -119,6 +119,13 @@ pub enum Grantee {
     Remote { peer: usize, token: u32 },
     /// A coordinator on this core: set the flag (local waiters are woken).
     Local(Rc<Cell<bool>>),
+    /// A peer's lock-then-run batch: run it once locked, answer with replies.
+    RunBatch {
+        peer: usize,
+        token: u32,
+        db: usize,
+        batch: CmdBatch,
+    },
 }
 
 /// A peer's command batch that found a key locked; resumed on release.
@@ -270,6 +277,22 @@ impl Core {
     /// waiting lock) through the response outbox.
     fn handle_remote(&self, peer: usize, job: Job) -> Option<JobOutput> {
         match job.kind {
+            JobKind::Cmds(mut batch) if batch.lock.is_some() => {
+                let (keys, whole) = batch.lock.take().unwrap_or_default();
+                let wait = LockWait {
+                    txid: batch.txid.unwrap_or_default(),
+                    keys,
+                    whole,
+                    grantee: Grantee::RunBatch {
+                        peer,
+                        token: job.token,
+                        db: job.db,
+                        batch,
+                    },
+                };
+                let granted = self.locks.borrow_mut().lock_or_wait(wait);
+                granted.and_then(|g| self.run_granted(g))
+            }
             JobKind::Cmds(batch) => {
                 crate::metrics::record_peer_batch(batch.cmds.len());
                 let mut progress = BatchProgress::default();
@@ -368,11 +391,30 @@ impl Core {
                     self.responses[peer].push((token, JobOutput::Locked))
                 }
                 Grantee::Local(flag) => flag.set(true),
+                Grantee::RunBatch { peer, token, .. } => {
+                    if let Some(out) = self.run_granted(g) {
+                        self.responses[peer].push((token, out));
+                    }
+                }
             }
         }
         for w in self.release_waiters.borrow_mut().drain(..) {
             w.wake();
         }
+    }
+
+    /// Runs a lock-then-run batch whose locks were just granted.
+    fn run_granted(&self, g: Grantee) -> Option<JobOutput> {
+        let Grantee::RunBatch { db, batch, .. } = g else {
+            return Some(JobOutput::Locked);
+        };
+        let mut progress = BatchProgress::default();
+        // Its keys are held by its own transaction: it never parks.
+        self.run_batch_unless_locked(db, &batch, &mut progress);
+        Some(JobOutput::Replies {
+            data: progress.data,
+            ends: progress.ends,
+        })
     }
 
     fn resume_parked(&self) {

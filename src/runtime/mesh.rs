@@ -30,6 +30,9 @@ pub struct CmdBatch {
     /// keys' locks (it may pass them); None for ordinary batches, which wait
     /// for locked keys.
     pub txid: Option<TxId>,
+    /// Lock these (db, key)s — or the whole shard — for `txid` first, then
+    /// run: a coordinator's last shard, saving the separate Lock message.
+    pub lock: Option<(Vec<(usize, Bytes)>, bool)>,
 }
 
 /// Per-core counters a peer asks for (INFO).

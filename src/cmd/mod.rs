@@ -59,7 +59,11 @@ pub fn run_on_shard(
 ) -> bool {
     let handler = match spec.exec {
         Exec::Shard(h) | Exec::MultiKey(h, _) => h,
-        _ => unreachable!("run_on_shard called for a non-shard command"),
+        // The router only sends keyed commands here; answer rather than panic.
+        _ => {
+            ReplyWriter::new(out, resp3).error("ERR internal routing error");
+            return false;
+        }
     };
     let started = std::time::Instant::now();
     let mut ctx = ExecCtx {

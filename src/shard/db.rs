@@ -13,10 +13,14 @@
 use super::value::Value;
 use hashbrown::HashTable;
 
+/// A stored key: up to 16 bytes live inline in the entry (no allocation, one
+/// cache miss fewer per lookup); longer keys go to the heap.
+pub type Key = smallvec::SmallVec<[u8; 16]>;
+
 /// A key, its value and its absolute expiry in Unix milliseconds (0 = none).
 #[derive(Debug)]
 pub struct Entry {
-    pub key: Box<[u8]>,
+    pub key: Key,
     pub value: Value,
     expire_at: u64,
 }
@@ -109,7 +113,7 @@ impl Db {
                 table.map.insert_unique(
                     loc.hash,
                     Entry {
-                        key: key.into(),
+                        key: Key::from_slice(key),
                         value,
                         expire_at,
                     },

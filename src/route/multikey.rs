@@ -13,21 +13,30 @@ use crate::cmd::table::{CommandSpec, Split};
 use crate::protocol::{Args, ReplyWriter};
 use crate::runtime::mesh::{JobKind, JobOutput};
 use bytes::Bytes;
+use std::cell::RefCell;
 
-fn op_job(env: &Env<'_>, op: ShardOp) -> JobKind {
-    match env.txid {
-        Some(txid) => JobKind::TxOp { txid, op },
-        None => JobKind::Op(op),
+fn op_job(env: &Env<'_>, shard: usize, op: ShardOp) -> JobKind {
+    let Some(txid) = env.txid else {
+        return JobKind::Op(op);
+    };
+    if let Some(pending) = env.lock_with_first_op {
+        let mut p = pending.borrow_mut();
+        if p.as_ref().is_some_and(|(s, _)| *s == shard) {
+            if let Some((_, keys)) = p.take() {
+                return JobKind::LockThenOp { txid, keys, op };
+            }
+        }
     }
+    JobKind::TxOp { txid, op }
 }
 
 /// Runs `op` on `shard` (inline when it is this core's) and returns its result.
 pub async fn run_op(env: &Env<'_>, shard: usize, db: usize, op: ShardOp) -> OpResult {
     let core = env.core;
     let output = if shard == core.id {
-        core.run_local(db, op_job(env, op))
+        core.run_local(db, op_job(env, shard, op))
     } else {
-        core.call(shard, db, op_job(env, op)).await
+        core.call(shard, db, op_job(env, shard, op)).await
     };
     match output {
         JobOutput::Op(r) => r,
@@ -45,12 +54,12 @@ pub async fn run_ops(env: &Env<'_>, db: usize, ops: Vec<(usize, ShardOp)>) -> Ve
             local = Some((idx, op));
             futures.push(None);
         } else {
-            futures.push(Some(core.call(shard, db, op_job(env, op))));
+            futures.push(Some(core.call(shard, db, op_job(env, shard, op))));
         }
     }
     let mut results: Vec<Option<OpResult>> = (0..futures.len()).map(|_| None).collect();
     if let Some((idx, op)) = local {
-        if let JobOutput::Op(r) = core.run_local(db, op_job(env, op)) {
+        if let JobOutput::Op(r) = core.run_local(db, op_job(env, core.id, op)) {
             results[idx] = Some(r);
         }
     }
@@ -134,13 +143,26 @@ pub async fn run(
         }
         super::txn::group_keys(items)
     };
-    let tx = super::txn::Tx::begin(env.core, keys, false).await;
+    // Lock every shard but the highest now (ascending order); when the highest
+    // is remote, its lock rides on the first op sent there.
+    let mut keys = keys;
+    keys.sort_unstable_by_key(|(s, _)| *s);
+    let last = match keys.last() {
+        Some((s, _)) if *s != env.core.id && keys.len() > 1 => keys.pop(),
+        _ => None,
+    };
+    let mut tx = super::txn::Tx::begin(env.core, keys, false).await;
+    if let Some((s, _)) = &last {
+        tx.also_holds(*s);
+    }
+    let pending = RefCell::new(last);
     let inner = Env {
         core: env.core,
         client: env.client,
         batch: env.batch,
         now_ms: env.now_ms,
         txid: Some(tx.txid),
+        lock_with_first_op: Some(&pending),
     };
     run_split(&inner, spec, split, cmd_idx, out).await;
     tx.release(env.core);

@@ -67,7 +67,13 @@ pub struct Env<'a> {
     /// Set inside a coordinated transaction (EXEC, a multi-key command):
     /// its locks are held, so its parts pass them instead of waiting.
     pub txid: Option<TxId>,
+    /// A shard of the transaction still to lock: the first op sent there
+    /// carries the lock (one message fewer); see multikey.rs.
+    pub lock_with_first_op: Option<&'a PendingLock>,
 }
+
+/// (shard, (db, key)s) to lock along with the first op sent to that shard.
+pub type PendingLock = RefCell<Option<(usize, Vec<(usize, Bytes)>)>>;
 
 #[derive(Default)]
 struct Segment {
@@ -114,6 +120,7 @@ pub async fn execute_batch_in(
         batch,
         now_ms: unix_ms(),
         txid,
+        lock_with_first_op: None,
     };
     let mut seg = Segment::default();
     for i in 0..batch.cmds.len() {

@@ -283,6 +283,7 @@ pub async fn on_disconnect(
         batch: &batch,
         now_ms: crate::cmd::unix_ms(),
         txid: None,
+        lock_with_first_op: None,
     };
     unwatch_all(&env).await;
 }

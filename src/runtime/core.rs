@@ -126,6 +126,13 @@ pub enum Grantee {
         db: usize,
         batch: CmdBatch,
     },
+    /// A peer's lock-then-op: run the op once locked, answer with its result.
+    RunOp {
+        peer: usize,
+        token: u32,
+        db: usize,
+        op: crate::cmd::ops::ShardOp,
+    },
 }
 
 /// A peer's command batch that found a key locked; resumed on release.
@@ -236,12 +243,16 @@ impl Core {
                     ends: progress.ends,
                 }
             }
-            JobKind::Op(op) | JobKind::TxOp { op, .. } => JobOutput::Op(super::mesh::run_op(
-                &mut self.shard.borrow_mut(),
-                db,
-                now,
-                op,
-            )),
+            // LockThenOp is only sent to remote shards (local locks go through
+            // lock_local); here it can only be a local replay: run it as TxOp.
+            JobKind::Op(op) | JobKind::TxOp { op, .. } | JobKind::LockThenOp { op, .. } => {
+                JobOutput::Op(super::mesh::run_op(
+                    &mut self.shard.borrow_mut(),
+                    db,
+                    now,
+                    op,
+                ))
+            }
             JobKind::Lock { .. } => JobOutput::Locked,
             JobKind::Release { txid } => {
                 self.release_tx(txid);
@@ -288,6 +299,21 @@ impl Core {
                         token: job.token,
                         db: job.db,
                         batch,
+                    },
+                };
+                let granted = self.locks.borrow_mut().lock_or_wait(wait);
+                granted.and_then(|g| self.run_granted(g))
+            }
+            JobKind::LockThenOp { txid, keys, op } => {
+                let wait = LockWait {
+                    txid,
+                    keys,
+                    whole: false,
+                    grantee: Grantee::RunOp {
+                        peer,
+                        token: job.token,
+                        db: job.db,
+                        op,
                     },
                 };
                 let granted = self.locks.borrow_mut().lock_or_wait(wait);
@@ -391,7 +417,7 @@ impl Core {
                     self.responses[peer].push((token, JobOutput::Locked))
                 }
                 Grantee::Local(flag) => flag.set(true),
-                Grantee::RunBatch { peer, token, .. } => {
+                Grantee::RunBatch { peer, token, .. } | Grantee::RunOp { peer, token, .. } => {
                     if let Some(out) = self.run_granted(g) {
                         self.responses[peer].push((token, out));
                     }
@@ -405,8 +431,10 @@ impl Core {
 
     /// Runs a lock-then-run batch whose locks were just granted.
     fn run_granted(&self, g: Grantee) -> Option<JobOutput> {
-        let Grantee::RunBatch { db, batch, .. } = g else {
-            return Some(JobOutput::Locked);
+        let (db, batch) = match g {
+            Grantee::RunBatch { db, batch, .. } => (db, batch),
+            Grantee::RunOp { db, op, .. } => return Some(self.run_local(db, JobKind::Op(op))),
+            _ => return Some(JobOutput::Locked),
         };
         let mut progress = BatchProgress::default();
         // Its keys are held by its own transaction: it never parks.

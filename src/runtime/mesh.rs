@@ -56,6 +56,12 @@ pub enum JobKind {
         txid: TxId,
         op: ShardOp,
     },
+    /// Lock `keys` for `txid` (the transaction's last lock), then run `op`.
+    LockThenOp {
+        txid: TxId,
+        keys: Vec<(usize, Bytes)>,
+        op: ShardOp,
+    },
     /// Lock `keys` (db, key) — or the whole shard — for `txid`; answered with
     /// `Locked` once granted (possibly much later).
     Lock {

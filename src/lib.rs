@@ -20,6 +20,7 @@
 //! - [`runtime`]: pinned executors, the cross-core mesh, shutdown;
 //! - [`cmd`]: the command table and the handlers run against a shard;
 //! - [`shard`]: one core's keyspace and values (synchronous, no I/O);
+//! - [`persist`]: on-disk formats (RDB v10 codec so far);
 //! - [`protocol`]: RESP parsing and reply encoding (no I/O);
 //! - [`config`]: settings and their defaults;
 //! - [`metrics`]: per-core command statistics, SLOWLOG, LATENCY, MONITOR and
@@ -29,6 +30,7 @@ pub mod cmd;
 pub mod config;
 pub mod metrics;
 pub mod net;
+pub mod persist;
 pub mod protocol;
 pub mod route;
 pub mod runtime;

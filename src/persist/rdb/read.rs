@@ -1,0 +1,287 @@
+//! RDB decoding over an in-memory byte slice (a whole file read or mapped).
+//!
+//! [`RdbReader`] checks the header, then yields one [`RdbEntry`] per key in file
+//! order, consuming AUX, SELECTDB, RESIZEDB, IDLE and FREQ records on the way;
+//! after EOF it verifies the CRC64 (a stored zero means "not computed", as in
+//! Redis) and stops. Bytes after the checksum are ignored (an AOF may follow an
+//! RDB preamble); [`RdbReader::offset`] tells where they start.
+//!
+//! Invariants: every failure is an [`RdbError`] with the byte offset of the
+//! record or field that could not be read; no input makes it panic, read past
+//! the slice or allocate more than the input can justify. Expired keys are
+//! returned like the others: whether to drop them is the caller's decision.
+
+use super::{lzf, op, RdbError, RdbErrorKind, RDB_MAX_READ_VERSION};
+use crate::shard::value::Value;
+
+/// One key read from a file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RdbEntry {
+    pub db: u32,
+    pub key: Vec<u8>,
+    pub value: Value,
+    /// Absolute expiry in Unix milliseconds, 0 for none. A stored expiry at or
+    /// before the epoch is reported as 1 so that it still reads as expired.
+    pub expire_at_ms: u64,
+}
+
+/// A length field or, for strings, a special encoding marker.
+enum Len {
+    Plain(u64),
+    Encoded(u8),
+}
+
+pub struct RdbReader<'a> {
+    buf: &'a [u8],
+    pos: usize,
+    version: u32,
+    db: u32,
+    aux: Vec<(Vec<u8>, Vec<u8>)>,
+    done: bool,
+}
+
+type Result<T> = std::result::Result<T, RdbError>;
+
+impl<'a> RdbReader<'a> {
+    /// Checks the magic and version (1..=10).
+    pub fn new(buf: &'a [u8]) -> Result<Self> {
+        let mut r = RdbReader {
+            buf,
+            pos: 0,
+            version: 0,
+            db: 0,
+            aux: Vec::new(),
+            done: false,
+        };
+        if r.bytes(5)? != b"REDIS" {
+            return Err(r.err_at(0, RdbErrorKind::BadMagic));
+        }
+        let digits = r.bytes(4)?;
+        let version = std::str::from_utf8(digits)
+            .ok()
+            .filter(|d| d.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|d| d.parse::<u32>().ok())
+            .ok_or_else(|| r.err_at(5, RdbErrorKind::UnsupportedVersion(0)))?;
+        if version == 0 || version > RDB_MAX_READ_VERSION {
+            return Err(r.err_at(5, RdbErrorKind::UnsupportedVersion(version)));
+        }
+        r.version = version;
+        Ok(r)
+    }
+
+    pub fn version(&self) -> u32 {
+        self.version
+    }
+
+    /// The AUX fields read so far (all of them once the first entry is read).
+    pub fn aux(&self) -> &[(Vec<u8>, Vec<u8>)] {
+        &self.aux
+    }
+
+    /// Bytes consumed so far; after the last entry, the length of the RDB part.
+    pub fn offset(&self) -> usize {
+        self.pos
+    }
+
+    /// The next key, `Ok(None)` after a verified EOF.
+    pub fn next_entry(&mut self) -> Result<Option<RdbEntry>> {
+        let mut expire_at_ms = 0;
+        while !self.done {
+            let at = self.pos;
+            let code = self.u8()?;
+            match code {
+                op::EOF => self.finish(at)?,
+                op::SELECTDB => {
+                    let db = self.plain_len()?;
+                    self.db = u32::try_from(db)
+                        .map_err(|_| self.err_at(at + 1, RdbErrorKind::BadLength(db)))?;
+                }
+                op::RESIZEDB => {
+                    self.plain_len()?;
+                    self.plain_len()?;
+                }
+                op::AUX => {
+                    let key = self.string_bytes()?;
+                    let value = self.string_bytes()?;
+                    self.aux.push((key, value));
+                }
+                op::EXPIRETIME_MS => {
+                    let ms = i64::from_le_bytes(self.array()?);
+                    expire_at_ms = ms.max(1) as u64;
+                }
+                op::EXPIRETIME => {
+                    let s = i32::from_le_bytes(self.array()?) as i64;
+                    expire_at_ms = s.saturating_mul(1000).max(1) as u64;
+                }
+                op::IDLE => {
+                    self.plain_len()?;
+                }
+                op::FREQ => {
+                    self.u8()?;
+                }
+                op::MODULE_AUX => return Err(self.unsupported(at, code, "module aux data")),
+                op::FUNCTION2 | op::FUNCTION_PRE_GA => {
+                    return Err(self.unsupported(at, code, "function library"))
+                }
+                op::TYPE_STRING => {
+                    let key = self.string_bytes()?;
+                    let value = self.string_value()?;
+                    let db = self.db;
+                    return Ok(Some(RdbEntry {
+                        db,
+                        key,
+                        value,
+                        expire_at_ms,
+                    }));
+                }
+                // Every other Redis type (list, set, zset, hash, module, stream
+                // and their compact encodings); the key names the culprit.
+                1..=21 => {
+                    let key = self.string_bytes()?;
+                    let kind = RdbErrorKind::UnsupportedType {
+                        rdb_type: code,
+                        key,
+                    };
+                    return Err(self.err_at(at, kind));
+                }
+                _ => return Err(self.unsupported(at, code, "opcode or value type")),
+            }
+        }
+        Ok(None)
+    }
+
+    /// Reads the checksum after the EOF opcode at `eof_at` and verifies it.
+    fn finish(&mut self, eof_at: usize) -> Result<()> {
+        if self.version >= 5 {
+            let stored = u64::from_le_bytes(self.array()?);
+            let computed = super::crc64::crc64(&self.buf[..eof_at + 1]);
+            if stored != 0 && stored != computed {
+                let kind = RdbErrorKind::ChecksumMismatch { stored, computed };
+                return Err(self.err_at(eof_at + 1, kind));
+            }
+        }
+        self.done = true;
+        Ok(())
+    }
+
+    fn err_at(&self, offset: usize, kind: RdbErrorKind) -> RdbError {
+        RdbError { offset, kind }
+    }
+
+    fn unsupported(&self, at: usize, opcode: u8, what: &'static str) -> RdbError {
+        self.err_at(at, RdbErrorKind::UnsupportedOpcode { opcode, what })
+    }
+
+    fn bytes(&mut self, n: usize) -> Result<&'a [u8]> {
+        let end = self.pos.checked_add(n).filter(|&e| e <= self.buf.len());
+        let end = end.ok_or_else(|| self.err_at(self.pos, RdbErrorKind::Truncated))?;
+        let s = &self.buf[self.pos..end];
+        self.pos = end;
+        Ok(s)
+    }
+
+    fn array<const N: usize>(&mut self) -> Result<[u8; N]> {
+        let mut a = [0; N];
+        a.copy_from_slice(self.bytes(N)?);
+        Ok(a)
+    }
+
+    fn u8(&mut self) -> Result<u8> {
+        Ok(self.bytes(1)?[0])
+    }
+
+    fn length(&mut self) -> Result<Len> {
+        let at = self.pos;
+        let first = self.u8()?;
+        Ok(match first >> 6 {
+            0 => Len::Plain((first & 0x3f) as u64),
+            1 => Len::Plain((((first & 0x3f) as u64) << 8) | self.u8()? as u64),
+            3 => Len::Encoded(first & 0x3f),
+            _ if first == op::LEN_32BIT => Len::Plain(u32::from_be_bytes(self.array()?) as u64),
+            _ if first == op::LEN_64BIT => Len::Plain(u64::from_be_bytes(self.array()?)),
+            _ => return Err(self.err_at(at, RdbErrorKind::BadStringEncoding(first))),
+        })
+    }
+
+    fn plain_len(&mut self) -> Result<u64> {
+        let at = self.pos;
+        match self.length()? {
+            Len::Plain(n) => Ok(n),
+            Len::Encoded(e) => Err(self.err_at(at, RdbErrorKind::BadStringEncoding(e))),
+        }
+    }
+
+    /// A length used to size something in memory: must fit `usize`.
+    fn usize_len(&mut self) -> Result<usize> {
+        let at = self.pos;
+        let n = self.plain_len()?;
+        usize::try_from(n).map_err(|_| self.err_at(at, RdbErrorKind::BadLength(n)))
+    }
+
+    /// A string in any encoding, as a value (integers stay integers).
+    fn string_value(&mut self) -> Result<Value> {
+        let at = self.pos;
+        match self.length()? {
+            Len::Plain(n) => {
+                let n =
+                    usize::try_from(n).map_err(|_| self.err_at(at, RdbErrorKind::BadLength(n)))?;
+                Ok(Value::string(self.bytes(n)?))
+            }
+            Len::Encoded(op::ENC_INT8) => Ok(Value::Int(self.u8()? as i8 as i64)),
+            Len::Encoded(op::ENC_INT16) => Ok(Value::Int(i16::from_le_bytes(self.array()?) as i64)),
+            Len::Encoded(op::ENC_INT32) => Ok(Value::Int(i32::from_le_bytes(self.array()?) as i64)),
+            Len::Encoded(op::ENC_LZF) => {
+                let clen = self.usize_len()?;
+                let ulen = self.usize_len()?;
+                let data_at = self.pos;
+                let data = self.bytes(clen)?;
+                let out = lzf::decompress(data, ulen)
+                    .map_err(|e| self.err_at(data_at, RdbErrorKind::Lzf(e)))?;
+                // `Value::string` only integer-encodes up to 20 bytes; avoid
+                // copying large outputs through it.
+                Ok(if out.len() <= 20 {
+                    Value::string(&out)
+                } else {
+                    Value::Bytes(out)
+                })
+            }
+            Len::Encoded(e) => Err(self.err_at(at, RdbErrorKind::BadStringEncoding(e))),
+        }
+    }
+
+    /// A string in any encoding, as bytes (for keys and AUX fields).
+    fn string_bytes(&mut self) -> Result<Vec<u8>> {
+        Ok(match self.string_value()? {
+            Value::Int(n) => itoa::Buffer::new().format(n).as_bytes().to_vec(),
+            Value::Bytes(b) => b,
+        })
+    }
+}
+
+impl Iterator for RdbReader<'_> {
+    type Item = Result<RdbEntry>;
+
+    /// Yields entries, then at most one error, then nothing.
+    fn next(&mut self) -> Option<Self::Item> {
+        match self.next_entry() {
+            Ok(e) => e.map(Ok),
+            Err(e) => {
+                self.done = true;
+                Some(Err(e))
+            }
+        }
+    }
+}
+
+/// Reads a whole file, calling `f` for every entry; returns the RDB version.
+pub fn load(buf: &[u8], mut f: impl FnMut(RdbEntry)) -> Result<u32> {
+    let mut r = RdbReader::new(buf)?;
+    while let Some(e) = r.next_entry()? {
+        f(e);
+    }
+    Ok(r.version())
+}
+
+#[cfg(test)]
+#[path = "read_tests.rs"]
+mod tests;

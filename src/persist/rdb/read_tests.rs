@@ -1,0 +1,221 @@
+//! Unit tests for the RDB reader: round trips through the writer, every string
+//! and length encoding, the opcodes we skip or reject, and corrupt input.
+
+use super::super::crc64::crc64;
+use super::super::write::{encode_entry, encode_header, encode_len, encode_select_db};
+use super::super::{AuxInfo, RdbWriter};
+use super::*;
+
+const AUX: AuxInfo = AuxInfo {
+    ctime_s: 1_700_000_000,
+    used_mem: 1 << 20,
+};
+
+/// A file from hand-encoded records: header, `body`, EOF and a valid checksum.
+fn file_with(version: &str, body: &[u8]) -> Vec<u8> {
+    let mut f = Vec::new();
+    encode_header(&mut f, AUX);
+    f[5..9].copy_from_slice(version.as_bytes());
+    f.extend_from_slice(body);
+    f.push(op::EOF);
+    let crc = crc64(&f);
+    f.extend_from_slice(&crc.to_le_bytes());
+    f
+}
+
+fn all(buf: &[u8]) -> Result<Vec<RdbEntry>> {
+    RdbReader::new(buf)?.collect()
+}
+
+fn entry(db: u32, key: &[u8], value: Value, expire_at_ms: u64) -> RdbEntry {
+    RdbEntry {
+        db,
+        key: key.to_vec(),
+        value,
+        expire_at_ms,
+    }
+}
+
+fn sample() -> Vec<RdbEntry> {
+    vec![
+        entry(0, b"int", Value::Int(-129), 0),
+        entry(0, b"big", Value::Int(i64::MIN), 1_900_000_000_000),
+        entry(0, b"123", Value::Bytes(b"0123".to_vec()), 0),
+        entry(3, b"bin\0\r\n", Value::Bytes(vec![0, 13, 10, 255]), 5),
+        entry(3, b"", Value::Bytes(Vec::new()), 0),
+        entry(15, b"long", Value::Bytes(vec![b'x'; 70_000]), 0),
+    ]
+}
+
+fn write_sample() -> Vec<u8> {
+    let entries = sample();
+    let mut w = RdbWriter::new(Vec::new(), AUX);
+    for db in [0, 3, 15] {
+        let of_db: Vec<_> = entries.iter().filter(|e| e.db == db).collect();
+        let expires = of_db.iter().filter(|e| e.expire_at_ms != 0).count();
+        w.select_db(db, of_db.len() as u64, expires as u64).unwrap();
+        for e in of_db {
+            w.entry(&e.key, &e.value, e.expire_at_ms).unwrap();
+        }
+    }
+    w.finish().unwrap()
+}
+
+#[test]
+fn round_trip_through_writer() {
+    let file = write_sample();
+    let mut r = RdbReader::new(&file).unwrap();
+    let got: Vec<_> = r.by_ref().collect::<Result<_>>().unwrap();
+    assert_eq!(got, sample());
+    assert_eq!(r.version(), 10);
+    assert_eq!(r.offset(), file.len());
+    assert_eq!(r.aux()[0], (b"redis-ver".to_vec(), b"7.0.15".to_vec()));
+    assert_eq!(r.aux()[1], (b"redis-bits".to_vec(), b"64".to_vec()));
+    assert_eq!(r.aux().len(), 5);
+    let mut via_load = Vec::new();
+    assert_eq!(load(&file, |e| via_load.push(e)), Ok(10));
+    assert_eq!(via_load, sample());
+}
+
+#[test]
+fn reads_redis_server_dump() {
+    // `SET k <"abcdefghij" x 5>; SAVE` on redis-server 7.0.15: an LZF string.
+    let dump = b"REDIS0010\xfa\x09redis-ver\x067.0.15\xfa\x0aredis-bits\xc0\x40\
+        \xfa\x05ctime\xc2\xb4\x3e\x04\x6b\xfa\x08used-mem\xc2\x48\x54\x0e\x00\
+        \xfa\x08aof-base\xc0\x00\xfe\x00\xfb\x01\x00\x00\x01k\xc3\x12\x32\
+        \x0aabcdefghija\xe0\x1c\x09\x01ij\xff\x33\x6f\xc7\x73\xd4\x4c\xcc\x3e";
+    let got = all(dump).unwrap();
+    assert_eq!(
+        got,
+        vec![entry(0, b"k", Value::Bytes(b"abcdefghij".repeat(5)), 0)]
+    );
+}
+
+#[test]
+fn length_forms_and_int_encodings() {
+    let mut body = vec![op::SELECTDB];
+    encode_len(&mut body, 1 << 33); // a 64-bit db number is rejected...
+    assert!(matches!(
+        all(&file_with("0010", &body)).unwrap_err().kind,
+        RdbErrorKind::BadLength(_)
+    ));
+    // ...while 14- and 32-bit string lengths and every INT encoding read back.
+    let mut body = vec![op::SELECTDB, 0x40, 200];
+    for (k, v) in [(b"a", vec![b'y'; 300]), (b"b", vec![b'z'; 20_000])] {
+        encode_entry(&mut body, k, &Value::Bytes(v), 0);
+    }
+    body.extend_from_slice(&[0, 0xc0, 7, 0xc1, 0x34, 0x12]); // "7" => 0x1234
+    body.extend_from_slice(&[0, 0xc2, 1, 0, 0, 0x80, 1, b'x']); // key i32 => "x"
+    body.extend_from_slice(&[0, 1, b'k', 0x81, 0, 0, 0, 0, 0, 0, 0, 2, b'4', b'2']);
+    let got = all(&file_with("0010", &body)).unwrap();
+    assert_eq!(got[0].db, 200);
+    assert_eq!(got[1].value, Value::Bytes(vec![b'z'; 20_000]));
+    assert_eq!(got[2], entry(200, b"7", Value::Int(0x1234), 0));
+    assert_eq!(got[3].key, b"-2147483647");
+    assert_eq!(got[4], entry(200, b"k", Value::Int(42), 0));
+}
+
+#[test]
+fn expiry_opcodes_and_skipped_metadata() {
+    let mut body = vec![op::EXPIRETIME];
+    body.extend_from_slice(&2_000_000_000u32.to_le_bytes());
+    body.extend_from_slice(&[op::IDLE, 5, op::FREQ, 9]);
+    encode_entry(&mut body, b"s", &Value::Int(1), 0);
+    body.push(op::EXPIRETIME_MS);
+    body.extend_from_slice(&(-5i64).to_le_bytes());
+    encode_entry(&mut body, b"past", &Value::Int(2), 0);
+    encode_entry(&mut body, b"none", &Value::Int(3), 0);
+    let got = all(&file_with("0009", &body)).unwrap();
+    assert_eq!(got[0].expire_at_ms, 2_000_000_000_000);
+    assert_eq!(got[1].expire_at_ms, 1);
+    assert_eq!(got[2].expire_at_ms, 0);
+}
+
+#[test]
+fn unsupported_types_and_opcodes() {
+    let mut body = Vec::new();
+    encode_select_db(&mut body, 0, 1, 0);
+    let header_len = file_with("0010", &[]).len() - 9; // less EOF + CRC
+    let at = header_len + body.len();
+    body.extend_from_slice(&[4, 3, b'h', b'\r', b'1']);
+    let err = all(&file_with("0010", &body)).unwrap_err();
+    let shown = err.to_string();
+    assert_eq!(err.offset, at, "{shown}");
+    assert!(
+        shown.contains("unsupported value type 4 for key \"h\\r1\""),
+        "{shown}"
+    );
+    assert!(shown.ends_with(&format!("at offset {at}")), "{shown}");
+    for (code, what) in [
+        (245, "function library"),
+        (247, "module aux data"),
+        (100, "opcode"),
+    ] {
+        let err = all(&file_with("0010", &[code])).unwrap_err();
+        assert!(err.to_string().contains(what), "{err}");
+    }
+}
+
+#[test]
+fn header_and_checksum_checks() {
+    let good = write_sample();
+    assert_eq!(
+        RdbReader::new(b"RADIS0010").err().unwrap().kind,
+        RdbErrorKind::BadMagic
+    );
+    let v11 = RdbReader::new(b"REDIS0011").err().unwrap();
+    assert_eq!(
+        (v11.offset, v11.kind),
+        (5, RdbErrorKind::UnsupportedVersion(11))
+    );
+    assert!(RdbReader::new(b"REDIS00x1").is_err());
+
+    let mut bad = good.clone();
+    let n = bad.len();
+    bad[n - 1] ^= 1;
+    let err = all(&bad).unwrap_err();
+    assert!(matches!(err.kind, RdbErrorKind::ChecksumMismatch { .. }));
+    assert_eq!(err.offset, n - 8);
+
+    bad[n - 8..].fill(0); // zero: checksum not computed
+    assert_eq!(all(&bad).unwrap(), sample());
+
+    let mut trailing = good;
+    trailing.extend_from_slice(b"*1\r\n$4\r\nPING\r\n");
+    assert_eq!(all(&trailing).unwrap(), sample());
+}
+
+#[test]
+fn every_truncation_is_an_error() {
+    let file = write_sample();
+    for len in 0..file.len() {
+        let err = all(&file[..len]).unwrap_err();
+        assert!(err.offset <= len, "offset {} past {len}", err.offset);
+    }
+}
+
+#[test]
+fn corrupt_bytes_never_panic() {
+    use rand::{Rng, SeedableRng};
+    let file = write_sample();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    for _ in 0..3000 {
+        let mut bad = file.clone();
+        for _ in 0..rng.gen_range(1..4) {
+            let i = rng.gen_range(0..bad.len());
+            bad[i] = rng.gen();
+        }
+        let cut = rng.gen_range(0..=bad.len());
+        let _ = all(&bad);
+        let _ = all(&bad[..cut]);
+    }
+}
+
+proptest::proptest! {
+    #[test]
+    fn arbitrary_bytes_never_panic(tail in proptest::collection::vec(proptest::num::u8::ANY, 0..64)) {
+        let mut f = b"REDIS0010".to_vec();
+        f.extend_from_slice(&tail);
+        let _ = all(&f);
+    }
+}

@@ -136,24 +136,41 @@ impl Listeners {
     }
 }
 
-/// Accepts TCP clients until the core's stop signal fires.
-async fn tcp_accept_loop(core: &Rc<Core>, limits: &Rc<ClientLimits>, listener: TcpListener) {
+/// The next accepted connection, counted in `total_connections_received`;
+/// accept errors are logged and retried after a short pause. None once the
+/// core's stop signal fires (the listener then stops accepting).
+pub async fn next_accepted<T, E, Fut>(
+    core: &Core,
+    what: &str,
+    mut accept: impl FnMut() -> Fut,
+) -> Option<T>
+where
+    Fut: std::future::Future<Output = Result<T, E>>,
+    E: std::fmt::Display,
+{
     loop {
-        let accepted = future::or(async { Some(listener.accept().await) }, async {
+        let accepted = future::or(async { Some(accept().await) }, async {
             core.stop.wait().await;
             None
         })
         .await;
-        let stream = match accepted {
-            None => return,
-            Some(Ok(s)) => s,
-            Some(Err(e)) => {
-                log::warn!("shard {}: accept failed: {e}", core.id);
-                glommio::timer::sleep(std::time::Duration::from_millis(10)).await;
-                continue;
+        match accepted {
+            None => return None,
+            Some(Ok(s)) => {
+                Counters::add(&core.counters.total_connections_received, 1);
+                return Some(s);
             }
-        };
-        Counters::add(&core.counters.total_connections_received, 1);
+            Some(Err(e)) => {
+                log::warn!("shard {}: {what} accept failed: {e}", core.id);
+                glommio::timer::sleep(std::time::Duration::from_millis(10)).await;
+            }
+        }
+    }
+}
+
+/// Accepts TCP clients until the core's stop signal fires.
+async fn tcp_accept_loop(core: &Rc<Core>, limits: &Rc<ClientLimits>, listener: TcpListener) {
+    while let Some(stream) = next_accepted(core, "tcp", || listener.accept()).await {
         let _ = stream.set_nodelay(true);
         let fd = stream.as_raw_fd();
         if let Err(e) = set_tcp_keepalive(fd, limits.tcp_keepalive) {

@@ -15,7 +15,7 @@
 
 use super::connection::{handle_connection, Peer};
 use super::limits::ClientLimits;
-use crate::runtime::core::{Core, Counters};
+use crate::runtime::core::Core;
 use futures_lite::future;
 use glommio::channels::shared_channel::{self, ConnectedSender, SharedReceiver, SharedSender};
 use glommio::net::{AcceptedUnixStream, UnixListener};
@@ -146,25 +146,9 @@ pub async fn accept_loop(
         });
     }
     let mut next = 0usize;
-    loop {
-        let accepted = future::or(
-            async { Some(socket.listener.shared_accept().await) },
-            async {
-                core.stop.wait().await;
-                None
-            },
-        )
-        .await;
-        let accepted = match accepted {
-            None => break,
-            Some(Ok(a)) => a,
-            Some(Err(e)) => {
-                log::warn!("shard {}: unix accept failed: {e}", core.id);
-                glommio::timer::sleep(std::time::Duration::from_millis(10)).await;
-                continue;
-            }
-        };
-        Counters::add(&core.counters.total_connections_received, 1);
+    while let Some(accepted) =
+        super::listener::next_accepted(&core, "unix", || socket.listener.shared_accept()).await
+    {
         next = (next + 1) % peers.len().max(1);
         let accepted = match peers.get(next).and_then(Option::as_ref) {
             // `AcceptedUnixStream` is a `Copy` fd holder; a failed send

@@ -30,10 +30,10 @@ pub struct InfoFacts {
     pub evicted_keys: u64,
     pub keyspace_hits: u64,
     pub keyspace_misses: u64,
-    /// Writes since the last snapshot (0 until persistence lands).
+    /// Writes since the last snapshot, summed over shards.
     pub rdb_changes_since_last_save: u64,
-    /// Unix time of the last snapshot (0: the server's start time is shown).
-    pub rdb_last_save_time: u64,
+    /// False when some shard's last AOF write or fsync failed.
+    pub aof_write_ok: bool,
     /// Per database: (keys, keys with an expiry).
     pub keyspace: Vec<(usize, usize)>,
     /// Bytes of memory in use (RSS is fine until per-shard accounting lands).
@@ -355,10 +355,12 @@ fn memory(s: &mut Section, f: &InfoFacts, core: &CoreInfo) {
 
 fn persistence(s: &mut Section, f: &InfoFacts, core: &CoreInfo) {
     let aof = config(core, "appendonly", "no") == "yes";
-    let last_save = if f.rdb_last_save_time > 0 {
-        f.rdb_last_save_time
-    } else {
-        core.started_unix
+    let status = crate::persist::status::info_fields();
+    let st = |name: &str| {
+        status
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map_or(String::new(), |(_, v)| v.clone())
     };
     s.kv("loading", 0);
     s.kv("async_loading", 0);
@@ -369,24 +371,31 @@ fn persistence(s: &mut Section, f: &InfoFacts, core: &CoreInfo) {
     s.kv("current_save_keys_processed", 0);
     s.kv("current_save_keys_total", 0);
     s.kv("rdb_changes_since_last_save", f.rdb_changes_since_last_save);
-    s.kv("rdb_bgsave_in_progress", 0);
-    s.kv("rdb_last_save_time", last_save);
-    s.kv("rdb_last_bgsave_status", "ok");
-    s.kv("rdb_last_bgsave_time_sec", -1);
+    for name in [
+        "rdb_bgsave_in_progress",
+        "rdb_last_save_time",
+        "rdb_last_bgsave_status",
+        "rdb_last_bgsave_time_sec",
+    ] {
+        s.kv(name, st(name));
+    }
     s.kv("rdb_current_bgsave_time_sec", -1);
-    s.kv("rdb_saves", 0);
+    s.kv("rdb_saves", st("rdb_saves"));
     s.kv("rdb_last_cow_size", 0);
     s.kv("rdb_last_load_keys_expired", 0);
     s.kv("rdb_last_load_keys_loaded", 0);
     s.kv("aof_enabled", aof as u8);
-    s.kv("aof_rewrite_in_progress", 0);
+    s.kv("aof_rewrite_in_progress", st("aof_rewrite_in_progress"));
     s.kv("aof_rewrite_scheduled", 0);
-    s.kv("aof_last_rewrite_time_sec", -1);
+    s.kv("aof_last_rewrite_time_sec", st("aof_last_rewrite_time_sec"));
     s.kv("aof_current_rewrite_time_sec", -1);
-    s.kv("aof_last_bgrewrite_status", "ok");
-    s.kv("aof_rewrites", 0);
+    s.kv("aof_last_bgrewrite_status", st("aof_last_bgrewrite_status"));
+    s.kv("aof_rewrites", st("aof_rewrites"));
     s.kv("aof_rewrites_consecutive_failures", 0);
-    s.kv("aof_last_write_status", "ok");
+    s.kv(
+        "aof_last_write_status",
+        if f.aof_write_ok { "ok" } else { "err" },
+    );
     s.kv("aof_last_cow_size", 0);
     s.kv("module_fork_in_progress", 0);
     s.kv("module_fork_last_cow_size", 0);

@@ -81,6 +81,7 @@ pub fn run_on_shard(
             false
         }
     };
+    ctx.shard.settle();
     crate::metrics::record_command(spec, args, started, ok);
     ok
 }

@@ -31,6 +31,7 @@ pub mod flag {
     pub const MAY_REPLICATE: u32 = 1 << 14;
     pub const NO_MULTI: u32 = 1 << 15;
     pub const ALLOW_BUSY: u32 = 1 << 16;
+    pub const NO_ASYNC_LOADING: u32 = 1 << 17;
 
     /// (bit, name) in the order Redis prints them.
     pub const NAMES: &[(u32, &str)] = &[
@@ -51,6 +52,7 @@ pub mod flag {
         (MAY_REPLICATE, "may_replicate"),
         (NO_MULTI, "no_multi"),
         (ALLOW_BUSY, "allow_busy"),
+        (NO_ASYNC_LOADING, "no_async_loading"),
     ];
 }
 
@@ -104,6 +106,11 @@ pub enum Global {
     Slowlog,
     Latency,
     Monitor,
+    /// SAVE / BGSAVE / LASTSAVE / BGREWRITEAOF (route::persist).
+    Save,
+    BgSave,
+    LastSave,
+    BgRewriteAof,
 }
 
 /// Where and how a command executes.

@@ -61,6 +61,11 @@ pub struct Config {
     pub save: String,
     pub appendonly: bool,
     pub appendfsync: &'static str,
+    pub dbfilename: String,
+    pub appenddirname: String,
+    pub appendfilename: String,
+    pub auto_aof_rewrite_percentage: u64,
+    pub auto_aof_rewrite_min_size: u64,
     /// Where the settings came from, so SIGHUP can load them the same way.
     pub origin: Origin,
 }

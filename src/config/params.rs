@@ -363,7 +363,7 @@ pub static PARAMS: &[Param] = &[
             Ok(())
         },
     },
-    // --- persistence (placeholders until persistence lands) ---
+    // --- persistence ---
     Param {
         name: "dir",
         default: ".",
@@ -381,8 +381,8 @@ pub static PARAMS: &[Param] = &[
     },
     Param {
         name: "save",
-        default: "",
-        doc: "Snapshot rules \"<seconds> <changes> ...\" (empty: none). Placeholder.",
+        default: "3600 1 300 100 60 10000",
+        doc: "Snapshot rules \"<seconds> <changes> ...\": save when at least <changes> writes happened in the last <seconds> (empty: never).",
         mutable: true,
         kind: Kind::Str,
         get: |c| c.save.clone(),
@@ -399,7 +399,7 @@ pub static PARAMS: &[Param] = &[
     Param {
         name: "appendonly",
         default: "no",
-        doc: "Log every write to an append-only file. Placeholder.",
+        doc: "Log every write to an append-only file (one per shard) and replay it at start.",
         mutable: false,
         kind: Kind::Bool,
         get: |c| yes_no(c.appendonly),
@@ -411,12 +411,75 @@ pub static PARAMS: &[Param] = &[
     Param {
         name: "appendfsync",
         default: "everysec",
-        doc: "When the append-only file is fsynced: always, everysec or no. Placeholder.",
+        doc: "When the append-only file is fsynced: always (before each reply, group commit), everysec or no.",
         mutable: true,
         kind: Kind::Str,
         get: |c| c.appendfsync.to_string(),
         set: |c, v| {
             c.appendfsync = one_of(v, &["everysec", "always", "no"])?;
+            Ok(())
+        },
+    },
+    Param {
+        name: "dbfilename",
+        default: "dump.rdb",
+        doc: "Snapshot file name: shard files are <dbfilename>.<gen>.s<shard>.rdb, named by <dbfilename>.manifest.",
+        mutable: true,
+        kind: Kind::Str,
+        get: |c| c.dbfilename.clone(),
+        set: |c, v| {
+            crate::persist::manifest::check_file_name(v)?;
+            c.dbfilename = v.to_string();
+            Ok(())
+        },
+    },
+    Param {
+        name: "appenddirname",
+        default: "appendonlydir",
+        doc: "Directory (inside dir) of the append-only files.",
+        mutable: false,
+        kind: Kind::Str,
+        get: |c| c.appenddirname.clone(),
+        set: |c, v| {
+            crate::persist::manifest::check_file_name(v)?;
+            c.appenddirname = v.to_string();
+            Ok(())
+        },
+    },
+    Param {
+        name: "appendfilename",
+        default: "appendonly.aof",
+        doc: "Base name of the append-only files and their manifest.",
+        mutable: false,
+        kind: Kind::Str,
+        get: |c| c.appendfilename.clone(),
+        set: |c, v| {
+            crate::persist::manifest::check_file_name(v)?;
+            c.appendfilename = v.to_string();
+            Ok(())
+        },
+    },
+    Param {
+        name: "auto-aof-rewrite-percentage",
+        default: "100",
+        doc: "Rewrite the AOF when it grew by this percentage over its size after the last rewrite (0: never).",
+        mutable: true,
+        kind: Kind::Int,
+        get: |c| c.auto_aof_rewrite_percentage.to_string(),
+        set: |c, v| {
+            c.auto_aof_rewrite_percentage = int(v, 0, i32::MAX as i64)? as u64;
+            Ok(())
+        },
+    },
+    Param {
+        name: "auto-aof-rewrite-min-size",
+        default: "64mb",
+        doc: "No automatic AOF rewrite below this size.",
+        mutable: true,
+        kind: Kind::Int,
+        get: |c| c.auto_aof_rewrite_min_size.to_string(),
+        set: |c, v| {
+            c.auto_aof_rewrite_min_size = memory(v, 0, i64::MAX)? as u64;
             Ok(())
         },
     },

@@ -167,6 +167,8 @@ where
             );
         }
         if !out.is_empty() {
+            // Nothing leaves before the AOF covers what it reports.
+            core.journal_barrier().await;
             stream.write_all(&out).await?;
             client.borrow_mut().last_interaction = Instant::now();
             Counters::add(&core.counters.net_output_bytes, out.len() as u64);

@@ -49,7 +49,7 @@ fn unix_path(cfg: &Config) -> Option<PathBuf> {
 /// One executor's bound listeners.
 pub struct Listeners {
     id: usize,
-    tcp: TcpListener,
+    tcp: (TcpListener, std::os::fd::RawFd),
     tcp_addr: String,
     /// Executor 0 when `unixsocket` is set.
     unix: Option<UnixSocket>,
@@ -64,7 +64,7 @@ impl Listeners {
     /// before exiting.
     pub fn bind(id: usize, cfg: &Config, ends: NetEnds) -> Result<Listeners, String> {
         let tcp_addr = format!("{}:{}", cfg.bind, cfg.port);
-        let tcp = TcpListener::bind(&tcp_addr)
+        let tcp = bind_tcp(&tcp_addr)
             .map_err(|e| format!("Could not create server TCP listening socket {tcp_addr}: {e}"))?;
         let path = unix_path(cfg);
         let unix = match (&path, id) {
@@ -169,7 +169,11 @@ where
 }
 
 /// Accepts TCP clients until the core's stop signal fires.
-async fn tcp_accept_loop(core: &Rc<Core>, limits: &Rc<ClientLimits>, listener: TcpListener) {
+async fn tcp_accept_loop(
+    core: &Rc<Core>,
+    limits: &Rc<ClientLimits>,
+    (listener, fd): (TcpListener, std::os::fd::RawFd),
+) {
     while let Some(stream) = next_accepted(core, "tcp", || listener.accept()).await {
         let _ = stream.set_nodelay(true);
         let fd = stream.as_raw_fd();
@@ -195,6 +199,12 @@ async fn tcp_accept_loop(core: &Rc<Core>, limits: &Rc<ClientLimits>, listener: T
         ))
         .detach();
     }
+    // Stop listening now: the descriptor itself may outlive the process for
+    // a moment (io_uring tears down asynchronously), and a restart on the
+    // same port must not find it still listening.
+    // SAFETY: shutdown(2) on the descriptor `listener` owns (still open).
+    unsafe { libc::shutdown(fd, libc::SHUT_RDWR) };
+    drop(listener);
 }
 
 /// Shuts the read side of every client socket so idle connections end at once
@@ -225,4 +235,31 @@ pub fn describe(cfg: &Config) -> String {
         Some(p) => format!("tcp {}:{}, unix {}", cfg.bind, cfg.port, p.display()),
         None => format!("tcp {}:{}", cfg.bind, cfg.port),
     }
+}
+
+/// Binds one executor's TCP listener: SO_REUSEPORT (one listener per
+/// executor) and, as Redis, SO_REUSEADDR — without it the connections this
+/// server closed first linger in TIME_WAIT without the flag and make a
+/// restart on the same port fail its start-up probe for a minute.
+fn bind_tcp(addr: &str) -> std::io::Result<(TcpListener, std::os::fd::RawFd)> {
+    use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+    use std::net::ToSocketAddrs;
+    use std::os::fd::{FromRawFd, IntoRawFd};
+    let addr = addr
+        .to_socket_addrs()?
+        .next()
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "empty address"))?;
+    let domain = if addr.is_ipv6() {
+        Domain::IPV6
+    } else {
+        Domain::IPV4
+    };
+    let sk = Socket::new(domain, Type::STREAM, Some(Protocol::TCP))?;
+    sk.set_reuse_address(true)?;
+    sk.set_reuse_port(true)?;
+    sk.bind(&SockAddr::from(addr))?;
+    sk.listen(1024)?;
+    let fd = sk.into_raw_fd();
+    // SAFETY: the descriptor is a bound, listening TCP socket we own.
+    Ok((unsafe { TcpListener::from_raw_fd(fd) }, fd))
 }

@@ -7,5 +7,15 @@
 //! atomic renames.
 //!
 //! - [`rdb`]: the Redis RDB format, version 10 (Redis 7.0), for strings with expiry.
+//! - [`aof`]: the append-only file format (Redis AOF plus `#TX`/`#COMMIT` tags).
+//! - [`manifest`]: manifests naming the per-shard files of a snapshot or AOF.
+//! - [`replay`]: applying a parsed append-only file to a shard.
+//! - [`load`]: start-up loading (AOF, snapshot manifest, or a Redis dump.rdb).
+//! - [`status`]: process-wide save/rewrite status (LASTSAVE, INFO persistence).
 
+pub mod aof;
+pub mod load;
+pub mod manifest;
 pub mod rdb;
+pub mod replay;
+pub mod status;

@@ -19,6 +19,28 @@ async fn fan_out(env: &Env<'_>, db: usize, make: impl Fn() -> ShardOp) -> Vec<Op
     run_ops(env, db, ops).await
 }
 
+/// Runs a write `op` on every shard as one transaction (every shard locked
+/// whole), so no observer and no replay sees it done on some shards only.
+/// Inside EXEC the transaction's own locks already cover it.
+async fn on_every_shard_atomically(env: &Env<'_>, db: usize, make: impl Fn() -> ShardOp) {
+    if env.txid.is_some() {
+        fan_out(env, db, make).await;
+        return;
+    }
+    let all = crate::route::txn::all_shards(env.core);
+    let tx = crate::route::txn::Tx::begin(env.core, all, true).await;
+    let inner = Env {
+        core: env.core,
+        client: env.client,
+        batch: env.batch,
+        now_ms: env.now_ms,
+        txid: Some(tx.txid),
+        lock_with_first_op: None,
+    };
+    fan_out(&inner, db, make).await;
+    tx.commit(env.core).await;
+}
+
 /// Runs a core-level job on every core.
 pub async fn every_core(env: &Env<'_>, kind: impl Fn() -> JobKind) -> Vec<JobOutput> {
     let core = env.core;
@@ -166,25 +188,10 @@ pub async fn run(env: &Env<'_>, g: Global, cmd_idx: usize, out: &mut Vec<u8>) {
                 write_error(env.core, out, b"ERR syntax error");
                 return;
             }
-            // Atomic across shards: every shard locked as a whole.
-            let tx = match env.txid {
-                Some(_) => None,
-                None => Some(
-                    crate::route::txn::Tx::begin(
-                        env.core,
-                        crate::route::txn::all_shards(env.core),
-                        true,
-                    )
-                    .await,
-                ),
-            };
             if g == Global::FlushAll {
-                fan_out(env, 0, || ShardOp::FlushAll).await;
+                on_every_shard_atomically(env, 0, || ShardOp::FlushAll).await;
             } else {
-                fan_out(env, db, || ShardOp::FlushDb).await;
-            }
-            if let Some(tx) = tx {
-                tx.release(env.core);
+                on_every_shard_atomically(env, db, || ShardOp::FlushDb).await;
             }
             ReplyWriter::new(out, resp3).ok();
         }
@@ -202,7 +209,8 @@ pub async fn run(env: &Env<'_>, g: Global, cmd_idx: usize, out: &mut Vec<u8>) {
                 write_error(env.core, out, b"ERR DB index is out of range");
                 return;
             }
-            fan_out(env, a as usize, || ShardOp::SwapDb { other: b as usize }).await;
+            on_every_shard_atomically(env, a as usize, || ShardOp::SwapDb { other: b as usize })
+                .await;
             ReplyWriter::new(out, resp3).ok();
         }
         Global::Info => {
@@ -214,6 +222,9 @@ pub async fn run(env: &Env<'_>, g: Global, cmd_idx: usize, out: &mut Vec<u8>) {
             crate::route::txn::run(env, g, cmd_idx, out).await
         }
         Global::Config => super::config::run(env, cmd_idx, out).await,
+        Global::Save | Global::BgSave | Global::LastSave | Global::BgRewriteAof => {
+            super::persist::run(env, g, cmd_idx, out).await
+        }
         Global::Slowlog | Global::Latency | Global::Monitor => {
             if let Err(e) = crate::metrics::commands::run(env.core, env.client, g, &args, out).await
             {
@@ -275,6 +286,15 @@ pub async fn run(env: &Env<'_>, g: Global, cmd_idx: usize, out: &mut Vec<u8>) {
                     return;
                 }
             }
+            use super::persist::{set_shutdown_save, ShutdownSave};
+            let has = |w: &str| (1..args.len()).any(|i| eq_ic(args.get(i), w));
+            set_shutdown_save(if has("nosave") {
+                ShutdownSave::NoSave
+            } else if has("save") {
+                ShutdownSave::Save
+            } else {
+                ShutdownSave::Default
+            });
             log::warn!("User requested shutdown...");
             request_process_shutdown();
             env.client.borrow_mut().close_after_reply = true;
@@ -327,6 +347,8 @@ async fn gather_info(env: &Env<'_>) -> crate::cmd::server::InfoFacts {
             facts.keyspace_misses += misses;
         }
     }
+    facts.rdb_changes_since_last_save = super::persist::changes_since_save(env.core).await;
+    facts.aof_write_ok = env.core.aof.as_ref().is_none_or(|a| a.write_ok.get());
     facts.used_memory = crate::cmd::info::resident_memory();
     crate::cmd::info::add_command_stats(
         &mut facts,

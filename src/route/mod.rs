@@ -2,12 +2,13 @@
 //! into per-shard segments that keep Redis's ordering ([`pipeline`]), how
 //! multi-key commands are split across shards and their replies merged
 //! ([`multikey`]), keyspace-wide fan-out commands ([`global`]), CONFIG across
-//! cores ([`config`]), and the transaction coordinator with MULTI/EXEC/WATCH
-//! ([`txn`]).
+//! cores ([`config`]), the transaction coordinator with MULTI/EXEC/WATCH
+//! ([`txn`]), and snapshots / AOF rewrites across shards ([`persist`]).
 
 pub mod config;
 pub mod global;
 pub mod multikey;
+pub mod persist;
 pub mod pipeline;
 pub mod slot;
 pub mod txn;

@@ -165,7 +165,11 @@ pub async fn run(
         lock_with_first_op: Some(&pending),
     };
     run_split(&inner, spec, split, cmd_idx, out).await;
-    tx.release(env.core);
+    if spec.is_write() {
+        tx.commit(env.core).await;
+    } else {
+        tx.release(env.core);
+    }
 }
 
 async fn run_split(

@@ -374,7 +374,7 @@ async fn flush(env: &Env<'_>, seg: &mut Segment, out: &mut Vec<u8>) {
                 (s, k, whole)
             });
             run_parallel_locking(env, &seg.items, db, resp3, Some(tx.txid), lock_last, out).await;
-            tx.release(core);
+            tx.commit(core).await;
         }
     }
     seg.items.clear();
@@ -413,17 +413,17 @@ async fn run_local_items(
             core.released().await;
         }
         let _client = crate::metrics::ClientScope::enter(env.client);
-        if !run_on_shard(
-            &mut core.shard.borrow_mut(),
-            spec,
-            &args,
-            db,
-            resp3,
-            env.now_ms,
-            out,
-        ) {
+        let mut shard = core.shard.borrow_mut();
+        if let Some(txid) = txid {
+            shard.begin_tx_part(txid);
+        }
+        if !run_on_shard(&mut shard, spec, &args, db, resp3, env.now_ms, out) {
             Counters::add(&core.counters.total_error_replies, 1);
         }
+        if txid.is_some() {
+            shard.end_tx_part();
+        }
+        drop(shard);
         if let Some(e) = ends.as_deref_mut() {
             e.push(out.len() as u32);
         }

@@ -70,6 +70,19 @@ impl Tx {
         }
     }
 
+    /// Ends a transaction that may have written: with an AOF, appends its
+    /// commit record once every part has answered (under `appendfsync
+    /// always` every part is durable by then, see runtime/aof.rs) and waits
+    /// until the record itself is durable; then releases the locks. Replay
+    /// applies only committed transactions, so it never applies half of one.
+    pub async fn commit(self, core: &Rc<Core>) {
+        if core.aof.is_some() {
+            core.run_local(0, JobKind::Commit { txid: self.txid });
+            core.journal_barrier().await;
+        }
+        self.release(core);
+    }
+
     /// Releases every lock. Remote releases are one-way: nothing waits for
     /// them, which is safe because every lock was held before any release.
     pub fn release(self, core: &Rc<Core>) {
@@ -407,6 +420,10 @@ async fn exec(env: &Env<'_>, out: &mut Vec<u8>) {
         Some(tx.txid),
     ))
     .await;
-    tx.release(env.core);
+    if queued.iter().any(|q| q.spec.is_write()) {
+        tx.commit(env.core).await;
+    } else {
+        tx.release(env.core);
+    }
     unwatch_all(env).await;
 }

@@ -131,6 +131,7 @@ pub enum Grantee {
         peer: usize,
         token: u32,
         db: usize,
+        txid: TxId,
         op: crate::cmd::ops::ShardOp,
     },
 }
@@ -165,6 +166,10 @@ pub struct Core {
     release_waiters: RefCell<Vec<Waker>>,
     next_tx: Cell<u64>,
     pub stop: super::shutdown::StopSignal,
+    /// This shard's AOF writer, when `appendonly` is on.
+    pub aof: Option<Rc<super::aof::AofWriter>>,
+    /// This shard's snapshot writer.
+    pub snapshots: Rc<super::snapshot::SnapshotWriter>,
 }
 
 impl Core {
@@ -174,7 +179,12 @@ impl Core {
         shard: Shard,
         info: CoreInfo,
         cfg: &crate::config::Config,
+        aof_path: Option<std::path::PathBuf>,
     ) -> Self {
+        let mut shard = shard;
+        if aof_path.is_some() {
+            shard.enable_journal();
+        }
         Core {
             id,
             cores,
@@ -194,6 +204,8 @@ impl Core {
             release_waiters: RefCell::new(Vec::new()),
             next_tx: Cell::new(0),
             stop: super::shutdown::StopSignal::default(),
+            aof: aof_path.map(super::aof::AofWriter::new),
+            snapshots: Default::default(),
         }
     }
 
@@ -245,13 +257,40 @@ impl Core {
             }
             // LockThenOp is only sent to remote shards (local locks go through
             // lock_local); here it can only be a local replay: run it as TxOp.
-            JobKind::Op(op) | JobKind::TxOp { op, .. } | JobKind::LockThenOp { op, .. } => {
-                JobOutput::Op(super::mesh::run_op(
-                    &mut self.shard.borrow_mut(),
-                    db,
-                    now,
-                    op,
-                ))
+            JobKind::Op(op) => JobOutput::Op(super::mesh::run_op(
+                &mut self.shard.borrow_mut(),
+                db,
+                now,
+                op,
+                None,
+            )),
+            JobKind::TxOp { op, txid } | JobKind::LockThenOp { op, txid, .. } => JobOutput::Op(
+                super::mesh::run_op(&mut self.shard.borrow_mut(), db, now, op, Some(txid)),
+            ),
+            JobKind::SnapshotBegin {
+                target,
+                cut_ms,
+                rotate_to,
+            } => {
+                if let (Some(aof), Some(path)) = (&self.aof, rotate_to) {
+                    if let Some(j) = self.shard.borrow_mut().journal.as_mut() {
+                        aof.rotate(j, path);
+                    }
+                }
+                self.snapshots.start(self, target, cut_ms);
+                JobOutput::Done
+            }
+            JobKind::SnapshotPoll => JobOutput::Snapshot(self.snapshots.state()),
+            JobKind::PersistFacts => JobOutput::PersistFacts {
+                dirty: self.shard.borrow().dirty,
+                aof_bytes: self.aof.as_ref().map_or(0, |a| a.file_bytes()),
+                snapshot_bytes: self.snapshots.last_bytes(),
+            },
+            JobKind::Commit { txid } => {
+                if let Some(j) = self.shard.borrow_mut().journal.as_mut() {
+                    j.commit(&crate::shard::journal::tx_tag(txid));
+                }
+                JobOutput::Done
             }
             JobKind::Lock { .. } => JobOutput::Locked,
             JobKind::Release { txid } => {
@@ -313,6 +352,7 @@ impl Core {
                         peer,
                         token: job.token,
                         db: job.db,
+                        txid,
                         op,
                     },
                 };
@@ -433,7 +473,9 @@ impl Core {
     fn run_granted(&self, g: Grantee) -> Option<JobOutput> {
         let (db, batch) = match g {
             Grantee::RunBatch { db, batch, .. } => (db, batch),
-            Grantee::RunOp { db, op, .. } => return Some(self.run_local(db, JobKind::Op(op))),
+            Grantee::RunOp { db, op, txid, .. } => {
+                return Some(self.run_local(db, JobKind::TxOp { txid, op }))
+            }
             _ => return Some(JobOutput::Locked),
         };
         let mut progress = BatchProgress::default();
@@ -511,6 +553,7 @@ impl Core {
                 if results.is_empty() {
                     continue;
                 }
+                flusher.journal_barrier().await;
                 if tx.send(Response { results }).await.is_err() {
                     return;
                 }
@@ -547,6 +590,19 @@ impl Core {
                 }
             }
         }
+    }
+
+    /// Waits until replies computed so far may leave: wakes the AOF writer
+    /// when the journal holds effects and, under `appendfsync always`, waits
+    /// for the fdatasync covering them (runtime/aof.rs). Free without AOF.
+    pub async fn journal_barrier(&self) {
+        let Some(aof) = &self.aof else { return };
+        let appended = match self.shard.borrow().journal.as_ref() {
+            Some(j) => j.appended(),
+            None => return,
+        };
+        let always = self.info.settings.borrow().appendfsync == "always";
+        aof.barrier(appended, always).await;
     }
 
     /// Outstanding cross-core calls (for shutdown and metrics).

@@ -7,7 +7,6 @@ use super::mesh::{Request, Response};
 use super::shutdown::DrainCounter;
 use crate::cmd::client::CoreInfo;
 use crate::config::Config;
-use crate::route::slot::SlotTable;
 use crate::shard::Shard;
 use glommio::channels::shared_channel::{self, SharedReceiver, SharedSender};
 use glommio::{LocalExecutorBuilder, Placement};
@@ -67,15 +66,27 @@ pub fn allowed_cpus() -> Vec<usize> {
 
 /// Runs the server until shutdown. Returns the process exit code.
 pub fn run(cfg: Config, cpus: Vec<usize>, threads: usize, info: CoreInfo) -> i32 {
-    let slots = SlotTable::contiguous(threads);
     let drain = DrainCounter::new(threads);
+    crate::persist::status::init(info.started_unix);
     let (ready, supervisor) = super::systemd::channel(threads);
     let mut net_ends = crate::net::listener::NetEnds::build(&cfg, threads, &ready).into_iter();
     drop(ready); // the executors hold the only notifiers
+    let loaded = match crate::persist::load::load(&cfg, threads) {
+        Ok(l) => l,
+        Err(e) => {
+            log::error!("{e}");
+            eprintln!("ringkv: {e}");
+            return 1;
+        }
+    };
+    let mut shards = loaded.shards.into_iter();
+    let mut aof_incr = loaded.aof_incr.into_iter();
     let mut handles = Vec::new();
     for (id, mesh) in build_mesh(threads).into_iter().enumerate() {
+        let shard = shards.next().expect("one shard per executor");
+        let aof_path = aof_incr.next().flatten();
         let cpu = cpus[id % cpus.len()];
-        let (cfg, slots, drain) = (cfg.clone(), slots.clone(), drain.clone());
+        let (cfg, drain) = (cfg.clone(), drain.clone());
         let net = net_ends.next().expect("one NetEnds per executor");
         let mut info = info.clone();
         info.core = id;
@@ -113,7 +124,15 @@ pub fn run(cfg: Config, cpus: Vec<usize>, threads: usize, info: CoreInfo) -> i32
         let spawned = builder.spawn(move || async move {
             // SAFETY: sig_fd is the read end of a socketpair we own exclusively.
             let signals = unsafe { glommio::net::UnixStream::from_raw_fd(sig_fd) };
-            serve(id, threads, cfg, slots, info, mesh, drain, signals, net).await
+            let parts = Parts {
+                shard,
+                aof_path,
+                mesh,
+                drain,
+                signals,
+                net,
+            };
+            serve(id, threads, cfg, info, parts).await
         });
         match spawned {
             Ok(h) => handles.push(h),
@@ -141,20 +160,26 @@ pub fn run(cfg: Config, cpus: Vec<usize>, threads: usize, info: CoreInfo) -> i32
     code
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn serve(
-    id: usize,
-    cores: usize,
-    cfg: Config,
-    slots: SlotTable,
-    info: CoreInfo,
+/// What one executor starts with.
+struct Parts {
+    shard: Shard,
+    aof_path: Option<std::path::PathBuf>,
     mesh: MeshEnds,
     drain: DrainCounter,
     signals: glommio::net::UnixStream,
     net: crate::net::listener::NetEnds,
-) -> i32 {
-    let shard = Shard::new(id, slots, cfg.databases);
-    let core = Rc::new(Core::new(id, cores, shard, info, &cfg));
+}
+
+async fn serve(id: usize, cores: usize, cfg: Config, info: CoreInfo, parts: Parts) -> i32 {
+    let Parts {
+        shard,
+        aof_path,
+        mesh,
+        drain,
+        signals,
+        net,
+    } = parts;
+    let core = Rc::new(Core::new(id, cores, shard, info, &cfg, aof_path));
     let listeners = match crate::net::listener::Listeners::bind(id, &cfg, net) {
         Ok(l) => l,
         Err(e) => {
@@ -191,6 +216,13 @@ async fn serve(
         glommio::spawn_local(async move { c.receive_responses(rx.connect().await).await }).detach();
     }
     glommio::spawn_local(crate::net::expiry::active_expiry_loop(core.clone())).detach();
+    if let Some(aof) = core.aof.clone() {
+        glommio::spawn_local(aof.run(core.clone())).detach();
+    }
+    glommio::spawn_local(core.snapshots.clone().run(core.clone())).detach();
+    if id == 0 {
+        glommio::spawn_local(crate::route::persist::schedule_loop(core.clone())).detach();
+    }
     crate::metrics::start(&core);
     glommio::spawn_local(watch_signals(core.clone(), signals)).detach();
     glommio::spawn_local(super::reload::watch_sighup(core.clone())).detach();
@@ -202,10 +234,23 @@ async fn serve(
     while !core.clients.borrow().is_empty() && std::time::Instant::now() < deadline {
         glommio::timer::sleep(Duration::from_millis(1)).await;
     }
+    if id == 0 {
+        // The final snapshot needs every shard: the others keep answering
+        // the mesh until this core reports drained.
+        let mode = crate::route::persist::shutdown_save();
+        if let Err(e) = crate::route::persist::save_on_shutdown(&core, mode).await {
+            log::error!("Error trying to save the DB, can't exit cleanly: {e}");
+        }
+    }
     drain.core_drained();
-    // Keep answering peers until every core has drained.
-    while !drain.all_drained() && std::time::Instant::now() < deadline {
+    // Keep answering peers until every core has drained (a final snapshot
+    // may take a while; an hour is a safety net, not a timeout).
+    let mesh_deadline = std::time::Instant::now() + Duration::from_secs(3600);
+    while !drain.all_drained() && std::time::Instant::now() < mesh_deadline {
         glommio::timer::sleep(Duration::from_millis(1)).await;
+    }
+    if let Some(aof) = &core.aof {
+        aof.stop().await;
     }
     log::info!("shard {id} stopped");
     0

@@ -73,6 +73,21 @@ pub enum JobKind {
     Release {
         txid: TxId,
     },
+    /// The cut of a snapshot: start writing this shard to `target`; with
+    /// `rotate_to`, also switch the journal to a new incr file (AOF rewrite).
+    SnapshotBegin {
+        target: std::path::PathBuf,
+        cut_ms: u64,
+        rotate_to: Option<std::path::PathBuf>,
+    },
+    /// Where this shard's snapshot stands.
+    SnapshotPoll,
+    /// The shard's dirty count and AOF bytes written (save schedule, auto rewrite).
+    PersistFacts,
+    /// Appends a transaction's commit record to this shard's journal.
+    Commit {
+        txid: TxId,
+    },
     /// The clients connected to this core (CLIENT LIST).
     Clients,
     /// This core's counters (INFO).
@@ -104,6 +119,12 @@ pub enum JobOutput {
     Released,
     Clients(Vec<ClientState>),
     Counters(CoreCounters),
+    Snapshot(crate::runtime::snapshot::SnapshotState),
+    PersistFacts {
+        dirty: u64,
+        aof_bytes: u64,
+        snapshot_bytes: u64,
+    },
     /// A job with nothing to report (ApplyConfig, ResetStats).
     Done,
     Metrics(crate::metrics::MetricsOutput),
@@ -140,6 +161,24 @@ pub fn run_cmd_batch(
     progress: &mut BatchProgress,
     is_locked: impl Fn(usize, &[u8]) -> bool,
 ) -> bool {
+    if let Some(txid) = batch.txid {
+        shard.begin_tx_part(txid);
+    }
+    let done = run_cmds(shard, db, now_ms, batch, progress, is_locked);
+    if batch.txid.is_some() {
+        shard.end_tx_part();
+    }
+    done
+}
+
+fn run_cmds(
+    shard: &mut crate::shard::Shard,
+    db: usize,
+    now_ms: u64,
+    batch: &CmdBatch,
+    progress: &mut BatchProgress,
+    is_locked: impl Fn(usize, &[u8]) -> bool,
+) -> bool {
     while progress.next < batch.cmds.len() {
         let (spec, first, argc) = batch.cmds[progress.next];
         let spans = &batch.spans[first as usize..(first + argc) as usize];
@@ -167,7 +206,20 @@ pub fn run_cmd_batch(
     true
 }
 
-/// Applies a shard op (thin wrapper so the runtime has one entry point).
-pub fn run_op(shard: &mut crate::shard::Shard, db: usize, now_ms: u64, op: ShardOp) -> OpResult {
-    ops::apply(shard, db, now_ms, op)
+/// Applies a shard op (the runtime's one entry point), inside transaction
+/// `txid`'s journal group when given.
+pub fn run_op(
+    shard: &mut crate::shard::Shard,
+    db: usize,
+    now_ms: u64,
+    op: ShardOp,
+    txid: Option<TxId>,
+) -> OpResult {
+    let Some(txid) = txid else {
+        return ops::apply(shard, db, now_ms, op);
+    };
+    shard.begin_tx_part(txid);
+    let result = ops::apply(shard, db, now_ms, op);
+    shard.end_tx_part();
+    result
 }

@@ -3,10 +3,14 @@
 //! cross-core mesh ([`mesh`]), graceful shutdown ([`shutdown`]) and
 //! SIGHUP reload ([`reload`]).
 
+pub mod aof;
 pub mod core;
 pub mod executor;
+pub mod files;
 pub mod locks;
 pub mod mesh;
+pub mod notify;
 pub mod reload;
 pub mod shutdown;
+pub mod snapshot;
 pub mod systemd;

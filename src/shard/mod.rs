@@ -1,11 +1,17 @@
 //! The shard: sole owner of one executor's part of the keyspace.
 //!
-//! A `Shard` is created inside its executor and never leaves it. Everything here
+//! A `Shard` is built empty inside its executor, or filled by the loader on the
+//! main thread before the executors start; once its executor runs it never
+//! leaves it. Every change goes through the methods here, which keep WATCH
+//! versions, the dirty counter, the journal (AOF) and a running snapshot in
+//! step with the data. Everything here
 //! is synchronous: handlers borrow the shard, run to completion and return; no
 //! borrow is ever held across an `.await`. Expired keys are removed lazily on
 //! access and by a time-bounded active sweep ([`Shard::active_expire`]).
 
 pub mod db;
+pub mod journal;
+pub mod snapshot;
 pub mod value;
 pub mod watch;
 
@@ -15,13 +21,25 @@ use hashbrown::DefaultHashBuilder;
 use std::hash::BuildHasher;
 use value::Value;
 
-/// Mutable access to an entry that reports writes to WATCH (see
-/// [`Shard::get_mut`]).
+/// Mutable access to an entry that reports writes to WATCH and the dirty
+/// counter, and marks the key for the journal (see [`Shard::get_mut`]).
 pub struct EntryMut<'a> {
     entry: &'a mut Entry,
     watched: &'a mut watch::WatchTable,
+    changes: &'a mut InPlaceChanges,
+    modified: bool,
     db: usize,
     key: &'a [u8],
+}
+
+/// Bookkeeping for in-place writes through [`EntryMut`]: the new value is
+/// only known after the guard is gone, so the key is remembered here and
+/// journaled by [`Shard::settle`] when the command ends.
+#[derive(Default)]
+struct InPlaceChanges {
+    dirty: u64,
+    journaling: bool,
+    pending: Option<(usize, db::Key)>,
 }
 
 impl std::ops::Deref for EntryMut<'_> {
@@ -33,6 +51,13 @@ impl std::ops::Deref for EntryMut<'_> {
 
 impl std::ops::DerefMut for EntryMut<'_> {
     fn deref_mut(&mut self) -> &mut Entry {
+        if !self.modified {
+            self.modified = true;
+            self.changes.dirty += 1;
+            if self.changes.journaling {
+                self.changes.pending = Some((self.db, self.key.into()));
+            }
+        }
         if !self.watched.is_empty() {
             self.watched.touch(self.db, self.key);
         }
@@ -61,6 +86,13 @@ pub struct Shard {
     sweep: (usize, usize),
     /// Versions of WATCHed keys.
     pub watched: watch::WatchTable,
+    /// Changes since the last successful snapshot (`rdb_changes_since_last_save`).
+    pub dirty: u64,
+    /// The append-only journal, when `appendonly` is on.
+    pub journal: Option<journal::Journal>,
+    in_place: InPlaceChanges,
+    /// The snapshot being written, if any: consulted before every change.
+    snapshot: Option<snapshot::SnapshotCut>,
 }
 
 impl Shard {
@@ -80,6 +112,10 @@ impl Shard {
             stats: ShardStats::default(),
             sweep: (0, 0),
             watched: watch::WatchTable::default(),
+            dirty: 0,
+            journal: None,
+            in_place: InPlaceChanges::default(),
+            snapshot: None,
         }
     }
 
@@ -115,9 +151,12 @@ impl Shard {
     /// Removes `key` if it has expired; returns its location.
     fn expire_if_needed(&mut self, db: usize, key: &[u8], now_ms: u64) -> Loc {
         let loc = self.locate(key);
-        let d = &mut self.dbs[db];
-        if d.find(loc, key).is_some_and(|e| e.is_expired(now_ms)) {
-            d.remove(loc, key);
+        if self.dbs[db]
+            .find(loc, key)
+            .is_some_and(|e| e.is_expired(now_ms))
+        {
+            self.before_write(db, loc.table);
+            self.dbs[db].remove(loc, key);
             self.stats.expired_keys += 1;
             self.touched(db, key);
         }
@@ -152,10 +191,13 @@ impl Shard {
         now_ms: u64,
     ) -> Option<EntryMut<'a>> {
         let loc = self.expire_if_needed(db, key, now_ms);
+        self.before_write(db, loc.table);
         let entry = self.dbs[db].find_mut(loc, key)?;
         Some(EntryMut {
             entry,
             watched: &mut self.watched,
+            changes: &mut self.in_place,
+            modified: false,
             db,
             key,
         })
@@ -168,7 +210,12 @@ impl Shard {
     /// Stores `value` under `key`, replacing any value; expiry as given (0 = none).
     pub fn set(&mut self, db: usize, key: &[u8], value: Value, expire_at: u64) {
         let loc = self.locate(key);
+        self.before_write(db, loc.table);
         self.touched(db, key);
+        self.dirty += 1;
+        if let Some(j) = self.journal.as_mut() {
+            j.set(db, key, &value, expire_at);
+        }
         let hasher = &self.hasher;
         self.dbs[db].insert(loc, &|k: &[u8]| hasher.hash_one(k), key, value, expire_at);
     }
@@ -182,6 +229,11 @@ impl Shard {
         };
         if expire_at != 0 || old != 0 {
             self.touched(db, key);
+            self.before_write(db, loc.table);
+            self.dirty += 1;
+            if let Some(j) = self.journal.as_mut() {
+                j.expire(db, key, expire_at);
+            }
         }
         self.dbs[db].set_expire(loc, key, expire_at)
     }
@@ -189,11 +241,17 @@ impl Shard {
     /// Deletes `key`; returns the removed entry if it existed and was not expired.
     pub fn remove(&mut self, db: usize, key: &[u8], now_ms: u64) -> Option<Entry> {
         let loc = self.expire_if_needed(db, key, now_ms);
-        let removed = self.dbs[db].remove(loc, key);
-        if removed.is_some() {
-            self.touched(db, key);
+        if self.snapshot.is_some() {
+            self.dbs[db].find(loc, key)?;
+            self.before_write(db, loc.table);
         }
-        removed
+        let removed = self.dbs[db].remove(loc, key)?;
+        self.touched(db, key);
+        self.dirty += 1;
+        if let Some(j) = self.journal.as_mut() {
+            j.del(db, key);
+        }
+        Some(removed)
     }
 
     /// Bumps the WATCH version of `key` (one branch when nothing is watched).
@@ -205,21 +263,130 @@ impl Shard {
     }
 
     pub fn flush_db(&mut self, db: usize) {
+        self.before_db_write(db);
         self.watched.touch_all(Some(db));
+        self.dirty += self.dbs[db].len() as u64;
+        if let Some(j) = self.journal.as_mut() {
+            j.flush_db(db);
+        }
         self.dbs[db].clear();
     }
 
     pub fn flush_all(&mut self) {
+        for db in 0..self.dbs.len() {
+            self.before_db_write(db);
+        }
         self.watched.touch_all(None);
+        self.dirty += self.dbs.iter().map(|d| d.len() as u64).sum::<u64>();
+        if let Some(j) = self.journal.as_mut() {
+            j.flush_all();
+        }
         for d in &mut self.dbs {
             d.clear();
         }
     }
 
     pub fn swap_db(&mut self, a: usize, b: usize) {
+        self.before_db_write(a);
+        self.before_db_write(b);
         self.watched.touch_all(Some(a));
         self.watched.touch_all(Some(b));
+        self.dirty += 1;
+        if let Some(j) = self.journal.as_mut() {
+            j.swap_db(a, b);
+        }
         self.dbs.swap(a, b);
+    }
+
+    /// Serializes a table into the running snapshot before it changes.
+    #[inline]
+    fn before_write(&mut self, db: usize, table: usize) {
+        if let Some(s) = self.snapshot.as_mut() {
+            s.before_write(&self.dbs, db, table);
+        }
+    }
+
+    fn before_db_write(&mut self, db: usize) {
+        if let Some(s) = self.snapshot.as_mut() {
+            s.before_db_write(&self.dbs, db);
+        }
+    }
+
+    /// Starts a point-in-time snapshot of this shard (see snapshot.rs).
+    /// Replaces any snapshot in progress.
+    pub fn begin_snapshot(&mut self, cut_ms: u64, aux: crate::persist::rdb::AuxInfo) {
+        self.snapshot = Some(snapshot::SnapshotCut::new(&self.dbs, cut_ms, aux));
+    }
+
+    /// Encodes more of the running snapshot (about `budget` bytes); true once
+    /// it is complete. False when no snapshot runs.
+    pub fn snapshot_step(&mut self, budget: usize) -> bool {
+        match self.snapshot.as_mut() {
+            Some(s) => s.step(&self.dbs, budget),
+            None => false,
+        }
+    }
+
+    /// The snapshot bytes encoded so far, in file order.
+    pub fn snapshot_take(&mut self) -> Vec<u8> {
+        self.snapshot
+            .as_mut()
+            .map(|s| s.take_output())
+            .unwrap_or_default()
+    }
+
+    /// Drops the snapshot (finished or abandoned).
+    pub fn end_snapshot(&mut self) {
+        self.snapshot = None;
+    }
+
+    /// True while a snapshot is being written.
+    pub fn snapshot_running(&self) -> bool {
+        self.snapshot.is_some()
+    }
+
+    /// Turns the journal on (appendonly): every later change is journaled.
+    pub fn enable_journal(&mut self) {
+        self.journal = Some(journal::Journal::default());
+        self.in_place.journaling = true;
+    }
+
+    /// Ends a command: counts and journals the key it changed in place
+    /// through [`EntryMut`], if any. Called after every command handler.
+    #[inline]
+    pub fn settle(&mut self) {
+        if self.in_place.dirty != 0 {
+            self.dirty += std::mem::take(&mut self.in_place.dirty);
+        }
+        let Some((db, key)) = self.in_place.pending.take() else {
+            return;
+        };
+        let loc = self.locate(&key);
+        if let (Some(j), Some(e)) = (self.journal.as_mut(), self.dbs[db].find(loc, &key)) {
+            j.set(db, &key, &e.value, e.expire_at());
+        }
+    }
+
+    /// Effects from now until [`Shard::end_tx_part`] belong to transaction
+    /// `txid` in the journal (no-op without a journal).
+    pub fn begin_tx_part(&mut self, txid: u64) {
+        if let Some(j) = self.journal.as_mut() {
+            j.begin_part(journal::tx_tag(txid));
+        }
+    }
+
+    pub fn end_tx_part(&mut self) {
+        if let Some(j) = self.journal.as_mut() {
+            j.end_part();
+        }
+    }
+
+    /// Every entry of every database (for loading, rewriting and tests).
+    pub fn entries(&self) -> impl Iterator<Item = (usize, &Entry)> {
+        self.dbs
+            .iter()
+            .enumerate()
+            .flat_map(|(i, d)| d.iter().map(move |e| (i, e)))
     }
 
     /// The key hash SCAN orders by (stable for this process's lifetime).
@@ -250,6 +417,9 @@ impl Shard {
                 db += 1;
                 table = 0;
                 continue;
+            }
+            if self.dbs[db].table_has_volatile(table) {
+                self.before_write(db, table);
             }
             removed += self.dbs[db].expire_table(table, now_ms);
             table += 1;

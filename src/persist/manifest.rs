@@ -1,0 +1,610 @@
+//! Manifests: small text files naming the per-shard files of one snapshot or
+//! of the append-only file, so a set of files is switched atomically by
+//! renaming one manifest over the old one.
+//!
+//! Snapshot manifest (`<dbfilename>.manifest`):
+//!
+//! ```text
+//! ringkv-snapshot 1
+//! gen <u64>
+//! shards <n>
+//! file <name> shard <i>          one line per shard, every i in 0..n exactly once
+//! ```
+//!
+//! AOF manifest (`<appendfilename>.manifest`, after Redis 7's multi-part AOF):
+//!
+//! ```text
+//! shards <n>
+//! file <name> seq <u64> type <b|i> shard <s>    in replay order
+//! ```
+//!
+//! `b` is a base file (an RDB snapshot, at most one per shard), `i` an
+//! incremental AOF; a shard's incrementals have distinct sequence numbers.
+//!
+//! Invariants checked by both parsers: `n` is 1..=16384 (the slot count);
+//! names are plain file names (non-empty, not `.` or `..`, no `/`, `\`,
+//! control characters or surrounding spaces; inner spaces are allowed, as the
+//! keywords after a name are read from the end of the line); no name appears
+//! twice. Blank lines are ignored, `\r\n` line ends are accepted. Errors are
+//! `String`s naming the 1-based line number; parsing never panics.
+
+use crate::route::slot::SLOTS;
+use std::collections::HashSet;
+use std::fmt::Write as _;
+
+/// First line of a snapshot manifest.
+pub const SNAPSHOT_MAGIC: &str = "ringkv-snapshot 1";
+
+/// Name of shard `shard`'s RDB file in snapshot generation `gen`.
+pub fn snapshot_file_name(dbfilename: &str, gen: u64, shard: usize) -> String {
+    format!("{dbfilename}.{gen}.s{shard}.rdb")
+}
+
+/// Name of the snapshot manifest.
+pub fn snapshot_manifest_name(dbfilename: &str) -> String {
+    format!("{dbfilename}.manifest")
+}
+
+/// Name of shard `shard`'s AOF base file (an RDB) with sequence number `seq`.
+pub fn aof_base_name(appendfilename: &str, seq: u64, shard: usize) -> String {
+    format!("{appendfilename}.{seq}.s{shard}.base.rdb")
+}
+
+/// Name of shard `shard`'s incremental AOF file with sequence number `seq`.
+pub fn aof_incr_name(appendfilename: &str, seq: u64, shard: usize) -> String {
+    format!("{appendfilename}.{seq}.s{shard}.incr.aof")
+}
+
+/// Name of the AOF manifest.
+pub fn aof_manifest_name(appendfilename: &str) -> String {
+    format!("{appendfilename}.manifest")
+}
+
+/// Checks that `name` is a plain file name a manifest may hold.
+pub fn check_file_name(name: &str) -> Result<(), String> {
+    let plain = !name.is_empty()
+        && name != "."
+        && name != ".."
+        && name.trim() == name
+        && !name
+            .chars()
+            .any(|c| c == '/' || c == '\\' || c.is_control());
+    if plain {
+        Ok(())
+    } else {
+        Err(format!("invalid file name {name:?}"))
+    }
+}
+
+// ---------------------------------------------------------------- line reading
+
+/// The non-blank lines of a manifest with their 1-based numbers.
+struct Lines<'a> {
+    inner: std::iter::Enumerate<std::str::Lines<'a>>,
+}
+
+impl<'a> Lines<'a> {
+    fn new(text: &'a str) -> Self {
+        Lines {
+            inner: text.lines().enumerate(),
+        }
+    }
+
+    /// The next non-blank line, or an error saying `what` was expected.
+    fn expect(&mut self, what: &str) -> Result<(usize, &'a str), String> {
+        self.next()
+            .ok_or_else(|| format!("unexpected end of manifest, expected {what}"))
+    }
+}
+
+impl<'a> Iterator for Lines<'a> {
+    type Item = (usize, &'a str);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.inner
+            .by_ref()
+            .find(|(_, line)| !line.trim().is_empty())
+            .map(|(i, line)| (i + 1, line))
+    }
+}
+
+fn line_err(line: usize, msg: impl std::fmt::Display) -> String {
+    format!("manifest line {line}: {msg}")
+}
+
+/// Parses `<keyword> <number>`.
+fn keyword_number(line: usize, text: &str, keyword: &str) -> Result<u64, String> {
+    let mut words = text.split_ascii_whitespace();
+    match (words.next(), words.next(), words.next()) {
+        (Some(k), Some(n), None) if k == keyword => parse_num(line, n, keyword),
+        _ => Err(line_err(line, format!("expected `{keyword} <number>`"))),
+    }
+}
+
+fn parse_num(line: usize, text: &str, what: &str) -> Result<u64, String> {
+    let digits = !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
+    digits
+        .then(|| text.parse::<u64>().ok())
+        .flatten()
+        .ok_or_else(|| line_err(line, format!("invalid {what} {text:?}")))
+}
+
+/// Parses the shard count `n` of a `shards <n>` line.
+fn parse_shards(line: usize, text: &str) -> Result<usize, String> {
+    let n = keyword_number(line, text, "shards")?;
+    match usize::try_from(n) {
+        Ok(n) if (1..=SLOTS).contains(&n) => Ok(n),
+        _ => Err(line_err(
+            line,
+            format!("shard count {n} not in 1..={SLOTS}"),
+        )),
+    }
+}
+
+/// Parses a shard index that must be below `shards`.
+fn parse_shard(line: usize, text: &str, shards: usize) -> Result<usize, String> {
+    let i = parse_num(line, text, "shard")?;
+    match usize::try_from(i) {
+        Ok(i) if i < shards => Ok(i),
+        _ => Err(line_err(
+            line,
+            format!("shard {i} out of range 0..{shards}"),
+        )),
+    }
+}
+
+/// Splits `file <name> <k1> <v1> ... <kn> <vn>` into the name and the values,
+/// checking the keywords (read from the end, so names may hold spaces).
+fn split_file_line<'a, const N: usize>(
+    line: usize,
+    text: &'a str,
+    keywords: [&str; N],
+) -> Result<(&'a str, [&'a str; N]), String> {
+    let shape = || {
+        let mut want = String::from("expected `file <name>");
+        for k in keywords {
+            let _ = write!(want, " {k} <{k}>");
+        }
+        line_err(line, want + "`")
+    };
+    let mut rest = text.strip_prefix("file ").ok_or_else(shape)?;
+    let mut values = [""; N];
+    for i in (0..N).rev() {
+        let (head, value) = rest.rsplit_once(' ').ok_or_else(shape)?;
+        let (head, keyword) = head.rsplit_once(' ').ok_or_else(shape)?;
+        if keyword != keywords[i] {
+            return Err(shape());
+        }
+        values[i] = value;
+        rest = head;
+    }
+    check_file_name(rest).map_err(|e| line_err(line, e))?;
+    Ok((rest, values))
+}
+
+/// Records `name` as seen, failing on a duplicate.
+fn note_name(seen: &mut HashSet<String>, line: usize, name: &str) -> Result<(), String> {
+    if seen.insert(name.to_owned()) {
+        Ok(())
+    } else {
+        Err(line_err(line, format!("file {name:?} listed twice")))
+    }
+}
+
+// ---------------------------------------------------------------- snapshot
+
+/// The files of one snapshot generation, one RDB per shard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotManifest {
+    /// The generation number (grows with every save).
+    pub gen: u64,
+    /// File names; index = shard.
+    pub files: Vec<String>,
+}
+
+impl SnapshotManifest {
+    /// The manifest's text.
+    pub fn render(&self) -> String {
+        let mut out = format!(
+            "{SNAPSHOT_MAGIC}\ngen {}\nshards {}\n",
+            self.gen,
+            self.files.len()
+        );
+        for (shard, name) in self.files.iter().enumerate() {
+            let _ = writeln!(out, "file {name} shard {shard}");
+        }
+        out
+    }
+
+    /// Parses and checks a manifest's text.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let mut lines = Lines::new(text);
+        let (n, magic) = lines.expect(SNAPSHOT_MAGIC)?;
+        if magic.trim_end() != SNAPSHOT_MAGIC {
+            return Err(line_err(n, format!("expected `{SNAPSHOT_MAGIC}`")));
+        }
+        let (n, gen) = lines.expect("`gen <number>`")?;
+        let gen = keyword_number(n, gen, "gen")?;
+        let (n, shards) = lines.expect("`shards <n>`")?;
+        let shards = parse_shards(n, shards)?;
+        let mut files: Vec<Option<String>> = vec![None; shards];
+        let mut seen = HashSet::new();
+        for (n, text) in lines {
+            let (name, [shard]) = split_file_line(n, text, ["shard"])?;
+            let shard = parse_shard(n, shard, shards)?;
+            note_name(&mut seen, n, name)?;
+            match files.get_mut(shard) {
+                Some(slot @ None) => *slot = Some(name.to_owned()),
+                _ => return Err(line_err(n, format!("shard {shard} listed twice"))),
+            }
+        }
+        let files: Option<Vec<String>> = files.into_iter().collect();
+        let files = files.ok_or_else(|| missing_shard_error(text, shards))?;
+        Ok(SnapshotManifest { gen, files })
+    }
+}
+
+fn missing_shard_error(text: &str, shards: usize) -> String {
+    let lines = text.lines().count();
+    format!("manifest line {lines}: not every shard of 0..{shards} has a file")
+}
+
+// ---------------------------------------------------------------- AOF
+
+/// What an AOF manifest entry holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AofFileKind {
+    /// An RDB snapshot the shard's incrementals apply on top of (`type b`).
+    Base,
+    /// An incremental append-only file (`type i`).
+    Incr,
+}
+
+impl AofFileKind {
+    /// The manifest's letter for this kind.
+    pub fn letter(self) -> &'static str {
+        match self {
+            AofFileKind::Base => "b",
+            AofFileKind::Incr => "i",
+        }
+    }
+
+    /// The kind a manifest letter names.
+    pub fn from_letter(letter: &str) -> Option<Self> {
+        match letter {
+            "b" => Some(AofFileKind::Base),
+            "i" => Some(AofFileKind::Incr),
+            _ => None,
+        }
+    }
+}
+
+/// One file of the append-only file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AofEntry {
+    /// The plain file name.
+    pub name: String,
+    /// Sequence number (orders a shard's incrementals).
+    pub seq: u64,
+    /// Base or incremental.
+    pub kind: AofFileKind,
+    /// The shard whose data it holds.
+    pub shard: usize,
+}
+
+/// The files making up the append-only file of every shard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AofManifest {
+    /// Number of shards the files were written by.
+    pub shards: usize,
+    /// The files, in replay order.
+    pub entries: Vec<AofEntry>,
+}
+
+impl AofManifest {
+    /// The manifest's text.
+    pub fn render(&self) -> String {
+        let mut out = format!("shards {}\n", self.shards);
+        for e in &self.entries {
+            let _ = writeln!(
+                out,
+                "file {} seq {} type {} shard {}",
+                e.name,
+                e.seq,
+                e.kind.letter(),
+                e.shard
+            );
+        }
+        out
+    }
+
+    /// Parses and checks a manifest's text.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let mut lines = Lines::new(text);
+        let (n, shards) = lines.expect("`shards <n>`")?;
+        let shards = parse_shards(n, shards)?;
+        let mut manifest = AofManifest {
+            shards,
+            entries: Vec::new(),
+        };
+        let mut names = HashSet::new();
+        let mut seqs = HashSet::new();
+        for (n, text) in lines {
+            let entry = parse_aof_entry(n, text, shards)?;
+            note_name(&mut names, n, &entry.name)?;
+            let dup = match entry.kind {
+                AofFileKind::Base => !seqs.insert((entry.shard, None)),
+                AofFileKind::Incr => !seqs.insert((entry.shard, Some(entry.seq))),
+            };
+            if dup {
+                return Err(line_err(n, duplicate_message(&entry)));
+            }
+            manifest.entries.push(entry);
+        }
+        Ok(manifest)
+    }
+
+    /// Shard `shard`'s files in replay order: its base (if any), then its
+    /// incrementals by sequence number.
+    pub fn files_of(&self, shard: usize) -> Vec<&AofEntry> {
+        let mut files: Vec<&AofEntry> = self.entries.iter().filter(|e| e.shard == shard).collect();
+        files.sort_by_key(|e| (e.kind == AofFileKind::Incr, e.seq));
+        files
+    }
+
+    /// The highest sequence number of any file (0 when there is none).
+    pub fn max_seq(&self) -> u64 {
+        self.entries.iter().map(|e| e.seq).max().unwrap_or(0)
+    }
+}
+
+fn parse_aof_entry(n: usize, text: &str, shards: usize) -> Result<AofEntry, String> {
+    let (name, [seq, kind, shard]) = split_file_line(n, text, ["seq", "type", "shard"])?;
+    let seq = parse_num(n, seq, "seq")?;
+    let kind = AofFileKind::from_letter(kind)
+        .ok_or_else(|| line_err(n, format!("invalid type {kind:?} (expected b or i)")))?;
+    let shard = parse_shard(n, shard, shards)?;
+    Ok(AofEntry {
+        name: name.to_owned(),
+        seq,
+        kind,
+        shard,
+    })
+}
+
+fn duplicate_message(entry: &AofEntry) -> String {
+    match entry.kind {
+        AofFileKind::Base => format!("second base file for shard {}", entry.shard),
+        AofFileKind::Incr => format!(
+            "second incremental file with seq {} for shard {}",
+            entry.seq, entry.shard
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names() {
+        assert_eq!(snapshot_file_name("dump.rdb", 7, 2), "dump.rdb.7.s2.rdb");
+        assert_eq!(snapshot_manifest_name("dump.rdb"), "dump.rdb.manifest");
+        assert_eq!(aof_base_name("ao.aof", 3, 0), "ao.aof.3.s0.base.rdb");
+        assert_eq!(aof_incr_name("ao.aof", 4, 1), "ao.aof.4.s1.incr.aof");
+        assert_eq!(aof_manifest_name("ao.aof"), "ao.aof.manifest");
+    }
+
+    fn snapshot() -> SnapshotManifest {
+        SnapshotManifest {
+            gen: 42,
+            files: (0..3)
+                .map(|s| snapshot_file_name("my dump.rdb", 42, s))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn snapshot_round_trip() {
+        let m = snapshot();
+        let text = m.render();
+        assert!(text.starts_with(
+            "ringkv-snapshot 1\ngen 42\nshards 3\nfile my dump.rdb.42.s0.rdb shard 0\n"
+        ));
+        assert_eq!(SnapshotManifest::parse(&text).unwrap(), m);
+        let crlf = text.replace('\n', "\r\n\r\n");
+        assert_eq!(SnapshotManifest::parse(&crlf).unwrap(), m);
+    }
+
+    #[test]
+    fn snapshot_lines_in_any_order() {
+        let text = "ringkv-snapshot 1\ngen 1\nshards 2\nfile b shard 1\nfile a shard 0\n";
+        let m = SnapshotManifest::parse(text).unwrap();
+        assert_eq!(m.files, ["a", "b"]);
+    }
+
+    fn snapshot_err(text: &str) -> String {
+        SnapshotManifest::parse(text).unwrap_err()
+    }
+
+    #[test]
+    fn snapshot_errors_name_the_line() {
+        let head = "ringkv-snapshot 1\ngen 1\nshards 2\n";
+        let cases: Vec<(String, &str)> = vec![
+            ("".into(), "end of manifest"),
+            ("ringkv-snapshot 2\n".into(), "line 1:"),
+            ("ringkv-snapshot 1\n".into(), "expected `gen"),
+            ("ringkv-snapshot 1\ngen x\n".into(), "line 2: invalid gen"),
+            ("ringkv-snapshot 1\ngen -1\n".into(), "line 2: invalid gen"),
+            (
+                "ringkv-snapshot 1\ngen 99999999999999999999\n".into(),
+                "line 2: invalid gen",
+            ),
+            (
+                "ringkv-snapshot 1\ngen 1\nshards 0\n".into(),
+                "line 3: shard count 0",
+            ),
+            (
+                "ringkv-snapshot 1\ngen 1\nshards 16385\n".into(),
+                "line 3: shard count",
+            ),
+            (
+                "ringkv-snapshot 1\ngen 1\nshard 1\n".into(),
+                "line 3: expected `shards",
+            ),
+            (format!("{head}file a shard 0\n"), "not every shard"),
+            (
+                format!("{head}file a shard 0\nfile b shard 2\n"),
+                "line 5: shard 2 out of range",
+            ),
+            (
+                format!("{head}file a shard 0\nfile b shard 0\n"),
+                "line 5: shard 0 listed twice",
+            ),
+            (
+                format!("{head}file a shard 0\nfile a shard 1\n"),
+                "line 5: file \"a\" listed twice",
+            ),
+            (
+                format!("{head}file ../a shard 0\n"),
+                "line 4: invalid file name",
+            ),
+            (
+                format!("{head}file .. shard 0\n"),
+                "line 4: invalid file name",
+            ),
+            (format!("{head}file a shard x\n"), "line 4: invalid shard"),
+            (
+                format!("{head}file a shrd 0\n"),
+                "line 4: expected `file <name> shard",
+            ),
+            (format!("{head}gen 2\n"), "line 4: expected `file"),
+            (format!("{head}file shard 0\n"), "line 4: expected `file"),
+        ];
+        for (text, want) in cases {
+            let err = snapshot_err(&text);
+            assert!(err.contains(want), "{text:?}: {err:?} lacks {want:?}");
+        }
+    }
+
+    fn aof() -> AofManifest {
+        let entry = |kind, seq, shard| AofEntry {
+            name: match kind {
+                AofFileKind::Base => aof_base_name("appendonly.aof", seq, shard),
+                AofFileKind::Incr => aof_incr_name("appendonly.aof", seq, shard),
+            },
+            seq,
+            kind,
+            shard,
+        };
+        AofManifest {
+            shards: 2,
+            entries: vec![
+                entry(AofFileKind::Incr, 3, 0),
+                entry(AofFileKind::Base, 1, 1),
+                entry(AofFileKind::Base, 2, 0),
+                entry(AofFileKind::Incr, 2, 0),
+                entry(AofFileKind::Incr, 5, 1),
+            ],
+        }
+    }
+
+    #[test]
+    fn aof_round_trip() {
+        let m = aof();
+        let text = m.render();
+        assert!(
+            text.starts_with("shards 2\nfile appendonly.aof.3.s0.incr.aof seq 3 type i shard 0\n")
+        );
+        assert_eq!(AofManifest::parse(&text).unwrap(), m);
+        assert_eq!(m.max_seq(), 5);
+        assert_eq!(AofManifest::parse("shards 1\n").unwrap().max_seq(), 0);
+    }
+
+    #[test]
+    fn aof_files_of_orders_base_then_incrs() {
+        let m = aof();
+        let seqs: Vec<_> = m.files_of(0).iter().map(|e| (e.kind, e.seq)).collect();
+        use AofFileKind::*;
+        assert_eq!(seqs, [(Base, 2), (Incr, 2), (Incr, 3)]);
+        assert_eq!(m.files_of(1).len(), 2);
+        assert!(m.files_of(2).is_empty());
+    }
+
+    #[test]
+    fn aof_errors_name_the_line() {
+        let cases = [
+            ("", "end of manifest"),
+            ("shards x\n", "line 1: invalid shards"),
+            ("file a seq 1 type b shard 0\n", "line 1: expected `shards"),
+            (
+                "shards 1\nfile a seq 1 type x shard 0\n",
+                "line 2: invalid type",
+            ),
+            (
+                "shards 1\nfile a seq 1 type h shard 0\n",
+                "line 2: invalid type",
+            ),
+            (
+                "shards 1\nfile a seq z type b shard 0\n",
+                "line 2: invalid seq",
+            ),
+            (
+                "shards 1\nfile a seq 1 type b shard 1\n",
+                "line 2: shard 1 out of range",
+            ),
+            (
+                "shards 1\nfile a seq 1 type b\n",
+                "line 2: expected `file <name> seq",
+            ),
+            (
+                "shards 1\nfile a/b seq 1 type b shard 0\n",
+                "line 2: invalid file name",
+            ),
+            (
+                "shards 1\n\nfile a seq 1 type b shard 0\nfile a seq 2 type i shard 0\n",
+                "line 4: file \"a\" listed twice",
+            ),
+            (
+                "shards 1\nfile a seq 1 type b shard 0\nfile b seq 2 type b shard 0\n",
+                "line 3: second base",
+            ),
+            (
+                "shards 1\nfile a seq 2 type i shard 0\nfile b seq 2 type i shard 0\n",
+                "line 3: second incremental",
+            ),
+        ];
+        for (text, want) in cases {
+            let err = AofManifest::parse(text).unwrap_err();
+            assert!(err.contains(want), "{text:?}: {err:?} lacks {want:?}");
+        }
+    }
+
+    #[test]
+    fn mangled_text_never_panics() {
+        use rand::{Rng, SeedableRng};
+        const ALPHABET: &[u8] = b" \n/.0123456789xbi";
+        let texts = [snapshot().render(), aof().render()];
+        let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+        for _ in 0..3000 {
+            for text in &texts {
+                let mut chars: Vec<char> = text.chars().collect();
+                let i = rng.gen_range(0..chars.len());
+                chars[i] = char::from(ALPHABET[rng.gen_range(0..ALPHABET.len())]);
+                let text: String = chars.into_iter().collect();
+                let _ = SnapshotManifest::parse(&text);
+                let _ = AofManifest::parse(&text);
+            }
+        }
+    }
+
+    #[test]
+    fn file_name_rules() {
+        for ok in ["a", "dump.rdb.1.s0.rdb", "with space", "..a"] {
+            assert!(check_file_name(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", ".", "..", "a/b", "a\\b", " a", "a ", "a\nb", "a\0"] {
+            assert!(check_file_name(bad).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,153 @@
+//! The shard's append-only journal: every change to the data, as the Redis
+//! command that reproduces it, appended to an in-memory buffer that the
+//! core's AOF writer drains to disk (runtime/aof.rs).
+//!
+//! Changes are logged as *effects*, not as the commands clients sent: a key's
+//! new state (`SET key value [PXAT ms]`), `DEL`, `PEXPIREAT`, `PERSIST`,
+//! `FLUSHDB`, `FLUSHALL`, `SWAPDB`, with `SELECT` when the database changes.
+//! Effects are deterministic (absolute times, final values), so replay gives
+//! the same data whatever the clock or the command implementation, and each
+//! names a single key, so replay can route it to any shard layout.
+//!
+//! The part of a multi-shard transaction that ran here is wrapped as
+//! `#TX <tag>` MULTI … EXEC; the coordinator appends `#COMMIT <tag>` once every
+//! part is durable, and replay applies only committed groups — so a crash
+//! never replays half of a transaction. After every group the next effect
+//! selects its database again, because replay may skip the group (and any
+//! SELECT inside it).
+//!
+//! Invariant: `appended` counts every byte ever put in `buf`; the writer's
+//! durable position is compared with it to know what a reply must wait for.
+
+use super::value::Value;
+use crate::persist::aof;
+use std::sync::OnceLock;
+
+/// The journal tag of transaction `txid`: the process's run id and the txid,
+/// so tags never repeat across restarts that append to the same files.
+pub fn tx_tag(txid: u64) -> String {
+    static RUN_ID: OnceLock<u64> = OnceLock::new();
+    let run = RUN_ID.get_or_init(|| {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        nanos ^ ((std::process::id() as u64) << 40)
+    });
+    format!("{run:x}-{txid:x}")
+}
+
+pub struct Journal {
+    /// Effects not yet taken by the writer.
+    buf: Vec<u8>,
+    /// Total bytes ever appended (the position after the last effect).
+    appended: u64,
+    /// Database the stream last selected (`usize::MAX`: none yet).
+    selected: usize,
+    /// Tag of the transaction part running now, if any.
+    tx: Option<String>,
+    /// True once the running part has written its `MULTI`.
+    group_open: bool,
+}
+
+impl Default for Journal {
+    fn default() -> Self {
+        Journal {
+            buf: Vec::new(),
+            appended: 0,
+            selected: usize::MAX,
+            tx: None,
+            group_open: false,
+        }
+    }
+}
+
+impl Journal {
+    /// The position after the last appended effect.
+    pub fn appended(&self) -> u64 {
+        self.appended
+    }
+
+    /// True when effects wait for the writer.
+    pub fn has_pending(&self) -> bool {
+        !self.buf.is_empty()
+    }
+
+    /// Takes the waiting effects and the position they end at.
+    pub fn take(&mut self) -> (Vec<u8>, u64) {
+        (std::mem::take(&mut self.buf), self.appended)
+    }
+
+    /// Effects from now until [`Journal::end_part`] belong to transaction `tag`.
+    pub fn begin_part(&mut self, tag: String) {
+        self.tx = Some(tag);
+        self.group_open = false;
+    }
+
+    /// Closes the running transaction part (writes `EXEC` if it changed anything).
+    pub fn end_part(&mut self) {
+        if self.group_open {
+            self.append(aof::encode_tx_end);
+            self.selected = usize::MAX;
+        }
+        self.tx = None;
+        self.group_open = false;
+    }
+
+    /// Records that transaction `tag` is complete on every shard.
+    pub fn commit(&mut self, tag: &str) {
+        self.append(|out| aof::encode_commit(out, tag));
+    }
+
+    /// Starts the next file: forgets the selected database (a new file starts
+    /// in db 0 for the replayer, so the next effect must select again).
+    pub fn reset_stream(&mut self) {
+        self.selected = usize::MAX;
+    }
+
+    pub fn set(&mut self, db: usize, key: &[u8], value: &Value, expire_at: u64) {
+        self.effect(db, |out| aof::encode_set(out, key, value, expire_at));
+    }
+
+    pub fn del(&mut self, db: usize, key: &[u8]) {
+        self.effect(db, |out| aof::encode_del(out, key));
+    }
+
+    pub fn expire(&mut self, db: usize, key: &[u8], expire_at: u64) {
+        if expire_at == 0 {
+            self.effect(db, |out| aof::encode_persist(out, key));
+        } else {
+            self.effect(db, |out| aof::encode_pexpireat(out, key, expire_at));
+        }
+    }
+
+    pub fn flush_db(&mut self, db: usize) {
+        self.effect(db, aof::encode_flushdb);
+    }
+
+    pub fn flush_all(&mut self) {
+        self.effect(0, aof::encode_flushall);
+    }
+
+    pub fn swap_db(&mut self, a: usize, b: usize) {
+        self.effect(0, |out| aof::encode_swapdb(out, a, b));
+    }
+
+    fn effect(&mut self, db: usize, encode: impl FnOnce(&mut Vec<u8>)) {
+        if let (Some(tag), false) = (&self.tx, self.group_open) {
+            let tag = tag.clone();
+            self.append(|out| aof::encode_tx_begin(out, &tag));
+            self.group_open = true;
+        }
+        if self.selected != db {
+            self.append(|out| aof::encode_select(out, db));
+            self.selected = db;
+        }
+        self.append(encode);
+    }
+
+    fn append(&mut self, encode: impl FnOnce(&mut Vec<u8>)) {
+        let before = self.buf.len();
+        encode(&mut self.buf);
+        self.appended += (self.buf.len() - before) as u64;
+    }
+}

@@ -221,12 +221,12 @@ mod tests {
     fn get_patterns() {
         assert_eq!(
             run(&["config", "get", "SAVE"]),
-            "*2\r\n$4\r\nSAVE\r\n$0\r\n\r\n"
+            "*2\r\n$4\r\nSAVE\r\n$23\r\n3600 1 300 100 60 10000\r\n"
         );
         assert_eq!(run(&["config", "get", "nope"]), "*0\r\n");
         assert_eq!(
             run(&["config", "get", "data*", "save", "databases"]),
-            "*4\r\n$9\r\ndatabases\r\n$2\r\n16\r\n$4\r\nsave\r\n$0\r\n\r\n"
+            "*4\r\n$9\r\ndatabases\r\n$2\r\n16\r\n$4\r\nsave\r\n$23\r\n3600 1 300 100 60 10000\r\n"
         );
         assert_eq!(
             run_on(

@@ -473,8 +473,8 @@ pub static PARAMS: &[Param] = &[
     },
     Param {
         name: "auto-aof-rewrite-min-size",
-        default: "64mb",
-        doc: "No automatic AOF rewrite below this size.",
+        default: "67108864",
+        doc: "No automatic AOF rewrite below this size (bytes; units like 64mb work).",
         mutable: true,
         kind: Kind::Int,
         get: |c| c.auto_aof_rewrite_min_size.to_string(),

@@ -123,8 +123,14 @@ impl Builder {
         match self.kind {
             Kind::Ringkv => {
                 let mut c = Command::new(ringkv_bin());
+                // As the redis-server side: no save schedule, and files (if a
+                // test saves) in a scratch directory, never the crate's.
+                let dir = scratch_dir(port);
                 c.args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
                     .args(["--threads", &self.threads.to_string()])
+                    .args(["--save", ""])
+                    .arg("--dir")
+                    .arg(&dir)
                     .args(&self.args)
                     .envs(self.envs.iter().map(|(k, v)| (k, v)));
                 c
@@ -148,6 +154,14 @@ pub fn redis_command(port: u16) -> Command {
     c.args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
         .args(["--save", "", "--appendonly", "no"]);
     c
+}
+
+/// A per-server scratch directory under the target dir (the default `--dir`).
+fn scratch_dir(port: u16) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("ringkv-dir-{port}-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&dir);
+    dir
 }
 
 fn log_path(kind: Kind, port: u16) -> PathBuf {

@@ -299,10 +299,14 @@ fn rewrite_keeps_comments_and_writes_changes() {
         "r.toml",
         "# my server\nmaxclients = 100 # clients\n\n# level\nloglevel = \"notice\"\n",
     );
+    // The harness passes `--save ""`; put back the default so the rewrite
+    // only has this test's changes to write.
     let server = TestServer::builder()
         .threads(2)
         .arg("--config")
         .arg(&file)
+        .arg("--save")
+        .arg("3600 1 300 100 60 10000")
         .start();
     let mut c = server.raw();
     c.cmd(&[

@@ -66,6 +66,7 @@ pub fn run_on_shard(
         }
     };
     let started = std::time::Instant::now();
+    shard.begin_command();
     let mut ctx = ExecCtx {
         shard,
         db,

@@ -27,6 +27,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     spec("generic", "scan", -2, READONLY, NO_KEYS, &["keyspace", "read", "slow"], "Incrementally iterate the keys space", "2.8.0", Exec::Global(Global::Scan)),
     spec("generic", "randomkey", 1, READONLY, NO_KEYS, &["keyspace", "read", "slow"], "Return a random key from the keyspace", "1.0.0", Exec::Global(Global::RandomKey)),
     spec("server", "flushdb", -1, WRITE, NO_KEYS, &["keyspace", "write", "slow", "dangerous"], "Remove all keys from the current database", "1.0.0", Exec::Global(Global::FlushDb)),
+    spec("server", "swapdb", 3, WRITE | FAST, NO_KEYS, &["keyspace", "write", "fast", "dangerous"], "Swaps two Redis databases", "4.0.0", Exec::Global(Global::SwapDb)),
     spec("server", "flushall", -1, WRITE, NO_KEYS, &["keyspace", "write", "slow", "dangerous"], "Remove all keys from all databases", "1.0.0", Exec::Global(Global::FlushAll)),
     spec("server", "info", -1, LOADING | STALE, NO_KEYS, &["slow", "dangerous"], "Get information and statistics about the server", "1.0.0", Exec::Global(Global::Info)),
     spec("server", "shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY, NO_KEYS, ADMIN_ACL, "Synchronously save the dataset to disk and then shut down the server", "1.0.0", Exec::Global(Global::Shutdown)),

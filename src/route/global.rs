@@ -199,8 +199,12 @@ pub async fn run(env: &Env<'_>, g: Global, cmd_idx: usize, out: &mut Vec<u8>) {
             let parse = |i: usize| crate::cmd::arg_i64(args.get(i));
             let (a, b) = match (parse(1), parse(2)) {
                 (Ok(a), Ok(b)) => (a, b),
-                _ => {
+                (Err(_), _) => {
                     write_error(env.core, out, b"ERR invalid first DB index");
+                    return;
+                }
+                (_, Err(_)) => {
+                    write_error(env.core, out, b"ERR invalid second DB index");
                     return;
                 }
             };

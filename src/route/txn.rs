@@ -70,11 +70,14 @@ impl Tx {
         }
     }
 
-    /// Ends a transaction that may have written: with an AOF, appends its
-    /// commit record once every part has answered (under `appendfsync
-    /// always` every part is durable by then, see runtime/aof.rs) and waits
-    /// until the record itself is durable; then releases the locks. Replay
-    /// applies only committed transactions, so it never applies half of one.
+    /// Ends a transaction that may have written, then releases its locks.
+    /// With an AOF, its commit record goes into this shard's journal once
+    /// every part has answered — and a part answers only after its effects
+    /// reached its file (fdatasynced under `appendfsync always`, see
+    /// runtime/aof.rs) — and the reply waits for the record in turn. Replay
+    /// applies only committed transactions, so a crash never replays half of
+    /// one. (Under `everysec`/`no` a power loss can lose a part's tail while
+    /// a commit record on another shard survived; see ROADMAP.md.)
     pub async fn commit(self, core: &Rc<Core>) {
         if core.aof.is_some() {
             core.run_local(0, JobKind::Commit { txid: self.txid });

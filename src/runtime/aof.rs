@@ -4,14 +4,16 @@
 //!
 //! - Replies wait at a *barrier* before they leave (a connection before its
 //!   socket write, the mesh before a response message): the barrier wakes the
-//!   writer when the journal holds effects, and under `appendfsync always`
-//!   waits until the fdatasync covering everything appended so far is done.
-//!   A reply that read data written in the same tick waits too, so nothing a
-//!   client was told can be lost. Every effect appended while one write and
-//!   fdatasync are in flight goes out in the next one: one fdatasync per tick
-//!   however many clients wrote.
-//! - `everysec`: writes as effects come, fdatasyncs at most once a second
-//!   (and within a second of the last write). `no`: writes, never fsyncs.
+//!   writer when the journal holds effects and waits until they are written
+//!   to the kernel — and, under `appendfsync always`, fdatasynced. A reply
+//!   that read data written in the same tick waits too, so nothing a client
+//!   was told can be lost (to a `kill -9` in every mode, to a power loss
+//!   under `always`). Every effect appended while one write and fdatasync
+//!   are in flight goes out in the next one: one write and one fdatasync per
+//!   tick however many clients wrote.
+//! - `everysec`: fdatasyncs about once a second in a task of its own, so
+//!   writes never wait for it (a power loss loses at most about a second).
+//!   `no`: writes, never fsyncs.
 //! - Rotation (BGREWRITEAOF's cut): what the journal held before the cut goes
 //!   to the old file, which is then fdatasynced and closed; later effects go
 //!   to the new file.
@@ -55,6 +57,9 @@ pub struct AofWriter {
     running: Cell<bool>,
     /// Size of the current incr file (for automatic rewrites).
     file_bytes: Cell<u64>,
+    /// An `everysec` background fdatasync is running.
+    sync_in_flight: Cell<bool>,
+    sync_done: Notify,
 }
 
 impl AofWriter {
@@ -71,18 +76,23 @@ impl AofWriter {
             stopped: Notify::default(),
             running: Cell::new(false),
             file_bytes: Cell::new(0),
+            sync_in_flight: Cell::new(false),
+            sync_done: Notify::default(),
         })
     }
 
-    /// Wakes the writer if `appended` is beyond what it wrote; under
-    /// `always`, resolves once everything up to `appended` is durable.
+    /// Wakes the writer if `appended` is beyond what it wrote and resolves
+    /// once everything up to `appended` is durable (`always`) or at least
+    /// written to the kernel (otherwise: as Redis, a reply never leaves
+    /// before its write, so killing the process loses nothing acknowledged).
     pub fn barrier(&self, appended: u64, always: bool) -> Durable<'_> {
         if appended > self.written.get() {
             self.kick.notify();
         }
         Durable {
             aof: self,
-            pos: if always { appended } else { 0 },
+            pos: appended,
+            synced: always,
         }
     }
 
@@ -120,6 +130,13 @@ impl AofWriter {
         self.stopped.wait().await;
     }
 
+    fn set_written(&self, pos: u64) {
+        self.written.set(pos);
+        for w in self.waiters.borrow_mut().drain(..) {
+            w.wake();
+        }
+    }
+
     fn set_synced(&self, pos: u64) {
         if pos > self.synced.get() {
             self.synced.set(pos);
@@ -133,7 +150,7 @@ impl AofWriter {
     pub async fn run(self: Rc<Self>, core: Rc<Core>) {
         self.running.set(true);
         let path = self.path.borrow().clone();
-        let (mut file, mut pos) = match files::open_append(&path).await {
+        let (file, mut pos) = match files::open_append(&path).await {
             Ok(f) => f,
             Err(e) => {
                 log::error!("AOF: {e}; writes will not be acknowledged under appendfsync always");
@@ -142,15 +159,16 @@ impl AofWriter {
                 return;
             }
         };
+        let mut file = Rc::new(file);
         self.file_bytes.set(pos);
-        let mut unsynced = false;
         let mut last_sync = Instant::now();
         loop {
             let rotation = self.rotation.borrow_mut().take();
             if let Some(rot) = rotation {
+                self.background_sync_done().await;
                 match self.rotate_file(file, pos, rot).await {
                     Ok((f, p)) => {
-                        (file, pos) = (f, p);
+                        (file, pos) = (Rc::new(f), p);
                         self.file_bytes.set(pos);
                     }
                     Err(e) => {
@@ -161,7 +179,6 @@ impl AofWriter {
                         return;
                     }
                 }
-                unsynced = false;
                 continue;
             }
             let (buf, end) = match core.shard.borrow_mut().journal.as_mut() {
@@ -169,18 +186,19 @@ impl AofWriter {
                 None => (Vec::new(), 0),
             };
             let mode = core.info.settings.borrow().appendfsync;
+            let sync_due = mode != "no" && last_sync.elapsed() >= Duration::from_secs(1);
             if buf.is_empty() {
-                if unsynced && (mode != "no") && last_sync.elapsed() >= Duration::from_secs(1)
-                    || unsynced && self.stopping.get()
-                {
-                    if self.sync(&file).await {
-                        self.set_synced(self.written.get());
-                        unsynced = false;
-                    }
-                    last_sync = Instant::now();
-                }
+                let unsynced = self.written.get() > self.synced.get();
                 if self.stopping.get() {
+                    self.background_sync_done().await;
+                    if unsynced && self.sync(&file).await {
+                        self.set_synced(self.written.get());
+                    }
                     break;
+                }
+                if unsynced && sync_due {
+                    self.background_sync(&file);
+                    last_sync = Instant::now();
                 }
                 futures_lite::future::or(
                     self.kick.wait(),
@@ -195,21 +213,48 @@ impl AofWriter {
                 glommio::timer::sleep(Duration::from_millis(100)).await;
                 continue;
             }
-            self.written.set(end);
+            self.set_written(end);
             self.file_bytes.set(pos);
-            match mode {
-                "always" => {
-                    if self.sync(&file).await {
-                        self.set_synced(end);
-                    }
-                    last_sync = Instant::now();
+            if mode == "always" {
+                if self.sync(&file).await {
+                    self.set_synced(end);
                 }
-                _ => unsynced = true,
+                last_sync = Instant::now();
+            } else if sync_due {
+                self.background_sync(&file);
+                last_sync = Instant::now();
             }
         }
-        let _ = file.close().await;
+        if let Ok(f) = Rc::try_unwrap(file) {
+            let _ = f.close().await;
+        }
         self.running.set(false);
         self.stopped.notify();
+    }
+
+    /// `everysec`: fdatasyncs what is written so far in a task of its own, so
+    /// writes go on meanwhile (as Redis's background fsync thread); at most
+    /// one at a time.
+    fn background_sync(self: &Rc<Self>, file: &Rc<BufferedFile>) {
+        if self.sync_in_flight.replace(true) {
+            return;
+        }
+        let (me, file, target) = (self.clone(), file.clone(), self.written.get());
+        glommio::spawn_local(async move {
+            if me.sync(&file).await {
+                me.set_synced(target);
+            }
+            drop(file);
+            me.sync_in_flight.set(false);
+            me.sync_done.notify();
+        })
+        .detach();
+    }
+
+    async fn background_sync_done(&self) {
+        while self.sync_in_flight.get() {
+            self.sync_done.wait().await;
+        }
     }
 
     async fn sync(&self, file: &BufferedFile) -> bool {
@@ -228,7 +273,7 @@ impl AofWriter {
 
     async fn rotate_file(
         &self,
-        file: BufferedFile,
+        file: Rc<BufferedFile>,
         mut pos: u64,
         rot: Rotation,
     ) -> Result<(BufferedFile, u64), String> {
@@ -236,8 +281,10 @@ impl AofWriter {
         file.fdatasync()
             .await
             .map_err(|e| format!("fdatasync: {e}"))?;
-        let _ = file.close().await;
-        self.written.set(rot.old_end);
+        if let Ok(f) = Rc::try_unwrap(file) {
+            let _ = f.close().await;
+        }
+        self.set_written(rot.old_end);
         self.set_synced(rot.old_end);
         let (new, size) = files::open_append(&rot.new_path).await?;
         files::sync_dir(&rot.new_path).await?;
@@ -246,16 +293,23 @@ impl AofWriter {
     }
 }
 
-/// Resolves once the AOF is durable up to a position (immediately for 0).
+/// Resolves once the AOF is fdatasynced (`synced`) or written up to a
+/// position.
 pub struct Durable<'a> {
     aof: &'a AofWriter,
     pos: u64,
+    synced: bool,
 }
 
 impl Future for Durable<'_> {
     type Output = ();
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.aof.synced.get() >= self.pos || !self.aof.running.get() && self.pos == 0 {
+        let reached = if self.synced {
+            self.aof.synced.get()
+        } else {
+            self.aof.written.get()
+        };
+        if reached >= self.pos {
             return Poll::Ready(());
         }
         self.aof.waiters.borrow_mut().push(cx.waker().clone());

@@ -592,9 +592,9 @@ impl Core {
         }
     }
 
-    /// Waits until replies computed so far may leave: wakes the AOF writer
-    /// when the journal holds effects and, under `appendfsync always`, waits
-    /// for the fdatasync covering them (runtime/aof.rs). Free without AOF.
+    /// Waits until replies computed so far may leave: the AOF writer has
+    /// written what the journal holds and, under `appendfsync always`,
+    /// fdatasynced it (runtime/aof.rs). Free without AOF or new effects.
     pub async fn journal_barrier(&self) {
         let Some(aof) = &self.aof else { return };
         let appended = match self.shard.borrow().journal.as_ref() {

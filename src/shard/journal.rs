@@ -47,6 +47,8 @@ pub struct Journal {
     tx: Option<String>,
     /// True once the running part has written its `MULTI`.
     group_open: bool,
+    /// The command running now: where its effects start and how many.
+    command: Option<(usize, u32)>,
 }
 
 impl Default for Journal {
@@ -57,6 +59,7 @@ impl Default for Journal {
             selected: usize::MAX,
             tx: None,
             group_open: false,
+            command: None,
         }
     }
 }
@@ -91,6 +94,30 @@ impl Journal {
         }
         self.tx = None;
         self.group_open = false;
+    }
+
+    /// A command starts: if it ends up with several effects (MSET, RENAME
+    /// on one shard), [`Journal::end_command`] wraps them in MULTI/EXEC, so
+    /// a write torn by a crash never replays half of it.
+    pub fn begin_command(&mut self) {
+        if self.tx.is_none() {
+            self.command = Some((self.buf.len(), 0));
+        }
+    }
+
+    pub fn end_command(&mut self) {
+        let Some((start, effects)) = self.command.take() else {
+            return;
+        };
+        if effects < 2 || start > self.buf.len() {
+            return;
+        }
+        let mut multi = Vec::with_capacity(16);
+        aof::encode_command(&mut multi, &[b"MULTI"]);
+        self.appended += multi.len() as u64;
+        self.buf.splice(start..start, multi);
+        self.append(aof::encode_tx_end);
+        self.selected = usize::MAX;
     }
 
     /// Records that transaction `tag` is complete on every shard.
@@ -133,6 +160,9 @@ impl Journal {
     }
 
     fn effect(&mut self, db: usize, encode: impl FnOnce(&mut Vec<u8>)) {
+        if let Some((_, effects)) = self.command.as_mut() {
+            *effects += 1;
+        }
         if let (Some(tag), false) = (&self.tx, self.group_open) {
             let tag = tag.clone();
             self.append(|out| aof::encode_tx_begin(out, &tag));

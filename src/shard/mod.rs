@@ -358,12 +358,25 @@ impl Shard {
         if self.in_place.dirty != 0 {
             self.dirty += std::mem::take(&mut self.in_place.dirty);
         }
-        let Some((db, key)) = self.in_place.pending.take() else {
+        if self.journal.is_none() {
             return;
-        };
-        let loc = self.locate(&key);
-        if let (Some(j), Some(e)) = (self.journal.as_mut(), self.dbs[db].find(loc, &key)) {
-            j.set(db, &key, &e.value, e.expire_at());
+        }
+        if let Some((db, key)) = self.in_place.pending.take() {
+            let loc = self.locate(&key);
+            if let (Some(j), Some(e)) = (self.journal.as_mut(), self.dbs[db].find(loc, &key)) {
+                j.set(db, &key, &e.value, e.expire_at());
+            }
+        }
+        if let Some(j) = self.journal.as_mut() {
+            j.end_command();
+        }
+    }
+
+    /// A command starts (see [`journal::Journal::begin_command`]).
+    #[inline]
+    pub fn begin_command(&mut self) {
+        if let Some(j) = self.journal.as_mut() {
+            j.begin_command();
         }
     }
 

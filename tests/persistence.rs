@@ -981,6 +981,14 @@ fn crash_mid_save_leaves_previous_snapshot_loadable() {
 
     let mut server = start(dir.path(), 2);
     assert_same(&dump(server.port()), &want, "previous snapshot");
+    // Start-up cleared the leftovers: only the manifest's files remain.
+    let mut expected: BTreeSet<String> = m.files.iter().map(|(f, _)| f.clone()).collect();
+    expected.insert("dump.rdb.manifest".to_string());
+    assert_eq!(
+        snapshot_files(dir.path()),
+        expected,
+        "leftovers removed at start"
+    );
     // The next save succeeds over the leftovers and is loaded in turn.
     let mut con = server.connection();
     let _: () = redis::cmd("SET")

@@ -54,6 +54,8 @@ pub fn load(cfg: &Config, threads: usize) -> Result<Loaded, String> {
             let text = read_text(&manifest_path)?;
             let m = AofManifest::parse(&text)
                 .map_err(|e| format!("{}: {e}", manifest_path.display()))?;
+            let listed: Vec<String> = m.entries.iter().map(|e| e.name.clone()).collect();
+            remove_leftovers(&aof_dir, &format!("{}.", cfg.appendfilename), &listed);
             let old = replay_aof(cfg, &aof_dir, &m)?;
             if m.shards == threads {
                 let aof_incr = (0..threads)
@@ -96,6 +98,7 @@ fn load_snapshot_sources(cfg: &Config, dir: &Path, shards: &mut [Shard]) -> Resu
         let text = read_text(&manifest_path)?;
         let m = SnapshotManifest::parse(&text)
             .map_err(|e| format!("{}: {e}", manifest_path.display()))?;
+        remove_leftovers(dir, &format!("{}.", cfg.dbfilename), &m.files);
         m.files.iter().map(|f| dir.join(f)).collect()
     } else {
         let plain = dir.join(&cfg.dbfilename);
@@ -158,6 +161,24 @@ fn read_rdb(path: &Path, now: u64, databases: usize) -> Result<Vec<rdb::RdbEntry
         ));
     }
     Ok(entries)
+}
+
+/// Removes what an interrupted save or rewrite left in `dir`: files named
+/// `<prefix>…` ending in `.rdb`, `.aof` or `.tmp` (files of a generation no
+/// manifest names, temporary files) that are not in `keep`.
+fn remove_leftovers(dir: &Path, prefix: &str, keep: &[String]) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let ours =
+            name.starts_with(prefix) && [".rdb", ".aof", ".tmp"].iter().any(|s| name.ends_with(s));
+        if ours && !keep.contains(&name) {
+            log::info!("Removing {name}, left by an interrupted save");
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 fn read_text(path: &Path) -> Result<String, String> {

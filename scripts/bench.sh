@@ -6,7 +6,7 @@
 # Usage: scripts/bench.sh [--threads T] [--server-cpus LIST] [--client-cpus LIST]
 #                         [--requests N] [--requests-p16 N] [--only LIST]
 #                         [--mset-requests N] [--tx-requests N] [--tx-clients N]
-#                         [--pipe-keys N]
+#                         [--pipe-keys N] [--aof always|everysec|no]
 #   --threads T         ringkv executors (default 1)
 #   --server-cpus LIST  taskset list for both servers (default 1, or 1-T for T > 1)
 #   --client-cpus LIST  taskset list for the clients (default 0)
@@ -19,6 +19,8 @@
 #                       of the SET/GET counts)
 #   --tx-clients N      connections of scripts/txbench.py (default 50)
 #   --pipe-keys N       keys written by the mass insertion (default 1000000)
+#   --aof MODE          both servers with appendonly yes and appendfsync MODE (their
+#                       files in a scratch directory); default: no persistence
 #
 # Tests, each against one server at a time, the client pinned to --client-cpus:
 #   set, get  redis-benchmark -t set|get -c 50 -r 100000, with -P 1 and -P 16
@@ -47,6 +49,7 @@ MSET_P1=""
 TX_P1=""
 TX_CLIENTS=50
 PIPE_KEYS=1000000
+AOF=""
 
 while [[ $# -gt 0 ]]; do
     case "$1" in
@@ -60,7 +63,8 @@ while [[ $# -gt 0 ]]; do
         --tx-requests) TX_P1=$2; shift 2 ;;
         --tx-clients) TX_CLIENTS=$2; shift 2 ;;
         --pipe-keys) PIPE_KEYS=$2; shift 2 ;;
-        -h|--help) sed -n '2,34p' "$0"; exit 0 ;;
+        --aof) AOF=$2; shift 2 ;;
+        -h|--help) sed -n '2,38p' "$0"; exit 0 ;;
         *) echo "unknown option: $1" >&2; exit 2 ;;
     esac
 done
@@ -144,13 +148,18 @@ start_server() {
         PORT=$(free_port)
         echo "$name$([[ $name == ringkv ]] && echo " --threads $THREADS") on CPUs" \
             "$SERVER_CPUS, port $PORT" >&2
+        local persist=(--save '' --dir "$WORK/$name-data" --appendonly no)
+        [[ -z $AOF ]] || persist=(--save '' --dir "$WORK/$name-data" --appendonly yes
+                                  --appendfsync "$AOF")
+        rm -rf "$WORK/$name-data" && mkdir -p "$WORK/$name-data"
         case $name in
             ringkv)
                 taskset -c "$SERVER_CPUS" target/release/ringkv --port "$PORT" \
-                    --bind 127.0.0.1 --threads "$THREADS" >"$WORK/$name.log" 2>&1 & ;;
+                    --bind 127.0.0.1 --threads "$THREADS" "${persist[@]}" \
+                    >"$WORK/$name.log" 2>&1 & ;;
             redis-server)
                 taskset -c "$SERVER_CPUS" redis-server --port "$PORT" --bind 127.0.0.1 \
-                    --save '' --appendonly no >"$WORK/$name.log" 2>&1 & ;;
+                    "${persist[@]}" >"$WORK/$name.log" 2>&1 & ;;
         esac
         PID=$!
         PIDS+=("$PID")
@@ -290,7 +299,7 @@ bench redis "$PORT" "$PID"
 stop_servers
 
 echo
-echo "server CPUs: $SERVER_CPUS  client CPUs: $CLIENT_CPUS  ringkv threads: $THREADS"
+echo "server CPUs: $SERVER_CPUS  client CPUs: $CLIENT_CPUS  ringkv threads: $THREADS  aof: ${AOF:-off}"
 { want set || want get; } &&
     echo "requests: $REQ_P1 (-P 1), $REQ_P16 (-P 16); -c 50 -r 100000"
 want mset &&

@@ -1017,6 +1017,50 @@ fn everysec_loses_nothing_acknowledged_to_kill_9() {
 }
 
 #[test]
+fn a_transaction_missing_a_part_is_not_replayed_at_all() {
+    // What a power loss can leave under everysec: one shard's file lost its
+    // tail (its part of a cross-shard MSET and its commit record) while the
+    // other shard's file kept both. Replay must drop the whole transaction.
+    if target_is_redis() {
+        return;
+    }
+    let dir = TempDir::new("lost-part");
+    let mut server = ringkv(dir.path(), 2, &["--appendfsync", "everysec"]).start();
+    let mut con = server.connection();
+    run(&mut con, &["SET", "{a}x", "old"]);
+    run(&mut con, &["SET", "{b}x", "old"]);
+    run(&mut con, &["MSET", "{a}x", "new", "{b}x", "new"]);
+    drop(con);
+    stop_cleanly(&mut server);
+    // Cut the tail of the incr file holding {b}x's new value at its group.
+    let m = aof_manifest(&dir);
+    let mut cut = 0;
+    for f in m.of_kind('i') {
+        let path = dir.aof_dir().join(&f.name);
+        let bytes = std::fs::read(&path).unwrap();
+        let holds_b = bytes.windows(4).any(|w| w == b"{b}x");
+        let group = bytes.windows(4).rposition(|w| w == b"#TX ");
+        if let (true, Some(at)) = (holds_b, group) {
+            std::fs::write(&path, &bytes[..at]).unwrap();
+            cut += 1;
+        }
+    }
+    assert_eq!(cut, 1, "exactly one file holds {{b}}x's part");
+    let server = ringkv(dir.path(), 2, &[]).start();
+    let mut con = server.connection();
+    let got: (String, String) = redis::cmd("MGET")
+        .arg("{a}x")
+        .arg("{b}x")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(
+        got,
+        ("old".to_string(), "old".to_string()),
+        "half an MSET replayed"
+    );
+}
+
+#[test]
 fn torn_tail_is_trimmed_and_mid_file_corruption_stops_startup() {
     if target_is_redis() {
         return;

@@ -22,7 +22,7 @@ use super::{aof, rdb, replay};
 use crate::config::Config;
 use crate::route::slot::{key_slot, SlotTable};
 use crate::shard::Shard;
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// What start-up found: filled shards and, with AOF, each shard's incr file.
@@ -207,12 +207,21 @@ fn replay_aof(cfg: &Config, aof_dir: &Path, m: &AofManifest) -> Result<Vec<Shard
             .collect()
     });
     let parsed: Vec<Parsed> = parsed.into_iter().collect::<Result<_, _>>()?;
-    let commits: HashSet<String> = parsed
-        .iter()
-        .flat_map(|(_, files)| files.iter().flat_map(|(_, f)| f.commits.iter().cloned()))
-        .collect();
+    // A transaction is committed when all of its commit records are found
+    // (each shard of it wrote one after its parts).
+    let mut commits: HashMap<String, (usize, usize)> = HashMap::new();
+    for (_, files) in &parsed {
+        for (_, f) in files {
+            for c in &f.commits {
+                let (tag, parts) = crate::shard::journal::parse_commit_tag(c);
+                let e = commits.entry(tag.to_string()).or_insert((0, 0));
+                e.0 += 1;
+                e.1 = e.1.max(parts.unwrap_or(1));
+            }
+        }
+    }
     // Phase 2: apply, in parallel per saved shard.
-    let committed = |tag: &str| commits.contains(tag);
+    let committed = |tag: &str| commits.get(tag).is_some_and(|&(seen, need)| seen >= need);
     let results: Vec<Result<Shard, String>> = std::thread::scope(|scope| {
         let handles: Vec<_> = parsed
             .into_iter()

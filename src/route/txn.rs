@@ -71,16 +71,26 @@ impl Tx {
     }
 
     /// Ends a transaction that may have written, then releases its locks.
-    /// With an AOF, its commit record goes into this shard's journal once
-    /// every part has answered — and a part answers only after its effects
-    /// reached its file (fdatasynced under `appendfsync always`, see
-    /// runtime/aof.rs) — and the reply waits for the record in turn. Replay
-    /// applies only committed transactions, so a crash never replays half of
-    /// one. (Under `everysec`/`no` a power loss can lose a part's tail while
-    /// a commit record on another shard survived; see ROADMAP.md.)
+    /// With an AOF, once every part has answered, every shard of the
+    /// transaction appends one of its commit records (shard/journal.rs) and
+    /// answers when the record is written — fdatasynced under `appendfsync
+    /// always` — so the reply, and the release that lets others see the
+    /// writes, come only when a replay would apply the whole transaction.
     pub async fn commit(self, core: &Rc<Core>) {
         if core.aof.is_some() {
-            core.run_local(0, JobKind::Commit { txid: self.txid });
+            let parts = self.shards.len();
+            let remote: Vec<_> = self
+                .shards
+                .iter()
+                .filter(|&&s| s != core.id)
+                .map(|&s| core.call(s, 0, JobKind::Commit { txid: self.txid, parts }))
+                .collect();
+            if self.shards.contains(&core.id) {
+                core.run_local(0, JobKind::Commit { txid: self.txid, parts });
+            }
+            for ack in remote {
+                ack.await;
+            }
             core.journal_barrier().await;
         }
         self.release(core);

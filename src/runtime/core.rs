@@ -286,9 +286,9 @@ impl Core {
                 aof_bytes: self.aof.as_ref().map_or(0, |a| a.file_bytes()),
                 snapshot_bytes: self.snapshots.last_bytes(),
             },
-            JobKind::Commit { txid } => {
+            JobKind::Commit { txid, parts } => {
                 if let Some(j) = self.shard.borrow_mut().journal.as_mut() {
-                    j.commit(&crate::shard::journal::tx_tag(txid));
+                    j.commit(&crate::shard::journal::commit_tag(txid, parts));
                 }
                 JobOutput::Done
             }

@@ -84,9 +84,11 @@ pub enum JobKind {
     SnapshotPoll,
     /// The shard's dirty count and AOF bytes written (save schedule, auto rewrite).
     PersistFacts,
-    /// Appends a transaction's commit record to this shard's journal.
+    /// Appends a transaction's commit record (one of `parts`, one per shard
+    /// of the transaction) to this shard's journal; answered once written.
     Commit {
         txid: TxId,
+        parts: usize,
     },
     /// The clients connected to this core (CLIENT LIST).
     Clients,

@@ -10,9 +10,11 @@
 //! names a single key, so replay can route it to any shard layout.
 //!
 //! The part of a multi-shard transaction that ran here is wrapped as
-//! `#TX <tag>` MULTI … EXEC; the coordinator appends `#COMMIT <tag>` once every
-//! part is durable, and replay applies only committed groups — so a crash
-//! never replays half of a transaction. After every group the next effect
+//! `#TX <tag>` MULTI … EXEC. Once every part has answered, every shard of the
+//! transaction appends `#COMMIT <tag>/<n>` (n = its number of shards) after
+//! its parts, and replay applies the groups only when all n records are
+//! found — each file is replayed as a prefix, so all n records imply every
+//! part is there, whatever the crash (process or power). After every group the next effect
 //! selects its database again, because replay may skip the group (and any
 //! SELECT inside it).
 //!
@@ -22,6 +24,24 @@
 use super::value::Value;
 use crate::persist::aof;
 use std::sync::OnceLock;
+
+/// The tag of one of a transaction's `parts` commit records: `<tag>/<parts>`
+/// (replay applies the transaction only with all `parts` of them).
+pub fn commit_tag(txid: u64, parts: usize) -> String {
+    format!("{}/{parts}", tx_tag(txid))
+}
+
+/// Splits a commit record's tag into the transaction tag and the number of
+/// records the transaction wrote (None: a single, authoritative record).
+pub fn parse_commit_tag(tag: &str) -> (&str, Option<usize>) {
+    match tag.rsplit_once('/') {
+        Some((t, n)) => match n.parse() {
+            Ok(n) => (t, Some(n)),
+            Err(_) => (tag, None),
+        },
+        None => (tag, None),
+    }
+}
 
 /// The journal tag of transaction `txid`: the process's run id and the txid,
 /// so tags never repeat across restarts that append to the same files.

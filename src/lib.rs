@@ -13,14 +13,21 @@
 //! (`slot = CRC16(hashtag) mod 16384`, slot → shard by a table). A connection
 //! lives on the core that accepted it; its commands run inline when the key is
 //! local, or travel to the owning core in one batched message per tick.
+//! Persistence follows the same split: each shard writes its own snapshot
+//! file and its own append-only file through io_uring; a cut taken under the
+//! transaction coordinator makes the files of one snapshot consistent.
 //!
 //! Module map (dependencies point downwards only):
 //! - [`net`]: listeners and the connection loop;
-//! - [`route`]: slots, pipeline segmentation, multi-key splitting, fan-out;
-//! - [`runtime`]: pinned executors, the cross-core mesh, shutdown;
+//! - [`route`]: slots, pipeline segmentation, multi-key splitting, fan-out,
+//!   the transaction coordinator, snapshots and AOF rewrites across shards;
+//! - [`runtime`]: pinned executors, the cross-core mesh, shutdown, and each
+//!   core's file writers (AOF with group commit, snapshot files);
 //! - [`cmd`]: the command table and the handlers run against a shard;
-//! - [`shard`]: one core's keyspace and values (synchronous, no I/O);
-//! - [`persist`]: on-disk formats (RDB v10 codec so far);
+//! - [`shard`]: one core's keyspace and values (synchronous, no I/O), with
+//!   its copy-on-write snapshot cut and its AOF journal buffer;
+//! - [`persist`]: on-disk formats (RDB v10, AOF, manifests), replay and
+//!   start-up loading;
 //! - [`protocol`]: RESP parsing and reply encoding (no I/O);
 //! - [`config`]: settings and their defaults;
 //! - [`metrics`]: per-core command statistics, SLOWLOG, LATENCY, MONITOR and

@@ -1,10 +1,12 @@
-//! Persistence: on-disk formats for snapshots (and, later, the append-only file).
+//! Persistence: on-disk formats for snapshots and the append-only file, their
+//! replay, and start-up loading.
 //!
-//! This layer only turns values into bytes and bytes back into values; it does
-//! no file I/O scheduling of its own, knows nothing of shards, executors or the
-//! network, and never panics on input it reads from disk. Callers (the SAVE /
-//! BGSAVE machinery, start-up loading) own the files, the temporary names and the
-//! atomic renames.
+//! The format modules only turn values into bytes and bytes back into values;
+//! they know nothing of executors or the network, and never panic on input
+//! read from disk. [`load`] runs once on the main thread before the executors
+//! start (plain blocking I/O is fine there). Writing at runtime lives with the
+//! executors (runtime/aof.rs, runtime/snapshot.rs) and the coordinator
+//! (route/persist.rs).
 //!
 //! - [`rdb`]: the Redis RDB format, version 10 (Redis 7.0), for strings with expiry.
 //! - [`aof`]: the append-only file format (Redis AOF plus `#TX`/`#COMMIT` tags).

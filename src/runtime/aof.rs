@@ -161,6 +161,18 @@ impl AofWriter {
         };
         let mut file = Rc::new(file);
         self.file_bytes.set(pos);
+        // A separate ticker wakes the loop for the everysec fsync: racing a
+        // timer against `kick` would cancel an io_uring timeout on nearly
+        // every wake-up (costly, and cancellations that race io-wq work were
+        // seen to stall the ring).
+        let ticker = self.clone();
+        glommio::spawn_local(async move {
+            while ticker.running.get() {
+                glommio::timer::sleep(Duration::from_millis(250)).await;
+                ticker.kick.notify();
+            }
+        })
+        .detach();
         let mut last_sync = Instant::now();
         loop {
             let rotation = self.rotation.borrow_mut().take();
@@ -200,11 +212,8 @@ impl AofWriter {
                     self.background_sync(&file);
                     last_sync = Instant::now();
                 }
-                futures_lite::future::or(
-                    self.kick.wait(),
-                    glommio::timer::sleep(Duration::from_millis(250)),
-                )
-                .await;
+                // Woken by effects, by stop(), or by the ticker (everysec).
+                self.kick.wait().await;
                 continue;
             }
             if let Err(e) = files::write_all(&file, buf, &mut pos).await {

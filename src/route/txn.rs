@@ -83,10 +83,25 @@ impl Tx {
                 .shards
                 .iter()
                 .filter(|&&s| s != core.id)
-                .map(|&s| core.call(s, 0, JobKind::Commit { txid: self.txid, parts }))
+                .map(|&s| {
+                    core.call(
+                        s,
+                        0,
+                        JobKind::Commit {
+                            txid: self.txid,
+                            parts,
+                        },
+                    )
+                })
                 .collect();
             if self.shards.contains(&core.id) {
-                core.run_local(0, JobKind::Commit { txid: self.txid, parts });
+                core.run_local(
+                    0,
+                    JobKind::Commit {
+                        txid: self.txid,
+                        parts,
+                    },
+                );
             }
             for ack in remote {
                 ack.await;

@@ -901,6 +901,20 @@ fn loads_dump_rdb_written_by_redis_server() {
 }
 
 #[test]
+fn a_missing_dir_stops_startup() {
+    if target_is_redis() {
+        return;
+    }
+    let dir = TempDir::new("missing-dir");
+    let missing = dir.path().join("nope");
+    let log = expect_start_failure(&missing, 2);
+    assert!(
+        log.contains("Can't chdir to") && log.contains("nope"),
+        "no clear message:\n{log}"
+    );
+}
+
+#[test]
 fn corrupt_or_truncated_shard_file_stops_startup() {
     if target_is_redis() {
         return;

@@ -47,6 +47,13 @@ pub fn load(cfg: &Config, threads: usize) -> Result<Loaded, String> {
             .collect()
     };
     let dir = Path::new(&cfg.dir);
+    if !dir.is_dir() {
+        // As redis-server, which cannot chdir there.
+        return Err(format!(
+            "Can't chdir to '{}': No such file or directory",
+            cfg.dir
+        ));
+    }
     if cfg.appendonly {
         let aof_dir = dir.join(&cfg.appenddirname);
         let manifest_path = aof_dir.join(manifest::aof_manifest_name(&cfg.appendfilename));

@@ -4,7 +4,7 @@
 
 use super::core::Core;
 use super::mesh::{Request, Response};
-use super::shutdown::DrainCounter;
+use super::shutdown::Countdown;
 use crate::cmd::client::CoreInfo;
 use crate::config::Config;
 use crate::shard::Shard;
@@ -66,7 +66,9 @@ pub fn allowed_cpus() -> Vec<usize> {
 
 /// Runs the server until shutdown. Returns the process exit code.
 pub fn run(cfg: Config, cpus: Vec<usize>, threads: usize, info: CoreInfo) -> i32 {
-    let drain = DrainCounter::new(threads);
+    let drain = Countdown::new(threads);
+    // Counts executors whose listeners are bound (see `serve`).
+    let bound = Countdown::new(threads);
     crate::persist::status::init(info.started_unix);
     let (ready, supervisor) = super::systemd::channel(threads);
     let mut net_ends = crate::net::listener::NetEnds::build(&cfg, threads, &ready).into_iter();
@@ -86,7 +88,7 @@ pub fn run(cfg: Config, cpus: Vec<usize>, threads: usize, info: CoreInfo) -> i32
         let shard = shards.next().expect("one shard per executor");
         let aof_path = aof_incr.next().flatten();
         let cpu = cpus[id % cpus.len()];
-        let (cfg, drain) = (cfg.clone(), drain.clone());
+        let (cfg, drain, bound) = (cfg.clone(), drain.clone(), bound.clone());
         let net = net_ends.next().expect("one NetEnds per executor");
         let mut info = info.clone();
         info.core = id;
@@ -129,6 +131,7 @@ pub fn run(cfg: Config, cpus: Vec<usize>, threads: usize, info: CoreInfo) -> i32
                 aof_path,
                 mesh,
                 drain,
+                bound,
                 signals,
                 net,
             };
@@ -165,7 +168,9 @@ struct Parts {
     shard: Shard,
     aof_path: Option<std::path::PathBuf>,
     mesh: MeshEnds,
-    drain: DrainCounter,
+    drain: Countdown,
+    /// Reaches zero once every executor has bound its listeners.
+    bound: Countdown,
     signals: glommio::net::UnixStream,
     net: crate::net::listener::NetEnds,
 }
@@ -176,6 +181,7 @@ async fn serve(id: usize, cores: usize, cfg: Config, info: CoreInfo, parts: Part
         aof_path,
         mesh,
         drain,
+        bound,
         signals,
         net,
     } = parts;
@@ -226,6 +232,13 @@ async fn serve(id: usize, cores: usize, cfg: Config, info: CoreInfo, parts: Part
     crate::metrics::start(&core);
     glommio::spawn_local(watch_signals(core.clone(), signals)).detach();
     glommio::spawn_local(super::reload::watch_sighup(core.clone())).detach();
+    // Accept nothing until every executor has bound (TCP on each, the Unix
+    // socket on core 0): a client that got an answer must be able to use
+    // every listener, as with Redis, which binds all before serving.
+    bound.arrive();
+    while !bound.all_arrived() {
+        glommio::timer::sleep(Duration::from_millis(1)).await;
+    }
     listeners.serve(core.clone()).await;
 
     // Drain: close idle connections, wait for in-flight ones.
@@ -242,11 +255,11 @@ async fn serve(id: usize, cores: usize, cfg: Config, info: CoreInfo, parts: Part
             log::error!("Error trying to save the DB, can't exit cleanly: {e}");
         }
     }
-    drain.core_drained();
+    drain.arrive();
     // Keep answering peers until every core has drained (a final snapshot
     // may take a while; an hour is a safety net, not a timeout).
     let mesh_deadline = std::time::Instant::now() + Duration::from_secs(3600);
-    while !drain.all_drained() && std::time::Instant::now() < mesh_deadline {
+    while !drain.all_arrived() && std::time::Instant::now() < mesh_deadline {
         glommio::timer::sleep(Duration::from_millis(1)).await;
     }
     if let Some(aof) = &core.aof {

@@ -65,21 +65,22 @@ impl Future for StopWait<'_> {
     }
 }
 
-/// Process-wide count of cores that still have connections to drain. Shared
-/// read-only config-like state: written once per core at shutdown.
+/// A process-wide countdown of executors that have yet to reach a point
+/// (listeners bound at start; connections drained at shutdown). Each core
+/// arrives once; an atomic, touched twice per core per process lifetime.
 #[derive(Clone)]
-pub struct DrainCounter(Arc<AtomicUsize>);
+pub struct Countdown(Arc<AtomicUsize>);
 
-impl DrainCounter {
+impl Countdown {
     pub fn new(cores: usize) -> Self {
-        DrainCounter(Arc::new(AtomicUsize::new(cores)))
+        Countdown(Arc::new(AtomicUsize::new(cores)))
     }
 
-    pub fn core_drained(&self) {
+    pub fn arrive(&self) {
         self.0.fetch_sub(1, Ordering::AcqRel);
     }
 
-    pub fn all_drained(&self) -> bool {
+    pub fn all_arrived(&self) -> bool {
         self.0.load(Ordering::Acquire) == 0
     }
 }

@@ -77,6 +77,7 @@ pub fn load(cfg: &Config, threads: usize) -> Result<Loaded, String> {
                 if aof_incr.iter().all(Option::is_some) {
                     let mut shards = old;
                     shards.iter_mut().for_each(|s| s.dirty = 0);
+                    super::status::set_aof_base_size(base_bytes(&aof_dir, &m));
                     return Ok(Loaded { shards, aof_incr });
                 }
             }
@@ -367,6 +368,7 @@ fn write_initial_aof(
     }
     let manifest_path = aof_dir.join(manifest::aof_manifest_name(&cfg.appendfilename));
     write_file(&manifest_path, m.render().as_bytes())?;
+    super::status::set_aof_base_size(base_bytes(aof_dir, &m));
     if let Some(prev) = previous {
         for e in &prev.entries {
             let _ = std::fs::remove_file(aof_dir.join(&e.name));
@@ -378,6 +380,17 @@ fn write_initial_aof(
         aof_dir.display()
     );
     Ok(incrs)
+}
+
+/// Total size of the base files `m` names: the AOF size an automatic rewrite
+/// measures growth against.
+fn base_bytes(aof_dir: &Path, m: &AofManifest) -> u64 {
+    m.entries
+        .iter()
+        .filter(|e| e.kind == AofFileKind::Base)
+        .filter_map(|e| std::fs::metadata(aof_dir.join(&e.name)).ok())
+        .map(|md| md.len())
+        .sum()
 }
 
 /// Writes `shard` as an RDB file, atomically.

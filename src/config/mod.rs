@@ -50,6 +50,7 @@ pub struct Config {
     pub client_query_buffer_limit: usize,
     pub maxmemory: u64,
     pub maxmemory_policy: &'static str,
+    pub disable_thp: bool,
     pub requirepass: String,
     pub loglevel: String,
     pub logfile: String,

@@ -247,6 +247,18 @@ pub static PARAMS: &[Param] = &[
         },
     },
     Param {
+        name: "disable-thp",
+        default: "yes",
+        doc: "Turn transparent huge pages off for this process, as Redis does (faster first touch of new memory, smaller RSS).",
+        mutable: false,
+        kind: Kind::Bool,
+        get: |c| yes_no(c.disable_thp),
+        set: |c, v| {
+            c.disable_thp = boolean(v)?;
+            Ok(())
+        },
+    },
+    Param {
         name: "maxmemory-policy",
         default: "noeviction",
         doc: "Eviction policy at maxmemory. Placeholder: not enforced yet.",

@@ -16,53 +16,18 @@
 
 mod common;
 
+use common::persist::*;
+
 use common::{resp, show, target_is_redis, Builder, TestServer};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-
-/// (db, key) -> (value, absolute expiry in unix ms, or -1): a server's whole keyspace.
-type Dump = BTreeMap<(u32, Vec<u8>), (Vec<u8>, i64)>;
-
-const DAY_MS: u64 = 86_400_000;
+use std::time::{Duration, Instant};
 
 // ---------------------------------------------------------------- helpers
-
-/// A scratch directory under the target dir; removed on drop unless the test failed.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("aof-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("create temp dir");
-        TempDir(dir)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-
-    fn aof_dir(&self) -> PathBuf {
-        self.0.join("appendonlydir")
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            eprintln!("kept {} for inspection", self.0.display());
-        } else {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-}
 
 /// ringkv on `dir` with the AOF on (`--appendonly yes`, no snapshots) plus `args`.
 fn ringkv(dir: &Path, threads: usize, args: &[&str]) -> Builder {
@@ -85,24 +50,6 @@ fn start_always(dir: &Path, threads: usize) -> TestServer {
     ringkv(dir, threads, &["--appendfsync", "always"]).start()
 }
 
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
-}
-
-fn connect(port: u16) -> redis::Connection {
-    redis::Client::open(format!("redis://127.0.0.1:{port}/"))
-        .expect("redis client")
-        .get_connection()
-        .expect("redis connection")
-}
-
-fn select(con: &mut redis::Connection, db: u32) {
-    let _: () = redis::cmd("SELECT").arg(db).query(con).expect("SELECT");
-}
-
 /// Runs one command, panicking (with the command) on an error reply.
 fn run(con: &mut redis::Connection, args: &[&str]) -> redis::Value {
     let mut c = redis::cmd(args[0]);
@@ -111,108 +58,6 @@ fn run(con: &mut redis::Connection, args: &[&str]) -> redis::Value {
     }
     c.query(con)
         .unwrap_or_else(|e| panic!("{}: {e}", args.join(" ")))
-}
-
-/// Every key, value and absolute expiry of all 16 dbs of the server on `port`.
-fn dump(port: u16) -> Dump {
-    let mut con = connect(port);
-    let mut out = Dump::new();
-    for db in 0..16u32 {
-        select(&mut con, db);
-        let mut keys = BTreeSet::new();
-        let mut cursor = 0u64;
-        loop {
-            let (next, batch): (u64, Vec<Vec<u8>>) = redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("COUNT")
-                .arg(1000)
-                .query(&mut con)
-                .expect("SCAN");
-            keys.extend(batch);
-            cursor = next;
-            if cursor == 0 {
-                break;
-            }
-        }
-        let keys: Vec<Vec<u8>> = keys.into_iter().collect();
-        for chunk in keys.chunks(1000) {
-            let mut gets = redis::pipe();
-            let mut expiries = redis::pipe();
-            for k in chunk {
-                gets.cmd("GET").arg(&k[..]);
-                expiries.cmd("PEXPIRETIME").arg(&k[..]);
-            }
-            let values: Vec<Option<Vec<u8>>> = gets.query(&mut con).expect("GETs");
-            let expiries: Vec<i64> = expiries.query(&mut con).expect("PEXPIRETIMEs");
-            for ((k, v), e) in chunk.iter().zip(values).zip(expiries) {
-                if let Some(v) = v {
-                    out.insert((db, k.clone()), (v, e));
-                }
-            }
-        }
-    }
-    out
-}
-
-fn short(b: &[u8]) -> String {
-    format!("{:?} (len {})", show(&b[..b.len().min(40)]), b.len())
-}
-
-/// Asserts two dumps are equal, naming the first differing key.
-fn assert_same(got: &Dump, want: &Dump, context: &str) {
-    for k in want.keys().chain(got.keys()) {
-        let (g, w) = (got.get(k), want.get(k));
-        if g != w {
-            let fmt = |e: Option<&(Vec<u8>, i64)>| {
-                e.map_or("absent".to_string(), |(v, x)| {
-                    format!("{} expire {x}", short(v))
-                })
-            };
-            panic!(
-                "{context}: db {} key {}: got {}, want {} ({} vs {} keys)",
-                k.0,
-                short(&k.1),
-                fmt(g),
-                fmt(w),
-                got.len(),
-                want.len()
-            );
-        }
-    }
-}
-
-fn info_field(con: &mut redis::Connection, field: &str) -> String {
-    let text: String = redis::cmd("INFO")
-        .arg("persistence")
-        .query(con)
-        .expect("INFO");
-    let info: HashMap<&str, &str> = text
-        .lines()
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k, v.trim()))
-        .collect();
-    info.get(field)
-        .unwrap_or_else(|| panic!("INFO persistence lacks {field}:\n{text}"))
-        .to_string()
-}
-
-/// Polls `cond` every 20 ms until it holds; panics with `what` after `limit`.
-fn wait_for(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !cond() {
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {limit:?}: {what}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn kill9(server: &mut TestServer) {
-    server.signal(libc::SIGKILL);
-    server
-        .wait_exit(Duration::from_secs(10))
-        .expect("exit after SIGKILL");
 }
 
 /// SIGTERM and a clean exit (the AOF is flushed; no snapshot: `--save ""`).
@@ -336,14 +181,6 @@ fn assert_only_manifest_files(aof_dir: &Path, appendfilename: &str) {
     }
 }
 
-/// Names of the files in `dir` (not recursive).
-fn file_names(dir: &Path) -> BTreeSet<String> {
-    std::fs::read_dir(dir)
-        .expect("read dir")
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect()
-}
-
 fn file_size(path: &Path) -> u64 {
     std::fs::metadata(path)
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
@@ -365,20 +202,6 @@ fn largest_incr(dir: &TempDir) -> (String, PathBuf) {
         .max_by_key(|f| file_size(&dir.aof_dir().join(&f.name)))
         .expect("an incr file");
     (f.name.clone(), dir.aof_dir().join(&f.name))
-}
-
-fn check_rdb(path: &Path) {
-    let out = Command::new("redis-check-rdb")
-        .arg(path)
-        .output()
-        .expect("run redis-check-rdb");
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success() && text.contains("RDB looks OK"),
-        "redis-check-rdb {}:\n{text}",
-        path.display()
-    );
 }
 
 /// A small xorshift generator; tests print their seed.

@@ -16,48 +16,18 @@
 
 mod common;
 
+use common::persist::*;
+
 use common::{resp, show, target_is_redis, Builder, TestServer};
 use ringkv::route::slot::SlotTable;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::{Path, PathBuf};
+use std::collections::{BTreeSet, HashMap};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-
-/// (db, key) -> (value, absolute expiry in unix ms, or -1): a server's whole keyspace.
-type Dump = BTreeMap<(u32, Vec<u8>), (Vec<u8>, i64)>;
-
-const DAY_MS: u64 = 86_400_000;
+use std::time::Duration;
 
 // ---------------------------------------------------------------- helpers
-
-/// A scratch directory under the target dir; removed on drop unless the test failed.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("persistence-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("create temp dir");
-        TempDir(dir)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            eprintln!("kept {} for inspection", self.0.display());
-        } else {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-}
 
 /// ringkv on `dir` with `threads` executors; snapshots only when a test asks
 /// (`--save ""` unless `args` set another schedule).
@@ -79,92 +49,6 @@ fn start(dir: &Path, threads: usize) -> TestServer {
     ringkv(dir, threads, &[]).start()
 }
 
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
-}
-
-fn connect(port: u16) -> redis::Connection {
-    redis::Client::open(format!("redis://127.0.0.1:{port}/"))
-        .expect("redis client")
-        .get_connection()
-        .expect("redis connection")
-}
-
-fn select(con: &mut redis::Connection, db: u32) {
-    let _: () = redis::cmd("SELECT").arg(db).query(con).expect("SELECT");
-}
-
-/// Every key, value and absolute expiry of all 16 dbs of the server on `port`.
-fn dump(port: u16) -> Dump {
-    let mut con = connect(port);
-    let mut out = Dump::new();
-    for db in 0..16u32 {
-        select(&mut con, db);
-        let mut keys = BTreeSet::new();
-        let mut cursor = 0u64;
-        loop {
-            let (next, batch): (u64, Vec<Vec<u8>>) = redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("COUNT")
-                .arg(1000)
-                .query(&mut con)
-                .expect("SCAN");
-            keys.extend(batch);
-            cursor = next;
-            if cursor == 0 {
-                break;
-            }
-        }
-        let keys: Vec<Vec<u8>> = keys.into_iter().collect();
-        for chunk in keys.chunks(1000) {
-            let mut gets = redis::pipe();
-            let mut expiries = redis::pipe();
-            for k in chunk {
-                gets.cmd("GET").arg(&k[..]);
-                expiries.cmd("PEXPIRETIME").arg(&k[..]);
-            }
-            let values: Vec<Option<Vec<u8>>> = gets.query(&mut con).expect("GETs");
-            let expiries: Vec<i64> = expiries.query(&mut con).expect("PEXPIRETIMEs");
-            for ((k, v), e) in chunk.iter().zip(values).zip(expiries) {
-                if let Some(v) = v {
-                    out.insert((db, k.clone()), (v, e));
-                }
-            }
-        }
-    }
-    out
-}
-
-fn short(b: &[u8]) -> String {
-    format!("{:?} (len {})", show(&b[..b.len().min(40)]), b.len())
-}
-
-/// Asserts two dumps are equal, naming the first differing key.
-fn assert_same(got: &Dump, want: &Dump, context: &str) {
-    for k in want.keys().chain(got.keys()) {
-        let (g, w) = (got.get(k), want.get(k));
-        if g != w {
-            let fmt = |e: Option<&(Vec<u8>, i64)>| {
-                e.map_or("absent".to_string(), |(v, x)| {
-                    format!("{} expire {x}", short(v))
-                })
-            };
-            panic!(
-                "{context}: db {} key {}: got {}, want {} ({} vs {} keys)",
-                k.0,
-                short(&k.1),
-                fmt(g),
-                fmt(w),
-                got.len(),
-                want.len()
-            );
-        }
-    }
-}
-
 /// INFO persistence as a field -> value map.
 fn info_persistence(con: &mut redis::Connection) -> HashMap<String, String> {
     let text: String = redis::cmd("INFO")
@@ -175,13 +59,6 @@ fn info_persistence(con: &mut redis::Connection) -> HashMap<String, String> {
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.to_string(), v.trim().to_string()))
         .collect()
-}
-
-fn info_field(con: &mut redis::Connection, field: &str) -> String {
-    let info = info_persistence(con);
-    info.get(field)
-        .unwrap_or_else(|| panic!("INFO persistence lacks {field}: {info:?}"))
-        .clone()
 }
 
 fn info_num(con: &mut redis::Connection, field: &str) -> u64 {
@@ -201,18 +78,6 @@ fn save(con: &mut redis::Connection) {
 
 fn dbsize(con: &mut redis::Connection) -> u64 {
     redis::cmd("DBSIZE").query(con).expect("DBSIZE")
-}
-
-/// Polls `cond` every 20 ms until it holds; panics with `what` after `limit`.
-fn wait_for(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !cond() {
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {limit:?}: {what}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 /// Waits until no BGSAVE runs any more.
@@ -238,13 +103,6 @@ fn assert_clean_exit(server: &mut TestServer, what: &str) {
         "{what}: exit {status}\n--- log ---\n{}",
         server.log()
     );
-}
-
-fn kill9(server: &mut TestServer) {
-    server.signal(libc::SIGKILL);
-    server
-        .wait_exit(Duration::from_secs(10))
-        .expect("exit after SIGKILL");
 }
 
 /// Starts ringkv on `dir`, expecting it to refuse: exit code 1 within the limit.
@@ -312,14 +170,6 @@ fn read_manifest(dir: &Path, dbfilename: &str) -> Option<Manifest> {
 
 fn manifest(dir: &Path) -> Manifest {
     read_manifest(dir, "dump.rdb").expect("dump.rdb.manifest exists")
-}
-
-/// Names of the files in `dir` (not recursive).
-fn file_names(dir: &Path) -> BTreeSet<String> {
-    std::fs::read_dir(dir)
-        .expect("read dir")
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect()
 }
 
 fn snapshot_files(dir: &Path) -> BTreeSet<String> {
@@ -434,61 +284,6 @@ fn fill(server: &TestServer, n: usize) {
     }
 }
 
-/// A redis-server persisting to `dir/file` (loads it at start if present).
-struct Redis {
-    child: Child,
-    port: u16,
-    log: PathBuf,
-}
-
-impl Redis {
-    fn start(dir: &Path, file: &str) -> Redis {
-        let port = common::free_port();
-        let log = dir.join(format!("redis-{port}.log"));
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .arg("--dir")
-            .arg(dir)
-            .args(["--dbfilename", file, "--save", "", "--appendonly", "no"])
-            .arg("--logfile")
-            .arg(&log)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn redis-server");
-        let mut r = Redis { child, port, log };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(status) = r.child.try_wait().expect("try_wait") {
-                panic!("redis-server exited ({status}):\n{}", r.log());
-            }
-            let pong = redis::Client::open(format!("redis://127.0.0.1:{port}/"))
-                .and_then(|c| c.get_connection())
-                .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c));
-            if pong.is_ok() {
-                return r;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "redis-server not ready:\n{}",
-                r.log()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// ringkv started with nothing but port, bind, `--threads 1` and `--dir`, so that its
 /// own defaults apply (the harness adds `--save ""`).
 struct PlainRingkv {
@@ -526,20 +321,6 @@ impl Drop for PlainRingkv {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn check_rdb(path: &Path) {
-    let out = Command::new("redis-check-rdb")
-        .arg(path)
-        .output()
-        .expect("run redis-check-rdb");
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success() && text.contains("RDB looks OK"),
-        "redis-check-rdb {}:\n{text}",
-        path.display()
-    );
 }
 
 // ---------------------------------------------------------------- tests

@@ -8,12 +8,14 @@
 
 mod common;
 
+use common::persist::Redis;
+
 use ringkv::persist::rdb::{AuxInfo, RdbEntry, RdbErrorKind, RdbReader, RdbWriter};
 use ringkv::shard::value::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::process::Command;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// (db, key) -> (value, expire_at_ms).
 type Data = BTreeMap<(u32, Vec<u8>), (Value, u64)>;
@@ -34,69 +36,6 @@ impl TempDir {
 impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A redis-server persisting to `dir/file` (loads it at start if present).
-struct Redis {
-    child: Child,
-    port: u16,
-    log: PathBuf,
-}
-
-impl Redis {
-    fn start(dir: &Path, file: &str) -> Redis {
-        let port = common::free_port();
-        let log = dir.join(format!("redis-{port}.log"));
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .arg("--dir")
-            .arg(dir)
-            .args(["--dbfilename", file, "--save", "", "--appendonly", "no"])
-            .arg("--logfile")
-            .arg(&log)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn redis-server");
-        let mut r = Redis { child, port, log };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(status) = r.child.try_wait().expect("try_wait") {
-                panic!("redis-server exited ({status}):\n{}", r.log());
-            }
-            let pong = r
-                .try_conn(0)
-                .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c));
-            if pong.is_ok() {
-                return r;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "redis-server not ready:\n{}",
-                r.log()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn try_conn(&self, db: u32) -> redis::RedisResult<redis::Connection> {
-        redis::Client::open(format!("redis://127.0.0.1:{}/{db}", self.port))?.get_connection()
-    }
-
-    fn conn(&self, db: u32) -> redis::Connection {
-        self.try_conn(db).expect("connect to redis-server")
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

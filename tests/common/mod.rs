@@ -10,6 +10,8 @@
 //! `RINGKV_BIN=/path/to/ringkv` tests another build of the binary.
 #![allow(dead_code)]
 
+pub mod persist;
+
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream};

@@ -201,3 +201,74 @@ impl Journal {
         self.appended += (self.buf.len() - before) as u64;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::persist::aof::{parse, Record};
+
+    fn commands(journal: &mut Journal) -> Vec<Record> {
+        let (bytes, end) = journal.take();
+        assert_eq!(end, journal.appended());
+        parse(&bytes).expect("valid AOF").records
+    }
+
+    fn names(record: &Record) -> Vec<String> {
+        let cmds = match record {
+            Record::Cmd(c) => vec![c],
+            Record::Tx { cmds, .. } => cmds.iter().collect(),
+        };
+        cmds.iter()
+            .map(|c| String::from_utf8_lossy(&c.args[0]).to_string())
+            .collect()
+    }
+
+    #[test]
+    fn one_effect_commands_stay_plain_and_select_once() {
+        let mut j = Journal::default();
+        for key in [&b"a"[..], b"b"] {
+            j.begin_command();
+            j.set(3, key, &Value::Int(1), 0);
+            j.end_command();
+        }
+        let recs = commands(&mut j);
+        let all: Vec<_> = recs.iter().flat_map(names).collect();
+        assert_eq!(all, ["SELECT", "SET", "SET"]);
+    }
+
+    #[test]
+    fn a_command_with_several_effects_is_one_group() {
+        let mut j = Journal::default();
+        j.begin_command();
+        j.del(0, b"old");
+        j.set(0, b"new", &Value::Int(7), 0);
+        j.end_command();
+        j.begin_command();
+        j.del(0, b"x");
+        j.end_command();
+        let recs = commands(&mut j);
+        assert_eq!(recs.len(), 3, "{recs:?}");
+        assert!(matches!(&recs[0], Record::Tx { tag: None, cmds, .. } if cmds.len() == 3));
+        // After a group the stream selects its database again.
+        assert_eq!(names(&recs[1]), ["SELECT"]);
+        assert_eq!(names(&recs[2]), ["DEL"]);
+    }
+
+    #[test]
+    fn transaction_parts_are_tagged_and_committed() {
+        let mut j = Journal::default();
+        j.begin_part(tx_tag(9));
+        j.set(1, b"k", &Value::Int(1), 0);
+        j.end_part();
+        j.commit(&commit_tag(9, 2));
+        let (bytes, _) = j.take();
+        let file = parse(&bytes).expect("valid AOF");
+        assert!(matches!(&file.records[0], Record::Tx { tag: Some(t), .. } if *t == tx_tag(9)));
+        let commit = file.commits.iter().next().expect("a commit record");
+        assert_eq!(parse_commit_tag(commit), (tx_tag(9).as_str(), Some(2)));
+        // A part that changed nothing writes nothing.
+        j.begin_part(tx_tag(10));
+        j.end_part();
+        assert!(!j.has_pending());
+    }
+}

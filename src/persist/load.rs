@@ -119,19 +119,7 @@ fn load_snapshot_sources(cfg: &Config, dir: &Path, shards: &mut [Shard]) -> Resu
     let now = unix_ms();
     let databases = cfg.databases;
     // Parse files in parallel; each yields its live entries.
-    let parsed: Vec<Result<Vec<rdb::RdbEntry>, String>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = files
-            .iter()
-            .map(|path| scope.spawn(move || read_rdb(path, now, databases)))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err("loader thread panicked".into()))
-            })
-            .collect()
-    });
+    let parsed = in_parallel(files.iter(), |path| read_rdb(path, now, databases));
     let mut keys = 0usize;
     for entries in parsed {
         for e in entries? {
@@ -189,6 +177,28 @@ fn remove_leftovers(dir: &Path, prefix: &str, keep: &[String]) {
     }
 }
 
+/// Runs `work` on every item, one thread each (start-up only: a handful of
+/// files or saved shards), and returns the results in item order.
+fn in_parallel<T: Send, R: Send>(
+    items: impl IntoIterator<Item = T>,
+    work: impl Fn(T) -> Result<R, String> + Sync,
+) -> Vec<Result<R, String>> {
+    std::thread::scope(|scope| {
+        let work = &work;
+        let handles: Vec<_> = items
+            .into_iter()
+            .map(|item| scope.spawn(move || work(item)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err("loader thread panicked".into()))
+            })
+            .collect()
+    })
+}
+
 fn read_text(path: &Path) -> Result<String, String> {
     std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
 }
@@ -199,20 +209,8 @@ fn replay_aof(cfg: &Config, aof_dir: &Path, m: &AofManifest) -> Result<Vec<Shard
     let now = unix_ms();
     let slots = SlotTable::contiguous(m.shards);
     // Phase 1: read and parse every file (in parallel per saved shard).
-    let parsed: Vec<Result<Parsed, String>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..m.shards)
-            .map(|s| {
-                let files = m.files_of(s);
-                scope.spawn(move || parse_shard_files(aof_dir, &files, now, cfg.databases))
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err("loader thread panicked".into()))
-            })
-            .collect()
+    let parsed = in_parallel(0..m.shards, |s| {
+        parse_shard_files(aof_dir, &m.files_of(s), now, cfg.databases)
     });
     let parsed: Vec<Parsed> = parsed.into_iter().collect::<Result<_, _>>()?;
     // A transaction is committed when all of its commit records are found
@@ -230,33 +228,16 @@ fn replay_aof(cfg: &Config, aof_dir: &Path, m: &AofManifest) -> Result<Vec<Shard
     }
     // Phase 2: apply, in parallel per saved shard.
     let committed = |tag: &str| commits.get(tag).is_some_and(|&(seen, need)| seen >= need);
-    let results: Vec<Result<Shard, String>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = parsed
-            .into_iter()
-            .enumerate()
-            .map(|(s, (base, files))| {
-                let slots = slots.clone();
-                let committed = &committed;
-                scope.spawn(move || {
-                    let mut shard = Shard::new(s, slots, cfg.databases);
-                    for e in base {
-                        shard.set(e.db as usize, &e.key, e.value, e.expire_at_ms);
-                    }
-                    for (path, file) in &files {
-                        replay::apply(&mut shard, file, committed, now)
-                            .map_err(|e| format!("{}: {e}", path.display()))?;
-                    }
-                    Ok(shard)
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err("loader thread panicked".into()))
-            })
-            .collect()
+    let results = in_parallel(parsed.into_iter().enumerate(), |(s, (base, files))| {
+        let mut shard = Shard::new(s, slots.clone(), cfg.databases);
+        for e in base {
+            shard.set(e.db as usize, &e.key, e.value, e.expire_at_ms);
+        }
+        for (path, file) in &files {
+            replay::apply(&mut shard, file, &committed, now)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+        }
+        Ok(shard)
     });
     let shards: Vec<Shard> = results.into_iter().collect::<Result<_, _>>()?;
     let keys: usize = shards.iter().map(|s| s.entries().count()).sum();

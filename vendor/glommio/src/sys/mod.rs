@@ -306,6 +306,10 @@ impl SleepNotifier {
     }
 
     pub(crate) fn notify(&self, force: bool) {
+        // ringkv patch: pairs with the fence after `prepare_to_sleep` (see
+        // `Reactor::wait`): whatever the caller published before notifying is
+        // visible to the sleeper's last sweep, or the sleeper's flag is visible here.
+        std::sync::atomic::fence(Ordering::SeqCst);
         if self
             .should_notify
             .compare_exchange(true, false, Ordering::Relaxed, Ordering::Relaxed)

@@ -3,7 +3,7 @@
 //! (one item per message versus a batch of 64).
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use ringkv::cmd::{run_on_shard, table};
+use ringkv::cmd::{run_on_shard, table, CommandClock};
 use ringkv::protocol::{parse_command, Args, Limits, ParseOutcome, ReplyWriter};
 use ringkv::route::slot::SlotTable;
 use ringkv::shard::Shard;
@@ -73,18 +73,20 @@ fn bench_shard(c: &mut Criterion) {
     g.bench_function("set_1000", |b| {
         b.iter(|| {
             out.clear();
+            let mut clock = CommandClock::start(1);
             for &first in &cmds {
                 let args = Args::new(&buf, &inline, &spans[first..first + 3]);
-                run_on_shard(&mut shard, set, &args, 0, false, 1, &mut out);
+                run_on_shard(&mut shard, set, &args, 0, false, &mut clock, &mut out);
             }
         })
     });
     g.bench_function("get_1000", |b| {
         b.iter(|| {
             out.clear();
+            let mut clock = CommandClock::start(1);
             for &first in &cmds {
                 let args = Args::new(&buf, &inline, &spans[first..first + 2]);
-                run_on_shard(&mut shard, get, &args, 0, false, 1, &mut out);
+                run_on_shard(&mut shard, get, &args, 0, false, &mut clock, &mut out);
             }
         })
     });

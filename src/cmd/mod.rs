@@ -47,14 +47,15 @@ pub struct ConnCtx<'a> {
     pub reply: ReplyWriter<'a>,
 }
 
-/// Runs a shard command and encodes its reply (or its error) into `out`.
+/// Runs a shard command and encodes its reply (or its error) into `out`; `clock`
+/// times it (its mark is the command's start).
 pub fn run_on_shard(
     shard: &mut Shard,
     spec: &CommandSpec,
     args: &Args,
     db: usize,
     resp3: bool,
-    now_ms: u64,
+    clock: &mut CommandClock,
     out: &mut Vec<u8>,
 ) -> bool {
     let handler = match spec.exec {
@@ -65,12 +66,11 @@ pub fn run_on_shard(
             return false;
         }
     };
-    let started = std::time::Instant::now();
     shard.begin_command();
     let mut ctx = ExecCtx {
         shard,
         db,
-        now_ms,
+        now_ms: clock.now_ms,
         reply: ReplyWriter::new(out, resp3),
     };
     let ok = match handler(&mut ctx, args) {
@@ -83,8 +83,37 @@ pub fn run_on_shard(
         }
     };
     ctx.shard.settle();
-    crate::metrics::record_command(spec, args, started, ok);
+    clock.record(spec, args, ok);
     ok
+}
+
+/// The clocks a run of commands executes by: the Unix time in milliseconds they
+/// all see (expiry; read once per batch, as Redis caches it per event-loop turn),
+/// and a monotonic mark that times them with one clock read per command, each
+/// command ending where the next one starts. Restart it after anything that is
+/// not command execution (an await, a lock wait) so that time is not charged to
+/// the next command.
+pub struct CommandClock {
+    pub now_ms: u64,
+    mark: std::time::Instant,
+}
+
+impl CommandClock {
+    pub fn start(now_ms: u64) -> Self {
+        CommandClock {
+            now_ms,
+            mark: std::time::Instant::now(),
+        }
+    }
+
+    /// Records the command that ran since the previous mark, and marks now.
+    #[inline]
+    fn record(&mut self, spec: &CommandSpec, args: &Args, ok: bool) {
+        let now = std::time::Instant::now();
+        let usec = now.saturating_duration_since(self.mark).as_micros() as u64;
+        self.mark = now;
+        crate::metrics::record_command_us(spec, args, usec, ok);
+    }
 }
 
 /// Current Unix time in milliseconds.

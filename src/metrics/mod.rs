@@ -225,7 +225,12 @@ pub fn unix_us() -> u64 {
 /// A command ran on this core: calls, µs, failures, slowlog, latency monitor.
 #[inline]
 pub fn record_command(spec: &CommandSpec, args: &Args, started: Instant, ok: bool) {
-    let usec = started.elapsed().as_micros() as u64;
+    record_command_us(spec, args, started.elapsed().as_micros() as u64, ok);
+}
+
+/// Like [`record_command`], with the duration already measured.
+#[inline]
+pub fn record_command_us(spec: &CommandSpec, args: &Args, usec: u64, ok: bool) {
     with(|m| m.record(spec, args, usec, ok));
 }
 

@@ -401,23 +401,29 @@ async fn run_local_items(
     mut ends: Option<&mut Vec<u32>>,
 ) {
     let core = env.core;
+    let mut clock = crate::cmd::CommandClock::start(env.now_ms);
     for &(i, s, spec) in items {
         if s != core.id {
             continue;
         }
         let args = env.batch.args(i);
+        let mut waited = false;
         while spec
             .key_indexes(args.len())
             .any(|k| core.key_locked(db, args.get(k), txid))
         {
             core.released().await;
+            waited = true;
+        }
+        if waited {
+            clock = crate::cmd::CommandClock::start(env.now_ms);
         }
         let _client = crate::metrics::ClientScope::enter(env.client);
         let mut shard = core.shard.borrow_mut();
         if let Some(txid) = txid {
             shard.begin_tx_part(txid);
         }
-        if !run_on_shard(&mut shard, spec, &args, db, resp3, env.now_ms, out) {
+        if !run_on_shard(&mut shard, spec, &args, db, resp3, &mut clock, out) {
             Counters::add(&core.counters.total_error_replies, 1);
         }
         if txid.is_some() {

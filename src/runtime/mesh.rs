@@ -181,6 +181,7 @@ fn run_cmds(
     progress: &mut BatchProgress,
     is_locked: impl Fn(usize, &[u8]) -> bool,
 ) -> bool {
+    let mut clock = crate::cmd::CommandClock::start(now_ms);
     while progress.next < batch.cmds.len() {
         let (spec, first, argc) = batch.cmds[progress.next];
         let spans = &batch.spans[first as usize..(first + argc) as usize];
@@ -197,7 +198,7 @@ fn run_cmds(
             &args,
             db,
             batch.resp3,
-            now_ms,
+            &mut clock,
             &mut progress.data,
         ) {
             progress.errors += 1;

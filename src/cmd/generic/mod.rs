@@ -133,7 +133,7 @@ pub(crate) mod harness {
                 &args,
                 self.db,
                 self.resp3,
-                self.now_ms,
+                &mut crate::cmd::CommandClock::start(self.now_ms),
                 &mut out,
             );
             String::from_utf8_lossy(&out).into_owned()

@@ -46,7 +46,7 @@ impl T {
             &args.args(),
             0,
             self.resp3,
-            self.now,
+            &mut crate::cmd::CommandClock::start(self.now),
             &mut out,
         );
         String::from_utf8_lossy(&out).into_owned()

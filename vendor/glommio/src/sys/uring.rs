@@ -1244,6 +1244,8 @@ pub(crate) struct Reactor {
     poll_ring: RefCell<PollRing>,
 
     latency_preemption_timeout_src: Cell<Option<Source>>,
+    /// ringkv patch: when the timer in `latency_preemption_timeout_src` fires.
+    latency_preemption_deadline: Cell<Option<Instant>>,
     throughput_preemption_timeout_src: Cell<Option<Source>>,
 
     link_fd: RawFd,
@@ -1375,6 +1377,7 @@ impl Reactor {
             latency_ring: RefCell::new(latency_ring),
             poll_ring: RefCell::new(poll_ring),
             latency_preemption_timeout_src: Cell::new(None),
+            latency_preemption_deadline: Cell::new(None),
             throughput_preemption_timeout_src: Cell::new(None),
             blocking_thread,
             link_fd,
@@ -1842,7 +1845,17 @@ impl Reactor {
         //
         // But if we will sleep, there might be a timer registered that needs
         // to be removed otherwise we'll wake up when it expires.
-        drop(self.latency_preemption_timeout_src.take());
+        //
+        // ringkv patch: unless we will not sleep (a preempt timer is wanted) and
+        // the timer in flight fires no later than a fresh one would. Cancelling and
+        // re-arming it on every turn of a busy executor costs an ASYNC_CANCEL and a
+        // TIMEOUT on the latency ring per turn; a kept timer only gives the running
+        // task queue a shorter slice.
+        let keep_latency_timer = self.keep_latency_timer(preempt_timer());
+        if !keep_latency_timer {
+            drop(self.latency_preemption_timeout_src.take());
+            self.latency_preemption_deadline.set(None);
+        }
 
         // Schedule the throughput-based timeout immediately: it won't matter if we end
         // up sleeping.
@@ -1875,6 +1888,8 @@ impl Reactor {
             if let Some(dur) = user_timer {
                 self.latency_preemption_timeout_src
                     .set(Some(lat_ring.prepare_latency_preemption_timer(dur)));
+                self.latency_preemption_deadline
+                    .set(Some(Instant::now() + dur));
                 assert!(flush_rings!(lat_ring)? > 0);
             }
             // From this moment on the remote executors are aware that we are sleeping
@@ -1904,9 +1919,13 @@ impl Reactor {
         }
 
         if let Some(preempt) = preempt_timer() {
-            self.latency_preemption_timeout_src
-                .set(Some(lat_ring.prepare_latency_preemption_timer(preempt)));
-            flush_rings!(lat_ring, main_ring)?;
+            if !keep_latency_timer {
+                self.latency_preemption_timeout_src
+                    .set(Some(lat_ring.prepare_latency_preemption_timer(preempt)));
+                self.latency_preemption_deadline
+                    .set(Some(Instant::now() + preempt));
+                flush_rings!(lat_ring, main_ring)?;
+            }
         }
 
         // A Note about `need_preempt`:
@@ -1917,6 +1936,22 @@ impl Reactor {
         // need_preempt() should be false at this point. As soon as the next event
         // in the preempt ring completes, though, then it will be true.
         Ok(should_sleep)
+    }
+
+    /// ringkv patch: whether the latency timer in flight can serve as the next
+    /// preempt timer: one is wanted (`preempt`), the timer has not fired (its
+    /// completion was consumed just before, so a fired one shows a result), and it
+    /// fires no later than a new one armed now would. A user timer installed for
+    /// a sleep qualifies only when it is that near.
+    fn keep_latency_timer(&self, preempt: Option<Duration>) -> bool {
+        let (Some(preempt), Some(deadline)) = (preempt, self.latency_preemption_deadline.get())
+        else {
+            return false;
+        };
+        let src = self.latency_preemption_timeout_src.take();
+        let pending = src.as_ref().is_some_and(|src| src.result().is_none());
+        self.latency_preemption_timeout_src.set(src);
+        pending && deadline <= Instant::now() + preempt
     }
 
     pub(crate) fn flush_syscall_thread(&self) -> usize {

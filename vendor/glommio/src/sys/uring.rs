@@ -1246,6 +1246,9 @@ pub(crate) struct Reactor {
     latency_preemption_timeout_src: Cell<Option<Source>>,
     /// ringkv patch: when the timer in `latency_preemption_timeout_src` fires.
     latency_preemption_deadline: Cell<Option<Instant>>,
+    /// ringkv patch: that timer was armed by the latest non-sleeping call, so no
+    /// task has run under it yet.
+    latency_preemption_fresh: Cell<bool>,
     throughput_preemption_timeout_src: Cell<Option<Source>>,
 
     link_fd: RawFd,
@@ -1378,6 +1381,7 @@ impl Reactor {
             poll_ring: RefCell::new(poll_ring),
             latency_preemption_timeout_src: Cell::new(None),
             latency_preemption_deadline: Cell::new(None),
+            latency_preemption_fresh: Cell::new(false),
             throughput_preemption_timeout_src: Cell::new(None),
             blocking_thread,
             link_fd,
@@ -1846,12 +1850,12 @@ impl Reactor {
         // But if we will sleep, there might be a timer registered that needs
         // to be removed otherwise we'll wake up when it expires.
         //
-        // ringkv patch: unless we will not sleep (a preempt timer is wanted) and
-        // the timer in flight fires no later than a fresh one would. Cancelling and
-        // re-arming it on every turn of a busy executor costs an ASYNC_CANCEL and a
-        // TIMEOUT on the latency ring per turn; a kept timer only gives the running
-        // task queue a shorter slice.
-        let keep_latency_timer = self.keep_latency_timer(preempt_timer());
+        // ringkv patch: unless the timer in flight can stay (see
+        // `keep_latency_timer`). Cancelling and re-arming it on every turn of a busy
+        // executor, and around each of its short sleeps, costs an ASYNC_CANCEL and a
+        // TIMEOUT on the latency ring each time; a kept timer only gives the running
+        // task queue a shorter slice, or ends a sleep early once.
+        let keep_latency_timer = self.keep_latency_timer(preempt_timer(), user_timer);
         if !keep_latency_timer {
             drop(self.latency_preemption_timeout_src.take());
             self.latency_preemption_deadline.set(None);
@@ -1885,7 +1889,7 @@ impl Reactor {
         if should_sleep {
             // We are about to go to sleep. It's ok to sleep, but if there
             // is a timer set, we need to make sure we wake up to handle it.
-            if let Some(dur) = user_timer {
+            if let (Some(dur), false) = (user_timer, keep_latency_timer) {
                 self.latency_preemption_timeout_src
                     .set(Some(lat_ring.prepare_latency_preemption_timer(dur)));
                 self.latency_preemption_deadline
@@ -1919,6 +1923,7 @@ impl Reactor {
         }
 
         if let Some(preempt) = preempt_timer() {
+            self.latency_preemption_fresh.set(!keep_latency_timer);
             if !keep_latency_timer {
                 self.latency_preemption_timeout_src
                     .set(Some(lat_ring.prepare_latency_preemption_timer(preempt)));
@@ -1938,20 +1943,31 @@ impl Reactor {
         Ok(should_sleep)
     }
 
-    /// ringkv patch: whether the latency timer in flight can serve as the next
-    /// preempt timer: one is wanted (`preempt`), the timer has not fired (its
-    /// completion was consumed just before, so a fired one shows a result), and it
-    /// fires no later than a new one armed now would. A user timer installed for
-    /// a sleep qualifies only when it is that near.
-    fn keep_latency_timer(&self, preempt: Option<Duration>) -> bool {
-        let (Some(preempt), Some(deadline)) = (preempt, self.latency_preemption_deadline.get())
-        else {
+    /// ringkv patch: whether the latency timer in flight stays armed. Only one
+    /// that has not fired (its completion was consumed just before, so a fired one
+    /// shows a result), and then:
+    /// - busy (`preempt` wanted): when it fires no later than a new preempt timer
+    ///   armed now would; a user timer left from a sleep qualifies only when that
+    ///   near;
+    /// - about to sleep: when tasks have run under it (it was not armed by the
+    ///   turn that found nothing to do, or an idle executor would wake on it every
+    ///   slice, forever) and it fires no later than the user timer, if any. The
+    ///   sleep may then end early, once, when it fires.
+    fn keep_latency_timer(&self, preempt: Option<Duration>, user: Option<Duration>) -> bool {
+        let Some(deadline) = self.latency_preemption_deadline.get() else {
             return false;
         };
         let src = self.latency_preemption_timeout_src.take();
         let pending = src.as_ref().is_some_and(|src| src.result().is_none());
         self.latency_preemption_timeout_src.set(src);
-        pending && deadline <= Instant::now() + preempt
+        pending
+            && match (preempt, user) {
+                (Some(preempt), _) => deadline <= Instant::now() + preempt,
+                (None, user) => {
+                    !self.latency_preemption_fresh.get()
+                        && user.is_none_or(|user| deadline <= Instant::now() + user)
+                }
+            }
     }
 
     pub(crate) fn flush_syscall_thread(&self) -> usize {

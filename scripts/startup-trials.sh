@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# startup-trials.sh — many start-ups of a multi-executor ringkv, each one that does not
-# answer PING within 5 s is reported (with its log tail and its threads' wait channels)
-# and counted. Each trial writes an AOF with one executor, kills it with SIGKILL, then
+# startup-trials.sh — many start-ups and shutdowns of a multi-executor ringkv: a start-up
+# that does not answer PING within 5 s, or a SIGTERM after which the process has not
+# exited within 10 s, is reported (with its log tail and its threads' wait channels) and
+# counted. Each trial writes an AOF with one executor, kills it with SIGKILL, then
 # starts again with more executors than CPUs, so start-up replays and rewrites the AOF
 # for the new layout (where a start-up stall was once seen under test load).
 #
@@ -26,6 +27,14 @@ answers() { # port: PONG within 5 s?
     return 1
 }
 
+report() { # pid dir: log tail and wait channels, then SIGKILL
+    tail -5 "$2/second.log"
+    for task in /proc/"$1"/task/*; do
+        echo "  thread $(cat "$task/comm" 2>/dev/null): $(cat "$task/wchan" 2>/dev/null)"
+    done
+    kill -9 "$1"
+}
+
 hung=0
 for trial in $(seq 1 "$TRIALS"); do
     dir=$(mktemp -d)
@@ -41,15 +50,22 @@ for trial in $(seq 1 "$TRIALS"); do
     pid=$!
     if answers $((PORT + 1)); then
         kill "$pid"
+        for _ in $(seq 1 100); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        if kill -0 "$pid" 2>/dev/null; then
+            hung=$((hung + 1))
+            echo "trial $trial: still running 10 s after SIGTERM (pid $pid)"
+            report "$pid" "$dir"
+        fi
     else
         hung=$((hung + 1))
         echo "trial $trial: no answer after 5 s (pid $pid)"
-        tail -5 "$dir/second.log"
-        echo "wait channels: $(cat /proc/"$pid"/task/*/wchan 2>/dev/null | tr '\0' ' ')"
-        kill -9 "$pid"
+        report "$pid" "$dir"
     fi
     wait "$pid" 2>/dev/null || true
     rm -rf "$dir"
 done
-echo "$hung of $TRIALS start-ups with $THREADS executors did not answer"
+echo "$hung of $TRIALS start-ups or shutdowns with $THREADS executors hung"
 [[ $hung -eq 0 ]]

@@ -1889,7 +1889,13 @@ impl Reactor {
         if should_sleep {
             // We are about to go to sleep. It's ok to sleep, but if there
             // is a timer set, we need to make sure we wake up to handle it.
-            if let (Some(dur), false) = (user_timer, keep_latency_timer) {
+            // A kept timer may have fired since the decision, its completion
+            // consumed above without waking anything: then it cannot end the sleep
+            // and the user timer must be armed after all.
+            if let (Some(dur), false) = (
+                user_timer,
+                keep_latency_timer && self.latency_timer_pending(),
+            ) {
                 self.latency_preemption_timeout_src
                     .set(Some(lat_ring.prepare_latency_preemption_timer(dur)));
                 self.latency_preemption_deadline
@@ -1923,6 +1929,9 @@ impl Reactor {
         }
 
         if let Some(preempt) = preempt_timer() {
+            // As above: a kept timer that fired meanwhile was consumed without
+            // preempting anyone, so arm a new one.
+            let keep_latency_timer = keep_latency_timer && self.latency_timer_pending();
             self.latency_preemption_fresh.set(!keep_latency_timer);
             if !keep_latency_timer {
                 self.latency_preemption_timeout_src
@@ -1957,10 +1966,7 @@ impl Reactor {
         let Some(deadline) = self.latency_preemption_deadline.get() else {
             return false;
         };
-        let src = self.latency_preemption_timeout_src.take();
-        let pending = src.as_ref().is_some_and(|src| src.result().is_none());
-        self.latency_preemption_timeout_src.set(src);
-        pending
+        self.latency_timer_pending()
             && match (preempt, user) {
                 (Some(preempt), _) => deadline <= Instant::now() + preempt,
                 (None, user) => {
@@ -1968,6 +1974,15 @@ impl Reactor {
                         && user.is_none_or(|user| deadline <= Instant::now() + user)
                 }
             }
+    }
+
+    /// ringkv patch: the latency timer in flight has not fired, as far as the
+    /// completions consumed so far show.
+    fn latency_timer_pending(&self) -> bool {
+        let src = self.latency_preemption_timeout_src.take();
+        let pending = src.as_ref().is_some_and(|src| src.result().is_none());
+        self.latency_preemption_timeout_src.set(src);
+        pending
     }
 
     pub(crate) fn flush_syscall_thread(&self) -> usize {

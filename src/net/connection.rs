@@ -167,6 +167,16 @@ where
             );
         }
         if !out.is_empty() {
+            // A pipelined batch lets every other connection that is ready in this
+            // tick run first, so those replies leave in one burst, as Redis writes
+            // all of a turn's replies before it sleeps: the client, woken by the
+            // first, is still awake for the next ones, where a reply sent on its own
+            // often has to wake it again (an IPI, costly under a hypervisor): at
+            // -P 16 that cut the server's CPU per request by about 12%. A single
+            // command does not: at -P 1 the extra task switch cost more (+15%).
+            if cmds.len() > 1 {
+                futures_lite::future::yield_now().await;
+            }
             // Nothing leaves before the AOF covers what it reports.
             core.journal_barrier().await;
             stream.write_all(&out).await?;

@@ -29,14 +29,7 @@ async fn on_every_shard_atomically(env: &Env<'_>, db: usize, make: impl Fn() -> 
     }
     let all = crate::route::txn::all_shards(env.core);
     let tx = crate::route::txn::Tx::begin(env.core, all, true).await;
-    let inner = Env {
-        core: env.core,
-        client: env.client,
-        batch: env.batch,
-        now_ms: env.now_ms,
-        txid: Some(tx.txid),
-        lock_with_first_op: None,
-    };
+    let inner = env.in_tx(tx.txid, None);
     fan_out(&inner, db, make).await;
     tx.commit(env.core).await;
 }

@@ -156,14 +156,7 @@ pub async fn run(
         tx.also_holds(*s);
     }
     let pending = RefCell::new(last);
-    let inner = Env {
-        core: env.core,
-        client: env.client,
-        batch: env.batch,
-        now_ms: env.now_ms,
-        txid: Some(tx.txid),
-        lock_with_first_op: Some(&pending),
-    };
+    let inner = env.in_tx(tx.txid, Some(&pending));
     run_split(&inner, spec, split, cmd_idx, out).await;
     if spec.is_write() {
         tx.commit(env.core).await;

@@ -72,6 +72,18 @@ pub struct Env<'a> {
     pub lock_with_first_op: Option<&'a PendingLock>,
 }
 
+impl<'a> Env<'a> {
+    /// The same request context, inside transaction `txid`, with an optional
+    /// shard still to lock along with its first op.
+    pub fn in_tx(&self, txid: TxId, lock_with_first_op: Option<&'a PendingLock>) -> Env<'a> {
+        Env {
+            txid: Some(txid),
+            lock_with_first_op,
+            ..*self
+        }
+    }
+}
+
 /// (shard, (db, key)s) to lock along with the first op sent to that shard.
 pub type PendingLock = RefCell<Option<(usize, Vec<(usize, Bytes)>)>>;
 

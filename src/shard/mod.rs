@@ -15,7 +15,7 @@ pub mod snapshot;
 pub mod value;
 pub mod watch;
 
-use crate::route::slot::{key_slot, SlotTable, SLOTS};
+use crate::route::slot::{key_slot, SlotTable};
 use db::{Db, Entry, Loc};
 use hashbrown::DefaultHashBuilder;
 use std::hash::BuildHasher;
@@ -77,8 +77,9 @@ pub struct ShardStats {
 pub struct Shard {
     pub id: usize,
     pub slots: SlotTable,
-    /// slot → index of that slot's table in every `Db` (u32::MAX: not owned).
-    local_index: Vec<u32>,
+    /// The slots this shard owns; slot `s` has table `s - owned.start` in
+    /// every `Db`.
+    owned: std::ops::Range<u16>,
     hasher: DefaultHashBuilder,
     dbs: Vec<Db>,
     pub stats: ShardStats,
@@ -98,15 +99,11 @@ pub struct Shard {
 impl Shard {
     pub fn new(id: usize, slots: SlotTable, databases: usize) -> Self {
         let owned = slots.slots_of(id);
-        let mut local_index = vec![u32::MAX; SLOTS];
-        for (i, s) in owned.iter().enumerate() {
-            local_index[*s as usize] = i as u32;
-        }
         let tables = owned.len();
         Shard {
             id,
             slots,
-            local_index,
+            owned,
             hasher: DefaultHashBuilder::default(),
             dbs: (0..databases).map(|_| Db::new(tables)).collect(),
             stats: ShardStats::default(),
@@ -132,10 +129,11 @@ impl Shard {
     /// kept in table 0 (only reachable through misrouting, which is a bug).
     #[inline]
     pub fn locate(&self, key: &[u8]) -> Loc {
-        let idx = self.local_index[key_slot(key) as usize];
-        debug_assert!(idx != u32::MAX, "key routed to the wrong shard");
+        let idx = key_slot(key).wrapping_sub(self.owned.start) as usize;
+        let owned = idx < self.owned.len();
+        debug_assert!(owned, "key routed to the wrong shard");
         Loc {
-            table: if idx == u32::MAX { 0 } else { idx as usize },
+            table: if owned { idx } else { 0 },
             hash: self.hash(key),
         }
     }

@@ -43,7 +43,7 @@ pub fn load(cfg: &Config, threads: usize) -> Result<Loaded, String> {
     let slots = SlotTable::contiguous(threads);
     let fresh = || -> Vec<Shard> {
         (0..threads)
-            .map(|i| Shard::new(i, slots.clone(), cfg.databases))
+            .map(|i| Shard::new(i, slots, cfg.databases))
             .collect()
     };
     let dir = Path::new(&cfg.dir);
@@ -229,7 +229,7 @@ fn replay_aof(cfg: &Config, aof_dir: &Path, m: &AofManifest) -> Result<Vec<Shard
     // Phase 2: apply, in parallel per saved shard.
     let committed = |tag: &str| commits.get(tag).is_some_and(|&(seen, need)| seen >= need);
     let results = in_parallel(parsed.into_iter().enumerate(), |(s, (base, files))| {
-        let mut shard = Shard::new(s, slots.clone(), cfg.databases);
+        let mut shard = Shard::new(s, slots, cfg.databases);
         for e in base {
             shard.set(e.db as usize, &e.key, e.value, e.expire_at_ms);
         }

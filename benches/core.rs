@@ -76,7 +76,9 @@ fn bench_shard(c: &mut Criterion) {
             let mut clock = CommandClock::start(1);
             for &first in &cmds {
                 let args = Args::new(&buf, &inline, &spans[first..first + 3]);
-                run_on_shard(&mut shard, set, &args, 0, false, &mut clock, &mut out);
+                run_on_shard(
+                    &mut shard, set, &args, 0, false, &mut clock, false, &mut out,
+                );
             }
         })
     });
@@ -86,7 +88,9 @@ fn bench_shard(c: &mut Criterion) {
             let mut clock = CommandClock::start(1);
             for &first in &cmds {
                 let args = Args::new(&buf, &inline, &spans[first..first + 2]);
-                run_on_shard(&mut shard, get, &args, 0, false, &mut clock, &mut out);
+                run_on_shard(
+                    &mut shard, get, &args, 0, false, &mut clock, false, &mut out,
+                );
             }
         })
     });

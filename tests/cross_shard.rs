@@ -128,6 +128,118 @@ fn mset_is_never_seen_half_done() {
     }
 }
 
+/// Pipelined MSETs and DEL-then-MSET steps: split commands travel as
+/// per-shard parts of one coordinated pipeline step, which must stay atomic
+/// for MGET and EXISTS observers.
+#[test]
+fn pipelined_split_commands_are_never_seen_half_done() {
+    for threads in [2, 4] {
+        let server = TestServer::start(threads);
+        let (a, b) = tags_on_different_shards(threads);
+        let keys = vec![
+            format!("{{{a}}}p1"),
+            format!("{{{b}}}p2"),
+            format!("{{{a}}}p3"),
+            format!("{{{b}}}p4"),
+        ];
+        let k = keys.clone();
+        let violations = race(
+            &server,
+            move |c, i| {
+                let mut pipe = redis::pipe();
+                for v in [i, i + 1] {
+                    let pairs: Vec<(String, u64)> = k.iter().map(|key| (key.clone(), v)).collect();
+                    pipe.mset(&pairs).ignore();
+                }
+                pipe.set("unrelated", i).ignore();
+                let _: () = pipe.query(c).expect("pipelined MSETs");
+            },
+            mget_consistent(keys.clone()),
+        );
+        assert_eq!(
+            violations, 0,
+            "pipelined MSETs torn with --threads {threads}"
+        );
+
+        let k = keys.clone();
+        let violations = race(
+            &server,
+            move |c, i| {
+                let pairs: Vec<(String, u64)> = k.iter().map(|key| (key.clone(), i)).collect();
+                let _: () = redis::pipe()
+                    .del(&k)
+                    .ignore()
+                    .mset(&pairs)
+                    .ignore()
+                    .query(c)
+                    .expect("DEL then MSET");
+            },
+            move |c| {
+                let n: usize = c.exists(&keys).expect("EXISTS");
+                n == 0 || n == keys.len()
+            },
+        );
+        assert_eq!(
+            violations, 0,
+            "EXISTS saw part of a DEL with --threads {threads}"
+        );
+    }
+}
+
+/// Replies and statistics of split commands inside a pipeline: one reply and
+/// one call per command, whatever the number of shards.
+#[test]
+fn pipelined_split_commands_reply_once_each() {
+    let server = TestServer::start(2);
+    let (a, b) = tags_on_different_shards(2);
+    let (ka, kb) = (format!("{{{a}}}x"), format!("{{{b}}}y"));
+    let mut c = conn(&server);
+    let _: () = redis::cmd("CONFIG")
+        .arg("RESETSTAT")
+        .query(&mut c)
+        .expect("RESETSTAT");
+    let replies: Vec<redis::Value> = redis::pipe()
+        .mset(&[(&ka, "1"), (&kb, "2")])
+        .exists(&[&ka, &kb, "missing", &ka])
+        .get(&kb)
+        .cmd("TOUCH")
+        .arg(&ka)
+        .arg(&kb)
+        .del(&[&ka, "missing", &kb, &ka])
+        .exists(&[&ka, &kb])
+        .mset(&[(&kb, "3"), (&ka, "4")])
+        .unlink(&[&ka, &kb, &kb])
+        .query(&mut c)
+        .expect("pipeline");
+    use redis::Value::{BulkString, Int, Okay};
+    assert_eq!(replies.len(), 8);
+    assert_eq!(replies[0], Okay);
+    assert_eq!(replies[1], Int(3));
+    assert_eq!(replies[2], BulkString(b"2".to_vec()));
+    assert_eq!(replies[3], Int(2));
+    assert_eq!(replies[4], Int(2));
+    assert_eq!(replies[5], Int(0));
+    assert_eq!(replies[6], Okay);
+    assert_eq!(replies[7], Int(2));
+    let stats: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query(&mut c)
+        .expect("INFO");
+    for (cmd, calls) in [
+        ("mset", 2),
+        ("exists", 2),
+        ("touch", 1),
+        ("del", 1),
+        ("unlink", 1),
+    ] {
+        let line = stats
+            .lines()
+            .find(|l| l.starts_with(&format!("cmdstat_{cmd}:")))
+            .unwrap_or_else(|| panic!("no {cmd} in {stats}"));
+        assert!(line.contains(&format!("calls={calls},")), "{line}");
+    }
+}
+
 #[test]
 fn observer_detects_non_atomic_writes() {
     // The same observer against two separate SETs must see tearing: proof that

@@ -48,7 +48,9 @@ pub struct ConnCtx<'a> {
 }
 
 /// Runs a shard command and encodes its reply (or its error) into `out`; `clock`
-/// times it (its mark is the command's start).
+/// times it (its mark is the command's start). A `part` of a command split
+/// across shards is not recorded: the router records the whole command.
+#[allow(clippy::too_many_arguments)]
 pub fn run_on_shard(
     shard: &mut Shard,
     spec: &CommandSpec,
@@ -56,6 +58,7 @@ pub fn run_on_shard(
     db: usize,
     resp3: bool,
     clock: &mut CommandClock,
+    part: bool,
     out: &mut Vec<u8>,
 ) -> bool {
     let handler = match spec.exec {
@@ -83,7 +86,11 @@ pub fn run_on_shard(
         }
     };
     ctx.shard.settle();
-    clock.record(spec, args, ok);
+    if part {
+        clock.mark();
+    } else {
+        clock.record(spec, args, ok);
+    }
     ok
 }
 
@@ -104,6 +111,12 @@ impl CommandClock {
             now_ms,
             mark: std::time::Instant::now(),
         }
+    }
+
+    /// Marks now: what ran since the previous mark is not recorded.
+    #[inline]
+    fn mark(&mut self) {
+        self.mark = std::time::Instant::now();
     }
 
     /// Records the command that ran since the previous mark, and marks now.

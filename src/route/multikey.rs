@@ -6,14 +6,73 @@
 //! after the last, so no observer sees half of an MSET or a RENAME, and later
 //! commands never overtake it. Adding a multi-key command is one `Split` in
 //! the command table plus its merge here.
+//!
+//! MSET, DEL, UNLINK, EXISTS and TOUCH are the same command on each shard's
+//! keys: [`split_parts`] cuts them into per-shard commands that join the
+//! pipeline's coordinated step with their neighbours (one lock round for the
+//! whole step instead of one transaction per command), and [`merge_parts`]
+//! joins the parts' replies.
 
 use super::pipeline::{write_error, Env};
 use crate::cmd::ops::{OpResult, ShardOp};
-use crate::cmd::table::{CommandSpec, Split};
-use crate::protocol::{Args, ReplyWriter};
+use crate::cmd::table::{CommandSpec, Exec, Split};
+use crate::protocol::{Args, ReplyWriter, Span};
+use crate::runtime::core::Core;
+use crate::runtime::locks::lock_id;
 use crate::runtime::mesh::{JobKind, JobOutput};
 use bytes::Bytes;
 use std::cell::RefCell;
+
+/// The per-shard commands of a multi-key command whose keys span shards,
+/// when each part is the same command over that shard's keys: (shard, the
+/// part's arguments: the command name, then its keys, or key-value pairs).
+/// None when the command must run as its own transaction (MGET merges values
+/// in key order, the others read before they write) or is malformed (MSET
+/// with a key but no value: `run` answers the error).
+pub fn split_parts(core: &Core, split: Split, args: &Args) -> Option<Vec<(usize, Vec<Span>)>> {
+    let per_key = match split {
+        Split::MSet if args.len() % 2 == 1 => 2,
+        Split::SumKeys => 1,
+        _ => return None,
+    };
+    let slots = core.shard.borrow().slots;
+    let spans = args.spans();
+    let mut parts: Vec<(usize, Vec<Span>)> = Vec::new();
+    for k in (1..args.len()).step_by(per_key) {
+        let shard = slots.shard_of(args.get(k));
+        let part = match parts.iter().position(|p| p.0 == shard) {
+            Some(p) => &mut parts[p].1,
+            None => {
+                parts.push((shard, vec![spans[0]]));
+                &mut parts.last_mut()?.1
+            }
+        };
+        part.extend_from_slice(&spans[k..k + per_key]);
+    }
+    Some(parts)
+}
+
+/// Writes the reply of a split command from its parts' replies (one per
+/// shard): MSET's `+OK`, or the sum of the integer replies; the first part
+/// error, if any, instead. Returns false when the reply is an error.
+pub fn merge_parts(spec: &CommandSpec, replies: &[&[u8]], out: &mut Vec<u8>) -> bool {
+    if let Some(err) = replies.iter().find(|r| r.first() == Some(&b'-')) {
+        out.extend_from_slice(err);
+        return false;
+    }
+    match spec.exec {
+        Exec::MultiKey(_, Split::SumKeys) => {
+            let total: i64 = replies
+                .iter()
+                .filter_map(|r| r.strip_prefix(b":")?.strip_suffix(b"\r\n"))
+                .filter_map(crate::protocol::parser::parse_i64)
+                .sum();
+            ReplyWriter::new(out, false).int(total);
+        }
+        _ => out.extend_from_slice(replies.first().copied().unwrap_or(b"+OK\r\n")),
+    }
+    true
+}
 
 fn op_job(env: &Env<'_>, shard: usize, op: ShardOp) -> JobKind {
     let Some(txid) = env.txid else {
@@ -119,7 +178,6 @@ pub async fn run(
         return run_split(env, spec, split, cmd_idx, out).await;
     }
     let args = env.batch.args(cmd_idx);
-    let spans = args.spans();
     let db = env.client.borrow().db;
     let mut dbs = vec![db];
     if split == Split::Copy {
@@ -135,10 +193,10 @@ pub async fn run(
         let shard = env.core.shard.borrow();
         let mut items = Vec::new();
         for k in spec.key_indexes(args.len()) {
-            let key = env.batch.arg_bytes(spans[k]);
-            let owner = shard.slots.shard_of(&key);
+            let key = args.get(k);
+            let owner = shard.slots.shard_of(key);
             for &d in &dbs {
-                items.push((owner, d, key.clone()));
+                items.push((owner, lock_id(d, key)));
             }
         }
         super::txn::group_keys(items)

@@ -18,14 +18,14 @@ use crate::cmd::table::{self, CommandSpec, Exec, Global};
 use crate::cmd::{run_on_shard, unix_ms, ConnCtx};
 use crate::protocol::{Args, ReplyWriter, Span};
 use crate::runtime::core::{Core, Counters, ReplyFuture};
-use crate::runtime::locks::TxId;
-use crate::runtime::mesh::{CmdBatch, JobKind, JobOutput};
+use crate::runtime::locks::{lock_id, LockId, TxId};
+use crate::runtime::mesh::{BatchCmd, CmdBatch, JobKind, JobOutput};
 use bytes::Bytes;
 use std::cell::RefCell;
 use std::rc::Rc;
 
 /// Keys above which a coordinated pipeline step locks its shards whole.
-const WHOLE_SHARD_LOCK_KEYS: usize = 32;
+const WHOLE_SHARD_LOCK_KEYS: usize = 256;
 
 /// The commands parsed from one read.
 pub struct Batch<'a> {
@@ -85,26 +85,104 @@ impl<'a> Env<'a> {
 }
 
 /// (shard, (db, key)s) to lock along with the first op sent to that shard.
-pub type PendingLock = RefCell<Option<(usize, Vec<(usize, Bytes)>)>>;
+pub type PendingLock = RefCell<Option<(usize, Vec<LockId>)>>;
+
+/// One entry of a segment: a whole command, or one shard's part of a
+/// multi-key command split across shards (see [`Segment::push_parts`]).
+#[derive(Clone, Copy)]
+struct Item {
+    /// The command's index in the batch.
+    idx: usize,
+    shard: usize,
+    spec: &'static CommandSpec,
+    /// A part's own arguments: (first, argc) in `Segment::part_spans`.
+    part: Option<(u32, u32)>,
+}
 
 #[derive(Default)]
 struct Segment {
-    /// (command index, shard, spec)
-    items: Vec<(usize, usize, &'static CommandSpec)>,
+    items: Vec<Item>,
+    /// Argument lists of the parts of split commands.
+    part_spans: Vec<Span>,
     single: Option<usize>,
     readonly: bool,
+    /// Holds a split command, which must be atomic: the segment runs as a
+    /// coordinated step even when it only reads.
+    split: bool,
 }
 
 impl Segment {
     fn push(&mut self, idx: usize, shard: usize, spec: &'static CommandSpec) {
+        self.push_item(Item {
+            idx,
+            shard,
+            spec,
+            part: None,
+        });
+    }
+
+    /// Adds a multi-key command as one part per shard, each the same command
+    /// over that shard's keys (`parts`: shard and argument list, in shard
+    /// order of first appearance).
+    fn push_parts(
+        &mut self,
+        idx: usize,
+        spec: &'static CommandSpec,
+        parts: Vec<(usize, Vec<Span>)>,
+    ) {
+        self.split = true;
+        for (shard, spans) in parts {
+            let first = self.part_spans.len() as u32;
+            self.part_spans.extend_from_slice(&spans);
+            self.push_item(Item {
+                idx,
+                shard,
+                spec,
+                part: Some((first, spans.len() as u32)),
+            });
+        }
+    }
+
+    fn push_item(&mut self, item: Item) {
         if self.items.is_empty() {
-            self.single = Some(shard);
+            self.single = Some(item.shard);
             self.readonly = true;
-        } else if self.single != Some(shard) {
+        } else if self.single != Some(item.shard) {
             self.single = None;
         }
-        self.readonly &= spec.is_readonly();
-        self.items.push((idx, shard, spec));
+        self.readonly &= item.spec.is_readonly();
+        self.items.push(item);
+    }
+
+    fn clear(&mut self) {
+        self.items.clear();
+        self.part_spans.clear();
+        self.single = None;
+        self.split = false;
+    }
+}
+
+/// The items of a segment with the argument lists of its parts.
+#[derive(Clone, Copy)]
+struct Items<'s> {
+    list: &'s [Item],
+    part_spans: &'s [Span],
+}
+
+impl<'s> Items<'s> {
+    /// The argument spans of `item` (its part's, or its whole command's).
+    fn spans<'b: 's>(&self, batch: &Batch<'b>, item: &Item) -> &'s [Span] {
+        match item.part {
+            Some((first, argc)) => &self.part_spans[first as usize..(first + argc) as usize],
+            None => {
+                let (first, argc) = batch.cmds[item.idx];
+                &batch.spans[first as usize..(first + argc) as usize]
+            }
+        }
+    }
+
+    fn args<'b: 's>(&self, batch: &Batch<'b>, item: &Item) -> Args<'s> {
+        Args::new(batch.data, batch.inline, self.spans(batch, item))
     }
 }
 
@@ -182,23 +260,27 @@ pub async fn execute_batch_in(
         match spec.exec {
             Exec::Shard(_) | Exec::MultiKey(..) => match owner_of_keys(core, spec, &args) {
                 Some(shard) => seg.push(i, shard, spec),
-                None => {
-                    flush(&env, &mut seg, out).await;
-                    match spec.exec {
-                        Exec::MultiKey(_, split) => {
+                None => match spec.exec {
+                    Exec::MultiKey(_, split) => match multikey::split_parts(core, split, &args) {
+                        // The same command per shard: one coordinated step
+                        // with its neighbours (statistics recorded on merge).
+                        Some(parts) => seg.push_parts(i, spec, parts),
+                        None => {
+                            flush(&env, &mut seg, out).await;
                             started = Some(std::time::Instant::now());
                             multikey::run(&env, spec, split, i, out).await
                         }
-                        _ => {
-                            crate::metrics::record_rejected(spec);
-                            write_error(
-                                core,
-                                out,
-                                b"CROSSSLOT Keys in request don't hash to the same slot",
-                            )
-                        }
+                    },
+                    _ => {
+                        flush(&env, &mut seg, out).await;
+                        crate::metrics::record_rejected(spec);
+                        write_error(
+                            core,
+                            out,
+                            b"CROSSSLOT Keys in request don't hash to the same slot",
+                        )
                     }
-                }
+                },
             },
             Exec::Conn(handler) => {
                 flush(&env, &mut seg, out).await;
@@ -318,49 +400,59 @@ async fn flush(env: &Env<'_>, seg: &mut Segment, out: &mut Vec<u8>) {
         let c = env.client.borrow();
         (c.db, c.resp3)
     };
+    let items = Items {
+        list: &seg.items,
+        part_spans: &seg.part_spans,
+    };
     match seg.single {
         Some(s) if s == core.id => {
-            run_local_items(env, &seg.items, db, resp3, env.txid, out, None).await
+            run_local_items(env, items, db, resp3, env.txid, out, None).await
         }
         Some(s) => {
-            let job = build_job(env, &seg.items, resp3, env.txid);
+            let job = build_job(env, items, resp3, env.txid);
             if let JobOutput::Replies { data, .. } = core.call(s, db, job).await {
                 out.extend_from_slice(&data);
             }
         }
-        None if seg.readonly || env.txid.is_some() => {
-            run_parallel(env, &seg.items, db, resp3, env.txid, out).await
+        None if (seg.readonly && !seg.split) || env.txid.is_some() => {
+            run_parallel(env, items, db, resp3, env.txid, out).await
         }
         None if debug_reorder() => {
             // Test-only broken build: per-shard parts one after another, last
             // shard first, no locks (tests/cross_shard.rs must catch it).
             let mut shards: Vec<usize> = Vec::new();
-            for &(_, s, _) in seg.items.iter().rev() {
-                if !shards.contains(&s) {
-                    shards.push(s);
+            for item in seg.items.iter().rev() {
+                if !shards.contains(&item.shard) {
+                    shards.push(item.shard);
                 }
             }
             for s in shards {
-                let mine: Vec<_> = seg.items.iter().copied().filter(|x| x.1 == s).collect();
+                let mine: Vec<Item> = seg.items.iter().copied().filter(|x| x.shard == s).collect();
                 let mut sink = Vec::new();
-                run_parallel(env, &mine, db, resp3, None, &mut sink).await;
+                let part = Items {
+                    list: &mine,
+                    ..items
+                };
+                run_parallel(env, part, db, resp3, None, &mut sink).await;
                 // Widen the window so the reordering is observable.
                 glommio::timer::sleep(std::time::Duration::from_millis(1)).await;
             }
-            for _ in &seg.items {
-                out.extend_from_slice(b"+OK\r\n");
+            let mut last = None;
+            for item in &seg.items {
+                if last.replace(item.idx) != Some(item.idx) {
+                    out.extend_from_slice(b"+OK\r\n");
+                }
             }
         }
         None => {
             // Writes on several shards: one coordinated step. Lock every key
             // of the segment (ascending shard order), run the per-shard parts
             // in parallel, release.
-            let keys = super::txn::group_keys(seg.items.iter().flat_map(|&(i, shard, spec)| {
-                let args = env.batch.args(i);
-                let spans = args.spans();
-                spec.key_indexes(args.len())
-                    .map(move |k| (shard, db, env.batch.arg_bytes(spans[k])))
-                    .collect::<Vec<_>>()
+            let mut keys = super::txn::group_keys(seg.items.iter().flat_map(|item| {
+                let args = items.args(env.batch, item);
+                item.spec
+                    .key_indexes(args.len())
+                    .map(move |k| (item.shard, lock_id(db, args.get(k))))
             }));
             // Past a few dozen keys, locking each shard whole is cheaper than
             // a lock entry per key (mass insertion, big pipelines).
@@ -368,29 +460,21 @@ async fn flush(env: &Env<'_>, seg: &mut Segment, out: &mut Vec<u8>) {
             let whole = key_count > WHOLE_SHARD_LOCK_KEYS;
             // The highest shard, when remote, locks and runs in one message
             // (its lock is the last one taken, so ascending order holds).
-            let mut keys = keys;
             keys.sort_unstable_by_key(|(s, _)| *s);
-            let last = keys.pop().filter(|(s, _)| *s != core.id);
-            if last.is_none() {
-                keys = super::txn::group_keys(seg.items.iter().flat_map(|&(i, shard, spec)| {
-                    let args = env.batch.args(i);
-                    let spans = args.spans();
-                    spec.key_indexes(args.len())
-                        .map(move |k| (shard, db, env.batch.arg_bytes(spans[k])))
-                        .collect::<Vec<_>>()
-                }));
-            }
+            let last = match keys.last() {
+                Some((s, _)) if *s != core.id => keys.pop(),
+                _ => None,
+            };
             let mut tx = super::txn::Tx::begin(core, keys, whole).await;
             let lock_last = last.map(|(s, k)| {
                 tx.also_holds(s);
                 (s, k, whole)
             });
-            run_parallel_locking(env, &seg.items, db, resp3, Some(tx.txid), lock_last, out).await;
+            run_parallel_locking(env, items, db, resp3, Some(tx.txid), lock_last, out).await;
             tx.commit(core).await;
         }
     }
-    seg.items.clear();
-    seg.single = None;
+    seg.clear();
 }
 
 /// `RINGKV_DEBUG_REORDER_PIPELINE=1` makes multi-shard write segments run
@@ -405,7 +489,7 @@ fn debug_reorder() -> bool {
 /// another transaction. With `ends`, records where each reply ends.
 async fn run_local_items(
     env: &Env<'_>,
-    items: &[(usize, usize, &'static CommandSpec)],
+    items: Items<'_>,
     db: usize,
     resp3: bool,
     txid: Option<TxId>,
@@ -414,15 +498,18 @@ async fn run_local_items(
 ) {
     let core = env.core;
     let mut clock = crate::cmd::CommandClock::start(env.now_ms);
-    for &(i, s, spec) in items {
-        if s != core.id {
+    for item in items.list {
+        if item.shard != core.id {
             continue;
         }
-        let args = env.batch.args(i);
+        let spec = item.spec;
+        let args = items.args(env.batch, item);
         let mut waited = false;
-        while spec
-            .key_indexes(args.len())
-            .any(|k| core.key_locked(db, args.get(k), txid))
+        // Inside a transaction every key of the batch is held by it.
+        while txid.is_none()
+            && spec
+                .key_indexes(args.len())
+                .any(|k| core.key_locked(db, args.get(k), None))
         {
             core.released().await;
             waited = true;
@@ -435,7 +522,8 @@ async fn run_local_items(
         if let Some(txid) = txid {
             shard.begin_tx_part(txid);
         }
-        if !run_on_shard(&mut shard, spec, &args, db, resp3, &mut clock, out) {
+        let part = item.part.is_some();
+        if !run_on_shard(&mut shard, spec, &args, db, resp3, &mut clock, part, out) {
             Counters::add(&core.counters.total_error_replies, 1);
         }
         if txid.is_some() {
@@ -452,7 +540,7 @@ async fn run_local_items(
 /// then the local part) and stitches the replies back into request order.
 async fn run_parallel(
     env: &Env<'_>,
-    items: &[(usize, usize, &'static CommandSpec)],
+    items: Items<'_>,
     db: usize,
     resp3: bool,
     txid: Option<TxId>,
@@ -463,13 +551,13 @@ async fn run_parallel(
 
 /// A shard whose part must first lock these (db, key)s (or, with the flag,
 /// the whole shard).
-type LockThenRun = (usize, Vec<(usize, Bytes)>, bool);
+type LockThenRun = (usize, Vec<LockId>, bool);
 
 /// [`run_parallel`], where the part for shard `lock_last.0` first locks
 /// `lock_last.1` (or the whole shard) for `txid`.
 async fn run_parallel_locking(
     env: &Env<'_>,
-    items: &[(usize, usize, &'static CommandSpec)],
+    items: Items<'_>,
     db: usize,
     resp3: bool,
     txid: Option<TxId>,
@@ -478,14 +566,28 @@ async fn run_parallel_locking(
 ) {
     let mut lock_last = lock_last;
     let core = env.core;
-    let mut shards: Vec<usize> = items.iter().map(|x| x.1).collect();
+    let started = std::time::Instant::now();
+    let mut shards: Vec<usize> = items.list.iter().map(|x| x.shard).collect();
     shards.sort_unstable();
     shards.dedup();
     let mut parts: Vec<(usize, ReplyFuture)> = Vec::new();
     for &s in &shards {
         if s != core.id {
-            let mine: Vec<_> = items.iter().copied().filter(|x| x.1 == s).collect();
-            let mut job = build_job(env, &mine, resp3, txid);
+            let mine: Vec<Item> = items
+                .list
+                .iter()
+                .copied()
+                .filter(|x| x.shard == s)
+                .collect();
+            let mut job = build_job(
+                env,
+                Items {
+                    list: &mine,
+                    ..items
+                },
+                resp3,
+                txid,
+            );
             if let (JobKind::Cmds(batch), Some((ls, keys, whole))) =
                 (&mut job, lock_last.take_if(|l| l.0 == s))
             {
@@ -506,31 +608,53 @@ async fn run_parallel_locking(
             results.push((s, data, ends));
         }
     }
+    // Each item takes the next reply of its shard; the parts of a split
+    // command (consecutive items) are merged into its one reply.
     let mut cursor: Vec<(usize, usize)> = vec![(0, 0); results.len()];
-    for &(_, s, _) in items {
-        let Some(r) = results.iter().position(|x| x.0 == s) else {
-            continue;
-        };
-        let (data, ends) = (&results[r].1, &results[r].2);
+    let mut next_reply = |shard: usize| -> Option<&[u8]> {
+        let r = results.iter().position(|x| x.0 == shard)?;
         let (next, start) = cursor[r];
-        let Some(&end) = ends.get(next) else { continue };
-        out.extend_from_slice(&data[start..end as usize]);
-        cursor[r] = (next + 1, end as usize);
+        let end = *results[r].2.get(next)? as usize;
+        cursor[r] = (next + 1, end);
+        Some(&results[r].1[start..end])
+    };
+    let mut k = 0;
+    while k < items.list.len() {
+        let item = items.list[k];
+        if item.part.is_none() {
+            if let Some(reply) = next_reply(item.shard) {
+                out.extend_from_slice(reply);
+            }
+            k += 1;
+            continue;
+        }
+        let count = items.list[k..]
+            .iter()
+            .take_while(|x| x.idx == item.idx)
+            .count();
+        let replies: Vec<&[u8]> = items.list[k..k + count]
+            .iter()
+            .filter_map(|x| next_reply(x.shard))
+            .collect();
+        let ok = multikey::merge_parts(item.spec, &replies, out);
+        let args = env.batch.args(item.idx);
+        crate::metrics::record_command(item.spec, &args, started, ok);
+        k += count;
     }
 }
 
-fn build_job(
-    env: &Env<'_>,
-    items: &[(usize, usize, &'static CommandSpec)],
-    resp3: bool,
-    txid: Option<TxId>,
-) -> JobKind {
+fn build_job(env: &Env<'_>, items: Items<'_>, resp3: bool, txid: Option<TxId>) -> JobKind {
     let mut spans = Vec::new();
-    let mut cmds = Vec::with_capacity(items.len());
-    for &(i, _, spec) in items {
-        let (first, argc) = env.batch.cmds[i];
-        cmds.push((spec, spans.len() as u32, argc));
-        spans.extend_from_slice(&env.batch.spans[first as usize..(first + argc) as usize]);
+    let mut cmds = Vec::with_capacity(items.list.len());
+    for item in items.list {
+        let mine = items.spans(env.batch, item);
+        cmds.push(BatchCmd {
+            spec: item.spec,
+            first: spans.len() as u32,
+            argc: mine.len() as u32,
+            part: item.part.is_some(),
+        });
+        spans.extend_from_slice(mine);
     }
     JobKind::Cmds(CmdBatch {
         data: env.batch.data.clone(),

@@ -15,7 +15,7 @@ use crate::cmd::ops::{OpResult, ShardOp};
 use crate::cmd::table::{flag, CommandSpec, Exec, Global};
 use crate::protocol::{ReplyWriter, Span};
 use crate::runtime::core::Core;
-use crate::runtime::locks::TxId;
+use crate::runtime::locks::{lock_id, LockId, TxId};
 use crate::runtime::mesh::{JobKind, JobOutput};
 use bytes::Bytes;
 use std::rc::Rc;
@@ -26,7 +26,7 @@ type Place = (usize, usize);
 type WatchCheck = (Bytes, u64, bool);
 
 /// Keys to lock, per shard: (db, key).
-pub type ShardKeys = Vec<(usize, Vec<(usize, Bytes)>)>;
+pub type ShardKeys = Vec<(usize, Vec<LockId>)>;
 
 /// A running coordinated transaction: its locks are held on `shards`.
 pub struct Tx {
@@ -130,13 +130,14 @@ pub fn all_shards(core: &Core) -> ShardKeys {
     (0..core.cores).map(|s| (s, Vec::new())).collect()
 }
 
-/// Groups (shard, db, key) triples into [`ShardKeys`].
-pub fn group_keys(items: impl IntoIterator<Item = (usize, usize, Bytes)>) -> ShardKeys {
-    let mut groups: ShardKeys = Vec::new();
-    for (shard, db, key) in items {
+/// Groups (shard, item) pairs by shard, in order of first appearance (the
+/// locks of a transaction: [`ShardKeys`]).
+pub fn group_keys<K>(items: impl IntoIterator<Item = (usize, K)>) -> Vec<(usize, Vec<K>)> {
+    let mut groups: Vec<(usize, Vec<K>)> = Vec::new();
+    for (shard, item) in items {
         match groups.iter_mut().find(|g| g.0 == shard) {
-            Some(g) => g.1.push((db, key)),
-            None => groups.push((shard, vec![(db, key)])),
+            Some(g) => g.1.push(item),
+            None => groups.push((shard, vec![item])),
         }
     }
     groups
@@ -182,8 +183,7 @@ pub async fn run(env: &Env<'_>, g: Global, cmd_idx: usize, out: &mut Vec<u8>) {
                 group_keys((1..args.len()).map(|i| {
                     (
                         shard.slots.shard_of(args.get(i)),
-                        db,
-                        env.batch.arg_bytes(spans[i]),
+                        (db, env.batch.arg_bytes(spans[i])),
                     )
                 }))
             };
@@ -358,8 +358,8 @@ async fn exec(env: &Env<'_>, out: &mut Vec<u8>) {
             match q.spec.exec {
                 Exec::Shard(_) | Exec::MultiKey(..) => {
                     for k in q.spec.key_indexes(q.args.len()) {
-                        let key = Bytes::copy_from_slice(&q.args[k]);
-                        keys.push((shard.slots.shard_of(&key), db, key));
+                        let key = &q.args[k];
+                        keys.push((shard.slots.shard_of(key), lock_id(db, key)));
                     }
                 }
                 Exec::Global(_) => whole = true,
@@ -375,7 +375,7 @@ async fn exec(env: &Env<'_>, out: &mut Vec<u8>) {
             }
         }
         let watched = &env.client.borrow().tx.watched;
-        keys.extend(watched.iter().map(|w| (w.shard, w.db, w.key.clone())));
+        keys.extend(watched.iter().map(|w| (w.shard, lock_id(w.db, &w.key))));
     }
     let keys = if whole {
         all_shards(env.core)

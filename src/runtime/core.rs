@@ -7,7 +7,7 @@
 //! Replies land in `pending` (a slab indexed by the job's token) and wake the
 //! waiting connection. Nothing here is shared with other threads.
 
-use super::locks::{LockTable, LockWait, TxId};
+use super::locks::{LockId, LockTable, LockWait, TxId};
 use super::mesh::{
     BatchProgress, CmdBatch, CoreCounters, Job, JobKind, JobOutput, Request, Response,
 };
@@ -117,8 +117,8 @@ impl<T> Outbox<T> {
 pub enum Grantee {
     /// A peer's `Lock` job: answer it with `Locked`.
     Remote { peer: usize, token: u32 },
-    /// A coordinator on this core: set the flag (local waiters are woken).
-    Local(Rc<Cell<bool>>),
+    /// A coordinator on this core: wake it.
+    Local(Rc<super::notify::Notify>),
     /// A peer's lock-then-run batch: run it once locked, answer with replies.
     RunBatch {
         peer: usize,
@@ -406,7 +406,9 @@ impl Core {
         let now = unix_ms();
         let locks = self.locks.borrow();
         let before = progress.errors;
-        let done = if locks.is_idle() {
+        // A transaction's batch touches only keys its transaction holds (or
+        // its whole shard): nothing to check.
+        let done = if locks.is_idle() || batch.txid.is_some() {
             super::mesh::run_cmd_batch(
                 &mut self.shard.borrow_mut(),
                 db,
@@ -430,20 +432,19 @@ impl Core {
     }
 
     /// Locks `keys` on this core's shard for `txid`, waiting if needed.
-    pub async fn lock_local(&self, txid: TxId, keys: Vec<(usize, bytes::Bytes)>, whole: bool) {
-        let flag = Rc::new(Cell::new(false));
+    pub async fn lock_local(&self, txid: TxId, keys: Vec<LockId>, whole: bool) {
+        let granted = Rc::new(super::notify::Notify::default());
         let wait = LockWait {
             txid,
             keys,
             whole,
-            grantee: Grantee::Local(flag.clone()),
+            grantee: Grantee::Local(granted.clone()),
         };
         if self.locks.borrow_mut().lock_or_wait(wait).is_some() {
             return;
         }
-        while !flag.get() {
-            self.released().await;
-        }
+        // Woken by the grant itself, not by every release.
+        granted.wait().await;
     }
 
     /// Releases `txid`'s locks on this shard, resumes parked batches, then
@@ -456,7 +457,7 @@ impl Core {
                 Grantee::Remote { peer, token } => {
                     self.responses[peer].push((token, JobOutput::Locked))
                 }
-                Grantee::Local(flag) => flag.set(true),
+                Grantee::Local(granted) => granted.notify(),
                 Grantee::RunBatch { peer, token, .. } | Grantee::RunOp { peer, token, .. } => {
                     if let Some(out) = self.run_granted(g) {
                         self.responses[peer].push((token, out));

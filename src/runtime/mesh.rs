@@ -10,7 +10,7 @@
 //! channels; the response receiver never sends, so a request handler blocked on
 //! a full response channel always makes progress.
 
-use super::locks::TxId;
+use super::locks::{LockId, TxId};
 use crate::cmd::client::ClientState;
 use crate::cmd::ops::{self, OpResult, ShardOp};
 use crate::cmd::{run_on_shard, CommandSpec};
@@ -23,8 +23,7 @@ pub struct CmdBatch {
     pub data: Bytes,
     pub inline: Bytes,
     pub spans: Vec<Span>,
-    /// (spec, first span, argc) per command.
-    pub cmds: Vec<(&'static CommandSpec, u32, u32)>,
+    pub cmds: Vec<BatchCmd>,
     pub resp3: bool,
     /// Set when the batch is part of a coordinated transaction that holds its
     /// keys' locks (it may pass them); None for ordinary batches, which wait
@@ -32,7 +31,18 @@ pub struct CmdBatch {
     pub txid: Option<TxId>,
     /// Lock these (db, key)s — or the whole shard — for `txid` first, then
     /// run: a coordinator's last shard, saving the separate Lock message.
-    pub lock: Option<(Vec<(usize, Bytes)>, bool)>,
+    pub lock: Option<(Vec<LockId>, bool)>,
+}
+
+/// One command of a [`CmdBatch`]: its arguments are `spans[first..first + argc]`.
+#[derive(Debug, Clone, Copy)]
+pub struct BatchCmd {
+    pub spec: &'static CommandSpec,
+    pub first: u32,
+    pub argc: u32,
+    /// One shard's part of a multi-key command split across shards: the
+    /// router records the command's statistics once, for the whole command.
+    pub part: bool,
 }
 
 /// Per-core counters a peer asks for (INFO).
@@ -59,14 +69,14 @@ pub enum JobKind {
     /// Lock `keys` for `txid` (the transaction's last lock), then run `op`.
     LockThenOp {
         txid: TxId,
-        keys: Vec<(usize, Bytes)>,
+        keys: Vec<LockId>,
         op: ShardOp,
     },
     /// Lock `keys` (db, key) — or the whole shard — for `txid`; answered with
     /// `Locked` once granted (possibly much later).
     Lock {
         txid: TxId,
-        keys: Vec<(usize, Bytes)>,
+        keys: Vec<LockId>,
         whole: bool,
     },
     /// Release everything `txid` holds on this shard.
@@ -183,7 +193,12 @@ fn run_cmds(
 ) -> bool {
     let mut clock = crate::cmd::CommandClock::start(now_ms);
     while progress.next < batch.cmds.len() {
-        let (spec, first, argc) = batch.cmds[progress.next];
+        let BatchCmd {
+            spec,
+            first,
+            argc,
+            part,
+        } = batch.cmds[progress.next];
         let spans = &batch.spans[first as usize..(first + argc) as usize];
         let args = Args::new(&batch.data, &batch.inline, spans);
         if spec
@@ -199,6 +214,7 @@ fn run_cmds(
             db,
             batch.resp3,
             &mut clock,
+            part,
             &mut progress.data,
         ) {
             progress.errors += 1;

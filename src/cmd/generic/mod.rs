@@ -134,6 +134,7 @@ pub(crate) mod harness {
                 self.db,
                 self.resp3,
                 &mut crate::cmd::CommandClock::start(self.now_ms),
+                false,
                 &mut out,
             );
             String::from_utf8_lossy(&out).into_owned()

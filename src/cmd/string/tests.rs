@@ -47,6 +47,7 @@ impl T {
             0,
             self.resp3,
             &mut crate::cmd::CommandClock::start(self.now),
+            false,
             &mut out,
         );
         String::from_utf8_lossy(&out).into_owned()

@@ -307,17 +307,20 @@ mod tests {
         assert!(t.is_idle());
     }
 
+    fn whole_req(txid: TxId) -> LockWait<u32> {
+        LockWait {
+            txid,
+            keys: vec![],
+            whole: true,
+            grantee: txid as u32,
+        }
+    }
+
     #[test]
     fn whole_shard_lock_excludes_everything() {
         let mut t: LockTable<u32, ()> = LockTable::default();
         assert_eq!(t.lock_or_wait(req(1, &["a"])), Some(1));
-        let whole = LockWait {
-            txid: 2,
-            keys: vec![],
-            whole: true,
-            grantee: 2,
-        };
-        assert_eq!(t.lock_or_wait(whole), None);
+        assert_eq!(t.lock_or_wait(whole_req(2)), None);
         assert_eq!(t.release(1), vec![2]);
         assert!(t.is_locked(0, b"zzz", None));
         assert!(t.shard_locked(None));
@@ -355,13 +358,7 @@ mod tests {
     fn requests_after_a_waiting_whole_lock_queue_behind_it() {
         let mut t: LockTable<u32, ()> = LockTable::default();
         assert_eq!(t.lock_or_wait(req(1, &["a"])), Some(1));
-        let whole = LockWait {
-            txid: 2,
-            keys: vec![],
-            whole: true,
-            grantee: 2,
-        };
-        assert_eq!(t.lock_or_wait(whole), None);
+        assert_eq!(t.lock_or_wait(whole_req(2)), None);
         // c is free, but the whole-shard request came first.
         assert_eq!(t.lock_or_wait(req(3, &["c"])), None);
         assert_eq!(t.release(1), vec![2]);

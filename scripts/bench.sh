@@ -7,6 +7,7 @@
 #                         [--requests N] [--requests-p16 N] [--only LIST]
 #                         [--mset-requests N] [--tx-requests N] [--tx-clients N]
 #                         [--pipe-keys N] [--aof always|everysec|no]
+#                         [--baseline-threads N] [--baseline-cpus LIST]
 #   --threads T         ringkv executors (default 1)
 #   --server-cpus LIST  taskset list for both servers (default 1, or 1-T for T > 1)
 #   --client-cpus LIST  taskset list for the clients (default 0)
@@ -21,6 +22,9 @@
 #   --pipe-keys N       keys written by the mass insertion (default 1000000)
 #   --aof MODE          both servers with appendonly yes and appendfsync MODE (their
 #                       files in a scratch directory); default: no persistence
+#   --baseline-threads N  in the same run, also bench ringkv with N executors on
+#                       --baseline-cpus (default 1) and print the CPU per request of
+#                       --threads T against it (the cost of hops and coordination)
 #
 # Tests, each against one server at a time, the client pinned to --client-cpus:
 #   set, get  redis-benchmark -t set|get -c 50 -r 100000, with -P 1 and -P 16
@@ -50,6 +54,8 @@ TX_P1=""
 TX_CLIENTS=50
 PIPE_KEYS=1000000
 AOF=""
+BASE_THREADS=""
+BASE_CPUS=1
 
 while [[ $# -gt 0 ]]; do
     case "$1" in
@@ -64,6 +70,8 @@ while [[ $# -gt 0 ]]; do
         --tx-clients) TX_CLIENTS=$2; shift 2 ;;
         --pipe-keys) PIPE_KEYS=$2; shift 2 ;;
         --aof) AOF=$2; shift 2 ;;
+        --baseline-threads) BASE_THREADS=$2; shift 2 ;;
+        --baseline-cpus) BASE_CPUS=$2; shift 2 ;;
         -h|--help) sed -n '2,38p' "$0"; exit 0 ;;
         *) echo "unknown option: $1" >&2; exit 2 ;;
     esac
@@ -84,7 +92,7 @@ done
 want() { [[ ,$ONLY, == *,$1,* ]]; }
 
 for n in "$REQ_P1" "$REQ_P16" "$MSET_P1" "$MSET_P16" "$TX_P1" "$TX_P16" "$TX_CLIENTS" \
-         "$PIPE_KEYS"; do
+         "$PIPE_KEYS" ${BASE_THREADS:+"$BASE_THREADS"}; do
     [[ $n =~ ^[0-9]+$ && $n -gt 0 ]] || { echo "bench.sh: counts must be positive (got '$n')" >&2; exit 2; }
 done
 
@@ -294,6 +302,15 @@ start_server ringkv
 bench ringkv "$PORT" "$PID"
 stop_servers
 
+if [[ -n $BASE_THREADS ]]; then
+    read -r MAIN_THREADS MAIN_CPUS <<<"$THREADS $SERVER_CPUS"
+    THREADS=$BASE_THREADS SERVER_CPUS=$BASE_CPUS
+    start_server ringkv
+    bench baseline "$PORT" "$PID"
+    stop_servers
+    THREADS=$MAIN_THREADS SERVER_CPUS=$MAIN_CPUS
+fi
+
 start_server redis-server
 bench redis "$PORT" "$PID"
 stop_servers
@@ -336,6 +353,23 @@ awk '
                    ratio(cpu["ringkv", key], cpu["redis", key])
         }
     }' "$RESULTS"
+
+if [[ -n $BASE_THREADS ]]; then
+    echo
+    echo "ringkv --threads $THREADS (CPUs $SERVER_CPUS) against --threads $BASE_THREADS" \
+         "(CPUs $BASE_CPUS), same run"
+    awk '
+        { cpu[$1, $2 " " $3] = $6; if ($1 == "ringkv") order[++k] = $2 " " $3 }
+        END {
+            printf "%-5s %3s %14s %14s %7s\n", "test", "P", "base us/req", "CPU us/req", "ratio"
+            for (i = 1; i <= k; i++) {
+                split(order[i], t, " ")
+                b = cpu["baseline", order[i]]; c = cpu["ringkv", order[i]]
+                printf "%-5s %3s %14.3f %14.3f %7s\n", t[1], t[2], b, c,
+                       (b > 0 ? sprintf("%.2f", c / b) : "n/a")
+            }
+        }' "$RESULTS"
+fi
 
 if want pipe; then
     echo

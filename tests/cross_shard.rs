@@ -187,7 +187,8 @@ fn pipelined_split_commands_are_never_seen_half_done() {
 }
 
 /// Replies and statistics of split commands inside a pipeline: one reply and
-/// one call per command, whatever the number of shards.
+/// one call per command, whatever the number of shards (MGET's values back in
+/// key order).
 #[test]
 fn pipelined_split_commands_reply_once_each() {
     let server = TestServer::start(2);
@@ -202,6 +203,7 @@ fn pipelined_split_commands_reply_once_each() {
         .mset(&[(&ka, "1"), (&kb, "2")])
         .exists(&[&ka, &kb, "missing", &ka])
         .get(&kb)
+        .mget(&[&kb, "missing", &ka, &kb])
         .cmd("TOUCH")
         .arg(&ka)
         .arg(&kb)
@@ -212,15 +214,24 @@ fn pipelined_split_commands_reply_once_each() {
         .query(&mut c)
         .expect("pipeline");
     use redis::Value::{BulkString, Int, Okay};
-    assert_eq!(replies.len(), 8);
+    assert_eq!(replies.len(), 9);
     assert_eq!(replies[0], Okay);
     assert_eq!(replies[1], Int(3));
     assert_eq!(replies[2], BulkString(b"2".to_vec()));
-    assert_eq!(replies[3], Int(2));
+    assert_eq!(
+        replies[3],
+        redis::Value::Array(vec![
+            BulkString(b"2".to_vec()),
+            redis::Value::Nil,
+            BulkString(b"1".to_vec()),
+            BulkString(b"2".to_vec()),
+        ])
+    );
     assert_eq!(replies[4], Int(2));
-    assert_eq!(replies[5], Int(0));
-    assert_eq!(replies[6], Okay);
-    assert_eq!(replies[7], Int(2));
+    assert_eq!(replies[5], Int(2));
+    assert_eq!(replies[6], Int(0));
+    assert_eq!(replies[7], Okay);
+    assert_eq!(replies[8], Int(2));
     let stats: String = redis::cmd("INFO")
         .arg("commandstats")
         .query(&mut c)

@@ -15,10 +15,6 @@ pub type MovedValue = (Value, u64);
 
 #[derive(Debug)]
 pub enum ShardOp {
-    /// Values of `keys` (None for missing or non-string), in order.
-    MGet {
-        keys: Vec<Bytes>,
-    },
     /// Store each pair, clearing any TTL.
     MSet {
         pairs: Vec<(Bytes, Bytes)>,
@@ -26,18 +22,6 @@ pub enum ShardOp {
     /// How many of `keys` exist (duplicates counted), as a write-path lookup
     /// (no keyspace hit/miss accounting: MSETNX, RENAME checks).
     CountExisting {
-        keys: Vec<Bytes>,
-    },
-    /// EXISTS: how many of `keys` exist, counted as reads.
-    Exists {
-        keys: Vec<Bytes>,
-    },
-    /// Delete `keys`; returns how many existed.
-    Del {
-        keys: Vec<Bytes>,
-    },
-    /// Touch `keys`; returns how many exist.
-    Touch {
         keys: Vec<Bytes>,
     },
     /// Remove a key and return its value and expiry.
@@ -93,7 +77,6 @@ pub enum ShardOp {
 pub enum OpResult {
     Ok,
     Int(i64),
-    Values(Vec<Option<Value>>),
     Moved(Option<MovedValue>),
     Keys(Vec<Vec<u8>>),
     Scan {
@@ -114,16 +97,6 @@ pub enum OpResult {
 /// Applies `op` to `shard` in database `db`.
 pub fn apply(shard: &mut Shard, db: usize, now_ms: u64, op: ShardOp) -> OpResult {
     match op {
-        ShardOp::MGet { keys } => OpResult::Values(
-            keys.iter()
-                .map(|k| {
-                    shard
-                        .get_counted(db, k, now_ms)
-                        .map(|e| e.value.clone())
-                        .filter(|v| v.is_string())
-                })
-                .collect(),
-        ),
         ShardOp::MSet { pairs } => {
             for (k, v) in pairs {
                 shard.set(db, &k, Value::string(&v), 0);
@@ -133,16 +106,6 @@ pub fn apply(shard: &mut Shard, db: usize, now_ms: u64, op: ShardOp) -> OpResult
         ShardOp::CountExisting { keys } => {
             OpResult::Int(keys.iter().filter(|k| shard.exists(db, k, now_ms)).count() as i64)
         }
-        ShardOp::Exists { keys } | ShardOp::Touch { keys } => OpResult::Int(
-            keys.iter()
-                .filter(|k| shard.get_counted(db, k, now_ms).is_some())
-                .count() as i64,
-        ),
-        ShardOp::Del { keys } => OpResult::Int(
-            keys.iter()
-                .filter(|k| shard.remove(db, k, now_ms).is_some())
-                .count() as i64,
-        ),
         ShardOp::Take { key } => OpResult::Moved(shard.remove(db, &key, now_ms).map(|e| {
             let at = e.expire_at();
             (e.value, at)

@@ -7,11 +7,12 @@
 //! commands never overtake it. Adding a multi-key command is one `Split` in
 //! the command table plus its merge here.
 //!
-//! MSET, DEL, UNLINK, EXISTS and TOUCH are the same command on each shard's
-//! keys: [`split_parts`] cuts them into per-shard commands that join the
-//! pipeline's coordinated step with their neighbours (one lock round for the
-//! whole step instead of one transaction per command), and [`merge_parts`]
-//! joins the parts' replies.
+//! MGET, MSET, DEL, UNLINK, EXISTS and TOUCH are the same command on each
+//! shard's keys: [`split_parts`] cuts them into per-shard commands that join
+//! the pipeline's coordinated step with their neighbours (one lock round for
+//! the whole step instead of one transaction per command), and
+//! [`merge_parts`] joins the parts' replies. MSETNX, RENAME, RENAMENX and COPY
+//! run here, as their own transaction of shard ops.
 
 use super::pipeline::{write_error, Env};
 use crate::cmd::ops::{OpResult, ShardOp};
@@ -20,19 +21,18 @@ use crate::protocol::{Args, ReplyWriter, Span};
 use crate::runtime::core::Core;
 use crate::runtime::locks::lock_id;
 use crate::runtime::mesh::{JobKind, JobOutput};
-use bytes::Bytes;
 use std::cell::RefCell;
 
 /// The per-shard commands of a multi-key command whose keys span shards,
 /// when each part is the same command over that shard's keys: (shard, the
-/// part's arguments: the command name, then its keys, or key-value pairs).
-/// None when the command must run as its own transaction (MGET merges values
-/// in key order, the others read before they write) or is malformed (MSET
-/// with a key but no value: `run` answers the error).
+/// part's arguments: the command name, then its keys, or key-value pairs),
+/// shards in order of first appearance. None when the command must run as
+/// its own transaction (MSETNX, RENAME and COPY read before they write) or
+/// is malformed (MSET with a key but no value: `run` answers the error).
 pub fn split_parts(core: &Core, split: Split, args: &Args) -> Option<Vec<(usize, Vec<Span>)>> {
     let per_key = match split {
         Split::MSet if args.len() % 2 == 1 => 2,
-        Split::SumKeys => 1,
+        Split::SumKeys | Split::MGet => 1,
         _ => return None,
     };
     let slots = core.shard.borrow().slots;
@@ -52,10 +52,17 @@ pub fn split_parts(core: &Core, split: Split, args: &Args) -> Option<Vec<(usize,
     Some(parts)
 }
 
-/// Writes the reply of a split command from its parts' replies (one per
-/// shard): MSET's `+OK`, or the sum of the integer replies; the first part
-/// error, if any, instead. Returns false when the reply is an error.
-pub fn merge_parts(spec: &CommandSpec, replies: &[&[u8]], out: &mut Vec<u8>) -> bool {
+/// Writes the reply of a split command (`args`) from its parts' replies, in
+/// the order of [`split_parts`]: MSET's `+OK`, the sum of the integer
+/// replies, or MGET's values back in key order; the first part error, if
+/// any, instead. Returns false when the reply is an error.
+pub fn merge_parts(
+    core: &Core,
+    spec: &CommandSpec,
+    args: &Args,
+    replies: &[&[u8]],
+    out: &mut Vec<u8>,
+) -> bool {
     if let Some(err) = replies.iter().find(|r| r.first() == Some(&b'-')) {
         out.extend_from_slice(err);
         return false;
@@ -69,9 +76,65 @@ pub fn merge_parts(spec: &CommandSpec, replies: &[&[u8]], out: &mut Vec<u8>) -> 
                 .sum();
             ReplyWriter::new(out, false).int(total);
         }
+        Exec::MultiKey(_, Split::MGet) => {
+            if merge_mget(core, args, replies, out).is_none() {
+                write_error(core, out, b"ERR internal routing error");
+                return false;
+            }
+        }
         _ => out.extend_from_slice(replies.first().copied().unwrap_or(b"+OK\r\n")),
     }
     true
+}
+
+/// Each MGET part answers an array of its keys' values (bulk strings or
+/// nulls); the elements are copied back in key order, each key taking the
+/// next element of its shard's part.
+fn merge_mget(core: &Core, args: &Args, replies: &[&[u8]], out: &mut Vec<u8>) -> Option<()> {
+    let slots = core.shard.borrow().slots;
+    let mut shards: Vec<usize> = Vec::with_capacity(replies.len());
+    let mut cursors: Vec<usize> = replies
+        .iter()
+        .map(|r| Some(r.iter().position(|&b| b == b'\n')? + 1))
+        .collect::<Option<_>>()?;
+    let start = out.len();
+    ReplyWriter::new(out, false).array(args.len() - 1);
+    for key in args.iter_from(1) {
+        let shard = slots.shard_of(key);
+        let part = match shards.iter().position(|&s| s == shard) {
+            Some(p) => p,
+            None => {
+                shards.push(shard);
+                shards.len() - 1
+            }
+        };
+        let reply = replies.get(part)?;
+        let at = *cursors.get(part)?;
+        let end = element_end(reply, at)?;
+        out.extend_from_slice(&reply[at..end]);
+        cursors[part] = end;
+    }
+    if cursors.iter().zip(replies).any(|(&c, r)| c != r.len()) {
+        out.truncate(start);
+        return None;
+    }
+    Some(())
+}
+
+/// Where the bulk string or null that starts at `at` ends.
+fn element_end(reply: &[u8], at: usize) -> Option<usize> {
+    let end = match reply.get(at)? {
+        b'_' => at + 3,
+        b'$' => {
+            let line = at + reply[at..].iter().position(|&b| b == b'\r')?;
+            match crate::protocol::parser::parse_i64(&reply[at + 1..line])? {
+                n if n < 0 => line + 2,
+                n => line + 2 + usize::try_from(n).ok()? + 2,
+            }
+        }
+        _ => return None,
+    };
+    (end <= reply.len()).then_some(end)
 }
 
 fn op_job(env: &Env<'_>, shard: usize, op: ShardOp) -> JobKind {
@@ -239,36 +302,9 @@ async fn run_split(
     };
     let mut reply = ReplyWriter::new(out, resp3);
     match split {
-        Split::MGet => {
-            let groups = group_by_shard(env, &args, 1..args.len());
-            let ops = groups
-                .iter()
-                .map(|(s, idxs)| {
-                    (
-                        *s,
-                        ShardOp::MGet {
-                            keys: idxs.iter().map(|&i| key(i)).collect(),
-                        },
-                    )
-                })
-                .collect();
-            let results = run_ops(env, db, ops).await;
-            let mut values: Vec<Option<crate::shard::value::Value>> = vec![None; args.len()];
-            for ((_, idxs), r) in groups.iter().zip(results) {
-                if let OpResult::Values(vs) = r {
-                    for (&i, v) in idxs.iter().zip(vs) {
-                        values[i] = v;
-                    }
-                }
-            }
-            reply.array(args.len() - 1);
-            for v in &values[1..] {
-                match v {
-                    Some(crate::shard::value::Value::Int(n)) => reply.bulk_int(*n),
-                    Some(crate::shard::value::Value::Bytes(b)) => reply.bulk(b),
-                    None => reply.null(),
-                }
-            }
+        // Always split into pipeline parts (`split_parts`): never run here.
+        Split::MGet | Split::SumKeys => {
+            write_error(env.core, out, b"ERR internal routing error");
         }
         Split::MSet | Split::MSetNx => {
             if args.len().is_multiple_of(2) {
@@ -315,20 +351,6 @@ async fn run_split(
             } else {
                 reply.ok();
             }
-        }
-        Split::SumKeys => {
-            let groups = group_by_shard(env, &args, 1..args.len());
-            let make = |keys: Vec<Bytes>| match spec.name {
-                "exists" => ShardOp::Exists { keys },
-                "touch" => ShardOp::Touch { keys },
-                _ => ShardOp::Del { keys },
-            };
-            let ops = groups
-                .iter()
-                .map(|(s, idxs)| (*s, make(idxs.iter().map(|&i| key(i)).collect())))
-                .collect();
-            let total: i64 = run_ops(env, db, ops).await.iter().map(int_of).sum();
-            reply.int(total);
         }
         Split::Rename { nx } => {
             let (src_shard, dst_shard) = {

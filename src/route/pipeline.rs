@@ -636,8 +636,8 @@ async fn run_parallel_locking(
             .iter()
             .filter_map(|x| next_reply(x.shard))
             .collect();
-        let ok = multikey::merge_parts(item.spec, &replies, out);
         let args = env.batch.args(item.idx);
+        let ok = multikey::merge_parts(core, item.spec, &args, &replies, out);
         crate::metrics::record_command(item.spec, &args, started, ok);
         k += count;
     }

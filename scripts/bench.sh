@@ -359,13 +359,16 @@ if [[ -n $BASE_THREADS ]]; then
     echo "ringkv --threads $THREADS (CPUs $SERVER_CPUS) against --threads $BASE_THREADS" \
          "(CPUs $BASE_CPUS), same run"
     awk '
-        { cpu[$1, $2 " " $3] = $6; if ($1 == "ringkv") order[++k] = $2 " " $3 }
+        { key = $2 " " $3; rps[$1, key] = $4; cpu[$1, key] = $6
+          if ($1 == "ringkv") order[++k] = key }
         END {
-            printf "%-5s %3s %14s %14s %7s\n", "test", "P", "base us/req", "CPU us/req", "ratio"
+            printf "%-5s %3s %12s %12s %12s %12s %7s\n", "test", "P", "base req/s",
+                   "req/s", "base us/req", "CPU us/req", "ratio"
             for (i = 1; i <= k; i++) {
                 split(order[i], t, " ")
                 b = cpu["baseline", order[i]]; c = cpu["ringkv", order[i]]
-                printf "%-5s %3s %14.3f %14.3f %7s\n", t[1], t[2], b, c,
+                printf "%-5s %3s %12.0f %12.0f %12.3f %12.3f %7s\n", t[1], t[2],
+                       rps["baseline", order[i]], rps["ringkv", order[i]], b, c,
                        (b > 0 ? sprintf("%.2f", c / b) : "n/a")
             }
         }' "$RESULTS"

@@ -445,33 +445,20 @@ async fn flush(env: &Env<'_>, seg: &mut Segment, out: &mut Vec<u8>) {
             }
         }
         None => {
-            // Writes on several shards: one coordinated step. Lock every key
-            // of the segment (ascending shard order), run the per-shard parts
-            // in parallel, release.
+            // Writes on several shards: one coordinated step (see
+            // run_step_in_order) over every key of the segment.
             let mut keys = super::txn::group_keys(seg.items.iter().flat_map(|item| {
                 let args = items.args(env.batch, item);
                 item.spec
                     .key_indexes(args.len())
                     .map(move |k| (item.shard, lock_id(db, args.get(k))))
             }));
-            // Past a few dozen keys, locking each shard whole is cheaper than
+            // Past a few hundred keys, locking each shard whole is cheaper than
             // a lock entry per key (mass insertion, big pipelines).
             let key_count: usize = keys.iter().map(|(_, k)| k.len()).sum();
             let whole = key_count > WHOLE_SHARD_LOCK_KEYS;
-            // The highest shard, when remote, locks and runs in one message
-            // (its lock is the last one taken, so ascending order holds).
             keys.sort_unstable_by_key(|(s, _)| *s);
-            let last = match keys.last() {
-                Some((s, _)) if *s != core.id => keys.pop(),
-                _ => None,
-            };
-            let mut tx = super::txn::Tx::begin(core, keys, whole).await;
-            let lock_last = last.map(|(s, k)| {
-                tx.also_holds(s);
-                (s, k, whole)
-            });
-            run_parallel_locking(env, items, db, resp3, Some(tx.txid), lock_last, out).await;
-            tx.commit(core).await;
+            run_step_in_order(env, items, db, resp3, keys, whole, out).await;
         }
     }
     seg.clear();
@@ -546,57 +533,16 @@ async fn run_parallel(
     txid: Option<TxId>,
     out: &mut Vec<u8>,
 ) {
-    run_parallel_locking(env, items, db, resp3, txid, None, out).await
-}
-
-/// A shard whose part must first lock these (db, key)s (or, with the flag,
-/// the whole shard).
-type LockThenRun = (usize, Vec<LockId>, bool);
-
-/// [`run_parallel`], where the part for shard `lock_last.0` first locks
-/// `lock_last.1` (or the whole shard) for `txid`.
-async fn run_parallel_locking(
-    env: &Env<'_>,
-    items: Items<'_>,
-    db: usize,
-    resp3: bool,
-    txid: Option<TxId>,
-    lock_last: Option<LockThenRun>,
-    out: &mut Vec<u8>,
-) {
-    let mut lock_last = lock_last;
     let core = env.core;
     let started = std::time::Instant::now();
     let mut shards: Vec<usize> = items.list.iter().map(|x| x.shard).collect();
     shards.sort_unstable();
     shards.dedup();
-    let mut parts: Vec<(usize, ReplyFuture)> = Vec::new();
-    for &s in &shards {
-        if s != core.id {
-            let mine: Vec<Item> = items
-                .list
-                .iter()
-                .copied()
-                .filter(|x| x.shard == s)
-                .collect();
-            let mut job = build_job(
-                env,
-                Items {
-                    list: &mine,
-                    ..items
-                },
-                resp3,
-                txid,
-            );
-            if let (JobKind::Cmds(batch), Some((ls, keys, whole))) =
-                (&mut job, lock_last.take_if(|l| l.0 == s))
-            {
-                debug_assert_eq!(ls, s);
-                batch.lock = Some((keys, whole));
-            }
-            parts.push((s, core.call(s, db, job)));
-        }
-    }
+    let parts: Vec<(usize, ReplyFuture)> = shards
+        .iter()
+        .filter(|&&s| s != core.id)
+        .map(|&s| (s, core.call(s, db, shard_job(env, items, s, resp3, txid))))
+        .collect();
     let mut results: Vec<(usize, Vec<u8>, Vec<u32>)> = Vec::new();
     if shards.contains(&core.id) {
         let (mut data, mut ends) = (Vec::new(), Vec::new());
@@ -608,8 +554,103 @@ async fn run_parallel_locking(
             results.push((s, data, ends));
         }
     }
-    // Each item takes the next reply of its shard; the parts of a split
-    // command (consecutive items) are merged into its one reply.
+    stitch(env, items, &results, started, out);
+}
+
+/// A coordinated step: a new transaction visits the segment's shards in
+/// ascending order (`keys`: each shard's locks, sorted by shard); at each it
+/// takes the locks (or the whole shard) and runs that shard's part at once,
+/// a remote part in one lock-then-run message. Every lock is held until the
+/// last part has run (two-phase locking, so the step is atomic and keeps
+/// Redis's order for every observer), then released; the last shard, when
+/// remote and without an AOF, releases its own locks right after its part
+/// (every other part has run by then), which saves its release message.
+/// With an AOF every shard first writes the transaction's commit record.
+/// Waiting only at the shard being locked, holding lower ones, keeps the
+/// ascending order that makes deadlock impossible (runtime/locks.rs).
+async fn run_step_in_order(
+    env: &Env<'_>,
+    items: Items<'_>,
+    db: usize,
+    resp3: bool,
+    keys: super::txn::ShardKeys,
+    whole: bool,
+    out: &mut Vec<u8>,
+) {
+    let core = env.core;
+    let started = std::time::Instant::now();
+    let txid = core.new_txid();
+    let shards = keys.len();
+    let mut results: Vec<(usize, Vec<u8>, Vec<u32>)> = Vec::with_capacity(shards);
+    let mut held = Vec::with_capacity(shards);
+    for (i, (shard, shard_keys)) in keys.into_iter().enumerate() {
+        let lock = if whole { Vec::new() } else { shard_keys };
+        if shard == core.id {
+            core.lock_local(txid, lock, whole).await;
+            let (mut data, mut ends) = (Vec::new(), Vec::new());
+            run_local_items(
+                env,
+                items,
+                db,
+                resp3,
+                Some(txid),
+                &mut data,
+                Some(&mut ends),
+            )
+            .await;
+            results.push((shard, data, ends));
+            held.push(shard);
+            continue;
+        }
+        let release_after = i + 1 == shards && core.aof.is_none();
+        let mut job = shard_job(env, items, shard, resp3, Some(txid));
+        if let JobKind::Cmds(batch) = &mut job {
+            batch.lock = Some((lock, whole));
+            batch.release_after = release_after;
+        }
+        if let JobOutput::Replies { data, ends } = core.call(shard, db, job).await {
+            results.push((shard, data, ends));
+        }
+        if !release_after {
+            held.push(shard);
+        }
+    }
+    super::txn::Tx::held(txid, held).commit(core).await;
+    stitch(env, items, &results, started, out);
+}
+
+/// The job running `shard`'s items.
+fn shard_job(
+    env: &Env<'_>,
+    items: Items<'_>,
+    shard: usize,
+    resp3: bool,
+    txid: Option<TxId>,
+) -> JobKind {
+    let mine: Vec<Item> = items
+        .list
+        .iter()
+        .copied()
+        .filter(|x| x.shard == shard)
+        .collect();
+    let list = Items {
+        list: &mine,
+        ..items
+    };
+    build_job(env, list, resp3, txid)
+}
+
+/// Appends the replies of `items` in request order from the per-shard
+/// `results` (shard, replies, where each ends): each item takes the next
+/// reply of its shard; the parts of a split command (consecutive items) are
+/// merged into its one reply, and the command recorded once.
+fn stitch(
+    env: &Env<'_>,
+    items: Items<'_>,
+    results: &[(usize, Vec<u8>, Vec<u32>)],
+    started: std::time::Instant,
+    out: &mut Vec<u8>,
+) {
     let mut cursor: Vec<(usize, usize)> = vec![(0, 0); results.len()];
     let mut next_reply = |shard: usize| -> Option<&[u8]> {
         let r = results.iter().position(|x| x.0 == shard)?;
@@ -637,7 +678,7 @@ async fn run_parallel_locking(
             .filter_map(|x| next_reply(x.shard))
             .collect();
         let args = env.batch.args(item.idx);
-        let ok = multikey::merge_parts(core, item.spec, &args, &replies, out);
+        let ok = multikey::merge_parts(env.core, item.spec, &args, &replies, out);
         crate::metrics::record_command(item.spec, &args, started, ok);
         k += count;
     }
@@ -664,5 +705,6 @@ fn build_job(env: &Env<'_>, items: Items<'_>, resp3: bool, txid: Option<TxId>) -
         resp3,
         txid,
         lock: None,
+        release_after: false,
     })
 }

@@ -63,6 +63,11 @@ impl Tx {
         Tx { txid, shards }
     }
 
+    /// A transaction whose locks on `shards` the caller took itself.
+    pub fn held(txid: TxId, shards: Vec<usize>) -> Tx {
+        Tx { txid, shards }
+    }
+
     /// Records that `shard` is locked too (by a lock-then-run message).
     pub fn also_holds(&mut self, shard: usize) {
         if !self.shards.contains(&shard) {

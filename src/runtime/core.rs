@@ -340,8 +340,12 @@ impl Core {
                         batch,
                     },
                 };
-                let granted = self.locks.borrow_mut().lock_or_wait(wait);
-                granted.and_then(|g| self.run_granted(g))
+                let granted = self.locks.borrow_mut().lock_or_wait(wait)?;
+                let (output, release) = self.run_granted(granted);
+                if let Some(txid) = release {
+                    self.release_tx(txid);
+                }
+                output
             }
             JobKind::LockThenOp { txid, keys, op } => {
                 let wait = LockWait {
@@ -356,8 +360,8 @@ impl Core {
                         op,
                     },
                 };
-                let granted = self.locks.borrow_mut().lock_or_wait(wait);
-                granted.and_then(|g| self.run_granted(g))
+                let granted = self.locks.borrow_mut().lock_or_wait(wait)?;
+                self.run_granted(granted).0
             }
             JobKind::Cmds(batch) => {
                 crate::metrics::record_peer_batch(batch.cmds.len());
@@ -448,19 +452,26 @@ impl Core {
     }
 
     /// Releases `txid`'s locks on this shard, resumes parked batches, then
-    /// notifies the lock requests that became grantable.
+    /// notifies the lock requests that became grantable. A granted batch that
+    /// releases right after it runs (the last part of a step) is released in
+    /// the same loop, not by recursion.
     pub fn release_tx(&self, txid: TxId) {
-        let granted = self.locks.borrow_mut().release(txid);
-        self.resume_parked();
-        for g in granted {
-            match g {
-                Grantee::Remote { peer, token } => {
-                    self.responses[peer].push((token, JobOutput::Locked))
-                }
-                Grantee::Local(granted) => granted.notify(),
-                Grantee::RunBatch { peer, token, .. } | Grantee::RunOp { peer, token, .. } => {
-                    if let Some(out) = self.run_granted(g) {
-                        self.responses[peer].push((token, out));
+        let mut releasing = vec![txid];
+        while let Some(txid) = releasing.pop() {
+            let granted = self.locks.borrow_mut().release(txid);
+            self.resume_parked();
+            for g in granted {
+                match g {
+                    Grantee::Remote { peer, token } => {
+                        self.responses[peer].push((token, JobOutput::Locked))
+                    }
+                    Grantee::Local(granted) => granted.notify(),
+                    Grantee::RunBatch { peer, token, .. } | Grantee::RunOp { peer, token, .. } => {
+                        let (output, release) = self.run_granted(g);
+                        if let Some(out) = output {
+                            self.responses[peer].push((token, out));
+                        }
+                        releasing.extend(release);
                     }
                 }
             }
@@ -470,22 +481,25 @@ impl Core {
         }
     }
 
-    /// Runs a lock-then-run batch whose locks were just granted.
-    fn run_granted(&self, g: Grantee) -> Option<JobOutput> {
+    /// Runs a lock-then-run batch or op whose locks were just granted; also
+    /// returns the transaction to release now (a batch with `release_after`).
+    fn run_granted(&self, g: Grantee) -> (Option<JobOutput>, Option<TxId>) {
         let (db, batch) = match g {
             Grantee::RunBatch { db, batch, .. } => (db, batch),
             Grantee::RunOp { db, op, txid, .. } => {
-                return Some(self.run_local(db, JobKind::TxOp { txid, op }))
+                return (Some(self.run_local(db, JobKind::TxOp { txid, op })), None)
             }
-            _ => return Some(JobOutput::Locked),
+            _ => return (Some(JobOutput::Locked), None),
         };
         let mut progress = BatchProgress::default();
         // Its keys are held by its own transaction: it never parks.
         self.run_batch_unless_locked(db, &batch, &mut progress);
-        Some(JobOutput::Replies {
+        let release = batch.txid.filter(|_| batch.release_after);
+        let output = JobOutput::Replies {
             data: progress.data,
             ends: progress.ends,
-        })
+        };
+        (Some(output), release)
     }
 
     fn resume_parked(&self) {

@@ -32,6 +32,10 @@ pub struct CmdBatch {
     /// Lock these (db, key)s — or the whole shard — for `txid` first, then
     /// run: a coordinator's last shard, saving the separate Lock message.
     pub lock: Option<(Vec<LockId>, bool)>,
+    /// With `lock`: release the transaction's locks on this shard right after
+    /// the batch ran. Only the last part of a coordinated step, run after all
+    /// the others, may (route::pipeline::run_step_in_order).
+    pub release_after: bool,
 }
 
 /// One command of a [`CmdBatch`]: its arguments are `spans[first..first + argc]`.

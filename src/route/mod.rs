@@ -1,5 +1,6 @@
 //! Routing: which shard owns a key ([`slot`]), how a connection's pipeline is cut
-//! into per-shard segments that keep Redis's ordering ([`pipeline`]), how
+//! into per-shard segments that keep Redis's ordering ([`pipeline`]) and how a
+//! segment runs, coordinated when it writes on several shards ([`segment`]), how
 //! multi-key commands are split across shards and their replies merged
 //! ([`multikey`]), keyspace-wide fan-out commands ([`global`]), CONFIG across
 //! cores ([`config`]), the transaction coordinator with MULTI/EXEC/WATCH
@@ -10,5 +11,6 @@ pub mod global;
 pub mod multikey;
 pub mod persist;
 pub mod pipeline;
+pub mod segment;
 pub mod slot;
 pub mod txn;

@@ -34,7 +34,7 @@ pub struct CmdBatch {
     pub lock: Option<(Vec<LockId>, bool)>,
     /// With `lock`: release the transaction's locks on this shard right after
     /// the batch ran. Only the last part of a coordinated step, run after all
-    /// the others, may (route::pipeline::run_step_in_order).
+    /// the others, may (route::segment::run_step_in_order).
     pub release_after: bool,
 }
 

@@ -1,0 +1,436 @@
+//! A segment of a pipeline and its execution: commands for one shard travel as
+//! one message (or run inline on this core's shard), read-only runs over several
+//! shards run in parallel, and anything that writes on several shards runs as one
+//! coordinated step (two-phase locking over the segment's keys, shards visited
+//! in ascending order). Replies are stitched back into request order; the parts
+//! of a multi-key command split across shards are merged into its one reply.
+
+use super::multikey;
+use super::pipeline::{Batch, Env};
+use crate::cmd::run_on_shard;
+use crate::cmd::table::CommandSpec;
+use crate::protocol::{Args, Span};
+use crate::runtime::core::{Counters, ReplyFuture};
+use crate::runtime::locks::{lock_id, TxId};
+use crate::runtime::mesh::{BatchCmd, CmdBatch, JobKind, JobOutput};
+
+/// Keys above which a coordinated pipeline step locks its shards whole.
+const WHOLE_SHARD_LOCK_KEYS: usize = 256;
+
+/// One entry of a segment: a whole command, or one shard's part of a
+/// multi-key command split across shards (see [`Segment::push_parts`]).
+#[derive(Clone, Copy)]
+struct Item {
+    /// The command's index in the batch.
+    idx: usize,
+    shard: usize,
+    spec: &'static CommandSpec,
+    /// A part's own arguments: (first, argc) in `Segment::part_spans`.
+    part: Option<(u32, u32)>,
+}
+
+#[derive(Default)]
+pub struct Segment {
+    items: Vec<Item>,
+    /// Argument lists of the parts of split commands.
+    part_spans: Vec<Span>,
+    single: Option<usize>,
+    readonly: bool,
+    /// Holds a split command, which must be atomic: the segment runs as a
+    /// coordinated step even when it only reads.
+    split: bool,
+}
+
+impl Segment {
+    pub fn push(&mut self, idx: usize, shard: usize, spec: &'static CommandSpec) {
+        self.push_item(Item {
+            idx,
+            shard,
+            spec,
+            part: None,
+        });
+    }
+
+    /// Adds a multi-key command as one part per shard, each the same command
+    /// over that shard's keys (`parts`: shard and argument list, in shard
+    /// order of first appearance).
+    pub fn push_parts(
+        &mut self,
+        idx: usize,
+        spec: &'static CommandSpec,
+        parts: Vec<(usize, Vec<Span>)>,
+    ) {
+        self.split = true;
+        for (shard, spans) in parts {
+            let first = self.part_spans.len() as u32;
+            self.part_spans.extend_from_slice(&spans);
+            self.push_item(Item {
+                idx,
+                shard,
+                spec,
+                part: Some((first, spans.len() as u32)),
+            });
+        }
+    }
+
+    fn push_item(&mut self, item: Item) {
+        if self.items.is_empty() {
+            self.single = Some(item.shard);
+            self.readonly = true;
+        } else if self.single != Some(item.shard) {
+            self.single = None;
+        }
+        self.readonly &= item.spec.is_readonly();
+        self.items.push(item);
+    }
+
+    fn clear(&mut self) {
+        self.items.clear();
+        self.part_spans.clear();
+        self.single = None;
+        self.split = false;
+    }
+}
+
+/// The items of a segment with the argument lists of its parts.
+#[derive(Clone, Copy)]
+struct Items<'s> {
+    list: &'s [Item],
+    part_spans: &'s [Span],
+}
+
+impl<'s> Items<'s> {
+    /// The argument spans of `item` (its part's, or its whole command's).
+    fn spans<'b: 's>(&self, batch: &Batch<'b>, item: &Item) -> &'s [Span] {
+        match item.part {
+            Some((first, argc)) => &self.part_spans[first as usize..(first + argc) as usize],
+            None => {
+                let (first, argc) = batch.cmds[item.idx];
+                &batch.spans[first as usize..(first + argc) as usize]
+            }
+        }
+    }
+
+    fn args<'b: 's>(&self, batch: &Batch<'b>, item: &Item) -> Args<'s> {
+        Args::new(batch.data, batch.inline, self.spans(batch, item))
+    }
+}
+
+/// Runs the pending segment and appends its replies in order.
+pub async fn flush(env: &Env<'_>, seg: &mut Segment, out: &mut Vec<u8>) {
+    if seg.items.is_empty() {
+        return;
+    }
+    let core = env.core;
+    let (db, resp3) = {
+        let c = env.client.borrow();
+        (c.db, c.resp3)
+    };
+    let items = Items {
+        list: &seg.items,
+        part_spans: &seg.part_spans,
+    };
+    match seg.single {
+        Some(s) if s == core.id => {
+            run_local_items(env, items, db, resp3, env.txid, out, None).await
+        }
+        Some(s) => {
+            let job = build_job(env, items, resp3, env.txid);
+            if let JobOutput::Replies { data, .. } = core.call(s, db, job).await {
+                out.extend_from_slice(&data);
+            }
+        }
+        None if (seg.readonly && !seg.split) || env.txid.is_some() => {
+            run_parallel(env, items, db, resp3, env.txid, out).await
+        }
+        None if debug_reorder() => {
+            // Test-only broken build: per-shard parts one after another, last
+            // shard first, no locks (tests/cross_shard.rs must catch it).
+            let mut shards: Vec<usize> = Vec::new();
+            for item in seg.items.iter().rev() {
+                if !shards.contains(&item.shard) {
+                    shards.push(item.shard);
+                }
+            }
+            for s in shards {
+                let mine: Vec<Item> = seg.items.iter().copied().filter(|x| x.shard == s).collect();
+                let mut sink = Vec::new();
+                let part = Items {
+                    list: &mine,
+                    ..items
+                };
+                run_parallel(env, part, db, resp3, None, &mut sink).await;
+                // Widen the window so the reordering is observable.
+                glommio::timer::sleep(std::time::Duration::from_millis(1)).await;
+            }
+            let mut last = None;
+            for item in &seg.items {
+                if last.replace(item.idx) != Some(item.idx) {
+                    out.extend_from_slice(b"+OK\r\n");
+                }
+            }
+        }
+        None => {
+            // Writes on several shards: one coordinated step (see
+            // run_step_in_order) over every key of the segment.
+            let mut keys = super::txn::group_keys(seg.items.iter().flat_map(|item| {
+                let args = items.args(env.batch, item);
+                item.spec
+                    .key_indexes(args.len())
+                    .map(move |k| (item.shard, lock_id(db, args.get(k))))
+            }));
+            // Past a few hundred keys, locking each shard whole is cheaper than
+            // a lock entry per key (mass insertion, big pipelines).
+            let key_count: usize = keys.iter().map(|(_, k)| k.len()).sum();
+            let whole = key_count > WHOLE_SHARD_LOCK_KEYS;
+            keys.sort_unstable_by_key(|(s, _)| *s);
+            run_step_in_order(env, items, db, resp3, keys, whole, out).await;
+        }
+    }
+    seg.clear();
+}
+
+/// `RINGKV_DEBUG_REORDER_PIPELINE=1` makes multi-shard write segments run
+/// out of order — a deliberately broken build for the ordering tests only.
+fn debug_reorder() -> bool {
+    static REORDER: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *REORDER
+        .get_or_init(|| std::env::var_os("RINGKV_DEBUG_REORDER_PIPELINE").is_some_and(|v| v == "1"))
+}
+
+/// Runs items on this core's shard in order, waiting while a key is locked by
+/// another transaction. With `ends`, records where each reply ends.
+async fn run_local_items(
+    env: &Env<'_>,
+    items: Items<'_>,
+    db: usize,
+    resp3: bool,
+    txid: Option<TxId>,
+    out: &mut Vec<u8>,
+    mut ends: Option<&mut Vec<u32>>,
+) {
+    let core = env.core;
+    let mut clock = crate::cmd::CommandClock::start(env.now_ms);
+    for item in items.list {
+        if item.shard != core.id {
+            continue;
+        }
+        let spec = item.spec;
+        let args = items.args(env.batch, item);
+        let mut waited = false;
+        // Inside a transaction every key of the batch is held by it.
+        while txid.is_none()
+            && spec
+                .key_indexes(args.len())
+                .any(|k| core.key_locked(db, args.get(k), None))
+        {
+            core.released().await;
+            waited = true;
+        }
+        if waited {
+            clock = crate::cmd::CommandClock::start(env.now_ms);
+        }
+        let _client = crate::metrics::ClientScope::enter(env.client);
+        let mut shard = core.shard.borrow_mut();
+        if let Some(txid) = txid {
+            shard.begin_tx_part(txid);
+        }
+        let part = item.part.is_some();
+        if !run_on_shard(&mut shard, spec, &args, db, resp3, &mut clock, part, out) {
+            Counters::add(&core.counters.total_error_replies, 1);
+        }
+        if txid.is_some() {
+            shard.end_tx_part();
+        }
+        drop(shard);
+        if let Some(e) = ends.as_deref_mut() {
+            e.push(out.len() as u32);
+        }
+    }
+}
+
+/// Runs items spread over several shards in parallel (remote parts first,
+/// then the local part) and stitches the replies back into request order.
+async fn run_parallel(
+    env: &Env<'_>,
+    items: Items<'_>,
+    db: usize,
+    resp3: bool,
+    txid: Option<TxId>,
+    out: &mut Vec<u8>,
+) {
+    let core = env.core;
+    let started = std::time::Instant::now();
+    let mut shards: Vec<usize> = items.list.iter().map(|x| x.shard).collect();
+    shards.sort_unstable();
+    shards.dedup();
+    let parts: Vec<(usize, ReplyFuture)> = shards
+        .iter()
+        .filter(|&&s| s != core.id)
+        .map(|&s| (s, core.call(s, db, shard_job(env, items, s, resp3, txid))))
+        .collect();
+    let mut results: Vec<(usize, Vec<u8>, Vec<u32>)> = Vec::new();
+    if shards.contains(&core.id) {
+        let (mut data, mut ends) = (Vec::new(), Vec::new());
+        run_local_items(env, items, db, resp3, txid, &mut data, Some(&mut ends)).await;
+        results.push((core.id, data, ends));
+    }
+    for (s, fut) in parts {
+        if let JobOutput::Replies { data, ends } = fut.await {
+            results.push((s, data, ends));
+        }
+    }
+    stitch(env, items, &results, started, out);
+}
+
+/// A coordinated step: a new transaction visits the segment's shards in
+/// ascending order (`keys`: each shard's locks, sorted by shard); at each it
+/// takes the locks (or the whole shard) and runs that shard's part at once,
+/// a remote part in one lock-then-run message. Every lock is held until the
+/// last part has run (two-phase locking, so the step is atomic and keeps
+/// Redis's order for every observer), then released; the last shard, when
+/// remote and without an AOF, releases its own locks right after its part
+/// (every other part has run by then), which saves its release message.
+/// With an AOF every shard first writes the transaction's commit record.
+/// Waiting only at the shard being locked, holding lower ones, keeps the
+/// ascending order that makes deadlock impossible (runtime/locks.rs).
+async fn run_step_in_order(
+    env: &Env<'_>,
+    items: Items<'_>,
+    db: usize,
+    resp3: bool,
+    keys: super::txn::ShardKeys,
+    whole: bool,
+    out: &mut Vec<u8>,
+) {
+    let core = env.core;
+    let started = std::time::Instant::now();
+    let txid = core.new_txid();
+    let shards = keys.len();
+    let mut results: Vec<(usize, Vec<u8>, Vec<u32>)> = Vec::with_capacity(shards);
+    let mut held = Vec::with_capacity(shards);
+    for (i, (shard, shard_keys)) in keys.into_iter().enumerate() {
+        let lock = if whole { Vec::new() } else { shard_keys };
+        if shard == core.id {
+            core.lock_local(txid, lock, whole).await;
+            let (mut data, mut ends) = (Vec::new(), Vec::new());
+            run_local_items(
+                env,
+                items,
+                db,
+                resp3,
+                Some(txid),
+                &mut data,
+                Some(&mut ends),
+            )
+            .await;
+            results.push((shard, data, ends));
+            held.push(shard);
+            continue;
+        }
+        let release_after = i + 1 == shards && core.aof.is_none();
+        let mut job = shard_job(env, items, shard, resp3, Some(txid));
+        if let JobKind::Cmds(batch) = &mut job {
+            batch.lock = Some((lock, whole));
+            batch.release_after = release_after;
+        }
+        if let JobOutput::Replies { data, ends } = core.call(shard, db, job).await {
+            results.push((shard, data, ends));
+        }
+        if !release_after {
+            held.push(shard);
+        }
+    }
+    super::txn::Tx::held(txid, held).commit(core).await;
+    stitch(env, items, &results, started, out);
+}
+
+/// The job running `shard`'s items.
+fn shard_job(
+    env: &Env<'_>,
+    items: Items<'_>,
+    shard: usize,
+    resp3: bool,
+    txid: Option<TxId>,
+) -> JobKind {
+    let mine: Vec<Item> = items
+        .list
+        .iter()
+        .copied()
+        .filter(|x| x.shard == shard)
+        .collect();
+    let list = Items {
+        list: &mine,
+        ..items
+    };
+    build_job(env, list, resp3, txid)
+}
+
+/// Appends the replies of `items` in request order from the per-shard
+/// `results` (shard, replies, where each ends): each item takes the next
+/// reply of its shard; the parts of a split command (consecutive items) are
+/// merged into its one reply, and the command recorded once.
+fn stitch(
+    env: &Env<'_>,
+    items: Items<'_>,
+    results: &[(usize, Vec<u8>, Vec<u32>)],
+    started: std::time::Instant,
+    out: &mut Vec<u8>,
+) {
+    let mut cursor: Vec<(usize, usize)> = vec![(0, 0); results.len()];
+    let mut next_reply = |shard: usize| -> Option<&[u8]> {
+        let r = results.iter().position(|x| x.0 == shard)?;
+        let (next, start) = cursor[r];
+        let end = *results[r].2.get(next)? as usize;
+        cursor[r] = (next + 1, end);
+        Some(&results[r].1[start..end])
+    };
+    let mut k = 0;
+    while k < items.list.len() {
+        let item = items.list[k];
+        if item.part.is_none() {
+            if let Some(reply) = next_reply(item.shard) {
+                out.extend_from_slice(reply);
+            }
+            k += 1;
+            continue;
+        }
+        let count = items.list[k..]
+            .iter()
+            .take_while(|x| x.idx == item.idx)
+            .count();
+        let replies: Vec<&[u8]> = items.list[k..k + count]
+            .iter()
+            .filter_map(|x| next_reply(x.shard))
+            .collect();
+        let args = env.batch.args(item.idx);
+        let ok = multikey::merge_parts(env.core, item.spec, &args, &replies, out);
+        crate::metrics::record_command(item.spec, &args, started, ok);
+        k += count;
+    }
+}
+
+fn build_job(env: &Env<'_>, items: Items<'_>, resp3: bool, txid: Option<TxId>) -> JobKind {
+    let mut spans = Vec::new();
+    let mut cmds = Vec::with_capacity(items.list.len());
+    for item in items.list {
+        let mine = items.spans(env.batch, item);
+        cmds.push(BatchCmd {
+            spec: item.spec,
+            first: spans.len() as u32,
+            argc: mine.len() as u32,
+            part: item.part.is_some(),
+        });
+        spans.extend_from_slice(mine);
+    }
+    JobKind::Cmds(CmdBatch {
+        data: env.batch.data.clone(),
+        inline: env.batch.inline.clone(),
+        spans,
+        cmds,
+        resp3,
+        txid,
+        lock: None,
+        release_after: false,
+    })
+}

@@ -7,6 +7,7 @@ pub mod aof;
 pub mod core;
 pub mod executor;
 pub mod files;
+pub mod grants;
 pub mod locks;
 pub mod mesh;
 pub mod notify;

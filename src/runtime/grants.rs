@@ -135,25 +135,15 @@ impl Core {
         let before = progress.errors;
         // A transaction's batch touches only keys its transaction holds (or
         // its whole shard): nothing to check.
-        let done = if locks.is_idle() || batch.txid.is_some() {
-            super::mesh::run_cmd_batch(
-                &mut self.shard.borrow_mut(),
-                db,
-                now,
-                batch,
-                progress,
-                |_, _| false,
-            )
-        } else {
-            super::mesh::run_cmd_batch(
-                &mut self.shard.borrow_mut(),
-                db,
-                now,
-                batch,
-                progress,
-                |db, key| locks.is_locked(db, key, batch.txid),
-            )
-        };
+        let unchecked = locks.is_idle() || batch.txid.is_some();
+        let done = super::mesh::run_cmd_batch(
+            &mut self.shard.borrow_mut(),
+            db,
+            now,
+            batch,
+            progress,
+            |db, key| !unchecked && locks.is_locked(db, key, batch.txid),
+        );
         Counters::add(&self.counters.total_error_replies, progress.errors - before);
         done
     }

@@ -1325,7 +1325,12 @@ impl LocalExecutor {
         loop {
             self.reactor.sys.install_eventfd();
             if self.need_preempt() {
-                break;
+                // ringkv patch: preempted before this turn ran anything (the
+                // preemption timer, or the eventfd, completed since the last poll)
+                // does not mean nothing is runnable. Returning `false` here made the
+                // caller park with tasks still queued, and the executor slept until
+                // some unrelated I/O or timer woke it (up to ~100 ms).
+                return ran || !self.queues.borrow().active_executors.is_empty();
             }
             if !self.run_one_task_queue() {
                 return false;

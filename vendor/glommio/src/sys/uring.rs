@@ -1246,6 +1246,9 @@ pub(crate) struct Reactor {
     latency_preemption_timeout_src: Cell<Option<Source>>,
     /// ringkv patch: when the timer in `latency_preemption_timeout_src` fires.
     latency_preemption_deadline: Cell<Option<Instant>>,
+    /// ringkv patch: that timer was armed by the latest non-sleeping call, so no
+    /// task has run under it yet.
+    latency_preemption_fresh: Cell<bool>,
     throughput_preemption_timeout_src: Cell<Option<Source>>,
 
     link_fd: RawFd,
@@ -1378,6 +1381,7 @@ impl Reactor {
             poll_ring: RefCell::new(poll_ring),
             latency_preemption_timeout_src: Cell::new(None),
             latency_preemption_deadline: Cell::new(None),
+            latency_preemption_fresh: Cell::new(false),
             throughput_preemption_timeout_src: Cell::new(None),
             blocking_thread,
             link_fd,
@@ -1848,9 +1852,10 @@ impl Reactor {
         //
         // ringkv patch: unless the timer in flight can stay (see
         // `keep_latency_timer`). Cancelling and re-arming it on every turn of a busy
-        // executor costs an ASYNC_CANCEL and a TIMEOUT on the latency ring each
-        // time; a kept timer only gives the running task queue a shorter slice.
-        let keep_latency_timer = self.keep_latency_timer(preempt_timer());
+        // executor, and around each of its short sleeps, costs an ASYNC_CANCEL and a
+        // TIMEOUT on the latency ring each time; a kept timer only gives the running
+        // task queue a shorter slice, or ends a sleep early once.
+        let keep_latency_timer = self.keep_latency_timer(preempt_timer(), user_timer);
         if !keep_latency_timer {
             drop(self.latency_preemption_timeout_src.take());
             self.latency_preemption_deadline.set(None);
@@ -1892,17 +1897,13 @@ impl Reactor {
         if should_sleep {
             // We are about to go to sleep. It's ok to sleep, but if there
             // is a timer set, we need to make sure we wake up to handle it.
-            //
-            // ringkv patch: a sleep never relies on a kept preemption timer (kept
-            // only while tasks want to run, so normally none is left here): it is
-            // dropped as upstream does. Sleeping on a kept timer instead of arming
-            // the user timer stalled a sleeping executor for up to its next user
-            // timer (~100 ms) now and then, with two executors.
-            if keep_latency_timer {
-                drop(self.latency_preemption_timeout_src.take());
-                self.latency_preemption_deadline.set(None);
-            }
-            if let Some(dur) = user_timer {
+            // A kept timer may have fired since the decision, its completion
+            // consumed above without waking anything: then it cannot end the sleep
+            // and the user timer must be armed after all.
+            if let (Some(dur), false) = (
+                user_timer,
+                keep_latency_timer && self.latency_timer_pending(),
+            ) {
                 self.latency_preemption_timeout_src
                     .set(Some(lat_ring.prepare_latency_preemption_timer(dur)));
                 self.latency_preemption_deadline
@@ -1938,8 +1939,8 @@ impl Reactor {
         if let Some(preempt) = preempt_timer() {
             // As above: a kept timer that fired meanwhile was consumed without
             // preempting anyone, so arm a new one.
-            let keep_latency_timer =
-                keep_latency_timer && !should_sleep && self.latency_timer_pending();
+            let keep_latency_timer = keep_latency_timer && self.latency_timer_pending();
+            self.latency_preemption_fresh.set(!keep_latency_timer);
             if !keep_latency_timer {
                 self.latency_preemption_timeout_src
                     .set(Some(lat_ring.prepare_latency_preemption_timer(preempt)));
@@ -1959,17 +1960,28 @@ impl Reactor {
         Ok(should_sleep)
     }
 
-    /// ringkv patch: whether the latency timer in flight stays armed: only while
-    /// tasks want to run (`preempt`), only one that has not fired (its completion
-    /// was consumed just before, so a fired one shows a result), and only when it
-    /// fires no later than a new preempt timer armed now would (a user timer left
-    /// from a sleep qualifies only when that near).
-    fn keep_latency_timer(&self, preempt: Option<Duration>) -> bool {
-        let (Some(deadline), Some(preempt)) = (self.latency_preemption_deadline.get(), preempt)
-        else {
+    /// ringkv patch: whether the latency timer in flight stays armed. Only one
+    /// that has not fired (its completion was consumed just before, so a fired one
+    /// shows a result), and then:
+    /// - busy (`preempt` wanted): when it fires no later than a new preempt timer
+    ///   armed now would; a user timer left from a sleep qualifies only when that
+    ///   near;
+    /// - about to sleep: when tasks have run under it (it was not armed by the
+    ///   turn that found nothing to do, or an idle executor would wake on it every
+    ///   slice, forever) and it fires no later than the user timer, if any. The
+    ///   sleep may then end early, once, when it fires.
+    fn keep_latency_timer(&self, preempt: Option<Duration>, user: Option<Duration>) -> bool {
+        let Some(deadline) = self.latency_preemption_deadline.get() else {
             return false;
         };
-        self.latency_timer_pending() && deadline <= Instant::now() + preempt
+        self.latency_timer_pending()
+            && match (preempt, user) {
+                (Some(preempt), _) => deadline <= Instant::now() + preempt,
+                (None, user) => {
+                    !self.latency_preemption_fresh.get()
+                        && user.is_none_or(|user| deadline <= Instant::now() + user)
+                }
+            }
     }
 
     /// ringkv patch: the latency timer in flight has not fired, as far as the

@@ -1338,7 +1338,6 @@ impl LocalExecutor {
                 ran = true;
             }
         }
-        ran
     }
 
     fn run_one_task_queue(&self) -> bool {

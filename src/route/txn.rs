@@ -7,7 +7,9 @@
 //! Also MULTI / EXEC / DISCARD / WATCH / UNWATCH: EXEC locks every key its
 //! queued commands touch (and the watched ones), checks the WATCH versions,
 //! then runs the queue through the ordinary pipeline executor in transaction
-//! mode, so it is atomic and serializable across shards.
+//! mode, so it is atomic and serializable across shards. An EXEC whose keys
+//! all live on this core's shard skips the locks: it waits until no
+//! transaction holds any of them, then runs without yielding.
 
 use super::pipeline::{execute_batch_in, write_error, Batch, Env};
 use crate::cmd::client::{QueuedCmd, WatchedKey};
@@ -382,12 +384,34 @@ async fn exec(env: &Env<'_>, out: &mut Vec<u8>) {
         let watched = &env.client.borrow().tx.watched;
         keys.extend(watched.iter().map(|w| (w.shard, lock_id(w.db, &w.key))));
     }
-    let keys = if whole {
-        all_shards(env.core)
+    // A queue of keyed commands whose keys (and watched keys) all live on this
+    // core's shard needs no locks: once none of its keys is held by another
+    // transaction, everything below up to the last queued command runs without
+    // yielding, so nothing can interleave. With an AOF the commit record of the
+    // locked path keeps the queue atomic on replay.
+    let local = !whole
+        && env.core.aof.is_none()
+        && keys.iter().all(|&(shard, _)| shard == env.core.id)
+        && queued
+            .iter()
+            .all(|q| matches!(q.spec.exec, Exec::Shard(_) | Exec::MultiKey(..)));
+    let tx = if local {
+        let ids: Vec<LockId> = keys.iter().map(|&(_, id)| id).collect();
+        while env.core.any_locked(&ids) {
+            env.core.released().await;
+        }
+        None
     } else {
-        group_keys(keys)
+        let keys = if whole {
+            all_shards(env.core)
+        } else {
+            group_keys(keys)
+        };
+        Some(Tx::begin(env.core, keys, whole).await)
     };
-    let tx = Tx::begin(env.core, keys, whole).await;
+    let txid = tx
+        .as_ref()
+        .map_or_else(|| env.core.new_txid(), |tx| tx.txid);
 
     // WATCH: abort (null reply) if any watched key changed.
     let watched = std::mem::take(&mut env.client.borrow_mut().tx.watched);
@@ -403,11 +427,9 @@ async fn exec(env: &Env<'_>, out: &mut Vec<u8>) {
     for ((shard, db), keys) in places {
         let op = ShardOp::CheckWatch { keys };
         let r = if shard == env.core.id {
-            env.core.run_local(db, JobKind::TxOp { txid: tx.txid, op })
+            env.core.run_local(db, JobKind::TxOp { txid, op })
         } else {
-            env.core
-                .call(shard, db, JobKind::TxOp { txid: tx.txid, op })
-                .await
+            env.core.call(shard, db, JobKind::TxOp { txid, op }).await
         };
         if matches!(r, JobOutput::Op(OpResult::Int(n)) if n > 0) {
             dirty = true;
@@ -415,7 +437,9 @@ async fn exec(env: &Env<'_>, out: &mut Vec<u8>) {
     }
     env.client.borrow_mut().tx.watched = watched;
     if dirty {
-        tx.release(env.core);
+        if let Some(tx) = tx {
+            tx.release(env.core);
+        }
         unwatch_all(env).await;
         ReplyWriter::new(out, resp3).null_array();
         return;
@@ -450,13 +474,13 @@ async fn exec(env: &Env<'_>, out: &mut Vec<u8>) {
         env.client,
         &batch,
         out,
-        Some(tx.txid),
+        Some(txid),
     ))
     .await;
-    if queued.iter().any(|q| q.spec.is_write()) {
-        tx.commit(env.core).await;
-    } else {
-        tx.release(env.core);
+    match tx {
+        Some(tx) if queued.iter().any(|q| q.spec.is_write()) => tx.commit(env.core).await,
+        Some(tx) => tx.release(env.core),
+        None => {}
     }
     unwatch_all(env).await;
 }

@@ -238,6 +238,12 @@ impl Core {
         }
     }
 
+    /// True when any of `ids` is held by a transaction (a local EXEC waits).
+    pub fn any_locked(&self, ids: &[LockId]) -> bool {
+        let locks = self.locks.borrow();
+        !locks.is_idle() && ids.iter().any(|&id| locks.is_locked_id(id, None))
+    }
+
     /// True when a command of this shard touching `key` must wait.
     #[inline]
     pub fn key_locked(&self, db: usize, key: &[u8], txid: Option<TxId>) -> bool {

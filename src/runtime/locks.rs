@@ -118,13 +118,18 @@ impl<G, P> LockTable<G, P> {
 
     /// Is `key` in `db` locked by a transaction other than `txid`?
     pub fn is_locked(&self, db: usize, key: &[u8], txid: Option<TxId>) -> bool {
+        if self.whole.is_none() && self.keys.is_empty() {
+            return false;
+        }
+        self.is_locked_id(lock_id(db, key), txid)
+    }
+
+    /// Is the key with lock id `id` locked by a transaction other than `txid`?
+    pub fn is_locked_id(&self, id: LockId, txid: Option<TxId>) -> bool {
         if let Some(w) = self.whole {
             return Some(w) != txid;
         }
-        if self.keys.is_empty() {
-            return false;
-        }
-        match self.keys.get(&lock_id(db, key)) {
+        match self.keys.get(&id) {
             Some(KeyState {
                 holder: Some(holder),
                 ..

@@ -5,6 +5,7 @@
 //! clones of every core's states. `CoreInfo` is built once at start-up and
 //! cloned per core; only its `settings` change afterwards (CONFIG SET, SIGHUP).
 
+use crate::protocol::{Args, Span};
 use std::time::Instant;
 
 /// State of one client connection. Lives on the connection's core only.
@@ -39,17 +40,61 @@ pub struct ClientState {
 /// keys it WATCHes with the versions seen.
 #[derive(Debug, Clone, Default)]
 pub struct TxState {
-    pub queued: Option<Vec<QueuedCmd>>,
+    pub queued: Option<Queued>,
     /// A command was rejected while queueing: EXEC must abort.
     pub errored: bool,
     pub watched: Vec<WatchedKey>,
 }
 
-/// A command queued by MULTI, with its own copy of the arguments.
-#[derive(Debug, Clone)]
-pub struct QueuedCmd {
-    pub spec: &'static super::CommandSpec,
-    pub args: Vec<Vec<u8>>,
+/// The commands queued by MULTI. Their arguments are copied once, into one
+/// buffer laid out as a pipeline batch (`cmds[i]` = first span and count), so
+/// EXEC runs the queue as a batch without copying it again.
+#[derive(Debug, Clone, Default)]
+pub struct Queued {
+    pub specs: Vec<&'static super::CommandSpec>,
+    pub data: Vec<u8>,
+    pub spans: Vec<Span>,
+    pub cmds: Vec<(u32, u32)>,
+}
+
+impl Queued {
+    pub fn push(&mut self, spec: &'static super::CommandSpec, args: &Args<'_>) {
+        self.specs.push(spec);
+        self.cmds.push((self.spans.len() as u32, args.len() as u32));
+        for arg in args.iter_from(0) {
+            self.spans.push(Span {
+                start: self.data.len() as u32,
+                len: arg.len() as u32,
+            });
+            self.data.extend_from_slice(arg);
+        }
+    }
+
+    /// Whether `args` still fit: spans address the buffer with 31 bits (the top
+    /// bit marks inline arguments, protocol/args.rs).
+    pub fn fits(&self, args: &Args<'_>) -> bool {
+        let bytes: usize = args.iter_from(0).map(<[u8]>::len).sum();
+        self.data.len() + bytes < crate::protocol::args::INLINE_BIT as usize
+    }
+
+    pub fn len(&self) -> usize {
+        self.specs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.specs.is_empty()
+    }
+
+    /// Each queued command with its arguments.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static super::CommandSpec, Args<'_>)> {
+        self.specs
+            .iter()
+            .zip(&self.cmds)
+            .map(|(&spec, &(first, argc))| {
+                let spans = &self.spans[first as usize..(first + argc) as usize];
+                (spec, Args::new(&self.data, &[], spans))
+            })
+    }
 }
 
 /// A WATCHed key: where it lives and the version WATCH saw.

@@ -12,10 +12,10 @@
 //! transaction holds any of them, then runs without yielding.
 
 use super::pipeline::{execute_batch_in, write_error, Batch, Env};
-use crate::cmd::client::{QueuedCmd, WatchedKey};
+use crate::cmd::client::{Queued, WatchedKey};
 use crate::cmd::ops::{OpResult, ShardOp};
 use crate::cmd::table::{flag, CommandSpec, Exec, Global};
-use crate::protocol::{ReplyWriter, Span};
+use crate::protocol::ReplyWriter;
 use crate::runtime::core::Core;
 use crate::runtime::locks::{lock_id, LockId, TxId};
 use crate::runtime::mesh::{JobKind, JobOutput};
@@ -162,7 +162,7 @@ pub async fn run(env: &Env<'_>, g: Global, cmd_idx: usize, out: &mut Vec<u8>) {
                 write_error(env.core, out, b"ERR MULTI calls can not be nested");
                 return;
             }
-            c.tx.queued = Some(Vec::new());
+            c.tx.queued = Some(Queued::default());
             c.tx.errored = false;
             ReplyWriter::new(out, resp3).ok();
         }
@@ -265,6 +265,8 @@ pub fn queue_if_multi(
     let Some(queue) = c.tx.queued.as_mut() else {
         return false;
     };
+    let reject =
+        reject.or_else(|| (!queue.fits(&args)).then(|| b"ERR MULTI queue too large".to_vec()));
     match (reject, spec) {
         (Some(msg), _) => {
             c.tx.errored = true;
@@ -272,10 +274,7 @@ pub fn queue_if_multi(
             write_error(env.core, out, &msg);
         }
         (None, Some(spec)) => {
-            queue.push(QueuedCmd {
-                spec,
-                args: args.iter_from(0).map(|a| a.to_vec()).collect(),
-            });
+            queue.push(spec, &args);
             out.extend_from_slice(b"+QUEUED\r\n");
         }
         (None, None) => {}
@@ -361,18 +360,18 @@ async fn exec(env: &Env<'_>, out: &mut Vec<u8>) {
     {
         let shard = env.core.shard.borrow();
         let mut db = start_db;
-        for q in &queued {
-            match q.spec.exec {
+        for (spec, args) in queued.iter() {
+            match spec.exec {
                 Exec::Shard(_) | Exec::MultiKey(..) => {
-                    for k in q.spec.key_indexes(q.args.len()) {
-                        let key = &q.args[k];
+                    for k in spec.key_indexes(args.len()) {
+                        let key = args.get(k);
                         keys.push((shard.slots.shard_of(key), lock_id(db, key)));
                     }
                 }
                 Exec::Global(_) => whole = true,
                 Exec::Conn(_) => {
-                    if q.spec.name == "select" {
-                        if let Some(n) = crate::protocol::parser::parse_i64(&q.args[1]) {
+                    if spec.name == "select" {
+                        if let Some(n) = crate::protocol::parser::parse_i64(args.get(1)) {
                             if n >= 0 && (n as usize) < env.core.info.databases {
                                 db = n as usize;
                             }
@@ -393,8 +392,9 @@ async fn exec(env: &Env<'_>, out: &mut Vec<u8>) {
         && env.core.aof.is_none()
         && keys.iter().all(|&(shard, _)| shard == env.core.id)
         && queued
+            .specs
             .iter()
-            .all(|q| matches!(q.spec.exec, Exec::Shard(_) | Exec::MultiKey(..)));
+            .all(|spec| matches!(spec.exec, Exec::Shard(_) | Exec::MultiKey(..)));
     let tx = if local {
         let ids: Vec<LockId> = keys.iter().map(|&(_, id)| id).collect();
         while env.core.any_locked(&ids) {
@@ -446,19 +446,12 @@ async fn exec(env: &Env<'_>, out: &mut Vec<u8>) {
     }
 
     // Run the queue as one batch in transaction mode.
-    let mut data = Vec::new();
-    let mut spans = Vec::new();
-    let mut cmds = Vec::with_capacity(queued.len());
-    for q in &queued {
-        cmds.push((spans.len() as u32, q.args.len() as u32));
-        for a in &q.args {
-            spans.push(Span {
-                start: data.len() as u32,
-                len: a.len() as u32,
-            });
-            data.extend_from_slice(a);
-        }
-    }
+    let Queued {
+        specs,
+        data,
+        spans,
+        cmds,
+    } = queued;
     let data = Bytes::from(data);
     let empty = Bytes::new();
     let batch = Batch {
@@ -467,7 +460,7 @@ async fn exec(env: &Env<'_>, out: &mut Vec<u8>) {
         spans: &spans,
         cmds: &cmds,
     };
-    ReplyWriter::new(out, resp3).array(queued.len());
+    ReplyWriter::new(out, resp3).array(specs.len());
     // Boxed: EXEC runs through the executor that called it (recursion).
     Box::pin(execute_batch_in(
         env.core,
@@ -478,7 +471,7 @@ async fn exec(env: &Env<'_>, out: &mut Vec<u8>) {
     ))
     .await;
     match tx {
-        Some(tx) if queued.iter().any(|q| q.spec.is_write()) => tx.commit(env.core).await,
+        Some(tx) if specs.iter().any(|spec| spec.is_write()) => tx.commit(env.core).await,
         Some(tx) => tx.release(env.core),
         None => {}
     }

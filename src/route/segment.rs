@@ -288,10 +288,13 @@ async fn run_parallel(
 /// takes the locks (or the whole shard) and runs that shard's part at once,
 /// a remote part in one lock-then-run message. Every lock is held until the
 /// last part has run (two-phase locking, so the step is atomic and keeps
-/// Redis's order for every observer), then released; the last shard, when
-/// remote and without an AOF, releases its own locks right after its part
-/// (every other part has run by then), which saves its release message.
-/// With an AOF every shard first writes the transaction's commit record.
+/// Redis's order for every observer), then released. Without an AOF the last
+/// shard takes no locks at all: its part runs, whole and without yielding, at
+/// a moment when no transaction holds any of its keys, with every earlier
+/// shard still locked, which is the step's lock point; it would release its
+/// locks right after anyway. That saves its lock entries and, when it is
+/// remote, its release message. With an AOF every shard keeps its locks until
+/// it has written the transaction's commit record.
 /// Waiting only at the shard being locked, holding lower ones, keeps the
 /// ascending order that makes deadlock impossible (runtime/locks.rs).
 async fn run_step_in_order(
@@ -310,9 +313,25 @@ async fn run_step_in_order(
     let mut results: Vec<(usize, Vec<u8>, Vec<u32>)> = Vec::with_capacity(shards);
     let mut held = Vec::with_capacity(shards);
     for (i, (shard, shard_keys)) in keys.into_iter().enumerate() {
-        let lock = if whole { Vec::new() } else { shard_keys };
+        // Without an AOF the last shard takes no locks: its part runs once its
+        // keys are free (with an AOF it holds them until the commit records).
+        let last = i + 1 == shards && core.aof.is_none();
+        let lock = if whole && !last {
+            Vec::new()
+        } else {
+            shard_keys
+        };
         if shard == core.id {
-            core.lock_local(txid, lock, whole).await;
+            if last {
+                while core.any_locked(&lock) {
+                    core.released().await;
+                }
+            } else {
+                core.lock_local(txid, lock, whole).await;
+                held.push(shard);
+            }
+            // Runs without yielding: the step holds these keys, or (last) no
+            // transaction does.
             let (mut data, mut ends) = (Vec::new(), Vec::new());
             run_local_items(
                 env,
@@ -325,19 +344,20 @@ async fn run_step_in_order(
             )
             .await;
             results.push((shard, data, ends));
-            held.push(shard);
             continue;
         }
-        let release_after = i + 1 == shards && core.aof.is_none();
         let mut job = shard_job(env, items, shard, resp3, Some(txid));
         if let JobKind::Cmds(batch) = &mut job {
-            batch.lock = Some((lock, whole));
-            batch.release_after = release_after;
+            if last {
+                batch.when_free = true;
+            } else {
+                batch.lock = Some((lock, whole));
+            }
         }
         if let JobOutput::Replies { data, ends } = core.call(shard, db, job).await {
             results.push((shard, data, ends));
         }
-        if !release_after {
+        if !last {
             held.push(shard);
         }
     }
@@ -431,6 +451,6 @@ fn build_job(env: &Env<'_>, items: Items<'_>, resp3: bool, txid: Option<TxId>) -
         resp3,
         txid,
         lock: None,
-        release_after: false,
+        when_free: false,
     })
 }

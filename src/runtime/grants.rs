@@ -64,11 +64,7 @@ impl Core {
                     },
                 };
                 let granted = self.locks.borrow_mut().lock_or_wait(wait)?;
-                let (output, release) = self.run_granted(granted);
-                if let Some(txid) = release {
-                    self.release_tx(txid);
-                }
-                output
+                self.run_granted(granted)
             }
             JobKind::LockThenOp { txid, keys, op } => {
                 let wait = LockWait {
@@ -84,7 +80,7 @@ impl Core {
                     },
                 };
                 let granted = self.locks.borrow_mut().lock_or_wait(wait)?;
-                self.run_granted(granted).0
+                self.run_granted(granted)
             }
             JobKind::Cmds(batch) => {
                 crate::metrics::record_peer_batch(batch.cmds.len());
@@ -123,7 +119,8 @@ impl Core {
     }
 
     /// Runs a batch until done or until a command's key is locked by a
-    /// transaction other than the batch's own.
+    /// transaction other than the batch's own; a `when_free` batch runs only
+    /// when none of its keys is locked, then whole.
     fn run_batch_unless_locked(
         &self,
         db: usize,
@@ -132,9 +129,15 @@ impl Core {
     ) -> bool {
         let now = unix_ms();
         let locks = self.locks.borrow();
+        if batch.when_free
+            && !locks.is_idle()
+            && batch.keys().any(|key| locks.is_locked(db, key, None))
+        {
+            return false;
+        }
         let before = progress.errors;
         // A transaction's batch touches only keys its transaction holds (or
-        // its whole shard): nothing to check.
+        // its whole shard), or ones found free just above: nothing to check.
         let unchecked = locks.is_idle() || batch.txid.is_some();
         let done = super::mesh::run_cmd_batch(
             &mut self.shard.borrow_mut(),
@@ -165,26 +168,19 @@ impl Core {
     }
 
     /// Releases `txid`'s locks on this shard, resumes parked batches, then
-    /// notifies the lock requests that became grantable. A granted batch that
-    /// releases right after it runs (the last part of a step) is released in
-    /// the same loop, not by recursion.
+    /// notifies the lock requests that became grantable.
     pub fn release_tx(&self, txid: TxId) {
-        let mut releasing = vec![txid];
-        while let Some(txid) = releasing.pop() {
-            let granted = self.locks.borrow_mut().release(txid);
-            self.resume_parked();
-            for g in granted {
-                match g {
-                    Grantee::Remote { peer, token } => {
-                        self.responses[peer].push((token, JobOutput::Locked))
-                    }
-                    Grantee::Local(granted) => granted.notify(),
-                    Grantee::RunBatch { peer, token, .. } | Grantee::RunOp { peer, token, .. } => {
-                        let (output, release) = self.run_granted(g);
-                        if let Some(out) = output {
-                            self.responses[peer].push((token, out));
-                        }
-                        releasing.extend(release);
+        let granted = self.locks.borrow_mut().release(txid);
+        self.resume_parked();
+        for g in granted {
+            match g {
+                Grantee::Remote { peer, token } => {
+                    self.responses[peer].push((token, JobOutput::Locked))
+                }
+                Grantee::Local(granted) => granted.notify(),
+                Grantee::RunBatch { peer, token, .. } | Grantee::RunOp { peer, token, .. } => {
+                    if let Some(out) = self.run_granted(g) {
+                        self.responses[peer].push((token, out));
                     }
                 }
             }
@@ -194,25 +190,22 @@ impl Core {
         }
     }
 
-    /// Runs a lock-then-run batch or op whose locks were just granted; also
-    /// returns the transaction to release now (a batch with `release_after`).
-    fn run_granted(&self, g: Grantee) -> (Option<JobOutput>, Option<TxId>) {
+    /// Runs a lock-then-run batch or op whose locks were just granted.
+    fn run_granted(&self, g: Grantee) -> Option<JobOutput> {
         let (db, batch) = match g {
             Grantee::RunBatch { db, batch, .. } => (db, batch),
             Grantee::RunOp { db, op, txid, .. } => {
-                return (Some(self.run_local(db, JobKind::TxOp { txid, op })), None)
+                return Some(self.run_local(db, JobKind::TxOp { txid, op }))
             }
-            _ => return (Some(JobOutput::Locked), None),
+            _ => return Some(JobOutput::Locked),
         };
         let mut progress = BatchProgress::default();
         // Its keys are held by its own transaction: it never parks.
         self.run_batch_unless_locked(db, &batch, &mut progress);
-        let release = batch.txid.filter(|_| batch.release_after);
-        let output = JobOutput::Replies {
+        Some(JobOutput::Replies {
             data: progress.data,
             ends: progress.ends,
-        };
-        (Some(output), release)
+        })
     }
 
     fn resume_parked(&self) {

@@ -32,10 +32,32 @@ pub struct CmdBatch {
     /// Lock these (db, key)s — or the whole shard — for `txid` first, then
     /// run: a coordinator's last shard, saving the separate Lock message.
     pub lock: Option<(Vec<LockId>, bool)>,
-    /// With `lock`: release the transaction's locks on this shard right after
-    /// the batch ran. Only the last part of a coordinated step, run after all
-    /// the others, may (route::segment::run_step_in_order).
-    pub release_after: bool,
+    /// Run only once none of the batch's keys is held by another transaction,
+    /// then all of it at once (it never runs in part and parks): the last shard
+    /// of a coordinated step, whose keys need only be free while its part runs
+    /// (every earlier shard is locked until then), so it takes no locks
+    /// (route::segment::run_step_in_order).
+    pub when_free: bool,
+}
+
+impl CmdBatch {
+    /// The arguments of command `i`.
+    pub fn args(&self, i: usize) -> Args<'_> {
+        let BatchCmd { first, argc, .. } = self.cmds[i];
+        let spans = &self.spans[first as usize..(first + argc) as usize];
+        Args::new(&self.data, &self.inline, spans)
+    }
+
+    /// Every key of every command, in order.
+    pub fn keys(&self) -> impl Iterator<Item = &[u8]> {
+        (0..self.cmds.len()).flat_map(move |i| {
+            let args = self.args(i);
+            self.cmds[i]
+                .spec
+                .key_indexes(args.len())
+                .map(move |k| args.get(k))
+        })
+    }
 }
 
 /// One command of a [`CmdBatch`]: its arguments are `spans[first..first + argc]`.
@@ -197,14 +219,8 @@ fn run_cmds(
 ) -> bool {
     let mut clock = crate::cmd::CommandClock::start(now_ms);
     while progress.next < batch.cmds.len() {
-        let BatchCmd {
-            spec,
-            first,
-            argc,
-            part,
-        } = batch.cmds[progress.next];
-        let spans = &batch.spans[first as usize..(first + argc) as usize];
-        let args = Args::new(&batch.data, &batch.inline, spans);
+        let BatchCmd { spec, part, .. } = batch.cmds[progress.next];
+        let args = batch.args(progress.next);
         if spec
             .key_indexes(args.len())
             .any(|k| is_locked(db, args.get(k)))

@@ -65,6 +65,24 @@ pub fn allowed_cpus() -> Vec<usize> {
 }
 
 /// Runs the server until shutdown. Returns the process exit code.
+/// Puts the calling executor thread under SCHED_BATCH, for executors that share
+/// a CPU (more executors than CPUs): waking one (a peer's message, a client's
+/// request) then does not preempt the executor running on that CPU mid-turn;
+/// they take turns as each sleeps or uses up its slice. Otherwise each hop
+/// between them can switch twice before either has finished its batch. With
+/// its own CPU an executor keeps the normal policy, so a wake-up still
+/// preempts whatever else runs there.
+fn no_wakeup_preemption(id: usize, cpu: usize) {
+    let param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: sched_setscheduler on the calling thread (0) with a valid param.
+    if unsafe { libc::sched_setscheduler(0, libc::SCHED_BATCH, &param) } != 0 {
+        log::warn!(
+            "executor {id} shares CPU {cpu} but cannot use SCHED_BATCH: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+}
+
 pub fn run(cfg: Config, cpus: Vec<usize>, threads: usize, info: CoreInfo) -> i32 {
     let drain = Countdown::new(threads);
     // Counts executors whose listeners are bound (see `serve`).
@@ -88,6 +106,7 @@ pub fn run(cfg: Config, cpus: Vec<usize>, threads: usize, info: CoreInfo) -> i32
         let shard = shards.next().expect("one shard per executor");
         let aof_path = aof_incr.next().flatten();
         let cpu = cpus[id % cpus.len()];
+        let shares_cpu = (0..threads).filter(|j| cpus[j % cpus.len()] == cpu).count() > 1;
         let (cfg, drain, bound) = (cfg.clone(), drain.clone(), bound.clone());
         let net = net_ends.next().expect("one NetEnds per executor");
         let mut info = info.clone();
@@ -124,6 +143,9 @@ pub fn run(cfg: Config, cpus: Vec<usize>, threads: usize, info: CoreInfo) -> i32
             ))
             .io_memory(256 << 10);
         let spawned = builder.spawn(move || async move {
+            if shares_cpu {
+                no_wakeup_preemption(id, cpu);
+            }
             // SAFETY: sig_fd is the read end of a socketpair we own exclusively.
             let signals = unsafe { glommio::net::UnixStream::from_raw_fd(sig_fd) };
             let parts = Parts {

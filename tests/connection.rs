@@ -347,6 +347,31 @@ fn client_setinfo_and_no_touch() {
 }
 
 #[test]
+fn client_list_shows_a_clients_multi_state() {
+    for_each_threads(&[1, 2], |server| {
+        let mut a = server.raw();
+        let mut b = server.raw();
+        let id = client_id(&mut a);
+        let line_of = |b: &mut RawConn| -> String {
+            let list = s(b.cmd(&["CLIENT", "LIST", "ID", &id.to_string()]));
+            list.split_once("\r\n").unwrap().1.to_string()
+        };
+        assert_eq!(s(a.cmd(&["MULTI"])), "+OK\r\n");
+        assert_eq!(s(a.cmd(&["SET", "a", "1"])), "+QUEUED\r\n");
+        assert_eq!(s(a.cmd(&["GET", "a"])), "+QUEUED\r\n");
+        let line = line_of(&mut b);
+        for field in [" flags=x ", " multi=2 ", " cmd=get "] {
+            assert!(line.contains(field), "missing {field:?} in {line}");
+        }
+        assert_eq!(s(a.cmd(&["EXEC"])), "*2\r\n+OK\r\n$1\r\n1\r\n");
+        let line = line_of(&mut b);
+        for field in [" flags=N ", " multi=-1 ", " cmd=exec "] {
+            assert!(line.contains(field), "missing {field:?} in {line}");
+        }
+    });
+}
+
+#[test]
 fn client_list_sees_every_core() {
     for_each_threads(&[1, 4], |server| {
         let mut conns: Vec<RawConn> = (0..6).map(|_| server.raw()).collect();

@@ -137,9 +137,13 @@ impl ClientState {
         ClientType::Normal
     }
 
-    /// The `flags=` field: `e` no-evict, `T` no-touch, `N` when none is set.
+    /// The `flags=` field: `x` in MULTI, `e` no-evict, `T` no-touch, `N` when
+    /// none is set (Redis's order).
     fn flags(&self) -> String {
         let mut f = String::new();
+        if self.tx.queued.is_some() {
+            f.push('x');
+        }
         if self.no_evict {
             f.push('e');
         }
@@ -158,7 +162,7 @@ impl ClientState {
     pub fn info_line(&self) -> String {
         let now = Instant::now();
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.laddr,
@@ -168,6 +172,7 @@ impl ClientState {
             now.duration_since(self.last_interaction).as_secs(),
             self.flags(),
             self.db,
+            self.tx.queued.as_ref().map_or(-1, |q| q.len() as i64),
             self.last_cmd,
             if self.resp3 { 3 } else { 2 },
             String::from_utf8_lossy(&self.lib_name),

@@ -262,6 +262,10 @@ pub fn queue_if_multi(
         Some(_) => None,
     };
     let mut c = env.client.borrow_mut();
+    if let Some(spec) = spec {
+        // As Redis, CLIENT LIST's cmd= names the last command queued too.
+        c.last_cmd = crate::cmd::command_docs::resolve(spec, &args).name;
+    }
     let Some(queue) = c.tx.queued.as_mut() else {
         return false;
     };
@@ -470,6 +474,8 @@ async fn exec(env: &Env<'_>, out: &mut Vec<u8>) {
         Some(txid),
     ))
     .await;
+    // The queued commands named themselves on the way; Redis reports EXEC.
+    env.client.borrow_mut().last_cmd = "exec";
     match tx {
         Some(tx) if specs.iter().any(|spec| spec.is_write()) => tx.commit(env.core).await,
         Some(tx) => tx.release(env.core),

@@ -64,7 +64,6 @@ pub fn allowed_cpus() -> Vec<usize> {
     }
 }
 
-/// Runs the server until shutdown. Returns the process exit code.
 /// Puts the calling executor thread under SCHED_BATCH, for executors that share
 /// a CPU (more executors than CPUs): waking one (a peer's message, a client's
 /// request) then does not preempt the executor running on that CPU mid-turn;
@@ -83,6 +82,7 @@ fn no_wakeup_preemption(id: usize, cpu: usize) {
     }
 }
 
+/// Runs the server until shutdown. Returns the process exit code.
 pub fn run(cfg: Config, cpus: Vec<usize>, threads: usize, info: CoreInfo) -> i32 {
     let drain = Countdown::new(threads);
     // Counts executors whose listeners are bound (see `serve`).

@@ -129,6 +129,7 @@ fn protocol_errors_reply_and_close() {
     const MB: &[u8] = b"-ERR Protocol error: invalid multibulk length\r\n";
     const BULK: &[u8] = b"-ERR Protocol error: invalid bulk length\r\n";
     let big_inline = vec![b'A'; 65537];
+    let nul_inline = [&b"GET k\0\r\nPING\r\n"[..], &[b'A'; 65537]].concat();
     let big_mbulk = [b"*".to_vec(), vec![b'1'; 70_000]].concat();
     let big_bulk = [b"*1\r\n$".to_vec(), vec![b'1'; 70_000]].concat();
     let cases: Vec<(&[u8], &[u8])> = vec![
@@ -167,6 +168,12 @@ fn protocol_errors_reply_and_close() {
         ),
         (
             &big_inline,
+            b"-ERR Protocol error: too big inline request\r\n",
+        ),
+        // A NUL ends Redis's search for the inline line's newline (strchr): the
+        // line never completes, later commands included, until the limit.
+        (
+            &nul_inline,
             b"-ERR Protocol error: too big inline request\r\n",
         ),
         (

@@ -173,7 +173,11 @@ fn parse_inline(
     inline: &mut Vec<u8>,
     spans: &mut Vec<Span>,
 ) -> Result<ParseOutcome, ProtocolError> {
-    let Some(nl_off) = buf[pos..].iter().position(|&b| b == b'\n') else {
+    // Redis finds the line's end with strchr(), which stops at a NUL byte: an
+    // inline line with a NUL before its newline never ends, so the request waits
+    // (replying nothing) until the buffer outgrows the inline limit.
+    let end = buf[pos..].iter().position(|&b| b == b'\n' || b == 0);
+    let Some(nl_off) = end.filter(|&off| buf[pos + off] == b'\n') else {
         if buf.len() - pos > PROTO_INLINE_MAX_SIZE {
             return Err(ProtocolError::TooBigInline);
         }

@@ -130,6 +130,8 @@ fn protocol_errors_reply_and_close() {
     const BULK: &[u8] = b"-ERR Protocol error: invalid bulk length\r\n";
     let big_inline = vec![b'A'; 65537];
     let nul_inline = [&b"GET k\0\r\nPING\r\n"[..], &[b'A'; 65537]].concat();
+    let nul_mbulk = [&b"*1\0\r\n$4\r\nPING\r\n"[..], &[b'A'; 65537]].concat();
+    let nul_bulk = [&b"*1\r\n$4\0\r\nPING\r\n"[..], &[b'A'; 65537]].concat();
     let big_mbulk = [b"*".to_vec(), vec![b'1'; 70_000]].concat();
     let big_bulk = [b"*1\r\n$".to_vec(), vec![b'1'; 70_000]].concat();
     let cases: Vec<(&[u8], &[u8])> = vec![
@@ -175,6 +177,14 @@ fn protocol_errors_reply_and_close() {
         (
             &nul_inline,
             b"-ERR Protocol error: too big inline request\r\n",
+        ),
+        (
+            &nul_mbulk,
+            b"-ERR Protocol error: too big mbulk count string\r\n",
+        ),
+        (
+            &nul_bulk,
+            b"-ERR Protocol error: too big bulk count string\r\n",
         ),
         (
             &big_mbulk,

@@ -93,12 +93,13 @@ pub fn parse_command(
 
 /// Finds `\r` from `from` and requires the `\n` after it; returns the `\r` index.
 /// `None` means incomplete; `too_big` is returned when the line grew past the limit.
+/// As Redis's strchr(), the search ends at a NUL byte: such a line never completes.
 fn find_line(
     buf: &[u8],
     from: usize,
     too_big: ProtocolError,
 ) -> Result<Option<usize>, ProtocolError> {
-    match memchr_cr(&buf[from..]) {
+    match memchr_cr(&buf[from..]).filter(|&off| buf[from + off] == b'\r') {
         None => {
             if buf.len() - from > PROTO_INLINE_MAX_SIZE {
                 Err(too_big)
@@ -117,9 +118,10 @@ fn find_line(
     }
 }
 
+/// The first `\r` or NUL.
 #[inline]
 fn memchr_cr(hay: &[u8]) -> Option<usize> {
-    hay.iter().position(|&b| b == b'\r')
+    hay.iter().position(|&b| b == b'\r' || b == 0)
 }
 
 fn parse_multibulk(

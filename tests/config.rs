@@ -250,6 +250,16 @@ fn config_set_maxclients_applies() {
         s(admin.cmd(&["CONFIG", "SET", "maxclients", "2"])),
         "+OK\r\n"
     );
+    // The start-up probe's connection is closed, but the server may not have
+    // seen its end yet: wait until only `admin` is counted.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !s(admin.cmd(&["INFO", "clients"])).contains("connected_clients:1\r\n") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "probe connection never closed"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
     let mut second = server.raw();
     assert_eq!(s(second.cmd(&["PING"])), "+PONG\r\n");
     let mut third = server.raw();

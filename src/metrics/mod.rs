@@ -31,7 +31,6 @@ use crate::cmd::table::{flag, CommandSpec};
 use crate::protocol::Args;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
-use std::time::Instant;
 
 pub use gather::{MetricsJob, MetricsOutput};
 
@@ -224,7 +223,7 @@ pub fn unix_us() -> u64 {
 
 /// A command ran on this core: calls, µs, failures, slowlog, latency monitor.
 #[inline]
-pub fn record_command(spec: &CommandSpec, args: &Args, started: Instant, ok: bool) {
+pub fn record_command(spec: &CommandSpec, args: &Args, started: quanta::Instant, ok: bool) {
     record_command_us(spec, args, started.elapsed().as_micros() as u64, ok);
 }
 

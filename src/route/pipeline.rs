@@ -153,7 +153,7 @@ pub async fn execute_batch_in(
         let mut started = None;
         if matches!(spec.exec, Exec::Conn(_) | Exec::Global(_)) {
             flush(&env, &mut seg, out).await;
-            started = Some(std::time::Instant::now());
+            started = Some(quanta::Instant::now());
         }
         let errors_before = core.counters.total_error_replies.get();
         match spec.exec {
@@ -166,7 +166,7 @@ pub async fn execute_batch_in(
                         Some(parts) => seg.push_parts(i, spec, parts),
                         None => {
                             flush(&env, &mut seg, out).await;
-                            started = Some(std::time::Instant::now());
+                            started = Some(quanta::Instant::now());
                             multikey::run(&env, spec, split, i, out).await
                         }
                     },

@@ -260,7 +260,7 @@ async fn run_parallel(
     out: &mut Vec<u8>,
 ) {
     let core = env.core;
-    let started = std::time::Instant::now();
+    let started = quanta::Instant::now();
     let mut shards: Vec<usize> = items.list.iter().map(|x| x.shard).collect();
     shards.sort_unstable();
     shards.dedup();
@@ -307,7 +307,7 @@ async fn run_step_in_order(
     out: &mut Vec<u8>,
 ) {
     let core = env.core;
-    let started = std::time::Instant::now();
+    let started = quanta::Instant::now();
     let txid = core.new_txid();
     let shards = keys.len();
     let mut results: Vec<(usize, Vec<u8>, Vec<u32>)> = Vec::with_capacity(shards);
@@ -394,7 +394,7 @@ fn stitch(
     env: &Env<'_>,
     items: Items<'_>,
     results: &[(usize, Vec<u8>, Vec<u32>)],
-    started: std::time::Instant,
+    started: quanta::Instant,
     out: &mut Vec<u8>,
 ) {
     let mut cursor: Vec<(usize, usize)> = vec![(0, 0); results.len()];

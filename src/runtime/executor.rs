@@ -84,6 +84,9 @@ fn no_wakeup_preemption(id: usize, cpu: usize) {
 
 /// Runs the server until shutdown. Returns the process exit code.
 pub fn run(cfg: Config, cpus: Vec<usize>, threads: usize, info: CoreInfo) -> i32 {
+    // Calibrate the command clock's TSC scale now (quanta: usually 10-20 ms, at
+    // most 200), not in the middle of an executor's first command.
+    let _ = quanta::Instant::now();
     let drain = Countdown::new(threads);
     // Counts executors whose listeners are bound (see `serve`).
     let bound = Countdown::new(threads);

@@ -18,7 +18,7 @@ mod common;
 
 use common::persist::*;
 
-use common::{resp, show, target_is_redis, Builder, TestServer};
+use common::{resp, show, target_is_redis, TestServer};
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
@@ -29,25 +29,9 @@ use std::time::{Duration, Instant};
 
 // ---------------------------------------------------------------- helpers
 
-/// ringkv on `dir` with the AOF on (`--appendonly yes`, no snapshots) plus `args`.
-fn ringkv(dir: &Path, threads: usize, args: &[&str]) -> Builder {
-    let mut b = TestServer::builder()
-        .threads(threads)
-        .arg("--dir")
-        .arg(dir.to_str().expect("utf-8 temp dir"))
-        .arg("--appendonly")
-        .arg("yes")
-        .arg("--save")
-        .arg("");
-    for a in args {
-        b = b.arg(*a);
-    }
-    b
-}
-
 /// ringkv with `appendfsync always`.
 fn start_always(dir: &Path, threads: usize) -> TestServer {
-    ringkv(dir, threads, &["--appendfsync", "always"]).start()
+    aof_ringkv(dir, threads, &["--appendfsync", "always"]).start()
 }
 
 /// Runs one command, panicking (with the command) on an error reply.
@@ -67,17 +51,6 @@ fn stop_cleanly(server: &mut TestServer) {
         .wait_exit(Duration::from_secs(60))
         .unwrap_or_else(|| panic!("still running 60 s after SIGTERM\n{}", server.log()));
     assert!(status.success(), "exit {status}\n{}", server.log());
-}
-
-/// Starts ringkv on `dir`, expecting exit code 1; returns its output.
-fn expect_start_failure(dir: &Path, threads: usize) -> String {
-    let mut server = ringkv(dir, threads, &[]).spawn();
-    let status = server
-        .wait_exit(Duration::from_secs(30))
-        .unwrap_or_else(|| panic!("server kept running\n{}", server.log()));
-    let log = server.log();
-    assert_eq!(status.code(), Some(1), "exit status {status}\n{log}");
-    log
 }
 
 /// One `file` line of the AOF manifest.
@@ -496,7 +469,7 @@ fn check_moving_key(got: &mut Dump, renames: &WriterLog, exact: bool, trial: u64
 /// ops, per-writer results).
 fn crash_trial(trial: u64, rng: &mut Rng, fsync: &str) -> (u64, Vec<Outcome>) {
     let dir = TempDir::new(&format!("crash-{fsync}-{trial}"));
-    let mut server = ringkv(dir.path(), 2, &["--appendfsync", fsync]).start();
+    let mut server = aof_ringkv(dir.path(), 2, &["--appendfsync", fsync]).start();
     run(&mut server.connection(), &["SET", MOVING[0], "moving"]);
     // On disk before the renames start, under any appendfsync.
     wait_for(
@@ -529,7 +502,7 @@ fn crash_trial(trial: u64, rng: &mut Rng, fsync: &str) -> (u64, Vec<Outcome>) {
         "trial {trial} renamer: {renames:?}"
     );
 
-    let mut server = ringkv(dir.path(), 2, &["--appendfsync", fsync]).start();
+    let mut server = aof_ringkv(dir.path(), 2, &["--appendfsync", fsync]).start();
     let got = dump(server.port());
     let mut writes = got.clone();
     check_moving_key(&mut writes, &renames, fsync == "always", trial);
@@ -544,7 +517,7 @@ fn crash_trial(trial: u64, rng: &mut Rng, fsync: &str) -> (u64, Vec<Outcome>) {
     } else {
         stop_cleanly(&mut server); // only `always` promises the last write survives SIGKILL
     }
-    let server = ringkv(dir.path(), 2, &["--appendfsync", fsync]).start();
+    let server = aof_ringkv(dir.path(), 2, &["--appendfsync", fsync]).start();
     let mut want = got.clone();
     want.insert((0, b"after-restart".to_vec()), (b"1".to_vec(), -1));
     assert_same(
@@ -571,7 +544,7 @@ fn aof_files_follow_the_manifest_layout() {
         return;
     }
     let dir = TempDir::new("layout");
-    let server = ringkv(
+    let server = aof_ringkv(
         dir.path(),
         2,
         &["--appenddirname", "aofs", "--appendfilename", "log.aof"],
@@ -848,7 +821,7 @@ fn a_transaction_missing_a_part_is_not_replayed_at_all() {
         return;
     }
     let dir = TempDir::new("lost-part");
-    let mut server = ringkv(dir.path(), 2, &["--appendfsync", "everysec"]).start();
+    let mut server = aof_ringkv(dir.path(), 2, &["--appendfsync", "everysec"]).start();
     let mut con = server.connection();
     run(&mut con, &["SET", "{a}x", "old"]);
     run(&mut con, &["SET", "{b}x", "old"]);
@@ -869,7 +842,7 @@ fn a_transaction_missing_a_part_is_not_replayed_at_all() {
         }
     }
     assert_eq!(cut, 1, "exactly one file holds {{b}}x's part");
-    let server = ringkv(dir.path(), 2, &[]).start();
+    let server = aof_ringkv(dir.path(), 2, &[]).start();
     let mut con = server.connection();
     let got: (String, String) = redis::cmd("MGET")
         .arg("{a}x")
@@ -947,7 +920,7 @@ fn torn_tail_is_trimmed_and_mid_file_corruption_stops_startup() {
     assert!(at + 100 < bytes.len(), "record at {at} of {}", bytes.len());
     bytes[at..at + 4].copy_from_slice(b"!!!!");
     std::fs::write(&path, &bytes).unwrap();
-    let log = expect_start_failure(dir.path(), 2);
+    let log = expect_aof_start_failure(dir.path(), 2);
     assert!(
         log.contains(name.as_str()) && log.contains("offset"),
         "the error must name {name} and an offset:\n{log}"
@@ -960,7 +933,7 @@ fn bgrewriteaof_while_writing_keeps_every_acknowledged_write() {
         return;
     }
     let dir = TempDir::new("rewrite");
-    let mut server = ringkv(dir.path(), 2, &[]).start();
+    let mut server = aof_ringkv(dir.path(), 2, &[]).start();
     let mut con = server.connection();
     // 1000 keys overwritten 20 times: the log holds 20x what a rewrite needs.
     let mut extra = Dump::new();
@@ -1034,7 +1007,7 @@ fn bgrewriteaof_while_writing_keeps_every_acknowledged_write() {
 
     drop(con);
     stop_cleanly(&mut server);
-    let server = ringkv(dir.path(), 2, &[]).start();
+    let server = aof_ringkv(dir.path(), 2, &[]).start();
     let got = dump(server.port());
     let results = check_writes(&got, &logs, &extra);
     for (w, Outcome { missing, .. }) in results.iter().enumerate() {
@@ -1057,7 +1030,7 @@ fn automatic_rewrite_after_growth() {
         "--auto-aof-rewrite-percentage",
         "100",
     ];
-    let mut server = ringkv(dir.path(), 2, &args).start();
+    let mut server = aof_ringkv(dir.path(), 2, &args).start();
     let first = aof_manifest(&dir);
     let mut con = server.connection();
     let mut want = Dump::new();
@@ -1081,7 +1054,7 @@ fn automatic_rewrite_after_growth() {
     });
     drop(con);
     stop_cleanly(&mut server);
-    let server = ringkv(dir.path(), 2, &args).start();
+    let server = aof_ringkv(dir.path(), 2, &args).start();
     assert_same(&dump(server.port()), &want, "after the automatic rewrite");
 }
 

@@ -81,6 +81,13 @@ impl Queued {
         self.specs.len()
     }
 
+    /// True when a queued command writes (EXEC is then a write command).
+    pub fn writes(&self) -> bool {
+        self.specs
+            .iter()
+            .any(|s| s.flags & crate::cmd::table::flag::WRITE != 0)
+    }
+
     pub fn is_empty(&self) -> bool {
         self.specs.is_empty()
     }

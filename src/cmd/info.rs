@@ -33,7 +33,6 @@ pub struct InfoFacts {
     /// Writes since the last snapshot, summed over shards.
     pub rdb_changes_since_last_save: u64,
     /// False when some shard's last AOF write or fsync failed.
-    pub aof_write_ok: bool,
     /// Per database: (keys, keys with an expiry).
     pub keyspace: Vec<(usize, usize)>,
     /// Bytes of memory in use (RSS is fine until per-shard accounting lands).
@@ -392,10 +391,7 @@ fn persistence(s: &mut Section, f: &InfoFacts, core: &CoreInfo) {
     s.kv("aof_last_bgrewrite_status", st("aof_last_bgrewrite_status"));
     s.kv("aof_rewrites", st("aof_rewrites"));
     s.kv("aof_rewrites_consecutive_failures", 0);
-    s.kv(
-        "aof_last_write_status",
-        if f.aof_write_ok { "ok" } else { "err" },
-    );
+    s.kv("aof_last_write_status", st("aof_last_write_status"));
     s.kv("aof_last_cow_size", 0);
     s.kv("module_fork_in_progress", 0);
     s.kv("module_fork_last_cow_size", 0);

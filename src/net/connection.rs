@@ -157,6 +157,7 @@ where
             spans: &spans,
             cmds: &cmds,
         };
+        let mark = core.journal_mark();
         execute_batch(core, client, &batch, &mut out).await;
         let close = client.borrow().close_after_reply;
         if let Some(e) = &protocol_error {
@@ -178,7 +179,7 @@ where
                 futures_lite::future::yield_now().await;
             }
             // Nothing leaves before the AOF covers what it reports.
-            core.journal_barrier().await;
+            core.journal_barrier(mark).await;
             stream.write_all(&out).await?;
             client.borrow_mut().last_interaction = Instant::now();
             Counters::add(&core.counters.net_output_bytes, out.len() as u64);

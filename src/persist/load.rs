@@ -210,7 +210,7 @@ fn replay_aof(cfg: &Config, aof_dir: &Path, m: &AofManifest) -> Result<Vec<Shard
     let slots = SlotTable::contiguous(m.shards);
     // Phase 1: read and parse every file (in parallel per saved shard).
     let parsed = in_parallel(0..m.shards, |s| {
-        parse_shard_files(aof_dir, &m.files_of(s), now, cfg.databases)
+        parse_shard_files(aof_dir, &m.files_of(s), now, cfg)
     });
     let parsed: Vec<Parsed> = parsed.into_iter().collect::<Result<_, _>>()?;
     // A transaction is committed when all of its commit records are found
@@ -254,22 +254,30 @@ fn parse_shard_files(
     aof_dir: &Path,
     files: &[&AofEntry],
     now: u64,
-    databases: usize,
+    cfg: &Config,
 ) -> Result<Parsed, String> {
+    // Values the server accepted must load again, whatever their size.
+    let max_bulk = usize::try_from(cfg.proto_max_bulk_len)
+        .unwrap_or(usize::MAX)
+        .max(aof::MAX_BULK_LEN);
     let mut base = Vec::new();
     let mut incrs = Vec::new();
     for entry in files {
         let path = aof_dir.join(&entry.name);
         match entry.kind {
-            AofFileKind::Base => base = read_rdb(&path, now, databases)?,
+            AofFileKind::Base => base = read_rdb(&path, now, cfg.databases)?,
             AofFileKind::Incr => {
-                let data = match std::fs::read(&path) {
-                    Ok(d) => d,
-                    // Listed at a rewrite's cut, before its writer created it.
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-                    Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
-                };
-                let file = aof::parse(&data).map_err(|e| {
+                // Every listed file exists (a rewrite creates its new incr
+                // files before the manifest names them): a missing one is
+                // lost data, never silently an empty file (as Redis).
+                let data = std::fs::read(&path).map_err(|e| {
+                    format!(
+                        "Unable to obtain the AOF file {} length. stat: {}",
+                        path.display(),
+                        super::status::strerror(e.raw_os_error().unwrap_or(libc::EIO))
+                    )
+                })?;
+                let file = aof::parse_with_limit(&data, max_bulk).map_err(|e| {
                     format!(
                         "Bad file format reading the append only file {}: {e}",
                         path.display()

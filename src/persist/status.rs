@@ -2,7 +2,9 @@
 //! let only one snapshot or rewrite run at a time. Plain atomics written only
 //! when a save or rewrite starts or ends — never on a request path.
 
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{
+    AtomicBool, AtomicI32, AtomicI64, AtomicU64, AtomicUsize, Ordering::Relaxed,
+};
 
 /// A snapshot or AOF rewrite is running (they share the cut machinery).
 static BUSY: AtomicBool = AtomicBool::new(false);
@@ -18,6 +20,12 @@ static REWRITES: AtomicU64 = AtomicU64::new(0);
 static LAST_SAVE_ATTEMPT: AtomicU64 = AtomicU64::new(0);
 /// AOF size (bytes, all shards) right after the last rewrite or load.
 static AOF_BASE_SIZE: AtomicU64 = AtomicU64::new(0);
+/// Shards whose last AOF write or fsync failed and is not yet redone. Each
+/// shard's writer adds itself once when it starts failing and removes itself
+/// once when a write succeeds again, so this is never a request-path write.
+static AOF_FAILING_SHARDS: AtomicUsize = AtomicUsize::new(0);
+/// errno of the latest AOF write or fsync failure (for the MISCONF text).
+static AOF_WRITE_ERRNO: AtomicI32 = AtomicI32::new(0);
 
 /// What a running job is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -95,6 +103,46 @@ pub fn aof_base_size() -> u64 {
     AOF_BASE_SIZE.load(Relaxed)
 }
 
+/// A shard's AOF writer starts failing (`errno` of the failed call).
+pub fn aof_write_failed(errno: i32) {
+    AOF_WRITE_ERRNO.store(errno, Relaxed);
+    AOF_FAILING_SHARDS.fetch_add(1, Relaxed);
+}
+
+/// A shard's AOF writer that was failing wrote successfully again.
+pub fn aof_write_recovered() {
+    AOF_FAILING_SHARDS.fetch_sub(1, Relaxed);
+}
+
+/// True while some shard cannot write its AOF (`aof_last_write_status:err`).
+pub fn aof_write_failing() -> bool {
+    AOF_FAILING_SHARDS.load(Relaxed) != 0
+}
+
+/// While an AOF cannot be written, the error that write commands (and PING,
+/// as Redis) get instead of running: `MISCONF Errors writing to the AOF
+/// file: <strerror>`. None when every shard writes fine.
+pub fn write_refusal() -> Option<String> {
+    if !aof_write_failing() {
+        return None;
+    }
+    let errno = AOF_WRITE_ERRNO.load(Relaxed);
+    Some(format!(
+        "MISCONF Errors writing to the AOF file: {}",
+        strerror(errno)
+    ))
+}
+
+/// The C library's text for `errno` (what Redis prints), without Rust's
+/// " (os error N)" suffix.
+pub fn strerror(errno: i32) -> String {
+    let text = std::io::Error::from_raw_os_error(errno).to_string();
+    match text.rfind(" (os error ") {
+        Some(at) => text[..at].to_string(),
+        None => text,
+    }
+}
+
 /// The INFO persistence fields that live here, as (name, value) pairs.
 pub fn info_fields() -> Vec<(&'static str, String)> {
     let ok = |b: bool| if b { "ok" } else { "err" }.to_string();
@@ -126,6 +174,7 @@ pub fn info_fields() -> Vec<(&'static str, String)> {
             LAST_REWRITE_SECS.load(Relaxed).to_string(),
         ),
         ("aof_rewrites", REWRITES.load(Relaxed).to_string()),
+        ("aof_last_write_status", ok(!aof_write_failing())),
     ]
 }
 

@@ -345,7 +345,6 @@ async fn gather_info(env: &Env<'_>) -> crate::cmd::server::InfoFacts {
         }
     }
     facts.rdb_changes_since_last_save = super::persist::changes_since_save(env.core).await;
-    facts.aof_write_ok = env.core.aof.as_ref().is_none_or(|a| a.write_ok.get());
     facts.used_memory = crate::cmd::info::resident_memory();
     crate::cmd::info::add_command_stats(
         &mut facts,

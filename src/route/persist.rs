@@ -195,7 +195,17 @@ pub async fn rewrite_aof(core: &Rc<Core>) -> Result<(), String> {
             .map(|s| entry(AofFileKind::Incr, s))
             .collect();
         let targets = bases.iter().map(|e| aof_dir.join(&e.name)).collect();
-        let rotate = incrs.iter().map(|e| aof_dir.join(&e.name)).collect();
+        let rotate: Vec<PathBuf> = incrs.iter().map(|e| aof_dir.join(&e.name)).collect();
+        // The new incr files exist (durably) before any manifest names them,
+        // so a listed file missing at start-up is always lost data. Should the
+        // rewrite fail, the unlisted files are removed at the next start.
+        for path in &rotate {
+            let file = files::create(path).await?;
+            let _ = file.close().await;
+        }
+        if let Some(first) = rotate.first() {
+            files::sync_dir(first).await?;
+        }
         // While the cut holds every shard: list the new incr files after the
         // old ones, so writes acknowledged from now on are always replayed.
         let mut during = old.clone();

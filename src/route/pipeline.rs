@@ -142,6 +142,16 @@ pub async fn execute_batch_in(
             }
             continue;
         }
+        if let Some(refusal) = disk_error_refusal(client, spec) {
+            flush(&env, &mut seg, out).await;
+            crate::metrics::record_rejected(spec);
+            if matches!(spec.exec, Exec::Global(Global::Exec)) {
+                super::txn::exec_abort(&env, &refusal, out).await;
+            } else {
+                write_error(core, out, refusal.as_bytes());
+            }
+            continue;
+        }
         Counters::add(&core.counters.total_commands_processed, 1);
         let stat_spec = crate::cmd::command_docs::resolve(spec, &args);
         client.borrow_mut().last_cmd = stat_spec.name;
@@ -233,6 +243,27 @@ pub async fn execute_batch_in(
         }
     }
     flush(&env, &mut seg, out).await;
+}
+
+/// While an AOF cannot be written (persist/status.rs), Redis's MISCONF
+/// error for a command that would write: a write command, an EXEC whose
+/// queue writes, and PING (Redis refuses it too, so that health checks
+/// notice).
+pub fn disk_error_refusal(
+    client: &RefCell<ClientState>,
+    spec: &'static CommandSpec,
+) -> Option<String> {
+    let refusal = crate::persist::status::write_refusal()?;
+    let writes = spec.flags & table::flag::WRITE != 0
+        || spec.name == "ping"
+        || (matches!(spec.exec, Exec::Global(Global::Exec))
+            && client
+                .borrow()
+                .tx
+                .queued
+                .as_ref()
+                .is_some_and(|q| q.writes()));
+    writes.then_some(refusal)
 }
 
 /// The shard owning every key of this invocation, or None if they span shards.

@@ -113,7 +113,8 @@ impl Tx {
             for ack in remote {
                 ack.await;
             }
-            core.journal_barrier().await;
+            // Commit records are effects of this reply's own.
+            core.journal_barrier(0).await;
         }
         self.release(core);
     }
@@ -259,7 +260,7 @@ pub fn queue_if_multi(
         Some(s) if s.flags & flag::NO_MULTI != 0 => {
             Some(b"ERR Command not allowed inside a transaction".to_vec())
         }
-        Some(_) => None,
+        Some(s) => super::pipeline::disk_error_refusal(env.client, s).map(String::into_bytes),
     };
     let mut c = env.client.borrow_mut();
     if let Some(spec) = spec {

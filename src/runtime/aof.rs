@@ -35,11 +35,19 @@ use std::time::{Duration, Instant};
 
 /// A switch to a new incr file at a cut.
 struct Rotation {
-    /// Journal bytes appended before the cut (belong to the old file).
+    /// Journal bytes appended before the cut (belong to the old file);
+    /// emptied once written there.
     old_tail: Vec<u8>,
     /// Journal position at the cut.
     old_end: u64,
     new_path: PathBuf,
+}
+
+/// Effects taken from the journal whose write failed: written again, first,
+/// until it succeeds (never dropped, so no waiter is released early).
+struct Held {
+    buf: Vec<u8>,
+    end: u64,
 }
 
 pub struct AofWriter {
@@ -50,8 +58,11 @@ pub struct AofWriter {
     rotation: RefCell<Option<Rotation>>,
     /// The incr file being appended to.
     path: RefCell<PathBuf>,
-    /// False after a failed write or fsync (`aof_last_write_status`).
-    pub write_ok: Cell<bool>,
+    /// True from a failed write or fsync until a write or fsync succeeds
+    /// again (`aof_last_write_status:err`, MISCONF for write commands, see
+    /// persist/status.rs). Meanwhile replies that carry no effects of their
+    /// own are not held back (Durable).
+    failing: Cell<bool>,
     stopping: Cell<bool>,
     stopped: Notify,
     running: Cell<bool>,
@@ -62,6 +73,10 @@ pub struct AofWriter {
     sync_done: Notify,
 }
 
+/// How long a failing writer waits before it tries again (Redis retries
+/// from its once-a-second cron and before each sleep).
+const RETRY: Duration = Duration::from_millis(100);
+
 impl AofWriter {
     pub fn new(path: PathBuf) -> Rc<AofWriter> {
         Rc::new(AofWriter {
@@ -71,7 +86,7 @@ impl AofWriter {
             waiters: RefCell::new(Vec::new()),
             rotation: RefCell::new(None),
             path: RefCell::new(path),
-            write_ok: Cell::new(true),
+            failing: Cell::new(false),
             stopping: Cell::new(false),
             stopped: Notify::default(),
             running: Cell::new(false),
@@ -85,14 +100,32 @@ impl AofWriter {
     /// once everything up to `appended` is durable (`always`) or at least
     /// written to the kernel (otherwise: as Redis, a reply never leaves
     /// before its write, so killing the process loses nothing acknowledged).
-    pub fn barrier(&self, appended: u64, always: bool) -> Durable<'_> {
+    ///
+    /// `own` is where the reply's own effects end (0: it has none). While the
+    /// AOF cannot be written only that is waited for, so reads and refused
+    /// writes are answered meanwhile, as Redis serves them; such a read may
+    /// see a write whose client is still waiting, as in Redis.
+    pub fn barrier(&self, appended: u64, own: u64, always: bool) -> Durable<'_> {
         if appended > self.written.get() {
             self.kick.notify();
         }
         Durable {
             aof: self,
             pos: appended,
+            own,
             synced: always,
+            hold: false,
+        }
+    }
+
+    /// [`AofWriter::barrier`] for replies that need not leave in order (the
+    /// mesh's answers): resolves to false instead of waiting while the AOF
+    /// is failing and `own` is not written, so the caller can set them aside
+    /// and send later answers meanwhile.
+    pub fn barrier_or_hold(&self, appended: u64, own: u64, always: bool) -> Durable<'_> {
+        Durable {
+            hold: true,
+            ..self.barrier(appended, own, always)
         }
     }
 
@@ -121,6 +154,8 @@ impl AofWriter {
     }
 
     /// Writes and fdatasyncs everything left, then stops the writer task.
+    /// A writer that cannot write gives up on what it holds (replies to
+    /// those writes were never sent).
     pub async fn stop(&self) {
         if !self.running.get() {
             return;
@@ -130,18 +165,89 @@ impl AofWriter {
         self.stopped.wait().await;
     }
 
-    fn set_written(&self, pos: u64) {
-        self.written.set(pos);
+    fn wake_waiters(&self) {
         for w in self.waiters.borrow_mut().drain(..) {
             w.wake();
         }
     }
 
+    fn set_written(&self, pos: u64) {
+        self.written.set(pos);
+        self.wake_waiters();
+    }
+
     fn set_synced(&self, pos: u64) {
         if pos > self.synced.get() {
             self.synced.set(pos);
-            for w in self.waiters.borrow_mut().drain(..) {
-                w.wake();
+            self.wake_waiters();
+        }
+    }
+
+    /// Enters (or stays in) the failing state after `e`.
+    fn fail(&self, what: &str, e: &std::io::Error) {
+        if !self.failing.replace(true) {
+            log::error!(
+                "AOF {what} to {} failed: {e}; write commands are refused (MISCONF) until it succeeds",
+                self.path.borrow().display()
+            );
+            crate::persist::status::aof_write_failed(e.raw_os_error().unwrap_or(libc::EIO));
+            // Replies without effects of their own stop waiting (Durable).
+            self.wake_waiters();
+        }
+    }
+
+    /// Leaves the failing state after a successful write or fsync.
+    fn recover(&self) {
+        if self.failing.replace(false) {
+            log::warn!("AOF write error looks solved, writes are accepted again");
+            crate::persist::status::aof_write_recovered();
+        }
+    }
+
+    /// Opens the incr file, retrying while that fails (MISCONF meanwhile).
+    async fn open(&self, path: &std::path::Path) -> Option<(BufferedFile, u64)> {
+        loop {
+            match files::open_append(path).await {
+                Ok(f) => return Some(f),
+                Err(e) => self.fail("open", &e),
+            }
+            if self.stopping.get() {
+                return None;
+            }
+            glommio::timer::sleep(RETRY).await;
+        }
+    }
+
+    /// Appends `buf` at `*pos`. A failed write is cut back out of the file
+    /// (a short write would leave a torn record that later records would
+    /// follow); if even that fails, `*torn` keeps where the file must be cut
+    /// before anything else is appended.
+    async fn append(
+        &self,
+        file: &BufferedFile,
+        buf: &[u8],
+        pos: &mut u64,
+        torn: &mut Option<u64>,
+    ) -> std::io::Result<()> {
+        if let Some(at) = *torn {
+            file.truncate(at).await.map_err(files::io_error)?;
+            *pos = at;
+            *torn = None;
+        }
+        let start = *pos;
+        match files::write_all_io(file, buf, pos).await {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                if *pos != start {
+                    match file.truncate(start).await.map_err(files::io_error) {
+                        Ok(()) => *pos = start,
+                        Err(te) => {
+                            log::error!("AOF: cannot cut a failed write back out: {te}");
+                            *torn = Some(start);
+                        }
+                    }
+                }
+                Err(e)
             }
         }
     }
@@ -150,16 +256,14 @@ impl AofWriter {
     pub async fn run(self: Rc<Self>, core: Rc<Core>) {
         self.running.set(true);
         let path = self.path.borrow().clone();
-        let (file, mut pos) = match files::open_append(&path).await {
-            Ok(f) => f,
-            Err(e) => {
-                log::error!("AOF: {e}; writes will not be acknowledged under appendfsync always");
-                self.write_ok.set(false);
-                self.running.set(false);
-                return;
-            }
+        let Some((file, mut pos)) = self.open(&path).await else {
+            self.running.set(false);
+            self.stopped.notify();
+            return;
         };
         let mut file = Rc::new(file);
+        let mut torn = None;
+        let mut held: Option<Held> = None;
         self.file_bytes.set(pos);
         // A separate ticker wakes the loop for the everysec fsync: racing a
         // timer against `kick` would cancel an io_uring timeout on nearly
@@ -176,26 +280,44 @@ impl AofWriter {
         let mut last_sync = Instant::now();
         loop {
             let rotation = self.rotation.borrow_mut().take();
-            if let Some(rot) = rotation {
+            if let Some(mut rot) = rotation {
                 self.background_sync_done().await;
-                match self.rotate_file(file, pos, rot).await {
-                    Ok((f, p)) => {
-                        (file, pos) = (Rc::new(f), p);
+                // Effects held from a failed write precede the cut's tail.
+                if let Some(h) = held.take() {
+                    let mut tail = h.buf;
+                    tail.extend_from_slice(&rot.old_tail);
+                    rot.old_tail = tail;
+                }
+                match self
+                    .rotate_file(&mut file, &mut pos, &mut torn, &mut rot)
+                    .await
+                {
+                    Ok(()) => {
+                        self.recover();
                         self.file_bytes.set(pos);
                     }
                     Err(e) => {
-                        log::error!("AOF rotation failed: {e}");
-                        self.write_ok.set(false);
-                        self.running.set(false);
-                        self.stopped.notify();
-                        return;
+                        self.fail("rotation", &e);
+                        if self.stopping.get() {
+                            break;
+                        }
+                        *self.rotation.borrow_mut() = Some(rot);
+                        glommio::timer::sleep(RETRY).await;
                     }
                 }
                 continue;
             }
-            let (buf, end) = match core.shard.borrow_mut().journal.as_mut() {
+            let (new, new_end) = match core.shard.borrow_mut().journal.as_mut() {
                 Some(j) => j.take(),
                 None => (Vec::new(), 0),
+            };
+            let (buf, end) = match held.take() {
+                Some(mut h) if !new.is_empty() => {
+                    h.buf.extend_from_slice(&new);
+                    (h.buf, new_end)
+                }
+                Some(h) => (h.buf, h.end),
+                None => (new, new_end),
             };
             let mode = core.info.settings.borrow().appendfsync;
             let sync_due = mode != "no" && last_sync.elapsed() >= Duration::from_secs(1);
@@ -203,34 +325,42 @@ impl AofWriter {
                 let unsynced = self.written.get() > self.synced.get();
                 if self.stopping.get() {
                     self.background_sync_done().await;
-                    if unsynced && self.sync(&file).await {
+                    if unsynced && self.sync(&file, mode).await {
                         self.set_synced(self.written.get());
                     }
                     break;
                 }
                 if unsynced && sync_due {
-                    self.background_sync(&file);
+                    self.background_sync(&file, mode);
                     last_sync = Instant::now();
                 }
                 // Woken by effects, by stop(), or by the ticker (everysec).
                 self.kick.wait().await;
                 continue;
             }
-            if let Err(e) = files::write_all(&file, buf, &mut pos).await {
-                log::error!("AOF write to {} failed: {e}", path.display());
-                self.write_ok.set(false);
-                glommio::timer::sleep(Duration::from_millis(100)).await;
+            if let Err(e) = self.append(&file, &buf, &mut pos, &mut torn).await {
+                self.fail("write", &e);
+                if self.stopping.get() {
+                    log::error!(
+                        "AOF: {} bytes of unanswered writes could not be written before exit",
+                        buf.len()
+                    );
+                    break;
+                }
+                held = Some(Held { buf, end });
+                glommio::timer::sleep(RETRY).await;
                 continue;
             }
+            self.recover();
             self.set_written(end);
             self.file_bytes.set(pos);
             if mode == "always" {
-                if self.sync(&file).await {
+                if self.sync(&file, mode).await {
                     self.set_synced(end);
                 }
                 last_sync = Instant::now();
             } else if sync_due {
-                self.background_sync(&file);
+                self.background_sync(&file, mode);
                 last_sync = Instant::now();
             }
         }
@@ -244,13 +374,13 @@ impl AofWriter {
     /// `everysec`: fdatasyncs what is written so far in a task of its own, so
     /// writes go on meanwhile (as Redis's background fsync thread); at most
     /// one at a time.
-    fn background_sync(self: &Rc<Self>, file: &Rc<BufferedFile>) {
+    fn background_sync(self: &Rc<Self>, file: &Rc<BufferedFile>, mode: &'static str) {
         if self.sync_in_flight.replace(true) {
             return;
         }
         let (me, file, target) = (self.clone(), file.clone(), self.written.get());
         glommio::spawn_local(async move {
-            if me.sync(&file).await {
+            if me.sync(&file, mode).await {
                 me.set_synced(target);
             }
             drop(file);
@@ -266,60 +396,88 @@ impl AofWriter {
         }
     }
 
-    async fn sync(&self, file: &BufferedFile) -> bool {
+    /// fdatasyncs `file`. A failure under `always` ends the process, as
+    /// Redis does: after a failed fsync the kernel may have dropped the dirty
+    /// pages, so a later fsync that succeeds proves nothing and waiting
+    /// writes could never be made durable. Under `everysec` it refuses writes
+    /// (MISCONF) until an fsync succeeds.
+    async fn sync(&self, file: &BufferedFile, mode: &str) -> bool {
         match file.fdatasync().await {
             Ok(()) => {
-                self.write_ok.set(true);
+                self.recover();
                 true
             }
             Err(e) => {
-                log::error!("AOF fdatasync failed: {e}");
-                self.write_ok.set(false);
+                let e = files::io_error(e);
+                if mode == "always" {
+                    log::error!(
+                        "Can't persist AOF for fsync error when the AOF fsync policy is 'always': {e}. Exiting..."
+                    );
+                    std::process::exit(1);
+                }
+                self.fail("fdatasync", &e);
                 false
             }
         }
     }
 
+    /// Finishes the old file at a cut (its tail written and fdatasynced,
+    /// waiters up to the cut released) and opens the new one. Each step that
+    /// succeeded is not repeated when a later one fails and is retried.
     async fn rotate_file(
         &self,
-        file: Rc<BufferedFile>,
-        mut pos: u64,
-        rot: Rotation,
-    ) -> Result<(BufferedFile, u64), String> {
-        files::write_all(&file, rot.old_tail, &mut pos).await?;
-        file.fdatasync()
+        file: &mut Rc<BufferedFile>,
+        pos: &mut u64,
+        torn: &mut Option<u64>,
+        rot: &mut Rotation,
+    ) -> std::io::Result<()> {
+        if self.written.get() < rot.old_end {
+            self.append(file, &rot.old_tail, pos, torn).await?;
+            rot.old_tail = Vec::new();
+            file.fdatasync().await.map_err(files::io_error)?;
+            self.set_written(rot.old_end);
+            self.set_synced(rot.old_end);
+        }
+        let (new, size) = files::open_append(&rot.new_path).await?;
+        files::sync_dir(&rot.new_path)
             .await
-            .map_err(|e| format!("fdatasync: {e}"))?;
-        if let Ok(f) = Rc::try_unwrap(file) {
+            .map_err(std::io::Error::other)?;
+        let old = std::mem::replace(file, Rc::new(new));
+        if let Ok(f) = Rc::try_unwrap(old) {
             let _ = f.close().await;
         }
-        self.set_written(rot.old_end);
-        self.set_synced(rot.old_end);
-        let (new, size) = files::open_append(&rot.new_path).await?;
-        files::sync_dir(&rot.new_path).await?;
-        *self.path.borrow_mut() = rot.new_path;
-        Ok((new, size))
+        *pos = size;
+        *torn = None;
+        *self.path.borrow_mut() = rot.new_path.clone();
+        Ok(())
     }
 }
 
-/// Resolves once the AOF is fdatasynced (`synced`) or written up to a
-/// position.
+/// Resolves (to true) once the AOF is fdatasynced (`synced`) or written up
+/// to a position (up to `own` only, while the writer is failing); with
+/// `hold`, to false as soon as the writer is failing with `own` unwritten.
 pub struct Durable<'a> {
     aof: &'a AofWriter,
     pos: u64,
+    own: u64,
     synced: bool,
+    hold: bool,
 }
 
 impl Future for Durable<'_> {
-    type Output = ();
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+    type Output = bool;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<bool> {
         let reached = if self.synced {
             self.aof.synced.get()
         } else {
             self.aof.written.get()
         };
-        if reached >= self.pos {
-            return Poll::Ready(());
+        let failing = self.aof.failing.get();
+        if reached >= self.pos || (failing && reached >= self.own) {
+            return Poll::Ready(true);
+        }
+        if failing && self.hold {
+            return Poll::Ready(false);
         }
         self.aof.waiters.borrow_mut().push(cx.waker().clone());
         Poll::Pending

@@ -78,6 +78,9 @@ impl Counters {
 /// once the tasks runnable in this tick have added theirs.
 pub(super) struct Outbox<T> {
     items: RefCell<Vec<T>>,
+    /// Journal position after the last effect made by work whose answer is
+    /// in `items` (0: none); see [`Core::journal_barrier`].
+    effects_end: Cell<u64>,
     /// Set when items are waiting and the flusher has been (or will be) woken.
     scheduled: Cell<bool>,
     flusher: Cell<Option<Waker>>,
@@ -87,6 +90,7 @@ impl<T> Outbox<T> {
     fn new() -> Self {
         Outbox {
             items: RefCell::new(Vec::new()),
+            effects_end: Cell::new(0),
             scheduled: Cell::new(false),
             flusher: Cell::new(None),
         }
@@ -101,15 +105,19 @@ impl<T> Outbox<T> {
         }
     }
 
-    /// Waits until something is scheduled, then takes it all.
-    async fn next_batch(&self) -> Vec<T> {
+    /// Waits until something is scheduled, then takes it all, with where
+    /// the effects of the work it answers end (0: none).
+    async fn next_batch(&self) -> (Vec<T>, u64) {
         WaitScheduled {
             scheduled: &self.scheduled,
             flusher: &self.flusher,
         }
         .await;
         self.scheduled.set(false);
-        std::mem::take(&mut *self.items.borrow_mut())
+        (
+            std::mem::take(&mut *self.items.borrow_mut()),
+            self.effects_end.take(),
+        )
     }
 }
 
@@ -294,7 +302,7 @@ impl Core {
     /// Sends this core's outbox for `dest` whenever it fills, forever.
     pub async fn flusher(self: Rc<Self>, dest: usize, tx: ConnectedSender<Request>) {
         loop {
-            let jobs = self.outboxes[dest].next_batch().await;
+            let (jobs, _) = self.outboxes[dest].next_batch().await;
             if jobs.is_empty() {
                 continue;
             }
@@ -323,11 +331,25 @@ impl Core {
         let flusher = self.clone();
         glommio::spawn_local(async move {
             loop {
-                let results = flusher.responses[peer].next_batch().await;
+                let (results, effects_end) = flusher.responses[peer].next_batch().await;
                 if results.is_empty() {
                     continue;
                 }
-                flusher.journal_barrier().await;
+                if !flusher.journal_barrier_or_hold(effects_end).await {
+                    // The AOF is failing and these answers report effects
+                    // not yet written: they wait aside, later answers (reads,
+                    // refusals) go on. Answers are matched by token, so
+                    // their order across messages does not matter.
+                    let holder = flusher.clone();
+                    glommio::spawn_local(async move {
+                        holder.journal_barrier_at(effects_end).await;
+                        for r in results {
+                            holder.responses[peer].push(r);
+                        }
+                    })
+                    .detach();
+                    continue;
+                }
                 if tx.send(Response { results }).await.is_err() {
                     return;
                 }
@@ -337,8 +359,9 @@ impl Core {
         while let Some(req) = rx.recv().await {
             for job in req.jobs {
                 let token = job.token;
+                let mark = self.journal_mark();
                 if let Some(out) = self.handle_remote(req.from, job) {
-                    self.responses[req.from].push((token, out));
+                    self.respond(req.from, (token, out), mark);
                 }
             }
         }
@@ -366,17 +389,60 @@ impl Core {
         }
     }
 
+    /// Where this shard's journal ends now (0 without AOF): taken before
+    /// work whose reply will wait at [`Core::journal_barrier`], to tell
+    /// whether that work journaled effects of its own.
+    pub fn journal_mark(&self) -> u64 {
+        match (&self.aof, self.shard.borrow().journal.as_ref()) {
+            (Some(_), Some(j)) => j.appended(),
+            _ => 0,
+        }
+    }
+
+    /// Queues `item` for peer `peer`; `mark` is the [`Core::journal_mark`]
+    /// taken before the work it answers ran.
+    pub(super) fn respond(&self, peer: usize, item: (u32, JobOutput), mark: u64) {
+        let now = self.journal_mark();
+        if now > mark {
+            self.responses[peer].effects_end.set(now);
+        }
+        self.responses[peer].push(item);
+    }
+
     /// Waits until replies computed so far may leave: the AOF writer has
     /// written what the journal holds and, under `appendfsync always`,
     /// fdatasynced it (runtime/aof.rs). Free without AOF or new effects.
-    pub async fn journal_barrier(&self) {
+    /// `mark` is the [`Core::journal_mark`] taken before the work answered:
+    /// while the AOF cannot be written, only effects journaled since then
+    /// hold the reply.
+    pub async fn journal_barrier(&self, mark: u64) {
+        let now = self.journal_mark();
+        self.journal_barrier_at(if now > mark { now } else { 0 })
+            .await
+    }
+
+    /// [`Core::journal_barrier`] for a reply whose own effects end at
+    /// `effects_end` (0: none).
+    async fn journal_barrier_at(&self, effects_end: u64) {
         let Some(aof) = &self.aof else { return };
-        let appended = match self.shard.borrow().journal.as_ref() {
-            Some(j) => j.appended(),
-            None => return,
-        };
+        let appended = self.journal_mark();
+        if appended == 0 {
+            return;
+        }
         let always = self.info.settings.borrow().appendfsync == "always";
-        aof.barrier(appended, always).await;
+        aof.barrier(appended, effects_end, always).await;
+    }
+
+    /// [`Core::journal_barrier_at`], but false at once (instead of waiting)
+    /// while the AOF is failing and `effects_end` is not written.
+    async fn journal_barrier_or_hold(&self, effects_end: u64) -> bool {
+        let Some(aof) = &self.aof else { return true };
+        let appended = self.journal_mark();
+        if appended == 0 {
+            return true;
+        }
+        let always = self.info.settings.borrow().appendfsync == "always";
+        aof.barrier_or_hold(appended, effects_end, always).await
     }
 
     /// Outstanding cross-core calls (for shutdown and metrics).

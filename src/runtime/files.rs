@@ -11,37 +11,50 @@ fn err(what: &str, path: &Path, e: impl std::fmt::Display) -> String {
     format!("{what} {}: {e}", path.display())
 }
 
+/// The OS error inside a glommio error, errno kept (glommio's own conversion
+/// keeps only the kind and the text).
+pub fn io_error<T>(e: glommio::GlommioError<T>) -> std::io::Error {
+    match e {
+        glommio::GlommioError::EnhancedIoError { source, .. } => source,
+        other => std::io::Error::from(other),
+    }
+}
+
 /// Writes all of `buf` at `*pos` (retrying short writes) and advances `*pos`.
-pub async fn write_all(file: &BufferedFile, mut buf: Vec<u8>, pos: &mut u64) -> IoResult<()> {
-    while !buf.is_empty() {
+pub async fn write_all(file: &BufferedFile, buf: &[u8], pos: &mut u64) -> IoResult<()> {
+    write_all_io(file, buf, pos)
+        .await
+        .map_err(|e| format!("write: {e}"))
+}
+
+/// [`write_all`] keeping the OS error (its errno). On an error `*pos` has
+/// advanced past what a short write did store: the caller decides whether
+/// to cut the file back (the AOF writer does).
+pub async fn write_all_io(file: &BufferedFile, buf: &[u8], pos: &mut u64) -> std::io::Result<()> {
+    let mut done = 0;
+    while done < buf.len() {
         let n = file
-            .write_at(buf.clone(), *pos)
+            .write_at(buf[done..].to_vec(), *pos)
             .await
-            .map_err(|e| format!("write: {e}"))?;
+            .map_err(io_error)?;
         if n == 0 {
-            return Err("write: wrote 0 bytes".into());
+            return Err(std::io::Error::from_raw_os_error(libc::ENOSPC));
         }
         *pos += n as u64;
-        if n >= buf.len() {
-            break;
-        }
-        buf.drain(..n);
+        done += n;
     }
     Ok(())
 }
 
 /// Opens `path` for appending (creating it); returns the file and its size.
-pub async fn open_append(path: &Path) -> IoResult<(BufferedFile, u64)> {
+pub async fn open_append(path: &Path) -> std::io::Result<(BufferedFile, u64)> {
     let file = OpenOptions::new()
         .write(true)
         .create(true)
         .buffered_open(path)
         .await
-        .map_err(|e| err("cannot open", path, e))?;
-    let size = file
-        .file_size()
-        .await
-        .map_err(|e| err("cannot stat", path, e))?;
+        .map_err(io_error)?;
+    let size = file.file_size().await.map_err(io_error)?;
     Ok((file, size))
 }
 
@@ -92,7 +105,7 @@ pub async fn replace(target: &Path, contents: &[u8]) -> IoResult<()> {
     let tmp = temp_name(target);
     let file = create(&tmp).await?;
     let mut pos = 0;
-    write_all(&file, contents.to_vec(), &mut pos).await?;
+    write_all(&file, contents, &mut pos).await?;
     commit(file, &tmp, target).await
 }
 

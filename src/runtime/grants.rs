@@ -179,8 +179,9 @@ impl Core {
                 }
                 Grantee::Local(granted) => granted.notify(),
                 Grantee::RunBatch { peer, token, .. } | Grantee::RunOp { peer, token, .. } => {
+                    let mark = self.journal_mark();
                     if let Some(out) = self.run_granted(g) {
-                        self.responses[peer].push((token, out));
+                        self.respond(peer, (token, out), mark);
                     }
                 }
             }
@@ -211,12 +212,19 @@ impl Core {
     fn resume_parked(&self) {
         let parked = std::mem::take(&mut self.locks.borrow_mut().parked);
         for mut p in parked {
+            // Effects of the parked batch's earlier runs came before the mark:
+            // a parked batch holds them all the same (conservative, 0 mark).
+            let mark = if p.progress.ends.is_empty() {
+                self.journal_mark()
+            } else {
+                0
+            };
             if self.run_batch_unless_locked(p.db, &p.batch, &mut p.progress) {
                 let out = JobOutput::Replies {
                     data: p.progress.data,
                     ends: p.progress.ends,
                 };
-                self.responses[p.peer].push((p.token, out));
+                self.respond(p.peer, (p.token, out), mark);
             } else {
                 self.locks.borrow_mut().parked.push_back(p);
             }

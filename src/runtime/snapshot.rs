@@ -92,7 +92,7 @@ async fn write(core: &Core, target: &Path) -> Result<u64, String> {
             let done = shard.snapshot_step(CHUNK);
             (shard.snapshot_take(), done)
         };
-        if let Err(e) = files::write_all(&file, chunk, &mut pos).await {
+        if let Err(e) = files::write_all(&file, &chunk, &mut pos).await {
             let _ = file.close().await;
             files::remove_quietly(&tmp).await;
             return Err(format!("{}: {e}", tmp.display()));

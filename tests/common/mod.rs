@@ -413,6 +413,23 @@ impl RawConn {
         out
     }
 
+    /// One complete reply if it starts arriving within `wait` (None: nothing
+    /// came); the connection stays usable either way.
+    pub fn reply_within(&mut self, wait: Duration) -> Option<Vec<u8>> {
+        self.reader.get_ref().set_read_timeout(Some(wait)).unwrap();
+        let first = self.reader.fill_buf().map(|b| b.len());
+        self.reader
+            .get_ref()
+            .set_read_timeout(Some(REPLY_TIMEOUT))
+            .unwrap();
+        match first {
+            Ok(0) => panic!("server closed the connection"),
+            Ok(_) => Some(self.reply()),
+            Err(e) if is_timeout(&e) => None,
+            Err(e) => panic!("read: {e}"),
+        }
+    }
+
     /// Read until `n` bytes, close, or `timeout`.
     pub fn read_up_to(&mut self, n: usize, timeout: Duration) -> Vec<u8> {
         let deadline = Instant::now() + timeout;

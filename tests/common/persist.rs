@@ -2,7 +2,7 @@
 //! `tests/aof.rs`): scratch directories, a whole-keyspace dump to compare
 //! servers before and after a restart, polling, `kill -9`, redis-check-rdb.
 
-use super::{show, TestServer};
+use super::{show, Builder, TestServer};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -140,6 +140,33 @@ pub fn wait_for(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// ringkv on `dir` with the AOF on (`--appendonly yes`, no snapshots) plus `args`.
+pub fn aof_ringkv(dir: &Path, threads: usize, args: &[&str]) -> Builder {
+    let mut b = TestServer::builder()
+        .threads(threads)
+        .arg("--dir")
+        .arg(dir.to_str().expect("utf-8 temp dir"))
+        .arg("--appendonly")
+        .arg("yes")
+        .arg("--save")
+        .arg("");
+    for a in args {
+        b = b.arg(*a);
+    }
+    b
+}
+
+/// Starts ringkv with the AOF on `dir`, expecting exit code 1; returns its output.
+pub fn expect_aof_start_failure(dir: &Path, threads: usize) -> String {
+    let mut server = aof_ringkv(dir, threads, &[]).spawn();
+    let status = server
+        .wait_exit(Duration::from_secs(30))
+        .unwrap_or_else(|| panic!("server kept running\n{}", server.log()));
+    let log = server.log();
+    assert_eq!(status.code(), Some(1), "exit status {status}\n{log}");
+    log
 }
 
 pub fn kill9(server: &mut TestServer) {

@@ -17,13 +17,15 @@
 //! - A *unit* is a command outside a transaction, an annotation line, or a
 //!   whole transaction (its `#TX` line, `MULTI`, commands, `EXEC`).
 //! - A *torn tail* is what a crash leaves at the end: a unit cut short by the
-//!   end of the data, a `MULTI` without `EXEC` at the end, or trailing zero
-//!   bytes. More precisely, a malformed byte is a torn tail when nothing but
-//!   zero bytes follows it. Parsing stops there and [`AofFile::valid_len`] is
-//!   where the torn unit begins (truncate the file there before appending).
+//!   end of the data, or a `MULTI` without `EXEC` at the end. Parsing stops
+//!   there and [`AofFile::valid_len`] is where the torn unit begins (truncate
+//!   the file there before appending).
 //! - Anything else malformed is corruption: an [`AofError`] at the offending
-//!   unit's first byte. Lengths above [`MAX_ARRAY_LEN`] / [`MAX_BULK_LEN`] are
-//!   always corruption, so a corrupt header cannot make the parser allocate.
+//!   unit's first byte. That includes zero bytes (a zero-filled tail is not
+//!   what a torn write leaves; Redis refuses it too). Lengths above
+//!   [`MAX_ARRAY_LEN`] / the bulk limit ([`MAX_BULK_LEN`], or the server's
+//!   higher `proto-max-bulk-len`) are always corruption, so a corrupt header
+//!   cannot make the parser allocate.
 //! - `#COMMIT` tags only count when their line lies before `valid_len`.
 
 use crate::shard::value::Value;
@@ -226,7 +228,7 @@ impl fmt::Display for AofError {
 impl std::error::Error for AofError {}
 
 mod parse;
-pub use parse::parse;
+pub use parse::{parse, parse_with_limit};
 
 #[cfg(test)]
 mod tests;

@@ -10,7 +10,8 @@ use super::*;
 enum Fail {
     /// The data ended inside it.
     Short,
-    /// An unexpected byte at `at`: torn if only zeros follow it, else corrupt.
+    /// An unexpected byte at `at`: corrupt (zeros too: a crash cuts a file
+    /// short, it does not write garbage, and Redis refuses them as well).
     Bad { at: usize, what: &'static str },
     /// Corrupt whatever follows (a length over the limits, an empty command).
     Invalid(String),
@@ -57,8 +58,8 @@ fn read_len(data: &[u8], pos: usize, max: usize) -> Lexed<usize> {
     }
 }
 
-/// Reads one `$<len>\r\n<bytes>\r\n` at `pos`.
-fn read_bulk(data: &[u8], pos: usize) -> Lexed<Vec<u8>> {
+/// Reads one `$<len>\r\n<bytes>\r\n` at `pos`, at most `max_bulk` bytes.
+fn read_bulk(data: &[u8], pos: usize, max_bulk: usize) -> Lexed<Vec<u8>> {
     match data.get(pos) {
         None => return Err(Fail::Short),
         Some(b'$') => {}
@@ -69,7 +70,7 @@ fn read_bulk(data: &[u8], pos: usize) -> Lexed<Vec<u8>> {
             })
         }
     }
-    let (len, start) = read_len(data, pos + 1, MAX_BULK_LEN)?;
+    let (len, start) = read_len(data, pos + 1, max_bulk)?;
     let body = start
         .checked_add(len)
         .and_then(|end| data.get(start..end))
@@ -79,14 +80,14 @@ fn read_bulk(data: &[u8], pos: usize) -> Lexed<Vec<u8>> {
 }
 
 /// Reads one `*<n>\r\n` array of bulk strings at `pos`.
-fn read_array(data: &[u8], pos: usize) -> Lexed<Vec<Vec<u8>>> {
+fn read_array(data: &[u8], pos: usize, max_bulk: usize) -> Lexed<Vec<Vec<u8>>> {
     let (n, mut p) = read_len(data, pos + 1, MAX_ARRAY_LEN)?;
     if n == 0 {
         return Err(Fail::Invalid("empty command".into()));
     }
     let mut args = Vec::with_capacity(n.min(16));
     for _ in 0..n {
-        let (arg, next) = read_bulk(data, p)?;
+        let (arg, next) = read_bulk(data, p, max_bulk)?;
         args.push(arg);
         p = next;
     }
@@ -113,12 +114,6 @@ fn read_annotation(data: &[u8], pos: usize) -> Lexed<&[u8]> {
     }
     let next = expect_crlf(data, end)?;
     Ok((rest.get(..i).unwrap_or_default(), next))
-}
-
-/// True when every byte after `at` is zero (or there is none).
-fn only_zeros_after(data: &[u8], at: usize) -> bool {
-    data.get(at.saturating_add(1)..)
-        .is_none_or(|rest| rest.iter().all(|&b| b == 0))
 }
 
 // ---------------------------------------------------------------- parsing
@@ -212,9 +207,9 @@ enum Piece<'a> {
 }
 
 /// Lexes the piece starting at `pos` (the byte there is `first`).
-fn read_piece(data: &[u8], pos: usize, first: u8) -> Lexed<Piece<'_>> {
+fn read_piece(data: &[u8], pos: usize, first: u8, max_bulk: usize) -> Lexed<Piece<'_>> {
     match first {
-        b'*' => read_array(data, pos).map(|(args, next)| (Piece::Cmd(args), next)),
+        b'*' => read_array(data, pos, max_bulk).map(|(args, next)| (Piece::Cmd(args), next)),
         b'#' => read_annotation(data, pos).map(|(line, next)| (Piece::Line(line), next)),
         _ => Err(Fail::Bad {
             at: pos,
@@ -223,19 +218,22 @@ fn read_piece(data: &[u8], pos: usize, first: u8) -> Lexed<Piece<'_>> {
     }
 }
 
-/// Parses a whole append-only file (see the module doc for the rules).
+/// Parses a whole append-only file (see the module doc for the rules), with
+/// bulk strings of at most [`MAX_BULK_LEN`] bytes.
 pub fn parse(data: &[u8]) -> Result<AofFile, AofError> {
+    parse_with_limit(data, MAX_BULK_LEN)
+}
+
+/// [`parse`] accepting bulk strings of up to `max_bulk` bytes (the server's
+/// `proto-max-bulk-len` when that is higher: it accepted such values).
+pub fn parse_with_limit(data: &[u8], max_bulk: usize) -> Result<AofFile, AofError> {
     let mut g = Grouper::default();
     let mut pos = 0;
     let mut torn = false;
     while let Some(&first) = data.get(pos) {
-        let (piece, next) = match read_piece(data, pos, first) {
+        let (piece, next) = match read_piece(data, pos, first, max_bulk) {
             Ok(lexed) => lexed,
             Err(Fail::Short) => {
-                torn = true;
-                break;
-            }
-            Err(Fail::Bad { at, .. }) if only_zeros_after(data, at) => {
                 torn = true;
                 break;
             }

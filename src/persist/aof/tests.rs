@@ -152,16 +152,18 @@ fn torn_at_every_offset() {
 }
 
 #[test]
-fn torn_with_zero_padding_at_every_offset() {
+fn zero_padding_is_corruption_at_every_offset() {
+    // A crash cuts a file short; zeros after the data are damage (as Redis
+    // sees them), never trimmed away as a torn write.
     let (data, ends) = sample();
     for cut in 0..=data.len() {
         let mut padded = data[..cut].to_vec();
         padded.resize(cut + 100, 0);
-        let file = parse(&padded).unwrap_or_else(|e| panic!("cut {cut}: {e}"));
-        let &(end, recs, _) = ends.iter().rev().find(|u| u.0 <= cut).unwrap();
-        assert_eq!(file.valid_len, end, "cut {cut}");
-        assert_eq!(file.records.len(), recs, "cut {cut}");
-        assert_eq!(file.torn_tail, Some(end), "cut {cut}");
+        let err = parse(&padded).expect_err(&format!("cut {cut}"));
+        // Reported at the damaged unit, or at the piece of a transaction
+        // where the zeros begin.
+        let &(end, _, _) = ends.iter().rev().find(|u| u.0 <= cut).unwrap();
+        assert!((end..=cut).contains(&err.offset), "cut {cut}: {err}");
     }
 }
 
@@ -247,14 +249,24 @@ fn over_limit_lengths_are_corrupt_even_at_the_end() {
 }
 
 #[test]
-fn garbage_before_zeros_is_torn() {
+fn garbage_or_zeros_at_the_end_are_corruption() {
     let mut data = enc(|o| encode_del(o, b"k"));
     let len = data.len();
     data.extend_from_slice(b"x\0\0\0");
-    let file = parse(&data).unwrap();
-    assert_eq!((file.records.len(), file.torn_tail), (1, Some(len)));
-    assert!(parse(b"\0\0\0").unwrap().records.is_empty());
+    assert_eq!(parse(&data).unwrap_err().offset, len);
+    assert_eq!(parse(b"\0\0\0").unwrap_err().offset, 0);
     assert_eq!(parse(b"").unwrap().torn_tail, None);
+}
+
+#[test]
+fn the_bulk_limit_follows_the_caller() {
+    let big = MAX_BULK_LEN + 1;
+    let mut data = format!("*1\r\n${big}\r\n").into_bytes();
+    data.resize(data.len() + big, b'v');
+    data.extend_from_slice(b"\r\n");
+    assert!(parse(&data).is_err());
+    let file = parse_with_limit(&data, big).unwrap();
+    assert_eq!((file.records.len(), file.torn_tail), (1, None));
 }
 
 #[test]

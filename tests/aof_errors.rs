@@ -184,6 +184,15 @@ fn full_disk(fsync: &str) {
     }
     let info = info_persistence(port);
     assert_eq!(info["aof_last_write_status"], "err", "{info:?}");
+    // A rewrite cannot write its files either: it fails, and says so.
+    assert_eq!(
+        probe.cmd(&["BGREWRITEAOF"]),
+        b"+Background append only file rewriting started\r\n"
+    );
+    wait_for(Duration::from_secs(20), "the rewrite to fail", || {
+        let info = info_persistence(port);
+        info["aof_rewrite_in_progress"] == "0" && info["aof_last_bgrewrite_status"] == "err"
+    });
 
     // Space comes back: the writes that waited are stored, then answered.
     std::fs::remove_file(&filler).unwrap();

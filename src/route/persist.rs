@@ -133,7 +133,7 @@ pub async fn snapshot(core: &Rc<Core>) -> Result<(), String> {
     let targets = names.iter().map(|n| dir.join(n)).collect();
     let manifest_path = dir.join(manifest::snapshot_manifest_name(&dbfilename));
     let result = async {
-        cut(core, targets, None, |_| async { Ok(()) }).await?;
+        cut(core, targets, None).await?;
         let previous = read_manifest(&manifest_path)
             .await
             .and_then(|t| SnapshotManifest::parse(&t).ok());
@@ -206,16 +206,13 @@ pub async fn rewrite_aof(core: &Rc<Core>) -> Result<(), String> {
         if let Some(first) = rotate.first() {
             files::sync_dir(first).await?;
         }
-        // While the cut holds every shard: list the new incr files after the
-        // old ones, so writes acknowledged from now on are always replayed.
+        // Before the cut moves any writer to them: list the new (empty) incr
+        // files after the old ones, so every write is replayed whatever
+        // fails later. Should this fail, no writer has moved.
         let mut during = old.clone();
         during.entries.extend(incrs.iter().cloned());
-        let during_text = during.render();
-        let path = manifest_path.clone();
-        cut(core, targets, Some(rotate), move |_| async move {
-            files::replace(&path, during_text.as_bytes()).await
-        })
-        .await?;
+        files::replace(&manifest_path, during.render().as_bytes()).await?;
+        cut(core, targets, Some(rotate)).await?;
         let mut done = AofManifest {
             shards: core.cores,
             entries: Vec::new(),
@@ -245,18 +242,13 @@ pub async fn rewrite_aof(core: &Rc<Core>) -> Result<(), String> {
 }
 
 /// The cut: locks every shard whole, starts each shard's snapshot into
-/// `targets[shard]` (and its journal rotation), runs `while_held`, releases,
-/// then waits until every shard has written its file.
-async fn cut<F, Fut>(
+/// `targets[shard]` (and its journal rotation), releases, then waits until
+/// every shard has written its file.
+async fn cut(
     core: &Rc<Core>,
     targets: Vec<PathBuf>,
     rotate: Option<Vec<PathBuf>>,
-    while_held: F,
-) -> Result<(), String>
-where
-    F: FnOnce(()) -> Fut,
-    Fut: std::future::Future<Output = Result<(), String>>,
-{
+) -> Result<(), String> {
     let tx = Tx::begin(core, all_shards(core), true).await;
     let cut_ms = crate::cmd::unix_ms();
     let mut rotate = rotate.map(|r| r.into_iter());
@@ -276,9 +268,7 @@ where
     for w in waits {
         w.await;
     }
-    let held = while_held(()).await;
     tx.release(core);
-    held?;
     loop {
         let mut running = false;
         for s in 0..core.cores {

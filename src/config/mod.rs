@@ -60,6 +60,7 @@ pub struct Config {
     pub slowlog_max_len: u64,
     pub dir: String,
     pub save: String,
+    pub stop_writes_on_bgsave_error: bool,
     pub appendonly: bool,
     pub appendfsync: &'static str,
     pub dbfilename: String,

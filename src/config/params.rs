@@ -409,6 +409,18 @@ pub static PARAMS: &[Param] = &[
         },
     },
     Param {
+        name: "stop-writes-on-bgsave-error",
+        default: "yes",
+        doc: "Refuse writes (MISCONF) after a failed snapshot while save rules are set, until one succeeds.",
+        mutable: true,
+        kind: Kind::Bool,
+        get: |c| yes_no(c.stop_writes_on_bgsave_error),
+        set: |c, v| {
+            c.stop_writes_on_bgsave_error = boolean(v)?;
+            Ok(())
+        },
+    },
+    Param {
         name: "appendonly",
         default: "no",
         doc: "Log every write to an append-only file (one per shard) and replay it at start.",

@@ -119,10 +119,18 @@ pub fn aof_write_failing() -> bool {
     AOF_FAILING_SHARDS.load(Relaxed) != 0
 }
 
-/// While an AOF cannot be written, the error that write commands (and PING,
-/// as Redis) get instead of running: `MISCONF Errors writing to the AOF
-/// file: <strerror>`. None when every shard writes fine.
-pub fn write_refusal() -> Option<String> {
+/// Redis's refusal after a failed snapshot (`stop-writes-on-bgsave-error`).
+pub const BGSAVE_ERROR: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
+
+/// The error that write commands (and PING, as Redis) get instead of
+/// running while the data cannot be persisted: after a failed snapshot when
+/// `stop_on_bgsave_error` (the setting, with save rules set) holds, and while
+/// an AOF cannot be written (`MISCONF Errors writing to the AOF file:
+/// <strerror>`). None when all is well: two relaxed loads, no more.
+pub fn write_refusal(stop_on_bgsave_error: impl FnOnce() -> bool) -> Option<String> {
+    if !LAST_BGSAVE_OK.load(Relaxed) && stop_on_bgsave_error() {
+        return Some(BGSAVE_ERROR.to_string());
+    }
     if !aof_write_failing() {
         return None;
     }

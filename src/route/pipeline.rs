@@ -142,7 +142,7 @@ pub async fn execute_batch_in(
             }
             continue;
         }
-        if let Some(refusal) = disk_error_refusal(client, spec) {
+        if let Some(refusal) = disk_error_refusal(core, client, spec) {
             flush(&env, &mut seg, out).await;
             crate::metrics::record_rejected(spec);
             if matches!(spec.exec, Exec::Global(Global::Exec)) {
@@ -245,15 +245,19 @@ pub async fn execute_batch_in(
     flush(&env, &mut seg, out).await;
 }
 
-/// While an AOF cannot be written (persist/status.rs), Redis's MISCONF
+/// While the data cannot be persisted (persist/status.rs), Redis's MISCONF
 /// error for a command that would write: a write command, an EXEC whose
 /// queue writes, and PING (Redis refuses it too, so that health checks
 /// notice).
 pub fn disk_error_refusal(
+    core: &Core,
     client: &RefCell<ClientState>,
     spec: &'static CommandSpec,
 ) -> Option<String> {
-    let refusal = crate::persist::status::write_refusal()?;
+    let refusal = crate::persist::status::write_refusal(|| {
+        let s = core.info.settings.borrow();
+        s.stop_writes_on_bgsave_error && !super::persist::save_rules(&s.save).is_empty()
+    })?;
     let writes = spec.flags & table::flag::WRITE != 0
         || spec.name == "ping"
         || (matches!(spec.exec, Exec::Global(Global::Exec))

@@ -260,7 +260,9 @@ pub fn queue_if_multi(
         Some(s) if s.flags & flag::NO_MULTI != 0 => {
             Some(b"ERR Command not allowed inside a transaction".to_vec())
         }
-        Some(s) => super::pipeline::disk_error_refusal(env.client, s).map(String::into_bytes),
+        Some(s) => {
+            super::pipeline::disk_error_refusal(env.core, env.client, s).map(String::into_bytes)
+        }
     };
     let mut c = env.client.borrow_mut();
     if let Some(spec) = spec {

@@ -1,5 +1,7 @@
-//! What the AOF does when the disk or its files let it down, through the real
-//! binary: a full disk (MISCONF for writes and PING, reads served, the write that
+//! What persistence does when the disk or its files let it down, through the
+//! real binary: a snapshot failing on a full disk (writes and PING refused as
+//! Redis's `stop-writes-on-bgsave-error` does, until a snapshot succeeds); for
+//! the AOF, a full disk (MISCONF for writes and PING, reads served, the write that
 //! failed answered only once it is stored, nothing acknowledged lost after a
 //! restart, no torn record left behind), a missing incr file or a zero-filled tail
 //! (start-up refuses, naming the file, and changes nothing), and a value over
@@ -12,7 +14,7 @@
 mod common;
 
 use common::persist::*;
-use common::{show, target_is_redis, RawConn};
+use common::{show, target_is_redis, RawConn, TestServer};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -20,7 +22,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-const MISCONF: &[u8] = b"-MISCONF Errors writing to the AOF file: No space left on device\r\n";
+const AOF_MISCONF: &[u8] = b"-MISCONF Errors writing to the AOF file: No space left on device\r\n";
 
 /// A tmpfs of `mb` MiB mounted on a fresh directory; unmounted on drop.
 struct SmallDisk {
@@ -99,7 +101,7 @@ fn fill(port: u16, w: usize, stop: &AtomicBool) -> WriterLog {
         ]));
         match conn.reply_within(Duration::from_secs(1)) {
             Some(r) if r == b"+OK\r\n" => log.acked.push(key),
-            Some(r) if r == MISCONF => {
+            Some(r) if r == AOF_MISCONF => {
                 log.refused += 1;
                 break;
             }
@@ -163,10 +165,10 @@ fn full_disk(fsync: &str) {
     // Failing: writes and PING get MISCONF (inside MULTI too), reads are served
     // on both shards, INFO says so.
     let mut probe = RawConn::connect(port);
-    assert_eq!(probe.cmd(&["SET", "x", "1"]), MISCONF);
-    assert_eq!(probe.cmd(&["PING"]), MISCONF);
+    assert_eq!(probe.cmd(&["SET", "x", "1"]), AOF_MISCONF);
+    assert_eq!(probe.cmd(&["PING"]), AOF_MISCONF);
     assert_eq!(probe.cmd(&["MULTI"]), b"+OK\r\n");
-    assert_eq!(probe.cmd(&["INCR", "x"]), MISCONF);
+    assert_eq!(probe.cmd(&["INCR", "x"]), AOF_MISCONF);
     assert_eq!(
         probe.cmd(&["EXEC"]),
         b"-EXECABORT Transaction discarded because of previous errors.\r\n"
@@ -345,3 +347,80 @@ fn a_value_over_512mb_reloads_under_a_higher_proto_max_bulk_len() {
         .unwrap();
     assert_eq!(tail, b"bbb");
 }
+
+fn info_field_raw(port: u16, field: &str) -> String {
+    info_persistence(port)
+        .remove(field)
+        .unwrap_or_else(|| panic!("INFO persistence lacks {field}"))
+}
+
+#[test]
+fn a_failed_snapshot_refuses_writes_until_one_succeeds() {
+    if target_is_redis() {
+        return;
+    }
+    let Some(disk) = SmallDisk::mount("bgsave-full", 2) else {
+        return;
+    };
+    let server = TestServer::builder()
+        .threads(2)
+        .arg("--dir")
+        .arg(disk.path().to_str().unwrap())
+        .arg("--save")
+        .arg("3600 1")
+        .start();
+    let port = server.port();
+    let mut c = RawConn::connect(port);
+    for i in 0..100 {
+        assert_eq!(
+            c.cmd(&["SET", &format!("k{i}"), &"v".repeat(100)]),
+            b"+OK\r\n"
+        );
+    }
+    // Fill the disk to the last byte.
+    let filler = disk.path().join("filler");
+    let _ = std::fs::write(&filler, vec![1u8; 3 << 20]);
+    assert_eq!(c.cmd(&["BGSAVE"]), b"+Background saving started\r\n");
+    wait_for(Duration::from_secs(20), "the snapshot to fail", || {
+        info_field_raw(port, "rdb_last_bgsave_status") == "err"
+    });
+    let refusal = [b"-", BGSAVE_MISCONF.as_bytes(), b"\r\n"].concat();
+    assert_eq!(c.cmd(&["SET", "a", "1"]), refusal);
+    assert_eq!(c.cmd(&["PING"]), refusal);
+    assert_eq!(
+        c.cmd(&["GET", "k7"]),
+        format!("$100\r\n{}\r\n", "v".repeat(100)).into_bytes()
+    );
+    assert_eq!(c.cmd(&["MULTI"]), b"+OK\r\n");
+    assert_eq!(c.cmd(&["SET", "a", "1"]), refusal);
+    assert_eq!(
+        c.cmd(&["EXEC"]),
+        b"-EXECABORT Transaction discarded because of previous errors.\r\n"
+    );
+    // The setting, and save rules, decide.
+    assert_eq!(
+        c.cmd(&["CONFIG", "SET", "stop-writes-on-bgsave-error", "no"]),
+        b"+OK\r\n"
+    );
+    assert_eq!(c.cmd(&["SET", "a", "1"]), b"+OK\r\n");
+    assert_eq!(
+        c.cmd(&["CONFIG", "SET", "stop-writes-on-bgsave-error", "yes"]),
+        b"+OK\r\n"
+    );
+    assert_eq!(c.cmd(&["SET", "a", "2"]), refusal);
+    assert_eq!(c.cmd(&["CONFIG", "SET", "save", ""]), b"+OK\r\n");
+    assert_eq!(c.cmd(&["SET", "a", "2"]), b"+OK\r\n");
+    assert_eq!(c.cmd(&["CONFIG", "SET", "save", "3600 1"]), b"+OK\r\n");
+    assert_eq!(c.cmd(&["SET", "a", "3"]), refusal);
+    // A snapshot that succeeds lifts it.
+    std::fs::remove_file(&filler).unwrap();
+    assert_eq!(c.cmd(&["BGSAVE"]), b"+Background saving started\r\n");
+    wait_for(Duration::from_secs(20), "the snapshot to succeed", || {
+        info_field_raw(port, "rdb_last_bgsave_status") == "ok"
+    });
+    assert_eq!(c.cmd(&["SET", "a", "3"]), b"+OK\r\n");
+    assert_eq!(c.cmd(&["PING"]), b"+PONG\r\n");
+}
+
+/// Redis 7.0's text, byte for byte (checked against redis-server on a full tmpfs).
+const BGSAVE_MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";

@@ -4,6 +4,7 @@
 
 use ringkv::cmd::client::CoreInfo;
 use ringkv::config::{self, Config, Start};
+use ringkv::net::probe;
 use ringkv::runtime::executor::{allowed_cpus, run};
 
 /// As Redis's `disable-thp yes`: no transparent huge pages for this process.
@@ -76,14 +77,16 @@ fn main() {
     let addr = format!("{}:{}", cfg.bind, cfg.port);
 
     // SO_REUSEPORT would let a second server silently share the port: probe it
-    // with a plain listener first so a taken port fails loudly, as Redis does.
-    match std::net::TcpListener::bind(&addr) {
-        Ok(probe) => drop(probe),
-        Err(e) => {
-            eprintln!("Could not create server TCP listening socket {addr}: bind: {e}");
-            log::error!("Could not create server TCP listening socket {addr}: bind: {e}");
-            std::process::exit(1);
-        }
+    // with a plain listener first so a taken port fails loudly, as Redis does
+    // (retried briefly: a process killed a moment ago may still hold it).
+    if let Err(e) = probe::wait_tcp_free(&addr, "TCP", probe::FREE_WAIT) {
+        eprintln!("Could not create server TCP listening socket {addr}: bind: {e}");
+        log::error!("Could not create server TCP listening socket {addr}: bind: {e}");
+        std::process::exit(1);
+    }
+    let unix_path = cfg.unixsocket.trim();
+    if !unix_path.is_empty() {
+        probe::wait_unix_free(std::path::Path::new(unix_path), probe::FREE_WAIT);
     }
 
     let config_file = cfg

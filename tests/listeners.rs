@@ -269,3 +269,51 @@ fn unix_clients_read_partial_commands() {
     s.read_exact(&mut buf).unwrap();
     assert_eq!(&buf, b"+PONG\r\n+PONG\r\n");
 }
+
+/// Clients of every kind, connected and answered, to make a killed server's
+/// teardown slower (each is a socket its io_uring must cancel).
+fn connect_clients(port: u16, path: &Path, n: usize) -> (Vec<RawConn>, Vec<UnixConn>) {
+    let mut tcp: Vec<RawConn> = (0..n).map(|_| RawConn::connect(port)).collect();
+    let mut unix: Vec<UnixConn> = (0..n).map(|_| UnixConn::connect(path)).collect();
+    for c in tcp.iter_mut() {
+        assert_eq!(c.cmd(&["PING"]), b"+PONG\r\n");
+    }
+    for c in unix.iter_mut() {
+        assert_eq!(c.cmd(&["PING"]), b"+PONG\r\n");
+    }
+    (tcp, unix)
+}
+
+#[test]
+fn restart_right_after_kill9_comes_up_on_the_same_port_and_path() {
+    let path = socket_path("kill9");
+    let start = |port: u16| {
+        let mut s = TestServer::builder()
+            .threads(2)
+            .arg("--unixsocket")
+            .arg(path.to_str().unwrap())
+            .spawn_on(port);
+        if let Err(e) = s.wait_until_ready() {
+            panic!("restart on port {port} failed: {e}");
+        }
+        s
+    };
+    let mut server = TestServer::builder()
+        .threads(2)
+        .arg("--unixsocket")
+        .arg(path.to_str().unwrap())
+        .start();
+    let port = server.port();
+    for round in 0..6 {
+        let clients = connect_clients(port, &path, 100);
+        server.kill9();
+        // At once, on the same port and path: every restart comes up.
+        server = start(port);
+        drop(clients);
+        let mut u = UnixConn::connect(&path);
+        assert_eq!(u.cmd(&["PING"]), b"+PONG\r\n", "round {round}");
+    }
+    // The log says when the start-up probe had to wait (it may not have).
+    let log = server.log();
+    assert!(!log.contains("Could not create"), "{log}");
+}

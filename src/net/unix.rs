@@ -119,7 +119,7 @@ fn remove_stale(path: &Path) -> std::io::Result<()> {
             "the path exists and is not a socket",
         ));
     }
-    if std::os::unix::net::UnixStream::connect(path).is_ok() {
+    if super::probe::unix_accepting(path) {
         return Err(std::io::Error::new(
             std::io::ErrorKind::AddrInUse,
             "another server is accepting on it (address already in use)",

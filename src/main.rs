@@ -84,6 +84,7 @@ fn main() {
         log::error!("Could not create server TCP listening socket {addr}: bind: {e}");
         std::process::exit(1);
     }
+    warn_if_backlog_capped(cfg.tcp_backlog);
     let unix_path = cfg.unixsocket.trim();
     if !unix_path.is_empty() {
         probe::wait_unix_free(std::path::Path::new(unix_path), probe::FREE_WAIT);
@@ -137,6 +138,18 @@ fn fatal(msg: &str) -> ! {
         env!("CARGO_PKG_VERSION")
     );
     std::process::exit(1);
+}
+
+/// As Redis: say when the kernel will cap `tcp-backlog` (net.core.somaxconn).
+fn warn_if_backlog_capped(backlog: u32) {
+    let max = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+        .ok()
+        .and_then(|s| s.trim().parse::<u32>().ok());
+    if let Some(max) = max.filter(|&m| m < backlog) {
+        log::warn!(
+            "tcp-backlog {backlog} cannot be enforced: /proc/sys/net/core/somaxconn is {max}"
+        );
+    }
 }
 
 /// 40 hex characters, like Redis's run_id.

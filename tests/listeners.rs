@@ -317,3 +317,63 @@ fn restart_right_after_kill9_comes_up_on_the_same_port_and_path() {
     let log = server.log();
     assert!(!log.contains("Could not create"), "{log}");
 }
+
+/// Send-Q of every listening socket `ss` shows in `args` whose line contains
+/// `local` (for listeners it is the backlog).
+fn listen_backlogs(args: &[&str], local: &str) -> Vec<u32> {
+    let out = std::process::Command::new("ss")
+        .args(args)
+        .output()
+        .expect("run ss (iproute2)");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.split_whitespace().any(|w| w == local))
+        .map(|l| {
+            let cols: Vec<&str> = l.split_whitespace().collect();
+            // [Netid] State Recv-Q Send-Q Local Peer
+            let at = cols.iter().position(|c| *c == "LISTEN").expect("LISTEN") + 2;
+            cols[at].parse().expect("Send-Q")
+        })
+        .collect()
+}
+
+fn somaxconn() -> u32 {
+    std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(4096)
+}
+
+#[test]
+fn tcp_backlog_sets_both_listeners_backlog() {
+    let path = socket_path("backlog");
+    let server = unix_server(2, &path, &["--tcp-backlog", "300"]);
+    let want = 300.min(somaxconn());
+    let local = format!("127.0.0.1:{}", server.port());
+    assert_eq!(
+        listen_backlogs(&["-ltnH"], &local),
+        vec![want, want],
+        "one TCP listener per executor"
+    );
+    assert_eq!(
+        listen_backlogs(&["-lxH"], path.to_str().unwrap()),
+        vec![want]
+    );
+    let mut c = server.raw();
+    assert_eq!(
+        show(&c.cmd(&["CONFIG", "GET", "tcp-backlog"])),
+        "*2\\r\\n$11\\r\\ntcp-backlog\\r\\n$3\\r\\n300\\r\\n"
+    );
+
+    // Redis's default, 511, without the flag.
+    let default = TestServer::start(1);
+    let local = format!("127.0.0.1:{}", default.port());
+    assert_eq!(
+        listen_backlogs(&["-ltnH"], &local),
+        vec![511.min(somaxconn())]
+    );
+    assert_eq!(
+        show(&default.raw().cmd(&["CONFIG", "GET", "tcp-backlog"])),
+        "*2\\r\\n$11\\r\\ntcp-backlog\\r\\n$3\\r\\n511\\r\\n"
+    );
+}

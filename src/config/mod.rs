@@ -35,6 +35,7 @@ pub struct Config {
     pub port: u16,
     pub unixsocket: String,
     pub unixsocketperm: u32,
+    pub tcp_backlog: u32,
     pub tcp_keepalive: u32,
     pub timeout: u32,
     pub maxclients: usize,

@@ -109,6 +109,18 @@ pub static PARAMS: &[Param] = &[
         },
     },
     Param {
+        name: "tcp-backlog",
+        default: "511",
+        doc: "Listen backlog of the TCP and Unix listeners (capped by net.core.somaxconn).",
+        mutable: false,
+        kind: Kind::Int,
+        get: |c| c.tcp_backlog.to_string(),
+        set: |c, v| {
+            c.tcp_backlog = int(v, 0, i32::MAX as i64)? as u32;
+            Ok(())
+        },
+    },
+    Param {
         name: "tcp-keepalive",
         default: "300",
         doc: "Seconds between TCP keepalive probes on client sockets (0: off).",

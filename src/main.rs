@@ -90,6 +90,8 @@ fn main() {
         probe::wait_unix_free(std::path::Path::new(unix_path), probe::FREE_WAIT);
     }
 
+    let metrics_addr = metrics_addr(&cfg);
+
     let config_file = cfg
         .origin
         .file
@@ -123,6 +125,7 @@ fn main() {
         executable: std::env::current_exe()
             .map(|p| p.display().to_string())
             .unwrap_or_default(),
+        metrics_addr,
         settings: std::cell::RefCell::new(cfg.clone()),
     };
     let code = run(cfg, cpus, threads, info);
@@ -138,6 +141,36 @@ fn fatal(msg: &str) -> ! {
         env!("CARGO_PKG_VERSION")
     );
     std::process::exit(1);
+}
+
+/// The metrics endpoint's address, checked free (retried briefly, as the
+/// client port). One named in `metrics-addr` must be free or the server
+/// exits with status 1; the `auto` one (port + 2742) only logs and runs
+/// without metrics. Empty: no endpoint.
+fn metrics_addr(cfg: &Config) -> String {
+    let Some(addr) = cfg.metrics_listen_addr() else {
+        return String::new();
+    };
+    match probe::wait_tcp_free(&addr, "metrics", probe::FREE_WAIT) {
+        Ok(()) => addr,
+        Err(e) if cfg.metrics_addr_is_explicit() => {
+            let msg = format!(
+                "Could not create metrics listening socket {addr}: bind: {e} \
+                 (metrics-addr; set another address, or \"\" to run without metrics)"
+            );
+            eprintln!("{msg}");
+            log::error!("{msg}");
+            std::process::exit(1);
+        }
+        Err(e) => {
+            log::warn!(
+                "metrics endpoint disabled: {addr} (metrics-addr auto: 127.0.0.1, port + {}) \
+                 cannot be bound: {e}; set metrics-addr to choose an address",
+                config::METRICS_PORT_OFFSET
+            );
+            String::new()
+        }
+    }
 }
 
 /// As Redis: say when the kernel will cap `tcp-backlog` (net.core.somaxconn).

@@ -158,14 +158,14 @@ pub static PARAMS: &[Param] = &[
     },
     Param {
         name: "metrics-addr",
-        default: "127.0.0.1:9121",
-        doc: "Address of the Prometheus /metrics endpoint (empty: off).",
+        default: "auto",
+        doc: "Address of the Prometheus /metrics endpoint (auto: 127.0.0.1, port + 2742; empty: off).",
         mutable: false,
         kind: Kind::Str,
         get: |c| c.metrics_addr.clone(),
         set: |c, v| {
-            if !v.is_empty() && v.parse::<std::net::SocketAddr>().is_err() {
-                return Err("argument must be an address like 127.0.0.1:9121".into());
+            if !v.is_empty() && v != "auto" && v.parse::<std::net::SocketAddr>().is_err() {
+                return Err("argument must be auto or an address like 127.0.0.1:9121".into());
             }
             c.metrics_addr = v.to_string();
             Ok(())

@@ -4,6 +4,7 @@
 
 use ringkv::cmd::client::CoreInfo;
 use ringkv::config::{self, Config, Start};
+use ringkv::net::probe;
 use ringkv::runtime::executor::{allowed_cpus, run};
 
 /// As Redis's `disable-thp yes`: no transparent huge pages for this process.
@@ -76,15 +77,20 @@ fn main() {
     let addr = format!("{}:{}", cfg.bind, cfg.port);
 
     // SO_REUSEPORT would let a second server silently share the port: probe it
-    // with a plain listener first so a taken port fails loudly, as Redis does.
-    match std::net::TcpListener::bind(&addr) {
-        Ok(probe) => drop(probe),
-        Err(e) => {
-            eprintln!("Could not create server TCP listening socket {addr}: bind: {e}");
-            log::error!("Could not create server TCP listening socket {addr}: bind: {e}");
-            std::process::exit(1);
-        }
+    // with a plain listener first so a taken port fails loudly, as Redis does
+    // (retried briefly: a process killed a moment ago may still hold it).
+    if let Err(e) = probe::wait_tcp_free(&addr, "TCP", probe::FREE_WAIT) {
+        eprintln!("Could not create server TCP listening socket {addr}: bind: {e}");
+        log::error!("Could not create server TCP listening socket {addr}: bind: {e}");
+        std::process::exit(1);
     }
+    warn_if_backlog_capped(cfg.tcp_backlog);
+    let unix_path = cfg.unixsocket.trim();
+    if !unix_path.is_empty() {
+        probe::wait_unix_free(std::path::Path::new(unix_path), probe::FREE_WAIT);
+    }
+
+    let metrics_addr = metrics_addr(&cfg);
 
     let config_file = cfg
         .origin
@@ -119,6 +125,7 @@ fn main() {
         executable: std::env::current_exe()
             .map(|p| p.display().to_string())
             .unwrap_or_default(),
+        metrics_addr,
         settings: std::cell::RefCell::new(cfg.clone()),
     };
     let code = run(cfg, cpus, threads, info);
@@ -134,6 +141,48 @@ fn fatal(msg: &str) -> ! {
         env!("CARGO_PKG_VERSION")
     );
     std::process::exit(1);
+}
+
+/// The metrics endpoint's address, checked free (retried briefly, as the
+/// client port). One named in `metrics-addr` must be free or the server
+/// exits with status 1; the `auto` one (port + 2742) only logs and runs
+/// without metrics. Empty: no endpoint.
+fn metrics_addr(cfg: &Config) -> String {
+    let Some(addr) = cfg.metrics_listen_addr() else {
+        return String::new();
+    };
+    match probe::wait_tcp_free(&addr, "metrics", probe::FREE_WAIT) {
+        Ok(()) => addr,
+        Err(e) if cfg.metrics_addr_is_explicit() => {
+            let msg = format!(
+                "Could not create metrics listening socket {addr}: bind: {e} \
+                 (metrics-addr; set another address, or \"\" to run without metrics)"
+            );
+            eprintln!("{msg}");
+            log::error!("{msg}");
+            std::process::exit(1);
+        }
+        Err(e) => {
+            log::warn!(
+                "metrics endpoint disabled: {addr} (metrics-addr auto: 127.0.0.1, port + {}) \
+                 cannot be bound: {e}; set metrics-addr to choose an address",
+                config::METRICS_PORT_OFFSET
+            );
+            String::new()
+        }
+    }
+}
+
+/// As Redis: say when the kernel will cap `tcp-backlog` (net.core.somaxconn).
+fn warn_if_backlog_capped(backlog: u32) {
+    let max = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+        .ok()
+        .and_then(|s| s.trim().parse::<u32>().ok());
+    if let Some(max) = max.filter(|&m| m < backlog) {
+        log::warn!(
+            "tcp-backlog {backlog} cannot be enforced: /proc/sys/net/core/somaxconn is {max}"
+        );
+    }
 }
 
 /// 40 hex characters, like Redis's run_id.

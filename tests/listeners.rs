@@ -269,3 +269,111 @@ fn unix_clients_read_partial_commands() {
     s.read_exact(&mut buf).unwrap();
     assert_eq!(&buf, b"+PONG\r\n+PONG\r\n");
 }
+
+/// Clients of every kind, connected and answered, to make a killed server's
+/// teardown slower (each is a socket its io_uring must cancel).
+fn connect_clients(port: u16, path: &Path, n: usize) -> (Vec<RawConn>, Vec<UnixConn>) {
+    let mut tcp: Vec<RawConn> = (0..n).map(|_| RawConn::connect(port)).collect();
+    let mut unix: Vec<UnixConn> = (0..n).map(|_| UnixConn::connect(path)).collect();
+    for c in tcp.iter_mut() {
+        assert_eq!(c.cmd(&["PING"]), b"+PONG\r\n");
+    }
+    for c in unix.iter_mut() {
+        assert_eq!(c.cmd(&["PING"]), b"+PONG\r\n");
+    }
+    (tcp, unix)
+}
+
+#[test]
+fn restart_right_after_kill9_comes_up_on_the_same_port_and_path() {
+    let path = socket_path("kill9");
+    let start = |port: u16| {
+        let mut s = TestServer::builder()
+            .threads(2)
+            .arg("--unixsocket")
+            .arg(path.to_str().unwrap())
+            .spawn_on(port);
+        if let Err(e) = s.wait_until_ready() {
+            panic!("restart on port {port} failed: {e}");
+        }
+        s
+    };
+    let mut server = TestServer::builder()
+        .threads(2)
+        .arg("--unixsocket")
+        .arg(path.to_str().unwrap())
+        .start();
+    let port = server.port();
+    for round in 0..6 {
+        let clients = connect_clients(port, &path, 100);
+        server.kill9();
+        // At once, on the same port and path: every restart comes up.
+        server = start(port);
+        drop(clients);
+        let mut u = UnixConn::connect(&path);
+        assert_eq!(u.cmd(&["PING"]), b"+PONG\r\n", "round {round}");
+    }
+    // The log says when the start-up probe had to wait (it may not have).
+    let log = server.log();
+    assert!(!log.contains("Could not create"), "{log}");
+}
+
+/// Send-Q of every listening socket `ss` shows in `args` whose line contains
+/// `local` (for listeners it is the backlog).
+fn listen_backlogs(args: &[&str], local: &str) -> Vec<u32> {
+    let out = std::process::Command::new("ss")
+        .args(args)
+        .output()
+        .expect("run ss (iproute2)");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.split_whitespace().any(|w| w == local))
+        .map(|l| {
+            let cols: Vec<&str> = l.split_whitespace().collect();
+            // [Netid] State Recv-Q Send-Q Local Peer
+            let at = cols.iter().position(|c| *c == "LISTEN").expect("LISTEN") + 2;
+            cols[at].parse().expect("Send-Q")
+        })
+        .collect()
+}
+
+fn somaxconn() -> u32 {
+    std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(4096)
+}
+
+#[test]
+fn tcp_backlog_sets_both_listeners_backlog() {
+    let path = socket_path("backlog");
+    let server = unix_server(2, &path, &["--tcp-backlog", "300"]);
+    let want = 300.min(somaxconn());
+    let local = format!("127.0.0.1:{}", server.port());
+    assert_eq!(
+        listen_backlogs(&["-ltnH"], &local),
+        vec![want, want],
+        "one TCP listener per executor"
+    );
+    assert_eq!(
+        listen_backlogs(&["-lxH"], path.to_str().unwrap()),
+        vec![want]
+    );
+    let mut c = server.raw();
+    assert_eq!(
+        show(&c.cmd(&["CONFIG", "GET", "tcp-backlog"])),
+        "*2\\r\\n$11\\r\\ntcp-backlog\\r\\n$3\\r\\n300\\r\\n"
+    );
+
+    // Redis's default, 511, without the flag.
+    let default = TestServer::start(1);
+    let local = format!("127.0.0.1:{}", default.port());
+    assert_eq!(
+        listen_backlogs(&["-ltnH"], &local),
+        vec![511.min(somaxconn())]
+    );
+    assert_eq!(
+        show(&default.raw().cmd(&["CONFIG", "GET", "tcp-backlog"])),
+        "*2\\r\\n$11\\r\\ntcp-backlog\\r\\n$3\\r\\n511\\r\\n"
+    );
+}

@@ -491,3 +491,112 @@ fn monitor_streams_commands_from_every_core() {
         .iter()
         .any(|l| l.contains(" [3 ") && l.ends_with("\"GET\" \"x\"")));
 }
+
+/// `field` of INFO server (empty when shown empty).
+fn info_server_field(c: &mut RawConn, field: &str) -> String {
+    let reply = c.cmd(&["INFO", "server"]);
+    let text = String::from_utf8_lossy(&reply).into_owned();
+    let prefix = format!("{field}:");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .unwrap_or_else(|| panic!("INFO server lacks {field}: {text}"))
+        .trim()
+        .to_string()
+}
+
+/// A free port P whose `metrics-addr auto` port, P + 2742, is free too.
+fn port_pair() -> (u16, u16) {
+    loop {
+        let p = free_port();
+        let Some(m) = p.checked_add(2742) else {
+            continue;
+        };
+        if std::net::TcpListener::bind(("127.0.0.1", m)).is_ok() {
+            return (p, m);
+        }
+    }
+}
+
+#[test]
+fn default_metrics_addr_follows_the_port_so_two_servers_both_serve_metrics() {
+    if common::target_is_redis() {
+        return;
+    }
+    let mut servers = Vec::new();
+    for _ in 0..2 {
+        let (port, metrics) = port_pair();
+        let mut s = TestServer::builder().threads(2).spawn_on(port);
+        s.wait_until_ready().expect("starts");
+        servers.push((s, metrics));
+    }
+    for (s, metrics) in &servers {
+        let mut c = s.raw();
+        assert_eq!(
+            info_server_field(&mut c, "metrics_addr"),
+            format!("127.0.0.1:{metrics}")
+        );
+        let (status, body) = http_get(*metrics, "/metrics");
+        assert_eq!(status, 200);
+        assert!(body.contains("ringkv_"), "{body}");
+        // CONFIG GET shows the setting as given.
+        assert_eq!(
+            c.cmd(&["CONFIG", "GET", "metrics-addr"]),
+            b"*2\r\n$12\r\nmetrics-addr\r\n$4\r\nauto\r\n"
+        );
+    }
+}
+
+#[test]
+fn default_metrics_addr_taken_runs_without_metrics_and_says_so() {
+    if common::target_is_redis() {
+        return;
+    }
+    let (port, metrics) = port_pair();
+    let _taken = std::net::TcpListener::bind(("127.0.0.1", metrics)).unwrap();
+    let mut s = TestServer::builder().spawn_on(port);
+    s.wait_until_ready().expect("starts without metrics");
+    let mut c = s.raw();
+    assert_eq!(info_server_field(&mut c, "metrics_addr"), "");
+    let log = s.log();
+    assert!(
+        log.contains("metrics endpoint disabled") && log.contains(&format!("127.0.0.1:{metrics}")),
+        "{log}"
+    );
+}
+
+#[test]
+fn explicit_metrics_addr_in_use_exits_1_from_flag_file_or_env() {
+    if common::target_is_redis() {
+        return;
+    }
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let file = std::env::temp_dir().join(format!("ringkv-metrics-{}.toml", std::process::id()));
+    std::fs::write(&file, format!("metrics-addr = \"{addr}\"\n")).unwrap();
+    let ways = [
+        TestServer::builder()
+            .arg("--metrics-addr")
+            .arg(addr.clone()),
+        TestServer::builder()
+            .arg("--config")
+            .arg(file.to_str().unwrap()),
+        TestServer::builder().env("RINGKV_METRICS_ADDR", addr.clone()),
+    ];
+    for (i, way) in ways.into_iter().enumerate() {
+        let started = Instant::now();
+        let mut s = way.spawn();
+        let status = s.wait_exit(Duration::from_secs(10)).expect("exits");
+        assert_eq!(status.code(), Some(1), "way {i}: {}", s.log());
+        assert!(
+            started.elapsed() < Duration::from_secs(6),
+            "way {i} took {:?}",
+            started.elapsed()
+        );
+        let log = s.log();
+        assert!(
+            log.contains("Could not create metrics listening socket") && log.contains(&addr),
+            "way {i}: {log}"
+        );
+    }
+    let _ = std::fs::remove_file(&file);
+}

@@ -242,6 +242,9 @@ pub struct CoreInfo {
     pub run_id: String,
     pub config_file: String,
     pub executable: String,
+    /// Where the metrics endpoint listens (`host:port`; empty: none), as
+    /// main.rs resolved `metrics-addr` at start.
+    pub metrics_addr: String,
     /// This core's own copy of the live settings: CONFIG GET reads it, CONFIG
     /// SET and SIGHUP update it on every core (through the mesh), so it is
     /// never shared between threads.
@@ -267,6 +270,7 @@ impl CoreInfo {
             run_id: "0123456789abcdef0123456789abcdef01234567".into(),
             config_file: String::new(),
             executable: "/usr/bin/ringkv".into(),
+            metrics_addr: String::new(),
             settings: std::cell::RefCell::new(crate::config::Config::defaults()),
         }
     }

@@ -284,6 +284,8 @@ fn server(s: &mut Section, core: &CoreInfo) {
     s.kv("io_threads_active", 0);
     s.kv("ringkv_version", env!("CARGO_PKG_VERSION"));
     s.kv("ringkv_threads", core.cores);
+    // Where /metrics is served (empty: nowhere), see `metrics-addr`.
+    s.kv("metrics_addr", &core.metrics_addr);
 }
 
 fn clients(s: &mut Section, f: &InfoFacts, core: &CoreInfo) {

@@ -35,6 +35,7 @@ pub struct Config {
     pub port: u16,
     pub unixsocket: String,
     pub unixsocketperm: u32,
+    pub tcp_backlog: u32,
     pub tcp_keepalive: u32,
     pub timeout: u32,
     pub maxclients: usize,
@@ -163,11 +164,36 @@ impl Config {
         Ok((Start::Run(Box::new(load(&origin)?)), warnings))
     }
 
+    /// Where the metrics endpoint listens: `metrics-addr`, or with `auto`
+    /// (the default) 127.0.0.1 on the TCP port + [`METRICS_PORT_OFFSET`]
+    /// (6379 -> 9121, the port redis_exporter uses), so several servers on
+    /// one host each get their own; None when off (empty, or `auto` past
+    /// port 65535).
+    pub fn metrics_listen_addr(&self) -> Option<String> {
+        match self.metrics_addr.trim() {
+            "" => None,
+            "auto" => {
+                let port = u32::from(self.port) + METRICS_PORT_OFFSET;
+                u16::try_from(port).ok().map(|p| format!("127.0.0.1:{p}"))
+            }
+            addr => Some(addr.to_string()),
+        }
+    }
+
+    /// Whether `metrics-addr` names an address itself (not `auto` or off):
+    /// then an address in use stops the server at start.
+    pub fn metrics_addr_is_explicit(&self) -> bool {
+        !matches!(self.metrics_addr.trim(), "" | "auto")
+    }
+
     /// The value of a setting by name, as `CONFIG GET` shows it.
     pub fn get(&self, name: &str) -> Option<String> {
         params::find(name).map(|p| (p.get)(self))
     }
 }
+
+/// `metrics-addr auto` listens on the TCP port plus this (6379 -> 9121).
+pub const METRICS_PORT_OFFSET: u32 = 2742;
 
 /// Environment variables that override settings start with this.
 pub const ENV_PREFIX: &str = "RINGKV_";

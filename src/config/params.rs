@@ -109,6 +109,18 @@ pub static PARAMS: &[Param] = &[
         },
     },
     Param {
+        name: "tcp-backlog",
+        default: "511",
+        doc: "Listen backlog of the TCP and Unix listeners (capped by net.core.somaxconn).",
+        mutable: false,
+        kind: Kind::Int,
+        get: |c| c.tcp_backlog.to_string(),
+        set: |c, v| {
+            c.tcp_backlog = int(v, 0, i32::MAX as i64)? as u32;
+            Ok(())
+        },
+    },
+    Param {
         name: "tcp-keepalive",
         default: "300",
         doc: "Seconds between TCP keepalive probes on client sockets (0: off).",
@@ -146,14 +158,14 @@ pub static PARAMS: &[Param] = &[
     },
     Param {
         name: "metrics-addr",
-        default: "127.0.0.1:9121",
-        doc: "Address of the Prometheus /metrics endpoint (empty: off).",
+        default: "auto",
+        doc: "Address of the Prometheus /metrics endpoint (auto: 127.0.0.1, port + 2742; empty: off).",
         mutable: false,
         kind: Kind::Str,
         get: |c| c.metrics_addr.clone(),
         set: |c, v| {
-            if !v.is_empty() && v.parse::<std::net::SocketAddr>().is_err() {
-                return Err("argument must be an address like 127.0.0.1:9121".into());
+            if !v.is_empty() && v != "auto" && v.parse::<std::net::SocketAddr>().is_err() {
+                return Err("argument must be auto or an address like 127.0.0.1:9121".into());
             }
             c.metrics_addr = v.to_string();
             Ok(())

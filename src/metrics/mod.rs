@@ -34,8 +34,6 @@ use std::rc::Rc;
 
 pub use gather::{MetricsJob, MetricsOutput};
 
-/// Default address of the HTTP endpoint (redis_exporter's port).
-pub const DEFAULT_METRICS_ADDR: &str = "127.0.0.1:9121";
 /// Redis's `slowlog-log-slower-than` default (µs; negative disables, 0 logs all).
 pub const DEFAULT_SLOWLOG_SLOWER_THAN: i64 = 10_000;
 /// Redis's `slowlog-max-len` default.
@@ -44,14 +42,12 @@ pub const DEFAULT_SLOWLOG_MAX_LEN: usize = 128;
 pub const DEFAULT_LATENCY_THRESHOLD: u64 = 0;
 
 /// Observability settings. Read at start from the `CONFIG GET` view (names as
-/// Redis: `metrics-addr`, `slowlog-log-slower-than`, `slowlog-max-len`,
-/// `latency-monitor-threshold`), else from `RINGKV_METRICS_ADDR`,
+/// Redis: `slowlog-log-slower-than`, `slowlog-max-len`,
+/// `latency-monitor-threshold`), else from
 /// `RINGKV_SLOWLOG_LOG_SLOWER_THAN`, `RINGKV_SLOWLOG_MAX_LEN`,
 /// `RINGKV_LATENCY_MONITOR_THRESHOLD`, else the defaults above.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObsConfig {
-    /// `host:port` of the HTTP endpoint; empty (or `off`) disables it.
-    pub metrics_addr: String,
     pub slowlog_slower_than: i64,
     pub slowlog_max_len: usize,
     pub latency_threshold_ms: u64,
@@ -66,12 +62,6 @@ impl ObsConfig {
                 .unwrap_or(default)
         }
         ObsConfig {
-            metrics_addr: setting(
-                info,
-                "metrics-addr",
-                "RINGKV_METRICS_ADDR",
-                DEFAULT_METRICS_ADDR.to_string(),
-            ),
             slowlog_slower_than: setting(
                 info,
                 "slowlog-log-slower-than",
@@ -283,8 +273,9 @@ pub fn start(core: &Rc<crate::runtime::core::Core>) {
         m.configure(&cfg);
     });
     if core.id == 0 {
-        let addr = cfg.metrics_addr.trim().to_string();
-        if addr.is_empty() || addr.eq_ignore_ascii_case("off") || addr.eq_ignore_ascii_case("no") {
+        // Resolved (and checked free) by main.rs from `metrics-addr`.
+        let addr = core.info.metrics_addr.clone();
+        if addr.is_empty() {
             log::info!("metrics endpoint disabled");
         } else {
             glommio::spawn_local(http::serve(core.clone(), addr)).detach();

@@ -1,4 +1,5 @@
-//! An executor's listeners: its own SO_REUSEPORT TCP socket on `bind:port`,
+//! An executor's listeners: its own SO_REUSEPORT TCP socket on `bind:port`
+//! (listen backlog `tcp-backlog`, as the Unix socket's),
 //! and on executor 0 the Unix socket it accepts for every executor (see
 //! [`super::unix`]). Binding reports to the main thread for systemd's
 //! `READY=1`; serving runs the accept loops, the idle sweep and the Unix
@@ -64,11 +65,11 @@ impl Listeners {
     /// before exiting.
     pub fn bind(id: usize, cfg: &Config, ends: NetEnds) -> Result<Listeners, String> {
         let tcp_addr = format!("{}:{}", cfg.bind, cfg.port);
-        let tcp = bind_tcp(&tcp_addr)
+        let tcp = bind_tcp(&tcp_addr, cfg.tcp_backlog)
             .map_err(|e| format!("Could not create server TCP listening socket {tcp_addr}: {e}"))?;
         let path = unix_path(cfg);
         let unix = match (&path, id) {
-            (Some(p), 0) => Some(UnixSocket::bind(p, cfg.unixsocketperm)?),
+            (Some(p), 0) => Some(UnixSocket::bind(p, cfg.unixsocketperm, cfg.tcp_backlog)?),
             _ => None,
         };
         Ok(Listeners {
@@ -240,8 +241,9 @@ pub fn describe(cfg: &Config) -> String {
 /// Binds one executor's TCP listener: SO_REUSEPORT (one listener per
 /// executor) and, as Redis, SO_REUSEADDR — without it the connections this
 /// server closed first linger in TIME_WAIT without the flag and make a
-/// restart on the same port fail its start-up probe for a minute.
-fn bind_tcp(addr: &str) -> std::io::Result<(TcpListener, std::os::fd::RawFd)> {
+/// restart on the same port fail its start-up probe for a minute. `backlog`
+/// is `tcp-backlog`.
+fn bind_tcp(addr: &str, backlog: u32) -> std::io::Result<(TcpListener, std::os::fd::RawFd)> {
     use socket2::{Domain, Protocol, SockAddr, Socket, Type};
     use std::net::ToSocketAddrs;
     use std::os::fd::{FromRawFd, IntoRawFd};
@@ -258,7 +260,7 @@ fn bind_tcp(addr: &str) -> std::io::Result<(TcpListener, std::os::fd::RawFd)> {
     sk.set_reuse_address(true)?;
     sk.set_reuse_port(true)?;
     sk.bind(&SockAddr::from(addr))?;
-    sk.listen(1024)?;
+    sk.listen(backlog.min(i32::MAX as u32) as i32)?;
     let fd = sk.into_raw_fd();
     // SAFETY: the descriptor is a bound, listening TCP socket we own.
     Ok((unsafe { TcpListener::from_raw_fd(fd) }, fd))

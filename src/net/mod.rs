@@ -1,5 +1,6 @@
 //! Network side: the per-executor listeners ([`listener`]: TCP with
 //! SO_REUSEPORT, and the Unix socket executor 0 accepts for all in [`unix`]),
+//! the start-up check that the addresses are free ([`probe`]),
 //! the connection loop that reads, parses, executes and writes, generic over
 //! the stream type ([`connection`]), client limits (`maxclients`, `timeout`,
 //! TCP keepalive: [`limits`]), and the shard's background active-expiry task
@@ -9,4 +10,5 @@ pub mod connection;
 pub mod expiry;
 pub mod limits;
 pub mod listener;
+pub mod probe;
 pub mod unix;

@@ -8,6 +8,8 @@
 //! connection loop as TCP clients. The hand-off costs one cross-core message
 //! per connection, never per request.
 //!
+//! Its listen backlog is `tcp-backlog`, as Redis uses for both listeners.
+//!
 //! The path: a stale socket file (nobody accepting on it) is removed before
 //! binding, a live one or a non-socket file fails start-up; `unixsocketperm`
 //! is applied after bind (as Redis does); at clean exit the file is removed if
@@ -19,7 +21,7 @@ use crate::runtime::core::Core;
 use futures_lite::future;
 use glommio::channels::shared_channel::{self, ConnectedSender, SharedReceiver, SharedSender};
 use glommio::net::{AcceptedUnixStream, UnixListener};
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
@@ -65,14 +67,22 @@ pub struct UnixSocket {
 }
 
 impl UnixSocket {
-    /// Removes a stale socket file at `path`, binds, applies `perm` (octal
-    /// mode bits; 0 leaves the umask's). Must run on an executor.
-    pub fn bind(path: &Path, perm: u32) -> Result<UnixSocket, String> {
+    /// Removes a stale socket file at `path`, binds, sets the listen backlog
+    /// (`tcp-backlog`), applies `perm` (octal mode bits; 0 leaves the
+    /// umask's). Must run on an executor.
+    pub fn bind(path: &Path, perm: u32, backlog: u32) -> Result<UnixSocket, String> {
         let fail = |e: &dyn std::fmt::Display| {
             format!("Failed opening Unix socket {}: {e}", path.display())
         };
         remove_stale(path).map_err(|e| fail(&e))?;
         let listener = UnixListener::bind(path).map_err(|e| fail(&e))?;
+        // glommio listens with a backlog of 128; listen(2) on a socket that
+        // is already listening only changes its backlog.
+        let backlog = backlog.min(i32::MAX as u32) as i32;
+        // SAFETY: listen(2) on the descriptor `listener` owns (open, bound).
+        if unsafe { libc::listen(listener.as_raw_fd(), backlog) } != 0 {
+            return Err(fail(&std::io::Error::last_os_error()));
+        }
         if perm != 0 {
             std::fs::set_permissions(path, std::fs::Permissions::from_mode(perm))
                 .map_err(|e| fail(&e))?;
@@ -119,7 +129,7 @@ fn remove_stale(path: &Path) -> std::io::Result<()> {
             "the path exists and is not a socket",
         ));
     }
-    if std::os::unix::net::UnixStream::connect(path).is_ok() {
+    if super::probe::unix_accepting(path) {
         return Err(std::io::Error::new(
             std::io::ErrorKind::AddrInUse,
             "another server is accepting on it (address already in use)",
@@ -249,7 +259,7 @@ mod tests {
         let p = path.clone();
         let ex = glommio::LocalExecutorBuilder::default()
             .spawn(move || async move {
-                let sock = UnixSocket::bind(&p, 0o600).unwrap();
+                let sock = UnixSocket::bind(&p, 0o600, 511).unwrap();
                 let client = std::os::unix::net::UnixStream::connect(&p).unwrap();
                 let accepted = sock.listener.shared_accept().await.unwrap();
                 let fd = accepted_fd(&accepted).expect("fd parsed");

@@ -71,7 +71,11 @@ impl Builder {
     /// Spawn the server on a free port without waiting for it (for tests of
     /// start-up itself); [`TestServer::wait_until_ready`] waits later.
     pub fn spawn(self) -> TestServer {
-        let port = free_port();
+        self.spawn_on(free_port())
+    }
+
+    /// [`Builder::spawn`] on a given port (for restarts on the same port).
+    pub fn spawn_on(self, port: u16) -> TestServer {
         let mut cmd = self.command(port);
         let log = log_path(self.kind, port);
         let log_file = File::create(&log).expect("create server log");
@@ -251,6 +255,12 @@ impl TestServer {
         // SAFETY: kill(2) on our own child's pid has no memory effects.
         let rc = unsafe { libc::kill(self.child.id() as libc::pid_t, signal) };
         assert_eq!(rc, 0, "kill({}, {signal})", self.child.id());
+    }
+
+    /// SIGKILL the server and reap it (returns once the process is gone).
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// Wait until the server answers PING (after [`Builder::spawn`]).

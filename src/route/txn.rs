@@ -325,6 +325,7 @@ pub async fn on_disconnect(
     let batch = Batch {
         data: &empty,
         inline: &empty,
+        big: &[],
         spans: &[],
         cmds: &[],
     };
@@ -461,6 +462,7 @@ async fn exec(env: &Env<'_>, out: &mut Vec<u8>) {
     let batch = Batch {
         data: &data,
         inline: &empty,
+        big: &[],
         spans: &spans,
         cmds: &cmds,
     };

@@ -50,6 +50,7 @@ fn bytes_of(v: &Value) -> Vec<u8> {
     match v {
         Value::Int(n) => n.to_string().into_bytes(),
         Value::Bytes(b) => b.clone(),
+        Value::Shared(b) => b.to_vec(),
     }
 }
 

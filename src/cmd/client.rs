@@ -70,11 +70,11 @@ impl Queued {
         }
     }
 
-    /// Whether `args` still fit: spans address the buffer with 31 bits (the top
-    /// bit marks inline arguments, protocol/args.rs).
+    /// Whether `args` still fit: spans address the buffer with 30 bits (the top
+    /// two bits mark inline and big arguments, protocol/args.rs).
     pub fn fits(&self, args: &Args<'_>) -> bool {
         let bytes: usize = args.iter_from(0).map(<[u8]>::len).sum();
-        self.data.len() + bytes < crate::protocol::args::INLINE_BIT as usize
+        self.data.len() + bytes < crate::protocol::args::MAX_DATA_OFFSET
     }
 
     pub fn len(&self) -> usize {

@@ -5,12 +5,15 @@
 //! after the replies of the commands before it and then the connection closes,
 //! as in Redis; the query buffer never exceeds `client-query-buffer-limit`.
 
+use super::bigarg::BigArg;
 use super::limits::ClientLimits;
+use super::readsize::ReadSize;
 use crate::cmd::client::ClientState;
-use crate::protocol::{parse_command, ParseOutcome, ProtocolError, Span};
+use crate::protocol::args::{BIG_BIT, INLINE_BIT, MAX_DATA_OFFSET};
+use crate::protocol::{ParseOutcome, ProtocolError, Span, StreamParser};
 use crate::route::pipeline::{execute_batch, Batch};
 use crate::runtime::core::{Core, Counters};
-use bytes::{Buf, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use futures_lite::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use std::cell::RefCell;
 use std::os::fd::RawFd;
@@ -81,6 +84,168 @@ fn next_client_id(core: &Core) -> u64 {
     n * core.cores as u64 + core.id as u64 + 1
 }
 
+/// What one read step brought.
+enum Read {
+    /// Bytes arrived (possibly followed by end of stream, seen next time).
+    Data,
+    /// The peer closed the stream.
+    Eof,
+    /// The connection must close without a reply (a limit was crossed).
+    Close,
+}
+
+/// The connection's input side: the read buffer, the resumable parser and
+/// the big arguments of the request in progress.
+struct Input {
+    buf: BytesMut,
+    parser: StreamParser,
+    big: Vec<Bytes>,
+    sizes: ReadSize,
+    /// Adaptive size of one read call (doubles while reads fill it).
+    read_size: usize,
+    /// The stream ended after the bytes now buffered.
+    eof: bool,
+}
+
+impl Input {
+    fn new() -> Input {
+        Input {
+            buf: BytesMut::new(),
+            parser: StreamParser::new(),
+            big: Vec::new(),
+            sizes: ReadSize::default(),
+            read_size: MIN_READ,
+            eof: false,
+        }
+    }
+
+    /// Bytes not consumed by parsing: what `client-query-buffer-limit` bounds.
+    fn unparsed(&self) -> usize {
+        self.buf.len() - self.parser.unparsed_from(0)
+    }
+
+    /// Reads what Redis would read in one `read` (several calls when the
+    /// socket has more than one call's window, never waiting for more), or
+    /// the pending big argument into its own buffer.
+    async fn read<S: AsyncRead + Unpin>(
+        &mut self,
+        core: &Core,
+        client: &RefCell<ClientState>,
+        stream: &mut S,
+        spans: &mut Vec<Span>,
+    ) -> std::io::Result<Read> {
+        if self.eof {
+            return Ok(Read::Eof);
+        }
+        if let Some((at, len)) = self.parser.big_bulk() {
+            return self.read_big(core, client, stream, spans, at, len).await;
+        }
+        let want = self.sizes.next(self.unparsed());
+        let mut got = 0;
+        while got < want {
+            let window = self.read_size.min(want - got);
+            let len = self.buf.len();
+            self.buf.resize(len + window, 0);
+            let read = if got == 0 {
+                Some(stream.read(&mut self.buf[len..]).await)
+            } else {
+                // More only if it is already there: never wait with
+                // complete requests unanswered.
+                futures_lite::future::poll_once(stream.read(&mut self.buf[len..])).await
+            };
+            let n = match read {
+                Some(Ok(n)) => n,
+                Some(Err(e)) if got == 0 => {
+                    self.buf.truncate(len);
+                    return Err(e);
+                }
+                Some(Err(_)) | None => 0,
+            };
+            self.buf.truncate(len + n);
+            if n == 0 {
+                if read.is_some() {
+                    self.eof = true;
+                }
+                break;
+            }
+            got += n;
+            self.read_size = if n == window {
+                (self.read_size * 2).min(MAX_READ)
+            } else {
+                MIN_READ
+            };
+            if n < window {
+                break;
+            }
+        }
+        if got == 0 {
+            return Ok(Read::Eof);
+        }
+        self.note_read(core, client, got);
+        if self.unparsed() > core.query_buffer_limit {
+            log::warn!(
+                "shard {}: closing client: query buffer limit reached",
+                core.id
+            );
+            return Ok(Read::Close);
+        }
+        if self.buf.len() >= MAX_DATA_OFFSET {
+            log::warn!(
+                "shard {}: closing client: request over 1 GiB of small arguments",
+                core.id
+            );
+            return Ok(Read::Close);
+        }
+        Ok(Read::Data)
+    }
+
+    /// Receives the pending bulk of `len` bytes whose payload starts at
+    /// `buf[at]` into its own allocation.
+    async fn read_big<S: AsyncRead + Unpin>(
+        &mut self,
+        core: &Core,
+        client: &RefCell<ClientState>,
+        stream: &mut S,
+        spans: &mut Vec<Span>,
+        at: usize,
+        len: usize,
+    ) -> std::io::Result<Read> {
+        let mut arg = BigArg::new(len, &self.buf[at..]);
+        self.buf.truncate(at);
+        while !arg.is_full() {
+            // As Redis, whose query buffer is the argument meanwhile.
+            if arg.filled() > core.query_buffer_limit {
+                log::warn!(
+                    "shard {}: closing client: query buffer limit reached",
+                    core.id
+                );
+                return Ok(Read::Close);
+            }
+            let n = stream.read(arg.window()).await?;
+            if n == 0 {
+                return Ok(Read::Eof);
+            }
+            arg.advance(n);
+            self.note_read(core, client, n);
+        }
+        let index = self.big.len() as u32;
+        self.big.push(arg.into_bytes());
+        let span = Span {
+            start: BIG_BIT | index,
+            len: len as u32,
+        };
+        self.parser.push_out_of_band(span, spans);
+        self.sizes.after_big_arg(len);
+        Ok(Read::Data)
+    }
+
+    fn note_read(&self, core: &Core, client: &RefCell<ClientState>, n: usize) {
+        // `timeout` and CLIENT LIST's idle= count from the last read or write.
+        client.borrow_mut().last_interaction = Instant::now();
+        Counters::add(&core.counters.net_input_bytes, n as u64);
+    }
+}
+
 async fn serve_client<S>(
     core: &Rc<Core>,
     client: &Rc<RefCell<ClientState>>,
@@ -89,43 +254,30 @@ async fn serve_client<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let mut buf = BytesMut::with_capacity(MIN_READ);
-    let mut read_size = MIN_READ;
+    let mut input = Input::new();
     let mut inline: Vec<u8> = Vec::new();
     let mut spans: Vec<Span> = Vec::new();
     let mut cmds: Vec<(u32, u32)> = Vec::new();
-    let mut out: Vec<u8> = Vec::with_capacity(MIN_READ);
+    let mut out: Vec<u8> = Vec::new();
     loop {
-        // Read more bytes (the buffer is zero-filled only where we read).
-        let len = buf.len();
-        buf.resize(len + read_size, 0);
-        let n = match stream.read(&mut buf[len..]).await {
-            Ok(n) => n,
-            Err(e) => {
-                buf.truncate(len);
-                return Err(e);
-            }
-        };
-        buf.truncate(len + n);
-        if n == 0 {
-            return Ok(());
+        match input.read(core, client, stream, &mut spans).await? {
+            Read::Data => {}
+            Read::Eof | Read::Close => return Ok(()),
         }
-        // `timeout` and CLIENT LIST's idle= count from the last read or write.
-        client.borrow_mut().last_interaction = Instant::now();
-        Counters::add(&core.counters.net_input_bytes, n as u64);
-        read_size = if n == read_size {
-            (read_size * 2).min(MAX_READ)
-        } else {
-            MIN_READ
-        };
 
         // Parse every complete command.
         let (mut pos, mut protocol_error) = (0usize, None::<ProtocolError>);
         inline.clear();
-        spans.clear();
         cmds.clear();
+        if let Some((consumed, argc)) = input.parser.take_complete() {
+            cmds.push(((spans.len() - argc) as u32, argc as u32));
+            pos = consumed;
+        }
         loop {
-            match parse_command(&buf, pos, &mut inline, &mut spans, &core.limits) {
+            match input
+                .parser
+                .parse(&input.buf, pos, &mut inline, &mut spans, &core.limits)
+            {
                 Ok(ParseOutcome::Incomplete) => break,
                 Ok(ParseOutcome::Empty { consumed }) => pos += consumed,
                 Ok(ParseOutcome::Command { consumed, argc }) => {
@@ -139,33 +291,36 @@ where
             }
         }
         if cmds.is_empty() && protocol_error.is_none() {
-            buf.advance(pos);
-            if buf.len() > core.query_buffer_limit {
-                log::warn!(
-                    "shard {}: closing client: query buffer limit reached",
-                    core.id
-                );
-                return Ok(());
-            }
+            input.buf.advance(pos);
+            input.parser.rebase(pos, 0, &mut spans);
             continue;
         }
-        let data = buf.split_to(pos).freeze();
+        let data = input.buf.split_to(pos).freeze();
         let inline_bytes = bytes::Bytes::copy_from_slice(&inline);
         let batch = Batch {
             data: &data,
             inline: &inline_bytes,
+            big: &input.big,
             spans: &spans,
             cmds: &cmds,
         };
         let mark = core.journal_mark();
         execute_batch(core, client, &batch, &mut out).await;
+        drop(data);
+        // The request still arriving keeps its spans and big arguments.
+        let pending_big = match input.parser.pending_start() {
+            Some(_) => spans[spans.len() - pending_spans(&cmds, &spans)..]
+                .iter()
+                .filter(|s| s.start & BIG_BIT != 0 && s.start & INLINE_BIT == 0)
+                .count(),
+            None => 0,
+        };
+        let done_big = input.big.len() - pending_big;
+        input.big.drain(..done_big);
+        input.parser.rebase(pos, done_big, &mut spans);
         let close = client.borrow().close_after_reply;
         if let Some(e) = &protocol_error {
-            crate::route::pipeline::write_error(
-                core,
-                &mut out,
-                format!("ERR Protocol error: {e}").as_bytes(),
-            );
+            crate::route::pipeline::write_error(core, &mut out, &e.reply_text());
         }
         if !out.is_empty() {
             // A pipelined batch lets every other connection that is ready in this
@@ -197,4 +352,13 @@ where
             return crate::metrics::monitor::serve(id, stream).await;
         }
     }
+}
+
+/// How many spans at the end of `spans` belong to the request still arriving
+/// (those after the last complete command's).
+fn pending_spans(cmds: &[(u32, u32)], spans: &[Span]) -> usize {
+    let done = cmds
+        .last()
+        .map_or(0, |&(first, argc)| (first + argc) as usize);
+    spans.len() - done
 }

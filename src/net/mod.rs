@@ -4,11 +4,14 @@
 //! the connection loop that reads, parses, executes and writes, generic over
 //! the stream type ([`connection`]), client limits (`maxclients`, `timeout`,
 //! TCP keepalive: [`limits`]), and the shard's background active-expiry task
-//! ([`expiry`]).
+//! ([`expiry`]). A connection reads big arguments into their own buffers
+//! ([`bigarg`]) and sizes its reads as Redis would ([`readsize`]).
 
+pub mod bigarg;
 pub mod connection;
 pub mod expiry;
 pub mod limits;
 pub mod listener;
 pub mod probe;
+pub mod readsize;
 pub mod unix;

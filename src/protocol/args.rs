@@ -4,10 +4,18 @@
 //! buffer the bytes arrived in (RESP bulk strings are referenced where they lie) or
 //! a small side buffer holding arguments that had to be rewritten (inline commands
 //! with quotes and escapes). The high bit of `Span::start` picks the side buffer.
+//! A big bulk argument (see `net::bigarg`) arrives in its own allocation; its
+//! span has [`BIG_BIT`] set and indexes the command's list of such buffers.
 //! Executing a command therefore needs neither allocation nor copying.
+
+use bytes::Bytes;
 
 /// Marks a span that points into the inline side buffer.
 pub const INLINE_BIT: u32 = 1 << 31;
+/// Marks a span that is a whole buffer of the big-argument list (`start` is its index).
+pub const BIG_BIT: u32 = 1 << 30;
+/// Offsets into the read buffer stay below this (the two flag bits are spare).
+pub const MAX_DATA_OFFSET: usize = BIG_BIT as usize;
 
 /// One argument: `len` bytes from `start` (see [`INLINE_BIT`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -21,6 +29,7 @@ pub struct Span {
 pub struct Args<'a> {
     data: &'a [u8],
     inline: &'a [u8],
+    big: &'a [Bytes],
     spans: &'a [Span],
 }
 
@@ -29,6 +38,17 @@ impl<'a> Args<'a> {
         Args {
             data,
             inline,
+            big: &[],
+            spans,
+        }
+    }
+
+    /// Arguments that may include big ones held in `big`.
+    pub fn with_big(data: &'a [u8], inline: &'a [u8], big: &'a [Bytes], spans: &'a [Span]) -> Self {
+        Args {
+            data,
+            inline,
+            big,
             spans,
         }
     }
@@ -48,12 +68,38 @@ impl<'a> Args<'a> {
     #[inline]
     pub fn get(&self, i: usize) -> &'a [u8] {
         let s = self.spans[i];
+        if s.start & (INLINE_BIT | BIG_BIT) != 0 {
+            self.side(s)
+        } else {
+            &self.data[s.start as usize..s.start as usize + s.len as usize]
+        }
+    }
+
+    #[cold]
+    fn side(&self, s: Span) -> &'a [u8] {
         if s.start & INLINE_BIT != 0 {
             let at = (s.start & !INLINE_BIT) as usize;
             &self.inline[at..at + s.len as usize]
         } else {
-            &self.data[s.start as usize..s.start as usize + s.len as usize]
+            &self.big[(s.start & !BIG_BIT) as usize]
         }
+    }
+
+    /// Argument `i` as its own shared buffer when it arrived as a big bulk
+    /// (so a stored value can keep it without a copy).
+    #[inline]
+    pub fn shared(&self, i: usize) -> Option<&'a Bytes> {
+        let s = self.spans[i];
+        if s.start & (INLINE_BIT | BIG_BIT) == BIG_BIT {
+            self.big.get((s.start & !BIG_BIT) as usize)
+        } else {
+            None
+        }
+    }
+
+    /// The buffers of big arguments these spans may index.
+    pub fn big(&self) -> &'a [Bytes] {
+        self.big
     }
 
     /// Arguments from index `from` on.

@@ -51,6 +51,23 @@ pub enum ProtocolError {
     UnbalancedQuotes,
 }
 
+impl ProtocolError {
+    /// The error reply's text after `-`, bytes as Redis sends them: the byte
+    /// found instead of `$` is echoed raw (0x80-0xFF too, never re-encoded).
+    pub fn reply_text(&self) -> Vec<u8> {
+        let mut text = b"ERR Protocol error: ".to_vec();
+        match self {
+            ProtocolError::ExpectedDollar(c) => {
+                text.extend_from_slice(b"expected '$', got '");
+                text.push(*c);
+                text.push(b'\'');
+            }
+            other => text.extend_from_slice(other.to_string().as_bytes()),
+        }
+        text
+    }
+}
+
 impl fmt::Display for ProtocolError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -59,7 +76,9 @@ impl fmt::Display for ProtocolError {
             ProtocolError::TooBigBulkCount => f.write_str("too big bulk count string"),
             ProtocolError::InvalidMultibulkLength => f.write_str("invalid multibulk length"),
             ProtocolError::InvalidBulkLength => f.write_str("invalid bulk length"),
-            ProtocolError::ExpectedDollar(c) => write!(f, "expected '$', got '{}'", *c as char),
+            ProtocolError::ExpectedDollar(c) => {
+                write!(f, "expected '$', got '{}'", c.escape_ascii())
+            }
             ProtocolError::UnbalancedQuotes => f.write_str("unbalanced quotes in request"),
         }
     }
@@ -124,49 +143,133 @@ fn memchr_cr(hay: &[u8]) -> Option<usize> {
     hay.iter().position(|&b| b == b'\r' || b == 0)
 }
 
+/// How far a multibulk request has been parsed (Redis keeps the same in its
+/// client: `multibulklen` and `bulklen`), so that a request arriving in many
+/// reads is parsed once in total, not again from its start on every read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Progress {
+    /// Arguments the count line announced.
+    pub argc: usize,
+    /// Arguments parsed so far (their spans were pushed).
+    pub parsed: usize,
+    /// Offset of the first byte not parsed yet: the next argument's `$` line,
+    /// or its payload when `bulk` is set.
+    pub next: usize,
+    /// The announced length of the next argument once its `$` line was read.
+    pub bulk: Option<usize>,
+}
+
+impl Progress {
+    /// True once every argument was parsed.
+    #[inline]
+    pub fn is_complete(&self) -> bool {
+        self.parsed == self.argc
+    }
+}
+
+/// Reads the count line of the multibulk at `buf[pos]` (a `*`): `Ok(None)` when
+/// incomplete, `Empty` outcomes as `Err(Ok(consumed))`.
+#[inline(always)]
+fn multibulk_header(
+    buf: &[u8],
+    pos: usize,
+) -> Result<Option<Result<Progress, usize>>, ProtocolError> {
+    let Some(cr) = find_line(buf, pos, ProtocolError::TooBigMbulkCount)? else {
+        return Ok(None);
+    };
+    let count = match parse_i64(&buf[pos + 1..cr]) {
+        Some(n) if n <= i32::MAX as i64 => n,
+        _ => return Err(ProtocolError::InvalidMultibulkLength),
+    };
+    let next = cr + 2;
+    if count <= 0 {
+        return Ok(Some(Err(next - pos)));
+    }
+    Ok(Some(Ok(Progress {
+        argc: count as usize,
+        parsed: 0,
+        next,
+        bulk: None,
+    })))
+}
+
+/// The progress of the multibulk at `buf[pos]` right after its count line
+/// (`None` when that line is incomplete or announces no arguments).
+pub(super) fn multibulk_progress(
+    buf: &[u8],
+    pos: usize,
+) -> Result<Option<Progress>, ProtocolError> {
+    match multibulk_header(buf, pos)? {
+        Some(Ok(p)) => Ok(Some(p)),
+        _ => Ok(None),
+    }
+}
+
 fn parse_multibulk(
     buf: &[u8],
     pos: usize,
     spans: &mut Vec<Span>,
     limits: &Limits,
 ) -> Result<ParseOutcome, ProtocolError> {
-    let Some(cr) = find_line(buf, pos, ProtocolError::TooBigMbulkCount)? else {
-        return Ok(ParseOutcome::Incomplete);
+    let mut p = match multibulk_header(buf, pos)? {
+        None => return Ok(ParseOutcome::Incomplete),
+        Some(Err(consumed)) => return Ok(ParseOutcome::Empty { consumed }),
+        Some(Ok(p)) => p,
     };
-    let count = match parse_i64(&buf[pos + 1..cr]) {
-        Some(n) if n <= i32::MAX as i64 => n,
-        _ => return Err(ProtocolError::InvalidMultibulkLength),
-    };
-    let mut at = cr + 2;
-    if count <= 0 {
-        return Ok(ParseOutcome::Empty { consumed: at - pos });
+    if parse_args(buf, &mut p, spans, limits)? {
+        Ok(ParseOutcome::Command {
+            consumed: p.next - pos,
+            argc: p.argc,
+        })
+    } else {
+        Ok(ParseOutcome::Incomplete)
     }
-    for _ in 0..count {
-        let Some(cr) = find_line(buf, at, ProtocolError::TooBigBulkCount)? else {
-            return Ok(ParseOutcome::Incomplete);
+}
+
+/// Parses arguments from `p.next` on, pushing a span for each complete one;
+/// returns true once all `p.argc` are in. On an incomplete argument `p` says
+/// where to resume (its `$` line is never read twice).
+#[inline(always)]
+pub fn parse_args(
+    buf: &[u8],
+    p: &mut Progress,
+    spans: &mut Vec<Span>,
+    limits: &Limits,
+) -> Result<bool, ProtocolError> {
+    while p.parsed < p.argc {
+        let len = match p.bulk {
+            Some(len) => len,
+            None => {
+                let at = p.next;
+                let Some(cr) = find_line(buf, at, ProtocolError::TooBigBulkCount)? else {
+                    return Ok(false);
+                };
+                if buf[at] != b'$' {
+                    return Err(ProtocolError::ExpectedDollar(buf[at]));
+                }
+                let len = match parse_i64(&buf[at + 1..cr]) {
+                    Some(n) if n >= 0 && n <= limits.max_bulk_len => n as usize,
+                    _ => return Err(ProtocolError::InvalidBulkLength),
+                };
+                p.next = cr + 2;
+                p.bulk = Some(len);
+                len
+            }
         };
-        if buf[at] != b'$' {
-            return Err(ProtocolError::ExpectedDollar(buf[at]));
-        }
-        let len = match parse_i64(&buf[at + 1..cr]) {
-            Some(n) if n >= 0 && n <= limits.max_bulk_len => n as usize,
-            _ => return Err(ProtocolError::InvalidBulkLength),
-        };
-        let start = cr + 2;
+        let start = p.next;
         // Redis skips the two bytes after the payload without checking them.
         if buf.len() - start < len + 2 {
-            return Ok(ParseOutcome::Incomplete);
+            return Ok(false);
         }
         spans.push(Span {
             start: start as u32,
             len: len as u32,
         });
-        at = start + len + 2;
+        p.next = start + len + 2;
+        p.bulk = None;
+        p.parsed += 1;
     }
-    Ok(ParseOutcome::Command {
-        consumed: at - pos,
-        argc: count as usize,
-    })
+    Ok(true)
 }
 
 fn parse_inline(

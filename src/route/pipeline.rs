@@ -29,6 +29,8 @@ use std::rc::Rc;
 pub struct Batch<'a> {
     pub data: &'a Bytes,
     pub inline: &'a Bytes,
+    /// Big arguments read into their own buffers (spans with `BIG_BIT`).
+    pub big: &'a [Bytes],
     pub spans: &'a [Span],
     /// (first span, argc) per command.
     pub cmds: &'a [(u32, u32)],
@@ -37,18 +39,22 @@ pub struct Batch<'a> {
 impl<'a> Batch<'a> {
     pub fn args(&self, i: usize) -> Args<'a> {
         let (first, argc) = self.cmds[i];
-        Args::new(
+        Args::with_big(
             self.data,
             self.inline,
+            self.big,
             &self.spans[first as usize..(first + argc) as usize],
         )
     }
 
     /// Argument bytes as a zero-copy `Bytes` slice of the read buffer.
     pub fn arg_bytes(&self, span: Span) -> Bytes {
-        if span.start & crate::protocol::args::INLINE_BIT != 0 {
-            let at = (span.start & !crate::protocol::args::INLINE_BIT) as usize;
+        use crate::protocol::args::{BIG_BIT, INLINE_BIT};
+        if span.start & INLINE_BIT != 0 {
+            let at = (span.start & !INLINE_BIT) as usize;
             self.inline.slice(at..at + span.len as usize)
+        } else if span.start & BIG_BIT != 0 {
+            self.big[(span.start & !BIG_BIT) as usize].clone()
         } else {
             self.data
                 .slice(span.start as usize..(span.start + span.len) as usize)

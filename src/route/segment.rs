@@ -112,7 +112,7 @@ impl<'s> Items<'s> {
     }
 
     fn args<'b: 's>(&self, batch: &Batch<'b>, item: &Item) -> Args<'s> {
-        Args::new(batch.data, batch.inline, self.spans(batch, item))
+        Args::with_big(batch.data, batch.inline, batch.big, self.spans(batch, item))
     }
 }
 
@@ -446,6 +446,7 @@ fn build_job(env: &Env<'_>, items: Items<'_>, resp3: bool, txid: Option<TxId>) -
     JobKind::Cmds(CmdBatch {
         data: env.batch.data.clone(),
         inline: env.batch.inline.clone(),
+        big: env.batch.big.to_vec(),
         spans,
         cmds,
         resp3,

@@ -328,6 +328,7 @@ pub async fn on_disconnect(
     let batch = Batch {
         data: &empty,
         inline: &empty,
+        big: &[],
         spans: &[],
         cmds: &[],
     };
@@ -464,6 +465,7 @@ async fn exec(env: &Env<'_>, out: &mut Vec<u8>) {
     let batch = Batch {
         data: &data,
         inline: &empty,
+        big: &[],
         spans: &spans,
         cmds: &cmds,
     };

@@ -22,6 +22,8 @@ use bytes::Bytes;
 pub struct CmdBatch {
     pub data: Bytes,
     pub inline: Bytes,
+    /// Big arguments in their own buffers (spans with `BIG_BIT`); usually empty.
+    pub big: Vec<Bytes>,
     pub spans: Vec<Span>,
     pub cmds: Vec<BatchCmd>,
     pub resp3: bool,
@@ -45,7 +47,7 @@ impl CmdBatch {
     pub fn args(&self, i: usize) -> Args<'_> {
         let BatchCmd { first, argc, .. } = self.cmds[i];
         let spans = &self.spans[first as usize..(first + argc) as usize];
-        Args::new(&self.data, &self.inline, spans)
+        Args::with_big(&self.data, &self.inline, &self.big, spans)
     }
 
     /// Every key of every command, in order.

@@ -2,8 +2,11 @@
 //!
 //! Strings keep Redis's integer encoding: a value that is the canonical decimal
 //! form of an i64 is stored as the integer itself (no allocation, fast INCR).
+//! A big string that arrived as a big bulk keeps the buffer it was read into
+//! ([`Value::Shared`]): storing it copies nothing; a write to it copies it out.
 
 use crate::protocol::parser::parse_i64;
+use bytes::Bytes;
 
 /// A stored value. Other Redis types join this enum as they are implemented.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -12,6 +15,8 @@ pub enum Value {
     Int(i64),
     /// Any other string (binary safe).
     Bytes(Vec<u8>),
+    /// A string stored in the buffer its big bulk argument was read into.
+    Shared(Bytes),
 }
 
 impl Value {
@@ -25,16 +30,25 @@ impl Value {
         Value::Bytes(data.to_vec())
     }
 
+    /// Builds a string value from an argument: its own buffer when it came
+    /// as a big bulk (`shared`, no copy), else as [`Value::string`].
+    pub fn from_arg(data: &[u8], shared: Option<&Bytes>) -> Value {
+        match shared {
+            Some(b) if b.len() > 20 => Value::Shared(b.clone()),
+            _ => Value::string(data),
+        }
+    }
+
     /// The name `TYPE` reports.
     pub fn type_name(&self) -> &'static str {
         match self {
-            Value::Int(_) | Value::Bytes(_) => "string",
+            Value::Int(_) | Value::Bytes(_) | Value::Shared(_) => "string",
         }
     }
 
     /// True for every string encoding.
     pub fn is_string(&self) -> bool {
-        matches!(self, Value::Int(_) | Value::Bytes(_))
+        matches!(self, Value::Int(_) | Value::Bytes(_) | Value::Shared(_))
     }
 
     /// Approximate heap + inline bytes used, for memory accounting.
@@ -42,6 +56,7 @@ impl Value {
         match self {
             Value::Int(_) => 0,
             Value::Bytes(b) => b.capacity(),
+            Value::Shared(b) => b.len(),
         }
     }
 }
@@ -67,6 +82,7 @@ impl Value {
         match self {
             Value::Int(n) => Some(StrRef::Int(itoa::Buffer::new(), *n)),
             Value::Bytes(b) => Some(StrRef::Slice(b)),
+            Value::Shared(b) => Some(StrRef::Slice(b)),
         }
     }
 
@@ -75,17 +91,25 @@ impl Value {
         match self {
             Value::Int(n) => Some(itoa::Buffer::new().format(*n).len()),
             Value::Bytes(b) => Some(b.len()),
+            Value::Shared(b) => Some(b.len()),
         }
     }
 
     /// Converts a string value to the raw encoding and returns its buffer.
     pub fn make_bytes(&mut self) -> Option<&mut Vec<u8>> {
-        if let Value::Int(n) = *self {
-            *self = Value::Bytes(itoa::Buffer::new().format(n).as_bytes().to_vec());
+        match self {
+            Value::Int(n) => {
+                *self = Value::Bytes(itoa::Buffer::new().format(*n).as_bytes().to_vec());
+            }
+            Value::Shared(b) => {
+                // Takes the allocation over when nothing else holds it.
+                *self = Value::Bytes(Vec::from(std::mem::take(b)));
+            }
+            Value::Bytes(_) => {}
         }
         match self {
             Value::Bytes(b) => Some(b),
-            Value::Int(_) => None,
+            Value::Int(_) | Value::Shared(_) => None,
         }
     }
 }

@@ -217,6 +217,8 @@ pub fn absolute_expiry(
 struct SetSpec<'a> {
     key: &'a [u8],
     value: &'a [u8],
+    /// The value's own buffer when it arrived as a big bulk.
+    shared: Option<&'a bytes::Bytes>,
     nx: bool,
     xx: bool,
     get: bool,
@@ -262,7 +264,7 @@ fn set_generic(ctx: &mut ExecCtx, s: SetSpec) -> Result<bool, CmdError> {
         // Already in the past (PXAT/EXAT): the key is gone at once.
         shard.remove(db, s.key, now);
     } else {
-        shard.set(db, s.key, Value::string(s.value), expire_at);
+        shard.set(db, s.key, Value::from_arg(s.value, s.shared), expire_at);
     }
     Ok(true)
 }
@@ -276,6 +278,7 @@ fn set(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
     let spec = SetSpec {
         key: args.get(1),
         value: args.get(2),
+        shared: args.shared(2),
         nx: o.nx,
         xx: o.xx,
         get: o.get,
@@ -297,6 +300,7 @@ fn setnx(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
     let spec = SetSpec {
         key: args.get(1),
         value: args.get(2),
+        shared: args.shared(2),
         nx: true,
         xx: false,
         get: false,
@@ -314,6 +318,7 @@ fn set_with_ttl(ctx: &mut ExecCtx, args: &Args, unit: Unit, cmd: &'static str) -
     let spec = SetSpec {
         key: args.get(1),
         value: args.get(3),
+        shared: args.shared(3),
         nx: false,
         xx: false,
         get: false,
@@ -336,7 +341,8 @@ fn psetex(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
 fn getset(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
     let key = args.get(1);
     reply_get(ctx, key)?;
-    ctx.shard.set(ctx.db, key, Value::string(args.get(2)), 0);
+    ctx.shard
+        .set(ctx.db, key, Value::from_arg(args.get(2), args.shared(2)), 0);
     Ok(())
 }
 
@@ -409,8 +415,12 @@ fn check_pairs(args: &Args, cmd: &str) -> CmdResult {
 
 fn set_pairs(ctx: &mut ExecCtx, args: &Args) {
     for i in (1..args.len()).step_by(2) {
-        ctx.shard
-            .set(ctx.db, args.get(i), Value::string(args.get(i + 1)), 0);
+        ctx.shard.set(
+            ctx.db,
+            args.get(i),
+            Value::from_arg(args.get(i + 1), args.shared(i + 1)),
+            0,
+        );
     }
 }
 

@@ -75,6 +75,7 @@ pub fn encode_set(out: &mut Vec<u8>, key: &[u8], value: &Value, expire_at_ms: u6
     let value: &[u8] = match value {
         Value::Int(n) => int.format(*n).as_bytes(),
         Value::Bytes(b) => b,
+        Value::Shared(b) => b,
     };
     if expire_at_ms == 0 {
         encode_command(out, &[b"SET", key, value]);

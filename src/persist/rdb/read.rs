@@ -254,6 +254,7 @@ impl<'a> RdbReader<'a> {
         Ok(match self.string_value()? {
             Value::Int(n) => itoa::Buffer::new().format(n).as_bytes().to_vec(),
             Value::Bytes(b) => b,
+            Value::Shared(b) => b.to_vec(),
         })
     }
 }

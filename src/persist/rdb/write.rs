@@ -137,6 +137,11 @@ pub fn encode_entry(out: &mut Vec<u8>, key: &[u8], value: &Value, expire_at_ms: 
             encode_string(out, key);
             encode_string(out, b);
         }
+        Value::Shared(b) => {
+            out.push(op::TYPE_STRING);
+            encode_string(out, key);
+            encode_string(out, b);
+        }
     }
 }
 

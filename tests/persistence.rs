@@ -108,13 +108,7 @@ fn assert_clean_exit(server: &mut TestServer, what: &str) {
 /// Starts ringkv on `dir`, expecting it to refuse: exit code 1 within the limit.
 /// Returns its output.
 fn expect_start_failure(dir: &Path, threads: usize) -> String {
-    let mut server = ringkv(dir, threads, &[]).spawn();
-    let status = server
-        .wait_exit(Duration::from_secs(30))
-        .unwrap_or_else(|| panic!("server kept running\n{}", server.log()));
-    let log = server.log();
-    assert_eq!(status.code(), Some(1), "exit status {status}\n{log}");
-    log
+    expect_refusal(ringkv(dir, threads, &[]))
 }
 
 /// A parsed `<dbfilename>.manifest`.

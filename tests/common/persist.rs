@@ -160,7 +160,13 @@ pub fn aof_ringkv(dir: &Path, threads: usize, args: &[&str]) -> Builder {
 
 /// Starts ringkv with the AOF on `dir`, expecting exit code 1; returns its output.
 pub fn expect_aof_start_failure(dir: &Path, threads: usize) -> String {
-    let mut server = aof_ringkv(dir, threads, &[]).spawn();
+    expect_refusal(aof_ringkv(dir, threads, &[]))
+}
+
+/// Starts the server `b` describes, expecting it to refuse: exit code 1
+/// within 30 s. Returns its output.
+pub fn expect_refusal(b: Builder) -> String {
+    let mut server = b.spawn();
     let status = server
         .wait_exit(Duration::from_secs(30))
         .unwrap_or_else(|| panic!("server kept running\n{}", server.log()));

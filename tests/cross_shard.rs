@@ -424,3 +424,52 @@ fn order_observer_detects_a_reordering_build() {
         "the order observer never noticed the reordering build"
     );
 }
+
+/// 64 clients hammering one key pair on two shards (the hot-pair contention
+/// case): every client finishes its fixed number of MSET/MGET, every MSET
+/// answers OK and every MGET sees both keys from the same MSET (or neither).
+#[test]
+fn hot_pair_of_64_clients_all_finish_and_never_see_half_an_mset() {
+    const CLIENTS: usize = 64;
+    const ROUNDS: usize = 150;
+    let server = TestServer::start(2);
+    let (a, b) = tags_on_different_shards(2);
+    let (k1, k2) = (format!("{{{a}}}hot"), format!("{{{b}}}hot"));
+    let started = Instant::now();
+    let handles: Vec<_> = (0..CLIENTS)
+        .map(|c| {
+            let mut conn = server.raw();
+            let (k1, k2) = (k1.clone(), k2.clone());
+            thread::spawn(move || {
+                let (mut ok, mut consistent) = (0usize, 0usize);
+                for r in 0..ROUNDS {
+                    let v = format!("{c}:{r}");
+                    let reply =
+                        conn.cmd(&["MSET", k1.as_str(), v.as_str(), k2.as_str(), v.as_str()]);
+                    ok += usize::from(reply == b"+OK\r\n");
+                    let got = conn.cmd(&["MGET", k1.as_str(), k2.as_str()]);
+                    let text = String::from_utf8_lossy(&got).into_owned();
+                    let lines: Vec<&str> = text.split("\r\n").collect();
+                    // *2 $n v1 $n v2: both values present and equal.
+                    let same = lines.len() == 6 && lines[0] == "*2" && lines[2] == lines[4];
+                    consistent += usize::from(same);
+                }
+                (ok, consistent)
+            })
+        })
+        .collect();
+    let (mut ok, mut consistent) = (0, 0);
+    for h in handles {
+        let (o, c) = h.join().expect("client thread");
+        ok += o;
+        consistent += c;
+    }
+    let took = started.elapsed();
+    assert_eq!(ok, CLIENTS * ROUNDS, "MSETs answered +OK");
+    assert_eq!(
+        consistent,
+        CLIENTS * ROUNDS,
+        "MGETs that saw one MSET's pair"
+    );
+    assert!(took < Duration::from_secs(120), "took {took:?}");
+}

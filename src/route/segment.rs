@@ -12,7 +12,7 @@ use crate::cmd::table::CommandSpec;
 use crate::protocol::{Args, Span};
 use crate::runtime::core::{Counters, ReplyFuture};
 use crate::runtime::locks::{lock_id, TxId};
-use crate::runtime::mesh::{BatchCmd, CmdBatch, JobKind, JobOutput};
+use crate::runtime::mesh::{BatchCmd, CmdBatch, ForwardPart, Job, JobKind, JobOutput};
 
 /// Keys above which a coordinated pipeline step locks its shards whole.
 const WHOLE_SHARD_LOCK_KEYS: usize = 256;
@@ -297,6 +297,8 @@ async fn run_parallel(
 /// it has written the transaction's commit record.
 /// Waiting only at the shard being locked, holding lower ones, keeps the
 /// ascending order that makes deadlock impossible (runtime/locks.rs).
+/// A step over exactly two shards without an AOF goes through
+/// [`run_step_forwarded`] instead.
 async fn run_step_in_order(
     env: &Env<'_>,
     items: Items<'_>,
@@ -308,6 +310,9 @@ async fn run_step_in_order(
 ) {
     let core = env.core;
     let started = quanta::Instant::now();
+    if keys.len() == 2 && !whole && core.aof.is_none() {
+        return run_step_forwarded(env, items, db, resp3, keys, started, out).await;
+    }
     let txid = core.new_txid();
     let shards = keys.len();
     let mut results: Vec<(usize, Vec<u8>, Vec<u32>)> = Vec::with_capacity(shards);
@@ -362,6 +367,60 @@ async fn run_step_in_order(
         }
     }
     super::txn::Tx::held(txid, held).commit(core).await;
+    stitch(env, items, &results, started, out);
+}
+
+/// A coordinated step over two shards without an AOF: handed to the lower
+/// shard, which locks, runs its part and forwards the other part to the last
+/// shard, which answers here and releases (runtime/forward.rs: steps waiting
+/// for the same keys share one lock round). Same guarantees as
+/// [`run_step_in_order`], with the lock held one hop each way instead of a
+/// round trip through this coordinator.
+async fn run_step_forwarded(
+    env: &Env<'_>,
+    items: Items<'_>,
+    db: usize,
+    resp3: bool,
+    mut keys: super::txn::ShardKeys,
+    started: quanta::Instant,
+    out: &mut Vec<u8>,
+) {
+    let core = env.core;
+    let txid = core.new_txid();
+    let (last_shard, _) = keys.pop().unwrap_or_default();
+    let (lock_shard, lock) = keys.pop().unwrap_or_default();
+    let batch = |shard| match shard_job(env, items, shard, resp3, Some(txid)) {
+        JobKind::Cmds(b) => Some(b),
+        _ => None,
+    };
+    let (Some(first), Some(last)) = (batch(lock_shard), batch(last_shard)) else {
+        super::pipeline::write_error(core, out, b"ERR internal routing error");
+        return;
+    };
+    let (token, reply) = core.expect_reply();
+    let part = ForwardPart {
+        origin: core.id,
+        token,
+        txid,
+        first,
+        last,
+    };
+    if lock_shard == core.id {
+        core.lock_run_forward(db, lock, last_shard, part);
+    } else {
+        let kind = JobKind::LockRunForward {
+            keys: lock,
+            last_shard,
+            part: Box::new(part),
+        };
+        core.send_job(lock_shard, Job { token, db, kind });
+    }
+    let results = match reply.await {
+        JobOutput::Stepped { first, last } => {
+            vec![(lock_shard, first.0, first.1), (last_shard, last.0, last.1)]
+        }
+        _ => Vec::new(),
+    };
     stitch(env, items, &results, started, out);
 }
 

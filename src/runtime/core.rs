@@ -133,11 +133,14 @@ pub struct Core {
     pub query_buffer_limit: usize,
     /// Clients connected to this core, by id.
     pub clients: RefCell<hashbrown::HashMap<u64, Rc<RefCell<ClientState>>>>,
-    outboxes: Vec<Outbox<Job>>,
+    pub(super) outboxes: Vec<Outbox<Job>>,
     pub(super) responses: Vec<Outbox<(u32, JobOutput)>>,
     pending: RefCell<Slab<Slot>>,
     /// Key intent locks of this shard (see locks.rs).
     pub locks: RefCell<LockTable<Grantee, Parked>>,
+    /// Forwarded last parts of two-shard steps waiting for their keys, in
+    /// arrival order (runtime/forward.rs); at most one per client step.
+    pub(super) forwarded: RefCell<std::collections::VecDeque<super::forward::Forwarded>>,
     /// Local tasks waiting for a lock release.
     pub(super) release_waiters: RefCell<Vec<Waker>>,
     next_tx: Cell<u64>,
@@ -177,6 +180,7 @@ impl Core {
             responses: (0..cores).map(|_| Outbox::new()).collect(),
             pending: RefCell::new(Slab::new()),
             locks: RefCell::new(LockTable::default()),
+            forwarded: RefCell::new(std::collections::VecDeque::new()),
             release_waiters: RefCell::new(Vec::new()),
             next_tx: Cell::new(0),
             stop: super::shutdown::StopSignal::default(),
@@ -266,6 +270,22 @@ impl Core {
                 if let Some(j) = self.shard.borrow_mut().journal.as_mut() {
                     j.commit(&crate::shard::journal::commit_tag(txid, parts));
                 }
+                JobOutput::Done
+            }
+            JobKind::LockRunForward {
+                keys,
+                last_shard,
+                part,
+            } => {
+                self.lock_run_forward(db, keys, last_shard, *part);
+                JobOutput::Done
+            }
+            JobKind::RunForwarded {
+                lock_shard,
+                group,
+                parts,
+            } => {
+                self.run_forwarded_when_free(db, lock_shard, group, parts);
                 JobOutput::Done
             }
             JobKind::Lock { .. } => JobOutput::Locked,
@@ -371,20 +391,8 @@ impl Core {
     /// so it can never block the peer (see mesh.rs).
     pub async fn receive_responses(self: Rc<Self>, rx: ConnectedReceiver<Response>) {
         while let Some(resp) = rx.recv().await {
-            let mut pending = self.pending.borrow_mut();
             for (token, output) in resp.results {
-                let token = token as usize;
-                let Some(slot) = pending.get_mut(token) else {
-                    continue;
-                };
-                match std::mem::replace(slot, Slot::Done(output)) {
-                    Slot::Waiting(Some(w)) => w.wake(),
-                    Slot::Waiting(None) => {}
-                    Slot::Abandoned => {
-                        pending.remove(token);
-                    }
-                    Slot::Done(_) => {}
-                }
+                self.complete(token, output);
             }
         }
     }
@@ -407,6 +415,42 @@ impl Core {
             self.responses[peer].effects_end.set(now);
         }
         self.responses[peer].push(item);
+    }
+
+    /// A reply slot for a job whose answer may come from any core (or from
+    /// this one, through [`Core::complete`]); the token goes into the job.
+    pub fn expect_reply(self: &Rc<Self>) -> (u32, ReplyFuture) {
+        let token = self.pending.borrow_mut().insert(Slot::Waiting(None)) as u32;
+        let reply = ReplyFuture {
+            core: self.clone(),
+            token,
+            done: false,
+        };
+        (token, reply)
+    }
+
+    /// Queues `job` for peer `dest` (its token from [`Core::expect_reply`],
+    /// or [`super::mesh::NO_TOKEN`]).
+    pub fn send_job(&self, dest: usize, job: Job) {
+        debug_assert_ne!(dest, self.id);
+        self.outboxes[dest].push(job);
+    }
+
+    /// Hands `output` to whoever waits on `token` on this core.
+    pub fn complete(&self, token: u32, output: JobOutput) {
+        let mut pending = self.pending.borrow_mut();
+        let token = token as usize;
+        let Some(slot) = pending.get_mut(token) else {
+            return;
+        };
+        match std::mem::replace(slot, Slot::Done(output)) {
+            Slot::Waiting(Some(w)) => w.wake(),
+            Slot::Waiting(None) => {}
+            Slot::Abandoned => {
+                pending.remove(token);
+            }
+            Slot::Done(_) => {}
+        }
     }
 
     /// Waits until replies computed so far may leave: the AOF writer has

@@ -6,7 +6,7 @@
 
 use super::core::{Core, Counters};
 use super::locks::{LockId, LockWait, TxId};
-use super::mesh::{BatchProgress, CmdBatch, Job, JobKind, JobOutput};
+use super::mesh::{BatchProgress, CmdBatch, ForwardPart, Job, JobKind, JobOutput, NO_TOKEN};
 use crate::cmd::unix_ms;
 use std::future::Future;
 use std::pin::Pin;
@@ -25,6 +25,16 @@ pub enum Grantee {
         token: u32,
         db: usize,
         batch: CmdBatch,
+    },
+    /// Two-shard steps sharing one lock round (joined while waiting, see
+    /// `LockTable::lock_or_join`): once locked, run their first parts in
+    /// order, forward their last parts to `last_shard` in one message.
+    Forward {
+        db: usize,
+        last_shard: usize,
+        /// The transaction id the lock table holds the keys under.
+        group: TxId,
+        parts: Vec<ForwardPart>,
     },
     /// A peer's lock-then-op: run the op once locked, answer with its result.
     RunOp {
@@ -100,6 +110,26 @@ impl Core {
                     });
                     None
                 }
+            }
+            JobKind::LockRunForward {
+                keys,
+                last_shard,
+                part,
+            } => {
+                self.lock_run_forward(job.db, keys, last_shard, *part);
+                None
+            }
+            JobKind::RunForwarded {
+                lock_shard,
+                group,
+                parts,
+            } => {
+                self.run_forwarded_when_free(job.db, lock_shard, group, parts);
+                None
+            }
+            JobKind::Release { txid } if job.token == NO_TOKEN => {
+                self.release_tx(txid);
+                None
             }
             JobKind::Lock { txid, keys, whole } => {
                 let wait = LockWait {
@@ -178,6 +208,12 @@ impl Core {
                     self.responses[peer].push((token, JobOutput::Locked))
                 }
                 Grantee::Local(granted) => granted.notify(),
+                Grantee::Forward {
+                    db,
+                    last_shard,
+                    group,
+                    parts,
+                } => self.run_first_parts(db, last_shard, group, parts),
                 Grantee::RunBatch { peer, token, .. } | Grantee::RunOp { peer, token, .. } => {
                     let mark = self.journal_mark();
                     if let Some(out) = self.run_granted(g) {
@@ -186,6 +222,7 @@ impl Core {
                 }
             }
         }
+        self.resume_forwarded();
         for w in self.release_waiters.borrow_mut().drain(..) {
             w.wake();
         }

@@ -111,6 +111,23 @@ pub enum JobKind {
     Release {
         txid: TxId,
     },
+    /// A two-shard step (route::segment): lock `keys` here, run
+    /// `part.first`, then forward `part.last` to `last_shard`, which answers
+    /// the coordinator (never this job's sender directly) and releases.
+    LockRunForward {
+        keys: Vec<LockId>,
+        last_shard: usize,
+        /// Boxed: a step's two batches would make every job this big.
+        part: Box<ForwardPart>,
+    },
+    /// The last parts of a group of two-shard steps whose first parts ran on
+    /// `lock_shard` under its lock `group`, in that order: run them in order
+    /// once their keys are free, answer each coordinator, release `group`.
+    RunForwarded {
+        lock_shard: usize,
+        group: TxId,
+        parts: Vec<ForwardedPart>,
+    },
     /// The cut of a snapshot: start writing this shard to `target`; with
     /// `rotate_to`, also switch the journal to a new incr file (AOF rewrite).
     SnapshotBegin {
@@ -140,6 +157,31 @@ pub enum JobKind {
     Metrics(crate::metrics::MetricsJob),
 }
 
+/// One two-shard step on its way through [`JobKind::LockRunForward`].
+#[derive(Debug)]
+pub struct ForwardPart {
+    /// The coordinator's core and the token it waits on there.
+    pub origin: usize,
+    pub token: u32,
+    pub txid: TxId,
+    /// The commands for the locking (lower) shard and for the last one.
+    pub first: CmdBatch,
+    pub last: CmdBatch,
+}
+
+/// A step whose first part has run: its replies travel with its last part.
+#[derive(Debug)]
+pub struct ForwardedPart {
+    pub origin: usize,
+    pub token: u32,
+    pub txid: TxId,
+    pub first: (Vec<u8>, Vec<u32>),
+    pub last: CmdBatch,
+}
+
+/// The token of a job nobody waits for (one-way releases).
+pub const NO_TOKEN: u32 = u32::MAX;
+
 #[derive(Debug)]
 pub struct Job {
     pub token: u32,
@@ -155,6 +197,11 @@ pub enum JobOutput {
         ends: Vec<u32>,
     },
     Op(OpResult),
+    /// A forwarded two-shard step: the replies of its first and last parts.
+    Stepped {
+        first: (Vec<u8>, Vec<u32>),
+        last: (Vec<u8>, Vec<u32>),
+    },
     Locked,
     Released,
     Clients(Vec<ClientState>),

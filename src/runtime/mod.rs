@@ -1,12 +1,14 @@
 //! The runtime: one pinned glommio executor per shard ([`executor`]), the core
 //! state each executor owns ([`core`]), the message types and batching of the
-//! cross-core mesh ([`mesh`]), graceful shutdown ([`shutdown`]) and
+//! cross-core mesh ([`mesh`]), two-shard steps forwarded from shard to
+//! shard ([`forward`]), graceful shutdown ([`shutdown`]) and
 //! SIGHUP reload ([`reload`]).
 
 pub mod aof;
 pub mod core;
 pub mod executor;
 pub mod files;
+pub mod forward;
 pub mod grants;
 pub mod locks;
 pub mod mesh;

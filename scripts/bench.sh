@@ -36,6 +36,7 @@
 #   pipe      mass insertion: redis-cli --pipe of N x SET key:<i> value:<i> in RESP
 #             (generated once) after a FLUSHALL; DBSIZE must be N afterwards; a
 #             request is one SET, and p99 does not apply
+# RINGKV_BIN=/path/to/ringkv benches another build (default target/release/ringkv).
 # Server CPU = utime+stime of the server process (all threads) from /proc/<pid>/stat,
 # before and after each run. Each server is stopped before the next one starts.
 set -euo pipefail
@@ -162,7 +163,7 @@ start_server() {
         rm -rf "$WORK/$name-data" && mkdir -p "$WORK/$name-data"
         case $name in
             ringkv)
-                taskset -c "$SERVER_CPUS" target/release/ringkv --port "$PORT" \
+                taskset -c "$SERVER_CPUS" "${RINGKV_BIN:-target/release/ringkv}" --port "$PORT" \
                     --bind 127.0.0.1 --threads "$THREADS" "${persist[@]}" \
                     >"$WORK/$name.log" 2>&1 & ;;
             redis-server)

@@ -1,9 +1,11 @@
 //! The runtime: one pinned glommio executor per shard ([`executor`]), the core
 //! state each executor owns ([`core`]), the message types and batching of the
 //! cross-core mesh ([`mesh`]), graceful shutdown ([`shutdown`]) and
-//! SIGHUP reload ([`reload`]).
+//! SIGHUP reload ([`reload`]); big values' buffers and their lazy freeing
+//! ([`bigbuf`]).
 
 pub mod aof;
+pub mod bigbuf;
 pub mod core;
 pub mod executor;
 pub mod files;

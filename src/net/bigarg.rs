@@ -28,6 +28,7 @@ impl Buf {
         }
     }
 
+    #[cfg(test)]
     fn as_ptr(&self) -> *const u8 {
         match self {
             Buf::Vec(v) => v.as_ptr(),

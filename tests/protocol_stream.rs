@@ -5,8 +5,8 @@
 //! - `client-query-buffer-limit` counts only the unparsed bytes, as Redis;
 //! - inline requests sent in one write are refused exactly where Redis refuses
 //!   them (compared with a real redis-server);
-//! - a big bulk streams into its own buffer: the shard keeps answering and the
-//!   peak RSS stays near one copy of the value.
+//! - a big bulk streams into its own buffer: the shard keeps answering, the
+//!   peak RSS stays near one copy of the value, and DEL gives it back.
 //!
 //! No wall-clock assertions: CPU is compared between two runs with a generous
 //! factor, and waits are only upper bounds for replies that must come.
@@ -182,6 +182,20 @@ fn big_bulk_streams_into_its_own_buffer() {
 
     assert_eq!(other.cmd(&["DEL", "big"]), b":1\r\n");
     assert_eq!(other.cmd(&["PING"]), b"+PONG\r\n");
+    // Its memory goes back to the system (unmapped in steps off the request
+    // path): wait for it, bounded.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mut rss = status_bytes(pid, "VmRSS");
+    while rss > baseline + (LEN as u64) / 4 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+        rss = status_bytes(pid, "VmRSS");
+    }
+    assert!(
+        rss <= baseline + (LEN as u64) / 4,
+        "RSS {} MB after DEL, {} MB before the SET",
+        rss >> 20,
+        baseline >> 20
+    );
     let mut fresh = RawConn::connect(srv.port());
     assert_eq!(fresh.cmd(&["GET", "big"]), b"$-1\r\n");
 }

@@ -210,7 +210,13 @@ impl Input {
         at: usize,
         len: usize,
     ) -> std::io::Result<Read> {
-        let mut arg = BigArg::new(len, &self.buf[at..]);
+        let Some(mut arg) = BigArg::new(len, &self.buf[at..]) else {
+            log::warn!(
+                "shard {}: closing client: cannot map {len} bytes for an argument",
+                core.id
+            );
+            return Ok(Read::Close);
+        };
         self.buf.truncate(at);
         while !arg.is_full() {
             // As Redis, whose query buffer is the argument meanwhile.
@@ -227,6 +233,9 @@ impl Input {
             }
             arg.advance(n);
             self.note_read(core, client, n);
+            // Reads succeed at once while the bytes keep coming: let the
+            // shard's other clients run (as Redis, one read per event loop turn).
+            glommio::yield_if_needed().await;
         }
         let index = self.big.len() as u32;
         self.big.push(arg.into_bytes());

@@ -247,6 +247,9 @@ async fn serve(id: usize, cores: usize, cfg: Config, info: CoreInfo, parts: Part
         glommio::spawn_local(async move { c.receive_responses(rx.connect().await).await }).detach();
     }
     glommio::spawn_local(crate::net::expiry::active_expiry_loop(core.clone())).detach();
+    let c = core.clone();
+    glommio::spawn_local(async move { super::bigbuf::lazy_free_loop(c.stop.wait()).await })
+        .detach();
     if let Some(aof) = core.aof.clone() {
         glommio::spawn_local(aof.run(core.clone())).detach();
     }

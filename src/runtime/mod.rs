@@ -1,10 +1,12 @@
 //! The runtime: one pinned glommio executor per shard ([`executor`]), the core
 //! state each executor owns ([`core`]), the message types and batching of the
 //! cross-core mesh ([`mesh`]), two-shard steps forwarded from shard to
-//! shard ([`forward`]), graceful shutdown ([`shutdown`]) and
-//! SIGHUP reload ([`reload`]).
+//! shard ([`forward`]), graceful shutdown ([`shutdown`]),
+//! SIGHUP reload ([`reload`]), and big values' buffers and their lazy
+//! freeing ([`bigbuf`]).
 
 pub mod aof;
+pub mod bigbuf;
 pub mod core;
 pub mod executor;
 pub mod files;

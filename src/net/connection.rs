@@ -32,6 +32,29 @@ pub struct Peer {
     pub laddr: String,
 }
 
+/// A stream that can wait until a read would not wait, without being handed
+/// a buffer (the vendored glommio's `readable`), so an idle connection holds
+/// no read buffer.
+pub trait Readable {
+    fn readable(&mut self) -> impl std::future::Future<Output = std::io::Result<()>>;
+}
+
+impl Readable for glommio::net::TcpStream {
+    async fn readable(&mut self) -> std::io::Result<()> {
+        glommio::net::TcpStream::readable(self)
+            .await
+            .map_err(std::io::Error::from)
+    }
+}
+
+impl Readable for glommio::net::UnixStream {
+    async fn readable(&mut self) -> std::io::Result<()> {
+        glommio::net::UnixStream::readable(self)
+            .await
+            .map_err(std::io::Error::from)
+    }
+}
+
 /// Serves one client until it leaves, over any byte stream: the loop is
 /// generic (monomorphised per stream type), so TCP pays nothing for Unix
 /// sockets being served by the same code.
@@ -41,7 +64,7 @@ pub async fn handle_connection<S>(
     mut stream: S,
     peer: Peer,
 ) where
-    S: AsyncRead + AsyncWrite + Unpin,
+    S: AsyncRead + AsyncWrite + Readable + Unpin,
 {
     let Some(_slot) = limits.admit(core.maxclients()) else {
         Counters::add(&core.counters.rejected_connections, 1);
@@ -127,7 +150,7 @@ impl Input {
     /// Reads what Redis would read in one `read` (several calls when the
     /// socket has more than one call's window, never waiting for more), or
     /// the pending big argument into its own buffer.
-    async fn read<S: AsyncRead + Unpin>(
+    async fn read<S: AsyncRead + Readable + Unpin>(
         &mut self,
         core: &Core,
         client: &RefCell<ClientState>,
@@ -146,7 +169,20 @@ impl Input {
             let window = self.read_size.min(want - got);
             let len = self.buf.len();
             self.buf.resize(len + window, 0);
-            let read = if got == 0 {
+            let read = if got == 0 && len == 0 && self.parser.pending_start().is_none() {
+                // Nothing buffered: read what is there; if nothing is, wait
+                // without a buffer (an idle connection then costs no read
+                // buffer; Redis frees an idle client's query buffer too).
+                match futures_lite::future::poll_once(stream.read(&mut self.buf[..])).await {
+                    Some(r) => Some(r),
+                    None => {
+                        self.buf = BytesMut::new();
+                        stream.readable().await?;
+                        self.buf.resize(window, 0);
+                        Some(stream.read(&mut self.buf[..]).await)
+                    }
+                }
+            } else if got == 0 {
                 Some(stream.read(&mut self.buf[len..]).await)
             } else {
                 // More only if it is already there: never wait with
@@ -261,7 +297,7 @@ async fn serve_client<S>(
     stream: &mut S,
 ) -> std::io::Result<()>
 where
-    S: AsyncRead + AsyncWrite + Unpin,
+    S: AsyncRead + AsyncWrite + Readable + Unpin,
 {
     let mut input = Input::new();
     let mut inline: Vec<u8> = Vec::new();

@@ -253,6 +253,22 @@ impl<S: AsRawFd> NonBufferedStream<S> {
         Ok(sz)
     }
 
+    /// Resolves once a read would find data (or the end, or an error), without
+    /// a buffer: the readiness poll `poll_read` waits on, reused by it. ringkv
+    /// patch: an idle connection need not hold a read buffer while it waits.
+    pub(crate) fn poll_readable(&mut self, cx: &Context<'_>) -> Poll<io::Result<()>> {
+        if let Some(src) = self.source_rx.as_ref() {
+            if src.result().is_some() {
+                return Poll::Ready(Ok(()));
+            }
+        } else {
+            let reactor = self.reactor.upgrade().unwrap();
+            self.source_rx = Some(reactor.poll_read_ready(self.stream.as_raw_fd()));
+        }
+        self.source_rx.as_ref().unwrap().add_waiter_single(cx.waker());
+        Poll::Pending
+    }
+
     pub(crate) fn poll_read(
         &mut self,
         cx: &Context<'_>,
@@ -430,6 +446,14 @@ impl<S: AsRawFd, B: RxBuf> GlommioStream<S, B> {
             return Ok(pos);
         }
         self.stream.peek(buf).await
+    }
+
+    /// See [`NonBufferedStream::poll_readable`]; buffered bytes count as ready.
+    pub(crate) fn poll_readable(&mut self, cx: &Context<'_>) -> Poll<io::Result<()>> {
+        if !self.rx_buf.is_empty() || self.rx_done.get() {
+            return Poll::Ready(Ok(()));
+        }
+        self.stream.poll_readable(cx)
     }
 
     pub(crate) fn poll_read(

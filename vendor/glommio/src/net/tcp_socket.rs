@@ -498,6 +498,13 @@ impl TcpStream {
 }
 
 impl<B: RxBuf> TcpStream<B> {
+    /// Resolves once a read would not wait (data, the end of the stream or
+    /// an error is there), without holding a buffer meanwhile. ringkv patch.
+    pub async fn readable(&mut self) -> Result<()> {
+        poll_fn(|cx| self.stream.poll_readable(cx)).await?;
+        Ok(())
+    }
+
     /// Sets the read timeout to the timeout specified.
     ///
     /// If the value specified is [`None`], then read calls will block

@@ -359,6 +359,13 @@ impl UnixStream {
 }
 
 impl<B: RxBuf> UnixStream<B> {
+    /// Resolves once a read would not wait (data, the end of the stream or
+    /// an error is there), without holding a buffer meanwhile. ringkv patch.
+    pub async fn readable(&mut self) -> Result<()> {
+        poll_fn(|cx| self.stream.poll_readable(cx)).await?;
+        Ok(())
+    }
+
     /// Shuts down the read, write, or both halves of this connection.
     pub async fn shutdown(&self, how: Shutdown) -> Result<()> {
         poll_fn(|cx| self.stream.poll_shutdown(cx, how))

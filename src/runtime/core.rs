@@ -468,25 +468,29 @@ impl Core {
     /// [`Core::journal_barrier`] for a reply whose own effects end at
     /// `effects_end` (0: none).
     async fn journal_barrier_at(&self, effects_end: u64) {
-        let Some(aof) = &self.aof else { return };
-        let appended = self.journal_mark();
-        if appended == 0 {
-            return;
+        if let Some((aof, appended, always)) = self.barrier_args() {
+            aof.barrier(appended, effects_end, always).await;
         }
-        let always = self.info.settings.borrow().appendfsync == "always";
-        aof.barrier(appended, effects_end, always).await;
     }
 
     /// [`Core::journal_barrier_at`], but false at once (instead of waiting)
     /// while the AOF is failing and `effects_end` is not written.
     async fn journal_barrier_or_hold(&self, effects_end: u64) -> bool {
-        let Some(aof) = &self.aof else { return true };
-        let appended = self.journal_mark();
-        if appended == 0 {
-            return true;
+        match self.barrier_args() {
+            Some((aof, appended, always)) => {
+                aof.barrier_or_hold(appended, effects_end, always).await
+            }
+            None => true,
         }
+    }
+
+    /// The AOF writer, the journal's end and whether replies wait for
+    /// fdatasync; None when there is nothing to wait for.
+    fn barrier_args(&self) -> Option<(&super::aof::AofWriter, u64, bool)> {
+        let aof = self.aof.as_deref()?;
+        let appended = self.journal_mark();
         let always = self.info.settings.borrow().appendfsync == "always";
-        aof.barrier_or_hold(appended, effects_end, always).await
+        (appended != 0).then_some((aof, appended, always))
     }
 
     /// Outstanding cross-core calls (for shutdown and metrics).

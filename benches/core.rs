@@ -5,8 +5,8 @@
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use ringkv::cmd::{run_on_shard, table, CommandClock};
 use ringkv::protocol::{parse_command, Args, Limits, ParseOutcome, ReplyWriter};
-use ringkv::route::slot::SlotTable;
 use ringkv::shard::Shard;
+use ringkv::slot::SlotTable;
 
 fn pipeline(n: usize) -> Vec<u8> {
     let mut buf = Vec::new();
@@ -111,7 +111,7 @@ fn bench_hop(c: &mut Criterion) {
                 |_| {
                     let (req_tx, req_rx) = shared_channel::new_bounded::<Vec<u64>>(64);
                     let (resp_tx, resp_rx) = shared_channel::new_bounded::<Vec<u64>>(64);
-                    let cpus = ringkv::runtime::executor::allowed_cpus();
+                    let cpus = ringkv::server::allowed_cpus();
                     let peer_cpu = cpus[cpus.len() - 1];
                     let peer = LocalExecutorBuilder::new(Placement::Fixed(peer_cpu))
                         .io_memory(256 << 10)

@@ -5,7 +5,7 @@
 use ringkv::cmd::client::CoreInfo;
 use ringkv::config::{self, Config, Start};
 use ringkv::net::probe;
-use ringkv::runtime::executor::{allowed_cpus, run};
+use ringkv::server::{allowed_cpus, run};
 
 /// As Redis's `disable-thp yes`: no transparent huge pages for this process.
 /// With them, first touches of fresh memory clear whole 2 MB pages: a

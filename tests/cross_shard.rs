@@ -8,7 +8,7 @@ mod common;
 
 use common::TestServer;
 use redis::Commands;
-use ringkv::route::slot::{key_slot, SlotTable};
+use ringkv::slot::{key_slot, SlotTable};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread;

@@ -11,7 +11,7 @@
 mod common;
 
 use common::{show, Kind, RawConn, TestServer};
-use ringkv::route::slot::key_slot;
+use ringkv::slot::key_slot;
 use std::collections::{BTreeSet, HashSet};
 use std::time::{Duration, Instant};
 

@@ -19,7 +19,7 @@ mod common;
 use common::persist::*;
 
 use common::{resp, show, target_is_redis, Builder, TestServer};
-use ringkv::route::slot::SlotTable;
+use ringkv::slot::SlotTable;
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};

@@ -189,8 +189,8 @@ mod tests {
     use crate::cmd::ConnCtx;
     use crate::protocol::args::OwnedArgs;
     use crate::protocol::ReplyWriter;
-    use crate::route::slot::SlotTable;
     use crate::shard::Shard;
+    use crate::slot::SlotTable;
 
     /// Runs `CONFIG ...` through the container handler on `core`.
     fn run_on(core: &CoreInfo, resp3: bool, parts: &[&str]) -> String {

@@ -134,13 +134,7 @@ impl CommandClock {
     }
 }
 
-/// Current Unix time in milliseconds.
-pub fn unix_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
+pub use crate::clock::unix_ms;
 
 /// Parses an argument as Redis's `getLongLongFromObject` would.
 pub fn arg_i64(arg: &[u8]) -> Result<i64, CmdError> {

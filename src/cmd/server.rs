@@ -118,8 +118,8 @@ pub(crate) mod tests {
     use crate::cmd::keygen::TxKeyGen;
     use crate::protocol::args::OwnedArgs;
     use crate::protocol::ReplyWriter;
-    use crate::route::slot::SlotTable;
     use crate::shard::Shard;
+    use crate::slot::SlotTable;
 
     /// Runs a connection-level server command and returns the reply text.
     pub(crate) fn run_with(core: &CoreInfo, resp3: bool, parts: &[&str]) -> String {

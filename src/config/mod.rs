@@ -244,6 +244,22 @@ pub fn help_text() -> String {
     s
 }
 
+/// Checks that `name` is a plain file name a data file may have (manifests and `dbfilename`/`appendfilename` use it).
+pub fn check_file_name(name: &str) -> Result<(), String> {
+    let plain = !name.is_empty()
+        && name != "."
+        && name != ".."
+        && name.trim() == name
+        && !name
+            .chars()
+            .any(|c| c == '/' || c == '\\' || c.is_control());
+    if plain {
+        Ok(())
+    } else {
+        Err(format!("invalid file name {name:?}"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

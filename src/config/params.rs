@@ -464,7 +464,7 @@ pub static PARAMS: &[Param] = &[
         kind: Kind::Str,
         get: |c| c.dbfilename.clone(),
         set: |c, v| {
-            crate::persist::manifest::check_file_name(v)?;
+            crate::config::check_file_name(v)?;
             c.dbfilename = v.to_string();
             Ok(())
         },
@@ -477,7 +477,7 @@ pub static PARAMS: &[Param] = &[
         kind: Kind::Str,
         get: |c| c.appenddirname.clone(),
         set: |c, v| {
-            crate::persist::manifest::check_file_name(v)?;
+            crate::config::check_file_name(v)?;
             c.appenddirname = v.to_string();
             Ok(())
         },
@@ -490,7 +490,7 @@ pub static PARAMS: &[Param] = &[
         kind: Kind::Str,
         get: |c| c.appendfilename.clone(),
         set: |c, v| {
-            crate::persist::manifest::check_file_name(v)?;
+            crate::config::check_file_name(v)?;
             c.appendfilename = v.to_string();
             Ok(())
         },

@@ -111,7 +111,7 @@ fn snapshot(core: &Core) -> CoreSnapshot {
             expired,
             hits,
             misses,
-        } = crate::cmd::ops::apply(&mut shard, 0, crate::cmd::unix_ms(), ShardOp::Keyspace)
+        } = crate::cmd::ops::apply(&mut shard, 0, crate::clock::unix_ms(), ShardOp::Keyspace)
         {
             s.keyspace = dbs;
             s.expired_keys = expired;

@@ -1,7 +1,7 @@
 //! The active expiry cycle of one shard: every 100 ms, sweep tables holding
 //! volatile keys for at most ~1 ms, yielding so no connection waits behind it.
 
-use crate::cmd::unix_ms;
+use crate::clock::unix_ms;
 use crate::runtime::core::Core;
 use std::rc::Rc;
 use std::time::{Duration, Instant};

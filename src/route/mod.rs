@@ -12,5 +12,4 @@ pub mod multikey;
 pub mod persist;
 pub mod pipeline;
 pub mod segment;
-pub mod slot;
 pub mod txn;

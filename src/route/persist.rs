@@ -126,7 +126,7 @@ pub async fn snapshot(core: &Rc<Core>) -> Result<(), String> {
         (PathBuf::from(&s.dir), s.dbfilename.clone())
     };
     log::info!("Background saving started");
-    let gen = crate::cmd::unix_ms();
+    let gen = crate::clock::unix_ms();
     let names: Vec<String> = (0..core.cores)
         .map(|s| manifest::snapshot_file_name(&dbfilename, gen, s))
         .collect();
@@ -250,7 +250,7 @@ async fn cut(
     rotate: Option<Vec<PathBuf>>,
 ) -> Result<(), String> {
     let tx = Tx::begin(core, all_shards(core), true).await;
-    let cut_ms = crate::cmd::unix_ms();
+    let cut_ms = crate::clock::unix_ms();
     let mut rotate = rotate.map(|r| r.into_iter());
     let mut waits = Vec::new();
     for (s, target) in targets.into_iter().enumerate() {
@@ -361,7 +361,7 @@ pub async fn schedule_loop(core: Rc<Core>) {
             continue;
         }
         let (dirty, incr_bytes, _) = persist_facts(&core).await;
-        let now = crate::cmd::unix_ms() / 1000;
+        let now = crate::clock::unix_ms() / 1000;
         let since_save = now.saturating_sub(status::last_save_time());
         let retry_ok =
             status::last_bgsave_ok() || now.saturating_sub(status::last_save_attempt()) > 5;

@@ -336,7 +336,7 @@ pub async fn on_disconnect(
         core,
         client,
         batch: &batch,
-        now_ms: crate::cmd::unix_ms(),
+        now_ms: crate::clock::unix_ms(),
         txid: None,
         lock_with_first_op: None,
     };

@@ -11,9 +11,9 @@
 use super::grants::{Grantee, Parked};
 use super::locks::{LockTable, TxId};
 use super::mesh::{BatchProgress, CoreCounters, Job, JobKind, JobOutput, Request, Response};
+use crate::clock::unix_ms;
 use crate::cmd::client::{ClientState, CoreInfo};
 use crate::cmd::keygen::TxKeyGen;
-use crate::cmd::unix_ms;
 use crate::shard::Shard;
 use glommio::channels::shared_channel::{ConnectedReceiver, ConnectedSender};
 use slab::Slab;

@@ -206,7 +206,7 @@ impl Core {
     /// (replies, where each ends).
     fn run_held(&self, db: usize, batch: &CmdBatch) -> (Vec<u8>, Vec<u32>) {
         let mut progress = BatchProgress::default();
-        let now = crate::cmd::unix_ms();
+        let now = crate::clock::unix_ms();
         super::mesh::run_cmd_batch(
             &mut self.shard.borrow_mut(),
             db,

@@ -7,7 +7,7 @@
 use super::core::{Core, Counters};
 use super::locks::{LockId, LockWait, TxId};
 use super::mesh::{BatchProgress, CmdBatch, ForwardPart, Job, JobKind, JobOutput, NO_TOKEN};
-use crate::cmd::unix_ms;
+use crate::clock::unix_ms;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;

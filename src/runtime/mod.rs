@@ -1,5 +1,5 @@
-//! The runtime: one pinned glommio executor per shard ([`executor`]), the core
-//! state each executor owns ([`core`]), the message types and batching of the
+//! The runtime: the core state each executor owns ([`core`]; the executors
+//! themselves are started by [`crate::server`]), the message types and batching of the
 //! cross-core mesh ([`mesh`]), two-shard steps forwarded from shard to
 //! shard ([`forward`]), graceful shutdown ([`shutdown`]),
 //! SIGHUP reload ([`reload`]), and big values' buffers and their lazy
@@ -8,7 +8,6 @@
 pub mod aof;
 pub mod bigbuf;
 pub mod core;
-pub mod executor;
 pub mod files;
 pub mod forward;
 pub mod grants;

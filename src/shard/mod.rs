@@ -15,7 +15,7 @@ pub mod snapshot;
 pub mod value;
 pub mod watch;
 
-use crate::route::slot::{key_slot, SlotTable};
+use crate::slot::{key_slot, SlotTable};
 use db::{Db, Entry, Loc};
 use hashbrown::DefaultHashBuilder;
 use std::hash::BuildHasher;

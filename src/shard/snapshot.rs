@@ -157,9 +157,9 @@ impl SnapshotCut {
 #[cfg(test)]
 mod tests {
     use crate::persist::rdb;
-    use crate::route::slot::SlotTable;
     use crate::shard::value::Value;
     use crate::shard::Shard;
+    use crate::slot::SlotTable;
 
     fn encoded(s: &mut Shard, mut between: impl FnMut(&mut Shard, usize)) -> Vec<u8> {
         s.begin_snapshot(1_000, rdb::AuxInfo::now(0));

@@ -4,8 +4,8 @@ use crate::cmd::client::CoreInfo;
 use crate::cmd::keygen::TxKeyGen;
 use crate::protocol::args::OwnedArgs;
 use crate::protocol::ReplyWriter;
-use crate::route::slot::SlotTable;
 use crate::shard::Shard;
+use crate::slot::SlotTable;
 
 /// Runs one connection command (CLIENT through [`client`]) and returns its
 /// reply bytes.

@@ -96,8 +96,8 @@ fn type_(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
 pub(crate) mod harness {
     use crate::cmd::{run_on_shard, table};
     use crate::protocol::args::OwnedArgs;
-    use crate::route::slot::SlotTable;
     use crate::shard::Shard;
+    use crate::slot::SlotTable;
 
     pub struct Harness {
         pub shard: Shard,

@@ -218,8 +218,8 @@ pub fn random_key(shard: &Shard, db: usize, now_ms: u64) -> Option<Vec<u8>> {
 mod tests {
     use super::*;
     use crate::protocol::args::OwnedArgs;
-    use crate::route::slot::SlotTable;
     use crate::shard::value::Value;
+    use crate::slot::SlotTable;
     use std::collections::HashSet;
 
     fn shard_with(n: usize) -> Shard {

@@ -4,9 +4,9 @@
 
 use crate::cmd::{run_on_shard, table};
 use crate::protocol::args::OwnedArgs;
-use crate::route::slot::SlotTable;
 use crate::shard::value::Value;
 use crate::shard::Shard;
+use crate::slot::SlotTable;
 
 const NOW: u64 = 1_700_000_000_000;
 

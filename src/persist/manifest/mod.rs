@@ -28,7 +28,7 @@
 //! twice. Blank lines are ignored, `\r\n` line ends are accepted. Errors are
 //! `String`s naming the 1-based line number; parsing never panics.
 
-use crate::route::slot::SLOTS;
+use crate::slot::SLOTS;
 use std::collections::HashSet;
 use std::fmt::Write as _;
 
@@ -60,21 +60,7 @@ pub fn aof_manifest_name(appendfilename: &str) -> String {
     format!("{appendfilename}.manifest")
 }
 
-/// Checks that `name` is a plain file name a manifest may hold.
-pub fn check_file_name(name: &str) -> Result<(), String> {
-    let plain = !name.is_empty()
-        && name != "."
-        && name != ".."
-        && name.trim() == name
-        && !name
-            .chars()
-            .any(|c| c == '/' || c == '\\' || c.is_control());
-    if plain {
-        Ok(())
-    } else {
-        Err(format!("invalid file name {name:?}"))
-    }
-}
+pub use crate::config::check_file_name;
 
 // ---------------------------------------------------------------- line reading
 

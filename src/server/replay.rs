@@ -1,7 +1,7 @@
 //! Applying a parsed append-only file ([`AofFile`]) to a shard.
 //!
 //! Replay starts in db 0 and runs the records in file order. The commands
-//! understood are exactly those the [`aof`](super::aof) encoders write (names
+//! understood are exactly those the [`aof`](crate::persist::aof) encoders write (names
 //! ASCII case-insensitive):
 //!
 //! ```text
@@ -20,7 +20,7 @@
 //! argument count, a bad number, a db index out of range or a key this shard
 //! does not own is an [`AofError`] at the command's offset; nothing panics.
 
-use super::aof::{AofError, AofFile, Command, Record};
+use crate::persist::aof::{AofError, AofFile, Command, Record};
 use crate::protocol::parser::parse_i64;
 use crate::shard::value::Value;
 use crate::shard::Shard;
@@ -221,7 +221,7 @@ fn flush_option_ok(opt: &[Vec<u8>]) -> bool {
 mod tests {
     use super::*;
     use crate::persist::aof::{self, parse};
-    use crate::route::slot::SlotTable;
+    use crate::slot::SlotTable;
 
     const NOW: u64 = 1_000_000;
 

@@ -17,11 +17,12 @@
 //! the current layout when it is missing or was saved with another thread
 //! count, so every shard appends to a file of its own afterwards.
 
-use super::manifest::{self, AofEntry, AofFileKind, AofManifest, SnapshotManifest};
-use super::{aof, rdb, replay};
+use super::replay;
 use crate::config::Config;
-use crate::route::slot::{key_slot, SlotTable};
+use crate::persist::manifest::{self, AofEntry, AofFileKind, AofManifest, SnapshotManifest};
+use crate::persist::{aof, rdb};
 use crate::shard::Shard;
+use crate::slot::{key_slot, SlotTable};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -35,7 +36,7 @@ pub struct Loaded {
 type Parsed = (Vec<rdb::RdbEntry>, Vec<(PathBuf, aof::AofFile)>);
 
 fn unix_ms() -> u64 {
-    crate::cmd::unix_ms()
+    crate::clock::unix_ms()
 }
 
 /// Loads the data for `threads` shards.
@@ -77,7 +78,7 @@ pub fn load(cfg: &Config, threads: usize) -> Result<Loaded, String> {
                 if aof_incr.iter().all(Option::is_some) {
                     let mut shards = old;
                     shards.iter_mut().for_each(|s| s.dirty = 0);
-                    super::status::set_aof_base_size(base_bytes(&aof_dir, &m));
+                    crate::persist::status::set_aof_base_size(base_bytes(&aof_dir, &m));
                     return Ok(Loaded { shards, aof_incr });
                 }
             }
@@ -274,7 +275,7 @@ fn parse_shard_files(
                     format!(
                         "Unable to obtain the AOF file {} length. stat: {}",
                         path.display(),
-                        super::status::strerror(e.raw_os_error().unwrap_or(libc::EIO))
+                        crate::persist::status::strerror(e.raw_os_error().unwrap_or(libc::EIO))
                     )
                 })?;
                 let file = aof::parse_with_limit(&data, max_bulk).map_err(|e| {
@@ -357,7 +358,7 @@ fn write_initial_aof(
     }
     let manifest_path = aof_dir.join(manifest::aof_manifest_name(&cfg.appendfilename));
     write_file(&manifest_path, m.render().as_bytes())?;
-    super::status::set_aof_base_size(base_bytes(aof_dir, &m));
+    crate::persist::status::set_aof_base_size(base_bytes(aof_dir, &m));
     if let Some(prev) = previous {
         for e in &prev.entries {
             let _ = std::fs::remove_file(aof_dir.join(&e.name));

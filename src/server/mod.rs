@@ -1,12 +1,16 @@
-//! Starting the executors: one pinned glommio `LocalExecutor` per shard, the
-//! full mesh of request and response channels between them, the listeners,
-//! and the shutdown sequence.
+//! The composition root: start-up loading ([`load`], with AOF [`replay`]),
+//! then one pinned glommio `LocalExecutor` per shard, the full mesh of
+//! request and response channels between them, the listeners, and the
+//! shutdown sequence. Nothing below this module names it.
 
-use super::core::Core;
-use super::mesh::{Request, Response};
-use super::shutdown::Countdown;
+pub mod load;
+pub mod replay;
+
 use crate::cmd::client::CoreInfo;
 use crate::config::Config;
+use crate::runtime::core::Core;
+use crate::runtime::mesh::{Request, Response};
+use crate::runtime::shutdown::Countdown;
 use crate::shard::Shard;
 use glommio::channels::shared_channel::{self, SharedReceiver, SharedSender};
 use glommio::{LocalExecutorBuilder, Placement};
@@ -91,10 +95,10 @@ pub fn run(cfg: Config, cpus: Vec<usize>, threads: usize, info: CoreInfo) -> i32
     // Counts executors whose listeners are bound (see `serve`).
     let bound = Countdown::new(threads);
     crate::persist::status::init(info.started_unix);
-    let (ready, supervisor) = super::systemd::channel(threads);
+    let (ready, supervisor) = crate::runtime::systemd::channel(threads);
     let mut net_ends = crate::net::listener::NetEnds::build(&cfg, threads, &ready).into_iter();
     drop(ready); // the executors hold the only notifiers
-    let loaded = match crate::persist::load::load(&cfg, threads) {
+    let loaded = match crate::server::load::load(&cfg, threads) {
         Ok(l) => l,
         Err(e) => {
             log::error!("{e}");
@@ -248,8 +252,10 @@ async fn serve(id: usize, cores: usize, cfg: Config, info: CoreInfo, parts: Part
     }
     glommio::spawn_local(crate::net::expiry::active_expiry_loop(core.clone())).detach();
     let c = core.clone();
-    glommio::spawn_local(async move { super::bigbuf::lazy_free_loop(c.stop.wait()).await })
-        .detach();
+    glommio::spawn_local(
+        async move { crate::runtime::bigbuf::lazy_free_loop(c.stop.wait()).await },
+    )
+    .detach();
     if let Some(aof) = core.aof.clone() {
         glommio::spawn_local(aof.run(core.clone())).detach();
     }
@@ -259,7 +265,7 @@ async fn serve(id: usize, cores: usize, cfg: Config, info: CoreInfo, parts: Part
     }
     crate::metrics::start(&core);
     glommio::spawn_local(watch_signals(core.clone(), signals)).detach();
-    glommio::spawn_local(super::reload::watch_sighup(core.clone())).detach();
+    glommio::spawn_local(crate::runtime::reload::watch_sighup(core.clone())).detach();
     // Accept nothing until every executor has bound (TCP on each, the Unix
     // socket on core 0): a client that got an answer must be able to use
     // every listener, as with Redis, which binds all before serving.

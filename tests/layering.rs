@@ -26,11 +26,6 @@ const LAYERS: &[&[&str]] = &[
 
 /// Upward edges (from, to) that remain, each with why it is still here.
 const KNOWN: &[(&str, &str)] = &[
-    // Statistics are keyed by `&'static CommandSpec` and slow-log entries
-    // carry the client's `ClientState`; SLOWLOG/LATENCY/MONITOR handlers and
-    // the /metrics endpoint gather across cores through `runtime::Core`.
-    ("metrics", "cmd"),
-    ("metrics", "runtime"),
     // RDB and AOF encoders still take a `shard::value::Value`.
     ("persist", "shard"),
 ];

@@ -276,6 +276,13 @@ impl CoreInfo {
     }
 }
 
+impl crate::metrics::SlowlogClient for std::cell::RefCell<ClientState> {
+    fn addr_and_name(&self) -> (String, Vec<u8>) {
+        let c = self.borrow();
+        (c.addr.clone(), c.name.clone())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

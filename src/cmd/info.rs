@@ -62,7 +62,7 @@ pub struct LatencyStat {
 pub fn add_command_stats(facts: &mut InfoFacts, stats: crate::metrics::stats::StatsSnapshot) {
     for c in &stats.cmds {
         facts.commandstats.push(CommandStat {
-            name: c.name().to_string(),
+            name: crate::cmd::stat_index::stat_name(c.index).to_string(),
             calls: c.calls,
             usec: c.usec,
             rejected_calls: c.rejected,
@@ -70,7 +70,7 @@ pub fn add_command_stats(facts: &mut InfoFacts, stats: crate::metrics::stats::St
         });
         if c.calls > 0 {
             facts.latencystats.push(LatencyStat {
-                name: c.name().to_string(),
+                name: crate::cmd::stat_index::stat_name(c.index).to_string(),
                 p50: c.percentile(50.0),
                 p99: c.percentile(99.0),
                 p999: c.percentile(99.9),

@@ -17,6 +17,7 @@ pub mod keygen;
 pub mod observability;
 pub mod ops;
 pub mod server;
+pub mod stat_index;
 pub mod string;
 pub mod table;
 pub mod transactions;
@@ -130,7 +131,7 @@ impl CommandClock {
         let now = quanta::Instant::now();
         let usec = now.saturating_duration_since(self.mark).as_micros() as u64;
         self.mark = now;
-        crate::metrics::record_command_us(spec, args, usec, ok);
+        stat_index::record_command_us(spec, args, usec, ok);
     }
 }
 

@@ -1,38 +1,32 @@
-//! Observability: per-command statistics, SLOWLOG, the latency monitor,
-//! MONITOR, and the Prometheus `/metrics` + `/healthz` HTTP endpoint.
+//! Observability recorders: each core's per-command statistics, slow log,
+//! latency events and MONITOR buffers. They know commands only by their stat
+//! index (`cmd::stat_index` maps a spec to it) and clients only through
+//! [`SlowlogClient`], so this layer sits below `cmd`.
 //!
 //! Layout:
-//! - [`stats`]: calls / failures / µs / latency histogram per command (indexed
-//!   by position in the command table) and errors by code;
+//! - [`stats`]: calls / failures / µs / latency histogram per command (by
+//!   stat index) and errors by code;
 //! - [`slowlog`], [`latency`]: Redis's SLOWLOG and latency monitor, per core;
-//! - [`monitor`]: MONITOR's per-core fan-out with bounded buffers;
-//! - [`gather`]: the mesh job ([`MetricsJob`]) each core answers and the
-//!   fan-out that collects every core's answer;
-//! - [`prom`]: the `prometheus-client` collector that encodes a scrape;
-//! - [`http`]: the small HTTP/1.1 responder serving `/metrics` and `/healthz`;
-//! - [`commands`]: SLOWLOG, LATENCY and MONITOR as the router runs them.
+//! - [`monitor`]: MONITOR's per-core buffers, bounded.
+//!
+//! Above it: the mesh job every core answers and the fan-out that collects
+//! the answers (`runtime::gather`), SLOWLOG/LATENCY/MONITOR as the router
+//! runs them (`route::observe`, `route::monitor`), and the `/metrics` +
+//! `/healthz` endpoint (`net::http`, `net::prom`).
 //!
 //! Invariant: every cell here belongs to one core and is written only by that
 //! core ([`CoreMetrics`] is thread-local: an executor is one thread); readers
 //! on other cores get copies through the mesh. The only shared word is
 //! MONITOR's count of monitors (see [`monitor`]).
 
-pub mod commands;
-pub mod gather;
-pub mod http;
 pub mod latency;
 pub mod monitor;
-pub mod prom;
 pub mod slowlog;
 pub mod stats;
 
-use crate::cmd::client::{ClientState, CoreInfo};
-use crate::cmd::table::{flag, CommandSpec};
 use crate::protocol::Args;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
-
-pub use gather::{MetricsJob, MetricsOutput};
 
 /// Redis's `slowlog-log-slower-than` default (µs; negative disables, 0 logs all).
 pub const DEFAULT_SLOWLOG_SLOWER_THAN: i64 = 10_000;
@@ -54,9 +48,16 @@ pub struct ObsConfig {
 }
 
 impl ObsConfig {
-    pub fn from_info(info: &CoreInfo) -> ObsConfig {
-        fn setting<T: std::str::FromStr>(info: &CoreInfo, name: &str, env: &str, default: T) -> T {
-            info.config_value(name)
+    /// Reads the settings through `config_value` (the `CONFIG GET` view).
+    pub fn from_settings(config_value: impl Fn(&str) -> Option<String>) -> ObsConfig {
+        let info = &config_value;
+        fn setting<T: std::str::FromStr>(
+            info: &dyn Fn(&str) -> Option<String>,
+            name: &str,
+            env: &str,
+            default: T,
+        ) -> T {
+            info(name)
                 .or_else(|| std::env::var(env).ok())
                 .and_then(|v| v.trim().parse().ok())
                 .unwrap_or(default)
@@ -97,7 +98,7 @@ pub struct CoreMetrics {
     latency_threshold_ms: Cell<u64>,
     /// The client whose commands run right now on this core (set by the
     /// router around local execution; None for commands sent by a peer).
-    current_client: RefCell<Option<Rc<RefCell<ClientState>>>>,
+    current_client: RefCell<Option<Rc<dyn SlowlogClient>>>,
     /// Command batches this core received from peers, and their commands.
     pub peer_batches: Cell<u64>,
     pub peer_batch_cmds: Cell<u64>,
@@ -147,21 +148,17 @@ impl CoreMetrics {
         self.slowlog_max_len.get()
     }
 
-    fn record(&self, spec: &CommandSpec, args: &Args, usec: u64, ok: bool) {
-        if let Some(i) = stats::stat_index(spec) {
+    fn record(&self, call: Call, args: &Args, usec: u64, ok: bool) {
+        if let Some(i) = call.stat {
             self.stats.record_call(i, usec, !ok);
         }
         let slower = self.slowlog_slower_than.get();
-        if slower >= 0 && usec >= slower as u64 && spec.flags & flag::SKIP_SLOWLOG == 0 {
+        if slower >= 0 && usec >= slower as u64 && call.slowlog {
             self.log_slow(args, usec);
         }
         let threshold = self.latency_threshold_ms.get();
         if threshold > 0 && usec / 1000 >= threshold {
-            let event = if spec.flags & flag::FAST != 0 {
-                "fast-command"
-            } else {
-                "command"
-            };
+            let event = if call.fast { "fast-command" } else { "command" };
             self.latency
                 .borrow_mut()
                 .add_sample(event, unix_us() / 1_000_000, usec / 1000);
@@ -171,10 +168,7 @@ impl CoreMetrics {
     fn log_slow(&self, args: &Args, usec: u64) {
         let now = unix_us();
         let (addr, name) = match &*self.current_client.borrow() {
-            Some(c) => {
-                let c = c.borrow();
-                (c.addr.clone(), c.name.clone())
-            }
+            Some(c) => c.addr_and_name(),
             None => (String::new(), Vec::new()),
         };
         let entry = slowlog::SlowEntry {
@@ -211,21 +205,28 @@ pub fn unix_us() -> u64 {
         .unwrap_or(0)
 }
 
-/// A command ran on this core: calls, µs, failures, slowlog, latency monitor.
-#[inline]
-pub fn record_command(spec: &CommandSpec, args: &Args, started: quanta::Instant, ok: bool) {
-    record_command_us(spec, args, started.elapsed().as_micros() as u64, ok);
+/// What the recorders need to know of a command that ran (filled in from its
+/// spec by `cmd::stat_index`).
+#[derive(Clone, Copy, Debug)]
+pub struct Call {
+    /// Its stat index (None: not a command of the table).
+    pub stat: Option<usize>,
+    /// Flagged `fast` (latency monitor event `fast-command`).
+    pub fast: bool,
+    /// May appear in the slow log (not flagged `skip_slowlog`).
+    pub slowlog: bool,
 }
 
-/// Like [`record_command`], with the duration already measured.
+/// A command ran on this core, for `usec` µs: calls, failures, slowlog,
+/// latency monitor.
 #[inline]
-pub fn record_command_us(spec: &CommandSpec, args: &Args, usec: u64, ok: bool) {
-    with(|m| m.record(spec, args, usec, ok));
+pub fn record_call(call: Call, args: &Args, usec: u64, ok: bool) {
+    with(|m| m.record(call, args, usec, ok));
 }
 
 /// A command was refused before running (`rejected_calls`).
-pub fn record_rejected(spec: &CommandSpec) {
-    if let Some(i) = stats::stat_index(spec) {
+pub fn record_rejected(stat: Option<usize>) {
+    if let Some(i) = stat {
         with(|m| m.stats.record_rejected(i));
     }
 }
@@ -246,13 +247,20 @@ pub fn record_peer_batch(cmds: usize) {
     });
 }
 
+/// The client a slow-log entry names.
+pub trait SlowlogClient {
+    /// Its address (`ip:port`) and its CLIENT SETNAME name.
+    fn addr_and_name(&self) -> (String, Vec<u8>);
+}
+
 /// Marks `client` as the one whose commands run on this core until the guard
 /// drops (slowlog entries then name it). Hold it only across synchronous code.
 pub struct ClientScope(());
 
 impl ClientScope {
-    pub fn enter(client: &Rc<RefCell<ClientState>>) -> ClientScope {
-        with(|m| *m.current_client.borrow_mut() = Some(client.clone()));
+    pub fn enter<C: SlowlogClient + 'static>(client: &Rc<C>) -> ClientScope {
+        let client: Rc<dyn SlowlogClient> = client.clone();
+        with(|m| *m.current_client.borrow_mut() = Some(client));
         ClientScope(())
     }
 }
@@ -263,29 +271,18 @@ impl Drop for ClientScope {
     }
 }
 
-/// Sets up this core's metrics and, on core 0, serves the HTTP endpoint.
-/// Called once per executor after its `Core` is built.
-pub fn start(core: &Rc<crate::runtime::core::Core>) {
-    let cfg = ObsConfig::from_info(&core.info);
+/// Sets up this core's recorders (called once per executor).
+pub fn start(core: usize, cores: usize, cfg: &ObsConfig) {
     with(|m| {
-        m.core.set(core.id);
-        m.cores.set(core.cores);
-        m.configure(&cfg);
+        m.core.set(core);
+        m.cores.set(cores);
+        m.configure(cfg);
     });
-    if core.id == 0 {
-        // Resolved (and checked free) by main.rs from `metrics-addr`.
-        let addr = core.info.metrics_addr.clone();
-        if addr.is_empty() {
-            log::info!("metrics endpoint disabled");
-        } else {
-            glommio::spawn_local(http::serve(core.clone(), addr)).detach();
-        }
-    }
 }
 
 /// Re-reads the runtime-changeable settings after CONFIG SET / SIGHUP
 /// (called on every core when its settings change).
-pub fn reconfigure(info: &CoreInfo) {
-    let cfg = ObsConfig::from_info(info);
+pub fn reconfigure(config_value: impl Fn(&str) -> Option<String>) {
+    let cfg = ObsConfig::from_settings(config_value);
     with(|m| m.configure(&cfg));
 }

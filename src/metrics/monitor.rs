@@ -3,9 +3,10 @@
 //! `+1700000000.123456 [0 127.0.0.1:50000] "set" "foo" "bar"`.
 //!
 //! The connection's core formats the line (it knows the client and its DB)
-//! into a per-core outgoing buffer; a task spawned once per tick hands the
-//! buffer to this core's monitors and sends it to every other core through
-//! the mesh, where it is appended to their monitors' buffers. Each monitor's
+//! into a per-core outgoing buffer; a task spawned once per tick
+//! (`route::monitor`) hands the buffer to this core's monitors and sends it
+//! to every other core through the mesh, where it is appended to their
+//! monitors' buffers. Each monitor's
 //! buffer is bounded ([`MONITOR_BUFFER_LIMIT`]): a monitor that cannot keep up
 //! is disconnected instead of growing memory without bound.
 //!
@@ -13,13 +14,9 @@
 //! on all cores, written only when a monitor starts or stops.
 
 use super::with;
-use crate::cmd::table::{flag, CommandSpec};
 use crate::protocol::Args;
-use crate::runtime::core::Core;
-use bytes::Bytes;
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use std::cell::{Cell, RefCell};
-use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Poll, Waker};
 
@@ -148,45 +145,27 @@ pub fn format_line(out: &mut Vec<u8>, unix_us: u64, db: usize, addr: &str, args:
     out.extend_from_slice(b"\r\n");
 }
 
-/// Feeds a command about to run on the connection's core to every monitor.
-/// Call only when [`active`]; admin and `skip_monitor` commands are not shown.
-pub fn feed(core: &Rc<Core>, spec: &CommandSpec, db: usize, addr: &str, args: &Args) {
-    if spec.flags & (flag::ADMIN | flag::SKIP_MONITOR) != 0 {
-        return;
-    }
+/// Formats a command about to run on this core into the lines waiting to be
+/// broadcast. True when the caller must schedule the broadcast
+/// ([`take_outgoing`], then [`MonitorState::deliver`] on every core): the
+/// first line since the last one.
+pub fn queue_line(db: usize, addr: &str, args: &Args) -> bool {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_micros() as u64)
         .unwrap_or(0);
     with(|m| {
         format_line(&mut m.monitor.outgoing.borrow_mut(), now, db, addr, args);
-        if !m.monitor.flush_scheduled.replace(true) {
-            glommio::spawn_local(broadcast(core.clone())).detach();
-        }
-    });
+        !m.monitor.flush_scheduled.replace(true)
+    })
 }
 
-/// Sends this tick's lines to every core's monitors.
-async fn broadcast(core: Rc<Core>) {
-    let lines = with(|m| {
+/// The lines queued since the last broadcast (clears the schedule mark).
+pub fn take_outgoing() -> Vec<u8> {
+    with(|m| {
         m.monitor.flush_scheduled.set(false);
         std::mem::take(&mut *m.monitor.outgoing.borrow_mut())
-    });
-    if lines.is_empty() {
-        return;
-    }
-    let lines = Bytes::from(lines);
-    for c in 0..core.cores {
-        if c != core.id {
-            // Fire and forget: the reply slot is dropped when it arrives.
-            drop(core.call(
-                c,
-                0,
-                crate::runtime::mesh::JobKind::Metrics(super::MetricsJob::Monitor(lines.clone())),
-            ));
-        }
-    }
-    with(|m| m.monitor.deliver(&lines));
+    })
 }
 
 /// Streams lines to a monitoring connection until it closes (or overflows).

@@ -2,17 +2,14 @@
 //! microseconds and a latency histogram per command, plus error counts by
 //! error code (`errorstat_ERR`).
 //!
-//! Commands are indexed by their position in the command table (containers'
-//! subcommands included): [`stat_index`] maps a `&'static CommandSpec` to
-//! that position by binary search over the specs' addresses, a table built
-//! once. Recording is a few `Cell` updates: no allocation, no hashing. Only
+//! Commands are known by their stat index, their position in the command
+//! table with subcommands (`cmd::stat_index` maps a spec to it). A core's
+//! cells for a command are made the first time it runs there; after that,
+//! recording is a few `Cell` updates: no allocation, no hashing. Only
 //! the owning core writes these cells; scrapes copy them out through the mesh
 //! ([`StatsSnapshot`]) and add the copies up.
 
-use crate::cmd::command_docs::subcommands_of;
-use crate::cmd::table::{self, CommandSpec};
 use std::cell::{Cell, RefCell};
-use std::sync::OnceLock;
 
 /// Histogram buckets: values 0..4 µs exactly, then 4 buckets per power of two
 /// (relative error under 25%) up to 2^31 µs (about 36 minutes).
@@ -36,52 +33,6 @@ pub fn bucket_upper(b: usize) -> u64 {
     let octave = (b - 4) / 4 + 2;
     let sub = ((b - 4) % 4) as u64;
     ((5 + sub) << (octave - 2)) - 1
-}
-
-/// Every command the statistics know, in table order, and the sorted
-/// addresses used to find a spec's index.
-struct StatTable {
-    specs: Vec<&'static CommandSpec>,
-    /// (address, index) sorted by address.
-    by_addr: Vec<(usize, u16)>,
-}
-
-fn stat_table() -> &'static StatTable {
-    static TABLE: OnceLock<StatTable> = OnceLock::new();
-    TABLE.get_or_init(|| {
-        let mut specs: Vec<&'static CommandSpec> = Vec::new();
-        for c in table::all() {
-            specs.push(c);
-            specs.extend(subcommands_of(c).iter());
-        }
-        let mut by_addr: Vec<(usize, u16)> = specs
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (*s as *const CommandSpec as usize, i as u16))
-            .collect();
-        by_addr.sort_unstable();
-        StatTable { specs, by_addr }
-    })
-}
-
-/// Number of command slots (the table's commands and subcommands).
-pub fn stat_count() -> usize {
-    stat_table().specs.len()
-}
-
-/// The command at a stat index.
-pub fn stat_spec(index: usize) -> &'static CommandSpec {
-    stat_table().specs[index]
-}
-
-/// The stat index of a command of the table (None for a spec not in it).
-pub fn stat_index(spec: &CommandSpec) -> Option<usize> {
-    let t = stat_table();
-    let addr = spec as *const CommandSpec as usize;
-    t.by_addr
-        .binary_search_by_key(&addr, |e| e.0)
-        .ok()
-        .map(|i| t.by_addr[i].1 as usize)
 }
 
 /// One command's cells on one core.
@@ -112,40 +63,47 @@ fn bump(c: &Cell<u64>, n: u64) {
 /// Redis keeps at most this many distinct error codes in errorstats.
 const MAX_ERROR_CODES: usize = 128;
 
-/// One core's command and error statistics.
-pub struct CommandStats {
-    cmds: Box<[CmdCells]>,
-    errors: RefCell<Vec<(Box<str>, u64)>>,
-}
+/// Stat indexes at or above this are not recorded (the table has a few
+/// hundred; this bounds the cells whatever index a caller passes).
+pub const MAX_STAT_INDEX: usize = 4096;
 
-impl Default for CommandStats {
-    fn default() -> Self {
-        CommandStats {
-            cmds: (0..stat_count()).map(|_| CmdCells::default()).collect(),
-            errors: RefCell::new(Vec::new()),
-        }
-    }
+/// One core's command and error statistics.
+#[derive(Default)]
+pub struct CommandStats {
+    /// Cells by stat index, grown to the highest index recorded so far.
+    cmds: RefCell<Vec<CmdCells>>,
+    errors: RefCell<Vec<(Box<str>, u64)>>,
 }
 
 impl CommandStats {
     /// A command ran for `usec` µs; `failed` when it replied with an error.
     pub fn record_call(&self, index: usize, usec: u64, failed: bool) {
-        let Some(c) = self.cmds.get(index) else {
-            return;
-        };
-        bump(&c.calls, 1);
-        bump(&c.usec, usec);
-        bump(&c.hist[bucket_of(usec)], 1);
-        if failed {
-            bump(&c.failed, 1);
-        }
+        self.with_cells(index, |c| {
+            bump(&c.calls, 1);
+            bump(&c.usec, usec);
+            bump(&c.hist[bucket_of(usec)], 1);
+            if failed {
+                bump(&c.failed, 1);
+            }
+        });
     }
 
     /// A command was refused before it ran (arity, CROSSSLOT...).
     pub fn record_rejected(&self, index: usize) {
-        if let Some(c) = self.cmds.get(index) {
-            bump(&c.rejected, 1);
+        self.with_cells(index, |c| bump(&c.rejected, 1));
+    }
+
+    /// Runs `f` on the cells of `index`, made on first use.
+    #[inline]
+    fn with_cells(&self, index: usize, f: impl FnOnce(&CmdCells)) {
+        if index >= MAX_STAT_INDEX {
+            return;
         }
+        let mut cmds = self.cmds.borrow_mut();
+        if index >= cmds.len() {
+            cmds.resize_with(index + 1, CmdCells::default);
+        }
+        f(&cmds[index]);
     }
 
     /// An error reply: counted under its code (the first word, as Redis).
@@ -162,7 +120,7 @@ impl CommandStats {
     }
 
     pub fn reset(&self) {
-        for c in self.cmds.iter() {
+        for c in self.cmds.borrow().iter() {
             c.calls.set(0);
             c.usec.set(0);
             c.failed.set(0);
@@ -178,6 +136,7 @@ impl CommandStats {
     pub fn snapshot(&self) -> StatsSnapshot {
         let cmds = self
             .cmds
+            .borrow()
             .iter()
             .enumerate()
             .filter(|(_, c)| c.calls.get() > 0 || c.rejected.get() > 0 || c.failed.get() > 0)
@@ -212,10 +171,6 @@ pub struct CmdSnapshot {
 }
 
 impl CmdSnapshot {
-    pub fn name(&self) -> &'static str {
-        stat_spec(self.index).name
-    }
-
     /// The `p`-th percentile (0..=100) in µs: the upper bound of the bucket
     /// holding it.
     pub fn percentile(&self, p: f64) -> f64 {
@@ -317,21 +272,10 @@ mod tests {
     }
 
     #[test]
-    fn index_covers_commands_and_subcommands() {
-        let get = table::lookup(b"get").unwrap();
-        let i = stat_index(get).unwrap();
-        assert_eq!(stat_spec(i).name, "get");
-        let client = table::lookup(b"client").unwrap();
-        let list = crate::cmd::command_docs::find_subcommand(subcommands_of(client), b"list");
-        let j = stat_index(list.unwrap()).unwrap();
-        assert_eq!(stat_spec(j).name, "client|list");
-    }
-
-    #[test]
     fn record_merge_and_percentiles() {
         let a = CommandStats::default();
         let b = CommandStats::default();
-        let get = stat_index(table::lookup(b"get").unwrap()).unwrap();
+        let get = 7;
         for _ in 0..98 {
             a.record_call(get, 10, false);
         }

@@ -10,8 +10,10 @@
 pub mod bigarg;
 pub mod connection;
 pub mod expiry;
+pub mod http;
 pub mod limits;
 pub mod listener;
 pub mod probe;
+pub mod prom;
 pub mod readsize;
 pub mod unix;

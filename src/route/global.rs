@@ -223,8 +223,7 @@ pub async fn run(env: &Env<'_>, g: Global, cmd_idx: usize, out: &mut Vec<u8>) {
             super::persist::run(env, g, cmd_idx, out).await
         }
         Global::Slowlog | Global::Latency | Global::Monitor => {
-            if let Err(e) = crate::metrics::commands::run(env.core, env.client, g, &args, out).await
-            {
+            if let Err(e) = super::observe::run(env.core, env.client, g, &args, out).await {
                 write_error(env.core, out, e.to_string().as_bytes());
             }
         }
@@ -348,7 +347,7 @@ async fn gather_info(env: &Env<'_>) -> crate::cmd::server::InfoFacts {
     facts.used_memory = crate::cmd::info::resident_memory();
     crate::cmd::info::add_command_stats(
         &mut facts,
-        crate::metrics::gather::command_stats(env.core).await,
+        crate::runtime::gather::command_stats(env.core).await,
     );
     facts
 }

@@ -8,7 +8,9 @@
 
 pub mod config;
 pub mod global;
+pub mod monitor;
 pub mod multikey;
+pub mod observe;
 pub mod persist;
 pub mod pipeline;
 pub mod segment;

@@ -131,7 +131,7 @@ pub async fn execute_batch_in(
         };
         if !spec.arity_ok(args.len()) {
             flush(&env, &mut seg, out).await;
-            crate::metrics::record_rejected(spec);
+            crate::cmd::stat_index::record_rejected(spec);
             let msg = format!("wrong number of arguments for '{}' command", spec.name);
             if matches!(spec.exec, Exec::Global(Global::Exec)) {
                 // As Redis: a rejected EXEC discards the transaction.
@@ -150,7 +150,7 @@ pub async fn execute_batch_in(
         }
         if let Some(refusal) = disk_error_refusal(core, client, spec) {
             flush(&env, &mut seg, out).await;
-            crate::metrics::record_rejected(spec);
+            crate::cmd::stat_index::record_rejected(spec);
             if matches!(spec.exec, Exec::Global(Global::Exec)) {
                 super::txn::exec_abort(&env, &refusal, out).await;
             } else {
@@ -163,7 +163,7 @@ pub async fn execute_batch_in(
         client.borrow_mut().last_cmd = stat_spec.name;
         if crate::metrics::monitor::active() {
             let c = client.borrow();
-            crate::metrics::monitor::feed(core, stat_spec, c.db, &c.addr, &args);
+            super::monitor::feed(core, stat_spec, c.db, &c.addr, &args);
         }
         // Shard commands are timed where they run (run_on_shard); the rest here.
         let mut started = None;
@@ -188,7 +188,7 @@ pub async fn execute_batch_in(
                     },
                     _ => {
                         flush(&env, &mut seg, out).await;
-                        crate::metrics::record_rejected(spec);
+                        crate::cmd::stat_index::record_rejected(spec);
                         write_error(
                             core,
                             out,
@@ -245,7 +245,7 @@ pub async fn execute_batch_in(
         }
         if let Some(t) = started {
             let ok = core.counters.total_error_replies.get() == errors_before;
-            crate::metrics::record_command(stat_spec, &args, t, ok);
+            crate::cmd::stat_index::record_command(stat_spec, &args, t, ok);
         }
     }
     flush(&env, &mut seg, out).await;

@@ -484,7 +484,7 @@ fn stitch(
             .collect();
         let args = env.batch.args(item.idx);
         let ok = multikey::merge_parts(env.core, item.spec, &args, &replies, out);
-        crate::metrics::record_command(item.spec, &args, started, ok);
+        crate::cmd::stat_index::record_command(item.spec, &args, started, ok);
         k += count;
     }
 }

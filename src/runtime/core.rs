@@ -306,7 +306,7 @@ impl Core {
                     &mut self.info.settings.borrow_mut(),
                     &changes,
                 );
-                crate::metrics::reconfigure(&self.info);
+                crate::metrics::reconfigure(|n| self.info.config_value(n));
                 JobOutput::Done
             }
             JobKind::ResetStats => {
@@ -315,7 +315,7 @@ impl Core {
                 crate::metrics::with(|m| m.stats.reset());
                 JobOutput::Done
             }
-            JobKind::Metrics(job) => JobOutput::Metrics(crate::metrics::gather::run_job(self, job)),
+            JobKind::Metrics(job) => JobOutput::Metrics(super::gather::run_job(self, job)),
         }
     }
 

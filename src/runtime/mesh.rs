@@ -154,7 +154,7 @@ pub enum JobKind {
     /// Zero this core's statistics (CONFIG RESETSTAT).
     ResetStats,
     /// Observability: stats snapshot, SLOWLOG, LATENCY, MONITOR lines.
-    Metrics(crate::metrics::MetricsJob),
+    Metrics(super::gather::MetricsJob),
 }
 
 /// One two-shard step on its way through [`JobKind::LockRunForward`].
@@ -214,7 +214,7 @@ pub enum JobOutput {
     },
     /// A job with nothing to report (ApplyConfig, ResetStats).
     Done,
-    Metrics(crate::metrics::MetricsOutput),
+    Metrics(super::gather::MetricsOutput),
 }
 
 /// Everything one core sends another in one tick.

@@ -10,6 +10,7 @@ pub mod bigbuf;
 pub mod core;
 pub mod files;
 pub mod forward;
+pub mod gather;
 pub mod grants;
 pub mod locks;
 pub mod mesh;

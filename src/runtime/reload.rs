@@ -55,7 +55,7 @@ pub fn reload(core: &Core) {
                 .map(|p| (p.name, (p.get)(&fresh)))
                 .collect();
             crate::cmd::config_cmd::apply_changes(&mut core.info.settings.borrow_mut(), &changes);
-            crate::metrics::reconfigure(&core.info);
+            crate::metrics::reconfigure(|n| core.info.config_value(n));
             if core.id == 0 {
                 log::info!("SIGHUP: reloaded settings from {}", file.display());
             }

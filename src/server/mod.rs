@@ -263,7 +263,7 @@ async fn serve(id: usize, cores: usize, cfg: Config, info: CoreInfo, parts: Part
     if id == 0 {
         glommio::spawn_local(crate::route::persist::schedule_loop(core.clone())).detach();
     }
-    crate::metrics::start(&core);
+    start_metrics(&core);
     glommio::spawn_local(watch_signals(core.clone(), signals)).detach();
     glommio::spawn_local(crate::runtime::reload::watch_sighup(core.clone())).detach();
     // Accept nothing until every executor has bound (TCP on each, the Unix
@@ -310,4 +310,19 @@ async fn watch_signals(core: Rc<Core>, signals: glommio::net::UnixStream) {
     let _ = signals.read(&mut byte).await;
     log::info!("shard {}: shutdown requested", core.id);
     core.stop.trigger();
+}
+
+/// Sets up this core's metrics recorders and, on core 0, serves the HTTP
+/// endpoint (`metrics-addr`, resolved and checked free by main.rs).
+fn start_metrics(core: &Rc<Core>) {
+    let cfg = crate::metrics::ObsConfig::from_settings(|n| core.info.config_value(n));
+    crate::metrics::start(core.id, core.cores, &cfg);
+    if core.id == 0 {
+        let addr = core.info.metrics_addr.clone();
+        if addr.is_empty() {
+            log::info!("metrics endpoint disabled");
+        } else {
+            glommio::spawn_local(crate::net::http::serve(core.clone(), addr)).detach();
+        }
+    }
 }

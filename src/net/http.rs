@@ -7,8 +7,8 @@
 //! core 0's executor (glommio sockets, io_uring); a scrape asks every core
 //! through the mesh like INFO does, so no executor ever blocks on it.
 
-use super::gather::{every_core, snapshots, MetricsJob};
 use crate::runtime::core::Core;
+use crate::runtime::gather::{every_core, snapshots, MetricsJob};
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use glommio::net::{TcpListener, TcpStream};
 use std::rc::Rc;

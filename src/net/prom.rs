@@ -8,8 +8,8 @@
 //! hits, misses; bytes in and out; cross-shard batches and their sizes per
 //! shard; per-shard queue depth; memory used.
 
-use super::gather::CoreSnapshot;
-use super::stats::StatsSnapshot;
+use crate::metrics::stats::StatsSnapshot;
+use crate::runtime::gather::CoreSnapshot;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric, NoLabelSet};
 use prometheus_client::metrics::counter::ConstCounter;
@@ -105,21 +105,36 @@ impl Collector for Scrape {
             "commands_processed",
             "Commands processed, by command",
             "cmd",
-            cmds.iter().map(|c| (c.name().to_string(), c.calls)),
+            cmds.iter().map(|c| {
+                (
+                    crate::cmd::stat_index::stat_name(c.index).to_string(),
+                    c.calls,
+                )
+            }),
         )?;
         counters(
             e,
             "commands_failed",
             "Commands that replied with an error, by command",
             "cmd",
-            cmds.iter().map(|c| (c.name().to_string(), c.failed)),
+            cmds.iter().map(|c| {
+                (
+                    crate::cmd::stat_index::stat_name(c.index).to_string(),
+                    c.failed,
+                )
+            }),
         )?;
         counters(
             e,
             "commands_rejected",
             "Commands refused before running (arity, cross-slot), by command",
             "cmd",
-            cmds.iter().map(|c| (c.name().to_string(), c.rejected)),
+            cmds.iter().map(|c| {
+                (
+                    crate::cmd::stat_index::stat_name(c.index).to_string(),
+                    c.rejected,
+                )
+            }),
         )?;
         {
             let mut m = e.encode_descriptor(
@@ -137,7 +152,7 @@ impl Collector for Scrape {
                     below = cum;
                 }
                 buckets.push((f64::INFINITY, c.calls - below));
-                let labels = [("cmd", c.name())];
+                let labels = [("cmd", crate::cmd::stat_index::stat_name(c.index))];
                 m.encode_family(&labels)?.encode_histogram::<NoLabelSet>(
                     c.usec as f64 / 1e6,
                     c.calls,
@@ -321,7 +336,8 @@ impl Collector for Scrape {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::stats::{stat_index, CommandStats};
+    use crate::cmd::stat_index::stat_index;
+    use crate::metrics::stats::CommandStats;
 
     #[test]
     fn encodes_families_with_labels() {

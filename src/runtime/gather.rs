@@ -2,13 +2,13 @@
 //! asks all of them. A scrape, `INFO commandstats`, `SLOWLOG GET` and
 //! `/healthz` are each one round of [`every_core`].
 
-use super::latency::EventSeries;
-use super::slowlog::SlowEntry;
-use super::stats::StatsSnapshot;
-use super::{with, ObsConfig};
+use super::core::Core;
+use super::mesh::{CoreCounters, JobKind, JobOutput};
 use crate::cmd::ops::{OpResult, ShardOp};
-use crate::runtime::core::Core;
-use crate::runtime::mesh::{CoreCounters, JobKind, JobOutput};
+use crate::metrics::latency::EventSeries;
+use crate::metrics::slowlog::SlowEntry;
+use crate::metrics::stats::StatsSnapshot;
+use crate::metrics::{with, ObsConfig};
 use bytes::Bytes;
 use std::rc::Rc;
 use std::time::{Duration, Instant};

@@ -2,7 +2,6 @@
 //! core through the mesh, merge, reply (the replies are written by
 //! [`crate::cmd::observability`]).
 
-use super::gather::{every_core, MetricsJob, MetricsOutput};
 use crate::cmd::client::ClientState;
 use crate::cmd::command_docs::{find_subcommand, reply_help, unknown_subcommand};
 use crate::cmd::observability as obs;
@@ -10,6 +9,7 @@ use crate::cmd::table::Global;
 use crate::cmd::{eq_ic, CmdError};
 use crate::protocol::{Args, ReplyWriter};
 use crate::runtime::core::Core;
+use crate::runtime::gather::{every_core, MetricsJob, MetricsOutput};
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -25,7 +25,7 @@ pub async fn run(
     match which {
         Global::Monitor => {
             // The connection switches to streaming after this reply.
-            super::monitor::register(client.borrow().id);
+            crate::metrics::monitor::register(client.borrow().id);
             ReplyWriter::new(out, resp3).ok();
             Ok(())
         }
@@ -58,7 +58,7 @@ async fn slowlog(
     args: &Args<'_>,
     reply: &mut ReplyWriter<'_>,
 ) -> Result<(), CmdError> {
-    let max_len = super::with(|m| m.slowlog_max_len());
+    let max_len = crate::metrics::with(|m| m.slowlog_max_len());
     match subcommand(args, obs::SLOWLOG_SUBCOMMANDS)? {
         "get" => {
             let mut count = 10usize;
@@ -79,7 +79,7 @@ async fn slowlog(
                     _ => None,
                 })
                 .collect();
-            obs::write_slowlog(reply, &super::slowlog::merge(lists, count));
+            obs::write_slowlog(reply, &crate::metrics::slowlog::merge(lists, count));
         }
         "len" => {
             let total: usize = outputs(every_core(core, || MetricsJob::SlowlogLen, None).await)
@@ -115,7 +115,7 @@ async fn latency(
                     _ => None,
                 })
                 .collect();
-            let events = super::latency::merge(lists);
+            let events = crate::metrics::latency::merge(lists);
             if eq_ic(args.get(1), "latest") {
                 obs::write_latency_latest(reply, &events);
             } else {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test.sh — the project's whole check: formatting, clippy with warnings as errors, no
 # Mutex/RwLock in src/ (design: shards own their state, nothing on a request path is
-# locked), and every test in release mode (integration tests start real servers).
+# locked), rustdoc without warnings, and every test in release mode (integration tests
+# start real servers; tests/layering.rs checks that no module names one above it).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -40,6 +41,9 @@ if [[ -n $locks ]]; then
     echo "$locks" >&2
     exit 1
 fi
+
+echo "== cargo doc (rustdoc warnings are errors: broken links, private links)"
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --quiet
 
 echo "== cargo test --release"
 cargo test --release

@@ -1,6 +1,6 @@
 //! Observability commands: SLOWLOG, LATENCY and MONITOR. They need every
 //! core (logs are per core, monitors anywhere), so they are `Global`: the
-//! router hands them to [`crate::metrics::commands`], which gathers and
+//! router hands them to `route::observe`, which gathers and
 //! calls the reply writers here. Arity, flags and ACL categories are Redis
 //! 7.0's as `COMMAND INFO` shows them.
 

@@ -13,7 +13,7 @@
 //! `CoreInfo::settings`); `CONFIG SET` and SIGHUP reach every core as a mesh
 //! message, so no setting is ever read through a lock.
 //!
-//! Layout: [`params`] (the table), [`cli`] (argument parsing), [`file`]
+//! Layout: [`params`] (the table), [`cli`] (argument parsing), [`mod@file`]
 //! (TOML with line numbers), [`rewrite`] (CONFIG REWRITE), [`logging`]
 //! (env_logger set-up and the rotating log file).
 
@@ -123,7 +123,7 @@ impl Config {
         c
     }
 
-    /// Builds the settings from the process's arguments (without argv[0]) and
+    /// Builds the settings from the process's arguments (without `argv[0]`) and
     /// environment. Unknown `RINGKV_*` variables are returned as warnings (the
     /// test harness and the runtime use a few of their own).
     pub fn from_args_and_env(

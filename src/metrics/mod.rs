@@ -128,7 +128,7 @@ impl Default for CoreMetrics {
 
 impl CoreMetrics {
     /// Applies runtime-changeable settings (CONFIG SET reaches every core
-    /// with [`MetricsJob::Configure`]).
+    /// with `runtime::gather::MetricsJob::Configure`).
     pub fn configure(&self, cfg: &ObsConfig) {
         self.slowlog_slower_than.set(cfg.slowlog_slower_than);
         self.slowlog_max_len.set(cfg.slowlog_max_len);

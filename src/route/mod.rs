@@ -1,4 +1,4 @@
-//! Routing: which shard owns a key ([`slot`]), how a connection's pipeline is cut
+//! Routing: which shard owns a key ([`crate::slot`]), how a connection's pipeline is cut
 //! into per-shard segments that keep Redis's ordering ([`pipeline`]) and how a
 //! segment runs, coordinated when it writes on several shards ([`segment`]), how
 //! multi-key commands are split across shards and their replies merged

@@ -22,7 +22,7 @@
 //!
 //! Work that finds its keys locked waits here: remote command batches are
 //! parked with their position and resumed, local connections await
-//! [`LockTable::released`].
+//! [`Core::released`](super::core::Core::released).
 
 use hashbrown::HashMap;
 use slab::Slab;

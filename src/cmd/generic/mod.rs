@@ -8,7 +8,7 @@
 //! byte. Multi-key handlers here are the single-shard case of their command:
 //! the router calls them when every key lives on one shard and splits the
 //! command otherwise. Time comes from `ExecCtx::now_ms` only, never the wall
-//! clock, so the TTL logic is tested with a manual clock ([`harness`]).
+//! clock, so the TTL logic is tested with a manual clock (the `harness` test module).
 //!
 //! Keyspace statistics follow Redis's lookup flavours: reads (EXISTS, TOUCH,
 //! TYPE, TTL family, COPY's source) count hits and misses, writes do not.

@@ -1,8 +1,8 @@
 //! String commands: the table entries of the string group and the GET/SET
 //! family (GET, SET, SETNX, SETEX, PSETEX, GETSET, GETDEL, GETEX, MGET, MSET,
 //! MSETNX). Ranges (APPEND, STRLEN, GETRANGE, SETRANGE, SUBSTR) live in
-//! [`range`], counters (INCR…, INCRBYFLOAT) in [`incr`], INCRBYFLOAT's x87
-//! arithmetic in [`long_double`] (over the small big integers of [`bigint`]).
+//! `range`, counters (INCR…, INCRBYFLOAT) in `incr`, INCRBYFLOAT's x87
+//! arithmetic in [`long_double`] (over the small big integers of `bigint`).
 //!
 //! Semantics, replies and error texts are Redis 7.0's byte for byte. Replies are
 //! written straight from the stored value (`shard` and `reply` are borrowed as

@@ -18,7 +18,7 @@
 //! signed integer, `0xC3` an LZF-compressed string (`<len clen> <len ulen> data`).
 //! A *string* is either such a special encoding or `<len> <bytes>`.
 //!
-//! Invariants kept by [`write`]: integer encodings only for canonical decimal
+//! Invariants kept by [`mod@write`]: integer encodings only for canonical decimal
 //! strings (so bytes round-trip exactly), RESIZEDB counts equal the entries that
 //! follow, the CRC covers everything up to and including EOF. [`read`] accepts
 //! files of versions 1..=10 from redis-server or ringkv, reports every failure as

@@ -26,11 +26,12 @@ pub mod prom;
 pub mod slowlog;
 pub mod stats;
 
-use crate::cmd::client::{ClientState, CoreInfo};
+use crate::cmd::client::{ClientIdent, ClientState, CoreInfo};
 use crate::cmd::table::{flag, CommandSpec};
 use crate::protocol::Args;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
+use std::sync::Arc;
 
 pub use gather::{MetricsJob, MetricsOutput};
 
@@ -96,8 +97,8 @@ pub struct CoreMetrics {
     slowlog_max_len: Cell<usize>,
     latency_threshold_ms: Cell<u64>,
     /// The client whose commands run right now on this core (set by the
-    /// router around local execution; None for commands sent by a peer).
-    current_client: RefCell<Option<Rc<RefCell<ClientState>>>>,
+    /// batch runner, cmd/batch.rs, for local and peers' batches alike).
+    current_client: RefCell<Option<Current>>,
     /// Command batches this core received from peers, and their commands.
     pub peer_batches: Cell<u64>,
     pub peer_batch_cmds: Cell<u64>,
@@ -171,10 +172,11 @@ impl CoreMetrics {
     fn log_slow(&self, args: &Args, usec: u64) {
         let now = unix_us();
         let (addr, name) = match &*self.current_client.borrow() {
-            Some(c) => {
+            Some(Current::Local(c)) => {
                 let c = c.borrow();
                 (c.addr.clone(), c.name.clone())
             }
+            Some(Current::Remote(i)) => (i.addr.clone(), i.name.clone()),
             None => (String::new(), Vec::new()),
         };
         let entry = slowlog::SlowEntry {
@@ -246,13 +248,33 @@ pub fn record_peer_batch(cmds: usize) {
     });
 }
 
-/// Marks `client` as the one whose commands run on this core until the guard
+/// The client a batch runs for: on its own core, its live state; on a peer's,
+/// the identity its batch carried.
+#[derive(Clone, Copy)]
+pub enum ClientWho<'a> {
+    Local(&'a Rc<RefCell<ClientState>>),
+    Remote(&'a Arc<ClientIdent>),
+    /// Not run for a client (AOF replay, internal batches).
+    Nobody,
+}
+
+enum Current {
+    Local(Rc<RefCell<ClientState>>),
+    Remote(Arc<ClientIdent>),
+}
+
+/// Marks `who` as the client whose commands run on this core until the guard
 /// drops (slowlog entries then name it). Hold it only across synchronous code.
 pub struct ClientScope(());
 
 impl ClientScope {
-    pub fn enter(client: &Rc<RefCell<ClientState>>) -> ClientScope {
-        with(|m| *m.current_client.borrow_mut() = Some(client.clone()));
+    pub fn enter(who: ClientWho) -> ClientScope {
+        let current = match who {
+            ClientWho::Local(c) => Some(Current::Local(c.clone())),
+            ClientWho::Remote(i) => Some(Current::Remote(i.clone())),
+            ClientWho::Nobody => None,
+        };
+        with(|m| *m.current_client.borrow_mut() = current);
         ClientScope(())
     }
 }

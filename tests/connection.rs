@@ -75,6 +75,30 @@ fn inline_ping_and_quit() {
     c.expect_closed();
 }
 
+/// Commands pipelined after QUIT in the same read never run (Redis closes
+/// first), nor is a protocol error behind it answered; on two shards the
+/// keys land on both.
+#[test]
+fn nothing_after_quit_runs() {
+    for_each_threads(&[1, 2], |server| {
+        let mut c = server.raw();
+        let mut req = b"SET before 1\r\nQUIT\r\n".to_vec();
+        for k in ["x", "y", "z", "w"] {
+            req.extend_from_slice(format!("SET {k} 1\r\n").as_bytes());
+        }
+        req.extend_from_slice(b"MSET x 1 y 2 z 3\r\nFLUSHALL\r\n*1\r\n$x\r\n");
+        c.send(&req);
+        assert_eq!(s(c.reply()), "+OK\r\n");
+        assert_eq!(s(c.reply()), "+OK\r\n");
+        c.expect_closed();
+        let mut c = server.raw();
+        assert_eq!(s(c.cmd(&["GET", "before"])), "$1\r\n1\r\n");
+        for k in ["x", "y", "z", "w"] {
+            assert_eq!(s(c.cmd(&["GET", k])), "$-1\r\n", "{k}");
+        }
+    });
+}
+
 fn hello_map(id: i64, proto: u8) -> String {
     let head = if proto == 3 { "%7" } else { "*14" };
     format!(

@@ -371,6 +371,62 @@ fn slowlog_default_threshold_and_across_cores() {
     assert_eq!(ids.len(), entries.len(), "ids are unique");
 }
 
+/// Every SLOWLOG entry names its client (address and CLIENT SETNAME), wherever
+/// the command ran: on the connection's core, on the other shard (the keys
+/// spread over both), split across shards (MSET) or on the connection itself.
+#[test]
+fn slowlog_names_the_client_on_every_shard() {
+    let server = TestServer::start(2);
+    let mut con = server.connection();
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("slowlog-log-slower-than")
+        .arg("0")
+        .query(&mut con)
+        .unwrap();
+    let _: () = redis::cmd("CLIENT")
+        .arg("SETNAME")
+        .arg("obs")
+        .query(&mut con)
+        .unwrap();
+    let info: String = redis::cmd("CLIENT").arg("INFO").query(&mut con).unwrap();
+    let addr = info
+        .split(' ')
+        .find_map(|f| f.strip_prefix("addr="))
+        .expect("addr=")
+        .to_string();
+    for i in 0..20 {
+        let _: () = redis::cmd("SET")
+            .arg(format!("k{i}"))
+            .arg(i)
+            .query(&mut con)
+            .unwrap();
+    }
+    let mut mset = redis::cmd("MSET");
+    for i in 0..8 {
+        mset.arg(format!("m{i}")).arg(i);
+    }
+    let _: () = mset.query(&mut con).unwrap();
+    let _: Value = redis::cmd("DBSIZE").query(&mut con).unwrap();
+    let entries = slowlog_get(&mut con, Some(-1));
+    let mut seen = Vec::new();
+    // Newest first, down to CLIENT SETNAME (the client library's own
+    // commands before it ran unnamed).
+    for e in &entries {
+        let args = bulks(&e[3]);
+        assert_eq!(bulk(&e[4]), addr, "{args:?}");
+        assert_eq!(bulk(&e[5]), "obs", "{args:?}");
+        seen.push(args[0].to_ascii_uppercase());
+        if args.len() > 1 && args[..2] == ["CLIENT", "SETNAME"] {
+            break;
+        }
+    }
+    for name in ["SET", "MSET", "DBSIZE", "CLIENT"] {
+        assert!(seen.iter().any(|s| s == name), "{name} in {seen:?}");
+    }
+    assert_eq!(seen.iter().filter(|s| *s == "SET").count(), 20, "{seen:?}");
+}
+
 /// The latency monitor: empty replies, errors, then events for slow
 /// commands. The threshold comes from the environment
 /// (`RINGKV_LATENCY_MONITOR_THRESHOLD`, read by the metrics module until

@@ -6,7 +6,18 @@
 //! cloned per core; only its `settings` change afterwards (CONFIG SET, SIGHUP).
 
 use crate::protocol::{Args, Span};
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Instant;
+
+/// Who sent a command, as SLOWLOG records it: what a batch run on another
+/// core's shard carries (the `ClientState` itself never leaves its core).
+#[derive(Debug, PartialEq, Eq)]
+pub struct ClientIdent {
+    pub addr: String,
+    pub name: Vec<u8>,
+}
 
 /// State of one client connection. Lives on the connection's core only.
 #[derive(Debug, Clone)]
@@ -34,6 +45,8 @@ pub struct ClientState {
     pub reset_requested: bool,
     /// MULTI queue and WATCHed keys.
     pub tx: TxState,
+    /// [`ClientState::ident`]'s cache, rebuilt when the name changed.
+    ident: Option<Arc<ClientIdent>>,
 }
 
 /// A client's transaction state: the MULTI queue (None outside MULTI) and the
@@ -135,6 +148,24 @@ impl ClientState {
             close_after_reply: false,
             reset_requested: false,
             tx: TxState::default(),
+            ident: None,
+        }
+    }
+
+    /// The client's address and name to send with a batch for another
+    /// core's shard: a shared copy, rebuilt only after the name changed (so
+    /// a remote batch costs a reference count, not an allocation).
+    pub fn ident(&mut self) -> Arc<ClientIdent> {
+        match &self.ident {
+            Some(i) if i.name == self.name => i.clone(),
+            _ => {
+                let i = Arc::new(ClientIdent {
+                    addr: self.addr.clone(),
+                    name: self.name.clone(),
+                });
+                self.ident = Some(i.clone());
+                i
+            }
         }
     }
 
@@ -280,6 +311,34 @@ impl crate::metrics::SlowlogClient for std::cell::RefCell<ClientState> {
     fn addr_and_name(&self) -> (String, Vec<u8>) {
         let c = self.borrow();
         (c.addr.clone(), c.name.clone())
+    }
+}
+
+impl crate::metrics::SlowlogClient for ClientIdent {
+    fn addr_and_name(&self) -> (String, Vec<u8>) {
+        (self.addr.clone(), self.name.clone())
+    }
+}
+
+/// The client a batch runs for: on its own core, its live state; on a peer's,
+/// the identity its batch carried.
+#[derive(Clone, Copy)]
+pub enum ClientWho<'a> {
+    Local(&'a Rc<RefCell<ClientState>>),
+    Remote(&'a Arc<ClientIdent>),
+    /// Not run for a client (AOF replay, internal batches).
+    Nobody,
+}
+
+impl ClientWho<'_> {
+    /// Names this client in slow-log entries until the guard drops.
+    pub fn scope(self) -> crate::metrics::ClientScope {
+        use crate::metrics::{ClientScope, Current};
+        ClientScope::enter(match self {
+            ClientWho::Local(c) => Some(Current::Local(c.clone())),
+            ClientWho::Remote(i) => Some(Current::Remote(i.clone())),
+            ClientWho::Nobody => None,
+        })
     }
 }
 

@@ -11,6 +11,8 @@ pub enum CmdError {
     NotFloat,
     Overflow,
     NoSuchKey,
+    /// A router invariant broke (never expected; answered, not panicked).
+    Internal,
     /// `ERR invalid expire time in '<cmd>' command`
     InvalidExpire(&'static str),
     /// `ERR wrong number of arguments for '<cmd>' command`
@@ -32,6 +34,7 @@ impl fmt::Display for CmdError {
             CmdError::NotFloat => f.write_str("ERR value is not a valid float"),
             CmdError::Overflow => f.write_str("ERR increment or decrement would overflow"),
             CmdError::NoSuchKey => f.write_str("ERR no such key"),
+            CmdError::Internal => f.write_str("ERR internal routing error"),
             CmdError::InvalidExpire(cmd) => write!(f, "ERR invalid expire time in '{cmd}' command"),
             CmdError::WrongArity(cmd) => {
                 write!(f, "ERR wrong number of arguments for '{cmd}' command")

@@ -5,6 +5,7 @@
 //! command's keys and never see the network. Connection handlers ([`ConnCtx`])
 //! run on the connection's own core and touch only connection and server state.
 
+pub mod batch;
 pub mod client;
 pub mod command_docs;
 pub mod config_cmd;

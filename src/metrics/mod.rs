@@ -27,6 +27,7 @@ pub mod stats;
 use crate::protocol::Args;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
+use std::sync::Arc;
 
 /// Redis's `slowlog-log-slower-than` default (µs; negative disables, 0 logs all).
 pub const DEFAULT_SLOWLOG_SLOWER_THAN: i64 = 10_000;
@@ -97,8 +98,8 @@ pub struct CoreMetrics {
     slowlog_max_len: Cell<usize>,
     latency_threshold_ms: Cell<u64>,
     /// The client whose commands run right now on this core (set by the
-    /// router around local execution; None for commands sent by a peer).
-    current_client: RefCell<Option<Rc<dyn SlowlogClient>>>,
+    /// batch runner, cmd/batch.rs, for local and peers' batches alike).
+    current_client: RefCell<Option<Current>>,
     /// Command batches this core received from peers, and their commands.
     pub peer_batches: Cell<u64>,
     pub peer_batch_cmds: Cell<u64>,
@@ -168,7 +169,8 @@ impl CoreMetrics {
     fn log_slow(&self, args: &Args, usec: u64) {
         let now = unix_us();
         let (addr, name) = match &*self.current_client.borrow() {
-            Some(c) => c.addr_and_name(),
+            Some(Current::Local(c)) => c.addr_and_name(),
+            Some(Current::Remote(c)) => c.addr_and_name(),
             None => (String::new(), Vec::new()),
         };
         let entry = slowlog::SlowEntry {
@@ -253,14 +255,20 @@ pub trait SlowlogClient {
     fn addr_and_name(&self) -> (String, Vec<u8>);
 }
 
-/// Marks `client` as the one whose commands run on this core until the guard
+/// The client a batch runs for: on its own core, its live state; on a
+/// peer's, the identity its batch carried.
+pub enum Current {
+    Local(Rc<dyn SlowlogClient>),
+    Remote(Arc<dyn SlowlogClient + Send + Sync>),
+}
+
+/// Marks `current` as the client whose commands run on this core until the guard
 /// drops (slowlog entries then name it). Hold it only across synchronous code.
 pub struct ClientScope(());
 
 impl ClientScope {
-    pub fn enter<C: SlowlogClient + 'static>(client: &Rc<C>) -> ClientScope {
-        let client: Rc<dyn SlowlogClient> = client.clone();
-        with(|m| *m.current_client.borrow_mut() = Some(client));
+    pub fn enter(current: Option<Current>) -> ClientScope {
+        with(|m| *m.current_client.borrow_mut() = current);
         ClientScope(())
     }
 }

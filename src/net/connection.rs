@@ -364,6 +364,11 @@ where
         input.big.drain(..done_big);
         input.parser.rebase(pos, done_big, &mut spans);
         let close = client.borrow().close_after_reply;
+        if close {
+            // Redis parses nothing after QUIT: a protocol error behind it is
+            // never seen.
+            protocol_error = None;
+        }
         if let Some(e) = &protocol_error {
             crate::route::pipeline::write_error(core, &mut out, &e.reply_text());
         }

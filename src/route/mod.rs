@@ -5,9 +5,13 @@
 //! ([`multikey`]), keyspace-wide fan-out commands ([`global`]), CONFIG across
 //! cores ([`config`]), the transaction coordinator with MULTI/EXEC/WATCH
 //! ([`txn`]), and snapshots / AOF rewrites across shards ([`persist`]).
+//! Tests: an in-process harness with three shards and a manual clock
+//! (`harness`).
 
 pub mod config;
 pub mod global;
+#[cfg(test)]
+pub mod harness;
 pub mod monitor;
 pub mod multikey;
 pub mod observe;

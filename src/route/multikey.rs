@@ -17,10 +17,12 @@
 use super::pipeline::{write_error, Env};
 use crate::cmd::ops::{OpResult, ShardOp};
 use crate::cmd::table::{CommandSpec, Exec, Split};
+use crate::cmd::CmdError;
 use crate::protocol::{Args, ReplyWriter, Span};
 use crate::runtime::core::Core;
 use crate::runtime::locks::lock_id;
 use crate::runtime::mesh::{JobKind, JobOutput};
+use crate::slot::SlotTable;
 use std::cell::RefCell;
 
 /// The per-shard commands of a multi-key command whose keys span shards,
@@ -30,12 +32,20 @@ use std::cell::RefCell;
 /// its own transaction (MSETNX, RENAME and COPY read before they write) or
 /// is malformed (MSET with a key but no value: `run` answers the error).
 pub fn split_parts(core: &Core, split: Split, args: &Args) -> Option<Vec<(usize, Vec<Span>)>> {
+    split_by_slots(core.shard.borrow().slots, split, args)
+}
+
+/// [`split_parts`] over the layout `slots` (pure: the unit tests' entry).
+pub fn split_by_slots(
+    slots: SlotTable,
+    split: Split,
+    args: &Args,
+) -> Option<Vec<(usize, Vec<Span>)>> {
     let per_key = match split {
         Split::MSet if args.len() % 2 == 1 => 2,
         Split::SumKeys | Split::MGet => 1,
         _ => return None,
     };
-    let slots = core.shard.borrow().slots;
     let spans = args.spans();
     let mut parts: Vec<(usize, Vec<Span>)> = Vec::new();
     for k in (1..args.len()).step_by(per_key) {
@@ -63,12 +73,35 @@ pub fn merge_parts(
     replies: &[&[u8]],
     out: &mut Vec<u8>,
 ) -> bool {
+    let Exec::MultiKey(_, split) = spec.exec else {
+        write_error(core, out, CmdError::Internal.to_string().as_bytes());
+        return false;
+    };
+    match merge_replies(core.shard.borrow().slots, split, args, replies, out) {
+        Some(ok) => ok,
+        None => {
+            write_error(core, out, CmdError::Internal.to_string().as_bytes());
+            false
+        }
+    }
+}
+
+/// [`merge_parts`] over the layout `slots`, pure: Some(false) when a part's
+/// error is the reply, None when the parts' replies do not fit the command
+/// (nothing is written then).
+pub fn merge_replies(
+    slots: SlotTable,
+    split: Split,
+    args: &Args,
+    replies: &[&[u8]],
+    out: &mut Vec<u8>,
+) -> Option<bool> {
     if let Some(err) = replies.iter().find(|r| r.first() == Some(&b'-')) {
         out.extend_from_slice(err);
-        return false;
+        return Some(false);
     }
-    match spec.exec {
-        Exec::MultiKey(_, Split::SumKeys) => {
+    match split {
+        Split::SumKeys => {
             let total: i64 = replies
                 .iter()
                 .filter_map(|r| r.strip_prefix(b":")?.strip_suffix(b"\r\n"))
@@ -76,28 +109,36 @@ pub fn merge_parts(
                 .sum();
             ReplyWriter::new(out, false).int(total);
         }
-        Exec::MultiKey(_, Split::MGet) => {
-            if merge_mget(core, args, replies, out).is_none() {
-                write_error(core, out, b"ERR internal routing error");
-                return false;
-            }
-        }
+        Split::MGet => merge_mget(slots, args, replies, out)?,
         _ => out.extend_from_slice(replies.first().copied().unwrap_or(b"+OK\r\n")),
     }
-    true
+    Some(true)
 }
 
 /// Each MGET part answers an array of its keys' values (bulk strings or
 /// nulls); the elements are copied back in key order, each key taking the
 /// next element of its shard's part.
-fn merge_mget(core: &Core, args: &Args, replies: &[&[u8]], out: &mut Vec<u8>) -> Option<()> {
-    let slots = core.shard.borrow().slots;
+fn merge_mget(slots: SlotTable, args: &Args, replies: &[&[u8]], out: &mut Vec<u8>) -> Option<()> {
+    let start = out.len();
+    let merged = copy_mget_elements(slots, args, replies, out);
+    if merged.is_none() {
+        // Never half an array: the caller answers an error instead.
+        out.truncate(start);
+    }
+    merged
+}
+
+fn copy_mget_elements(
+    slots: SlotTable,
+    args: &Args,
+    replies: &[&[u8]],
+    out: &mut Vec<u8>,
+) -> Option<()> {
     let mut shards: Vec<usize> = Vec::with_capacity(replies.len());
     let mut cursors: Vec<usize> = replies
         .iter()
         .map(|r| Some(r.iter().position(|&b| b == b'\n')? + 1))
         .collect::<Option<_>>()?;
-    let start = out.len();
     ReplyWriter::new(out, false).array(args.len() - 1);
     for key in args.iter_from(1) {
         let shard = slots.shard_of(key);
@@ -114,11 +155,11 @@ fn merge_mget(core: &Core, args: &Args, replies: &[&[u8]], out: &mut Vec<u8>) ->
         out.extend_from_slice(&reply[at..end]);
         cursors[part] = end;
     }
-    if cursors.iter().zip(replies).any(|(&c, r)| c != r.len()) {
-        out.truncate(start);
-        return None;
-    }
-    Some(())
+    cursors
+        .iter()
+        .zip(replies)
+        .all(|(&c, r)| c == r.len())
+        .then_some(())
 }
 
 /// Where the bulk string or null that starts at `at` ends.

@@ -16,6 +16,7 @@
 use super::segment::{flush, Segment};
 use super::{global, multikey};
 use crate::cmd::client::ClientState;
+use crate::cmd::client::ClientWho;
 use crate::cmd::table::{self, CommandSpec, Exec, Global};
 use crate::cmd::{unix_ms, ConnCtx};
 use crate::protocol::{Args, ReplyWriter, Span};
@@ -245,7 +246,14 @@ pub async fn execute_batch_in(
         }
         if let Some(t) = started {
             let ok = core.counters.total_error_replies.get() == errors_before;
+            let _who = ClientWho::Local(client).scope();
             crate::cmd::stat_index::record_command(stat_spec, &args, t, ok);
+            // QUIT (or SHUTDOWN) closes before the commands after it run, as
+            // Redis stops reading its query buffer (the segment is empty:
+            // connection and global commands flush it before running).
+            if env.client.borrow().close_after_reply {
+                break;
+            }
         }
     }
     flush(&env, &mut seg, out).await;

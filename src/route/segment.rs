@@ -7,7 +7,8 @@
 
 use super::multikey;
 use super::pipeline::{Batch, Env};
-use crate::cmd::run_on_shard;
+use crate::cmd::batch::{run_batch, BatchCmds, BatchCtx, Cursor};
+use crate::cmd::client::ClientWho;
 use crate::cmd::table::CommandSpec;
 use crate::protocol::{Args, Span};
 use crate::runtime::core::{Counters, ReplyFuture};
@@ -198,8 +199,9 @@ fn debug_reorder() -> bool {
         .get_or_init(|| std::env::var_os("RINGKV_DEBUG_REORDER_PIPELINE").is_some_and(|v| v == "1"))
 }
 
-/// Runs items on this core's shard in order, waiting while a key is locked by
-/// another transaction. With `ends`, records where each reply ends.
+/// Runs items on this core's shard in order through the one batch runner
+/// (cmd/batch.rs), waiting while a key is locked by another transaction.
+/// With `ends`, records where each reply ends.
 async fn run_local_items(
     env: &Env<'_>,
     items: Items<'_>,
@@ -210,42 +212,55 @@ async fn run_local_items(
     mut ends: Option<&mut Vec<u32>>,
 ) {
     let core = env.core;
-    let mut clock = crate::cmd::CommandClock::start(env.now_ms);
-    for item in items.list {
-        if item.shard != core.id {
-            continue;
-        }
-        let spec = item.spec;
-        let args = items.args(env.batch, item);
-        let mut waited = false;
-        // Inside a transaction every key of the batch is held by it.
-        while txid.is_none()
-            && spec
-                .key_indexes(args.len())
-                .any(|k| core.key_locked(db, args.get(k), None))
-        {
-            core.released().await;
-            waited = true;
-        }
-        if waited {
-            clock = crate::cmd::CommandClock::start(env.now_ms);
-        }
-        let _client = crate::metrics::ClientScope::enter(env.client);
-        let mut shard = core.shard.borrow_mut();
-        if let Some(txid) = txid {
-            shard.begin_tx_part(txid);
-        }
-        let part = item.part.is_some();
-        if !run_on_shard(&mut shard, spec, &args, db, resp3, &mut clock, part, out) {
-            Counters::add(&core.counters.total_error_replies, 1);
-        }
-        if txid.is_some() {
-            shard.end_tx_part();
-        }
-        drop(shard);
-        if let Some(e) = ends.as_deref_mut() {
-            e.push(out.len() as u32);
-        }
+    let local = LocalItems {
+        items,
+        batch: env.batch,
+        shard: core.id,
+    };
+    let ctx = BatchCtx {
+        db,
+        now_ms: env.now_ms,
+        resp3,
+        txid,
+        client: ClientWho::Local(env.client),
+    };
+    let mut cursor = Cursor::default();
+    // Inside a transaction every key of the batch is held by it.
+    while !run_batch(
+        &mut core.shard.borrow_mut(),
+        &local,
+        &ctx,
+        &mut cursor,
+        out,
+        ends.as_deref_mut(),
+        |db, key| txid.is_none() && core.key_locked(db, key, None),
+    ) {
+        core.released().await;
+    }
+    Counters::add(&core.counters.total_error_replies, cursor.errors);
+}
+
+/// This core's items of a segment, as the batch runner reads them.
+struct LocalItems<'s, 'b> {
+    items: Items<'s>,
+    batch: &'s Batch<'b>,
+    shard: usize,
+}
+
+impl<'s, 'b: 's> BatchCmds for LocalItems<'s, 'b> {
+    fn count(&self) -> usize {
+        self.items.list.len()
+    }
+
+    fn entry(&self, i: usize) -> Option<(&'static CommandSpec, Args<'_>, bool)> {
+        let item = &self.items.list[i];
+        (item.shard == self.shard).then(|| {
+            (
+                item.spec,
+                self.items.args(self.batch, item),
+                item.part.is_some(),
+            )
+        })
     }
 }
 
@@ -484,6 +499,7 @@ fn stitch(
             .collect();
         let args = env.batch.args(item.idx);
         let ok = multikey::merge_parts(env.core, item.spec, &args, &replies, out);
+        let _who = ClientWho::Local(env.client).scope();
         crate::cmd::stat_index::record_command(item.spec, &args, started, ok);
         k += count;
     }
@@ -512,5 +528,6 @@ fn build_job(env: &Env<'_>, items: Items<'_>, resp3: bool, txid: Option<TxId>) -
         txid,
         lock: None,
         when_free: false,
+        client: Some(env.client.borrow_mut().ident()),
     })
 }

@@ -11,11 +11,14 @@
 //! a full response channel always makes progress.
 
 use super::locks::{LockId, TxId};
-use crate::cmd::client::ClientState;
+use crate::cmd::batch::{run_batch, BatchCmds, BatchCtx, Cursor};
+use crate::cmd::client::ClientWho;
+use crate::cmd::client::{ClientIdent, ClientState};
 use crate::cmd::ops::{self, OpResult, ShardOp};
-use crate::cmd::{run_on_shard, CommandSpec};
+use crate::cmd::CommandSpec;
 use crate::protocol::{Args, Span};
 use bytes::Bytes;
+use std::sync::Arc;
 
 /// Commands for one shard, executed in order with their replies concatenated.
 #[derive(Debug)]
@@ -40,6 +43,8 @@ pub struct CmdBatch {
     /// (every earlier shard is locked until then), so it takes no locks
     /// (route::segment::run_step_in_order).
     pub when_free: bool,
+    /// The client it runs for, for SLOWLOG (None for internal batches).
+    pub client: Option<Arc<ClientIdent>>,
 }
 
 impl CmdBatch {
@@ -237,9 +242,10 @@ pub struct BatchProgress {
     pub errors: u64,
 }
 
-/// Runs the commands of `batch` from `progress.next` on. Stops before the
-/// first command whose keys are locked by another transaction (`is_locked`)
-/// and returns false; returns true when the batch is complete.
+/// Runs the commands of `batch` from `progress.next` on, through the one
+/// batch runner (cmd/batch.rs). Stops before the first command whose keys are
+/// locked by another transaction (`is_locked`) and returns false; returns
+/// true when the batch is complete.
 pub fn run_cmd_batch(
     shard: &mut crate::shard::Shard,
     db: usize,
@@ -248,50 +254,43 @@ pub fn run_cmd_batch(
     progress: &mut BatchProgress,
     is_locked: impl Fn(usize, &[u8]) -> bool,
 ) -> bool {
-    if let Some(txid) = batch.txid {
-        shard.begin_tx_part(txid);
-    }
-    let done = run_cmds(shard, db, now_ms, batch, progress, is_locked);
-    if batch.txid.is_some() {
-        shard.end_tx_part();
-    }
+    let ctx = BatchCtx {
+        db,
+        now_ms,
+        resp3: batch.resp3,
+        txid: batch.txid,
+        client: match &batch.client {
+            Some(i) => ClientWho::Remote(i),
+            None => ClientWho::Nobody,
+        },
+    };
+    let mut cursor = Cursor {
+        next: progress.next,
+        errors: progress.errors,
+    };
+    let done = run_batch(
+        shard,
+        batch,
+        &ctx,
+        &mut cursor,
+        &mut progress.data,
+        Some(&mut progress.ends),
+        is_locked,
+    );
+    progress.next = cursor.next;
+    progress.errors = cursor.errors;
     done
 }
 
-fn run_cmds(
-    shard: &mut crate::shard::Shard,
-    db: usize,
-    now_ms: u64,
-    batch: &CmdBatch,
-    progress: &mut BatchProgress,
-    is_locked: impl Fn(usize, &[u8]) -> bool,
-) -> bool {
-    let mut clock = crate::cmd::CommandClock::start(now_ms);
-    while progress.next < batch.cmds.len() {
-        let BatchCmd { spec, part, .. } = batch.cmds[progress.next];
-        let args = batch.args(progress.next);
-        if spec
-            .key_indexes(args.len())
-            .any(|k| is_locked(db, args.get(k)))
-        {
-            return false;
-        }
-        if !run_on_shard(
-            shard,
-            spec,
-            &args,
-            db,
-            batch.resp3,
-            &mut clock,
-            part,
-            &mut progress.data,
-        ) {
-            progress.errors += 1;
-        }
-        progress.ends.push(progress.data.len() as u32);
-        progress.next += 1;
+impl BatchCmds for CmdBatch {
+    fn count(&self) -> usize {
+        self.cmds.len()
     }
-    true
+
+    fn entry(&self, i: usize) -> Option<(&'static CommandSpec, Args<'_>, bool)> {
+        let c = self.cmds[i];
+        Some((c.spec, self.args(i), c.part))
+    }
 }
 
 /// Applies a shard op (the runtime's one entry point), inside transaction

@@ -1,0 +1,87 @@
+//! The one batch runner: a run of shard commands executed on the shard that
+//! owns their keys, the same function whether the batch came from this core's
+//! connection (route/segment.rs) or from a peer's (runtime/grants.rs); the
+//! runtime only transports batches.
+//!
+//! Per call it enters the client's scope once (SLOWLOG names the client
+//! either way), reads the clock once, and, inside a coordinated transaction,
+//! wraps the commands it runs in one journal group. It never waits: it stops
+//! before the first command whose key another transaction holds and says so;
+//! the caller resumes it (same [`Cursor`]) after a release.
+
+use super::client::ClientWho;
+use super::{run_on_shard, CommandClock, CommandSpec};
+use crate::protocol::Args;
+use crate::shard::Shard;
+
+/// The commands of a batch, however they are stored.
+pub trait BatchCmds {
+    /// How many entries the batch has (some may belong to other shards).
+    fn count(&self) -> usize;
+    /// Entry `i`: its spec, its arguments and whether it is one shard's part
+    /// of a command split across shards; None when it is another shard's.
+    fn entry(&self, i: usize) -> Option<(&'static CommandSpec, Args<'_>, bool)>;
+}
+
+/// Where a batch run stands: the next entry to run and the error replies so
+/// far (the caller adds them to its counters).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Cursor {
+    pub next: usize,
+    pub errors: u64,
+}
+
+/// What every command of one run shares.
+pub struct BatchCtx<'a> {
+    pub db: usize,
+    /// The batch's Unix time (all its commands see the same clock).
+    pub now_ms: u64,
+    pub resp3: bool,
+    /// The coordinated transaction the batch belongs to, holding its keys.
+    pub txid: Option<u64>,
+    pub client: ClientWho<'a>,
+}
+
+/// Runs `cmds` from `cursor.next` on, appending each reply to `out` (and,
+/// with `ends`, where each ends). Stops before the first command with a key
+/// for which `is_locked(db, key)` holds and returns false; true when done.
+pub fn run_batch(
+    shard: &mut Shard,
+    cmds: &impl BatchCmds,
+    ctx: &BatchCtx,
+    cursor: &mut Cursor,
+    out: &mut Vec<u8>,
+    mut ends: Option<&mut Vec<u32>>,
+    is_locked: impl Fn(usize, &[u8]) -> bool,
+) -> bool {
+    let _client = ctx.client.scope();
+    if let Some(txid) = ctx.txid {
+        shard.begin_tx_part(txid);
+    }
+    let mut clock = CommandClock::start(ctx.now_ms);
+    let mut done = true;
+    while cursor.next < cmds.count() {
+        let Some((spec, args, part)) = cmds.entry(cursor.next) else {
+            cursor.next += 1;
+            continue;
+        };
+        if spec
+            .key_indexes(args.len())
+            .any(|k| is_locked(ctx.db, args.get(k)))
+        {
+            done = false;
+            break;
+        }
+        if !run_on_shard(shard, spec, &args, ctx.db, ctx.resp3, &mut clock, part, out) {
+            cursor.errors += 1;
+        }
+        if let Some(e) = ends.as_deref_mut() {
+            e.push(out.len() as u32);
+        }
+        cursor.next += 1;
+    }
+    if ctx.txid.is_some() {
+        shard.end_tx_part();
+    }
+    done
+}

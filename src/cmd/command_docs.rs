@@ -15,19 +15,10 @@ use super::{eq_ic, ConnCtx};
 use crate::cmd::glob::glob_match;
 use crate::protocol::{Args, ReplyWriter};
 
-/// The subcommands of a container command (empty for plain commands).
-///
-/// Until `CommandSpec` grows a `subcommands` field this is the one place that
-/// ties a container to its subcommand table.
+/// The subcommands of a container command (empty for plain commands), as
+/// its table entry declares them.
 pub fn subcommands_of(spec: &CommandSpec) -> &'static [CommandSpec] {
-    match spec.name {
-        "client" => super::connection::CLIENT_SUBCOMMANDS,
-        "command" => super::server::COMMAND_SUBCOMMANDS,
-        "config" => super::server::CONFIG_SUBCOMMANDS,
-        "slowlog" => super::observability::SLOWLOG_SUBCOMMANDS,
-        "latency" => super::observability::LATENCY_SUBCOMMANDS,
-        _ => &[],
-    }
+    spec.subcommands
 }
 
 /// The subcommand of `subs` named `name` (case-insensitive, without the

@@ -17,6 +17,38 @@ pub enum CmdError {
     InvalidExpire(&'static str),
     /// `ERR wrong number of arguments for '<cmd>' command`
     WrongArity(String),
+    /// SELECT, MOVE, SWAPDB, COPY DB: outside 0..databases.
+    DbOutOfRange,
+    /// `ERR invalid first DB index`
+    InvalidFirstDb,
+    /// `ERR invalid second DB index`
+    InvalidSecondDb,
+    /// `ERR No shutdown in progress.`
+    NoShutdownInProgress,
+    /// `ERR Background save already in progress`
+    BgSaveInProgress,
+    /// SAVE failed (Redis answers a bare `ERR`).
+    SaveFailed,
+    /// `ERR BGREWRITEAOF needs appendonly yes in ringkv (use BGSAVE for a snapshot)`
+    AofRewriteNeedsAppendonly,
+    /// `ERR MULTI calls can not be nested`
+    NestedMulti,
+    /// `ERR DISCARD without MULTI`
+    DiscardWithoutMulti,
+    /// `ERR EXEC without MULTI`
+    ExecWithoutMulti,
+    /// `ERR WATCH inside MULTI is not allowed`
+    WatchInMulti,
+    /// `ERR Command not allowed inside a transaction`
+    NotInTransaction,
+    /// `ERR MULTI queue too large`
+    MultiQueueTooLarge,
+    /// `EXECABORT Transaction discarded because of previous errors.`
+    ExecAbortPrevious,
+    /// `CROSSSLOT Keys in request don't hash to the same slot`
+    CrossSlot,
+    /// `EXECABORT Transaction discarded because of: <why>` (why without `ERR `).
+    ExecAbort(String),
     /// A complete error text, e.g. `ERR DB index is out of range`.
     Static(&'static str),
     /// A complete error text built at run time.
@@ -38,6 +70,32 @@ impl fmt::Display for CmdError {
             CmdError::InvalidExpire(cmd) => write!(f, "ERR invalid expire time in '{cmd}' command"),
             CmdError::WrongArity(cmd) => {
                 write!(f, "ERR wrong number of arguments for '{cmd}' command")
+            }
+            CmdError::DbOutOfRange => f.write_str("ERR DB index is out of range"),
+            CmdError::InvalidFirstDb => f.write_str("ERR invalid first DB index"),
+            CmdError::InvalidSecondDb => f.write_str("ERR invalid second DB index"),
+            CmdError::NoShutdownInProgress => f.write_str("ERR No shutdown in progress."),
+            CmdError::BgSaveInProgress => f.write_str("ERR Background save already in progress"),
+            CmdError::SaveFailed => f.write_str("ERR"),
+            CmdError::AofRewriteNeedsAppendonly => f.write_str(
+                "ERR BGREWRITEAOF needs appendonly yes in ringkv (use BGSAVE for a snapshot)",
+            ),
+            CmdError::NestedMulti => f.write_str("ERR MULTI calls can not be nested"),
+            CmdError::DiscardWithoutMulti => f.write_str("ERR DISCARD without MULTI"),
+            CmdError::ExecWithoutMulti => f.write_str("ERR EXEC without MULTI"),
+            CmdError::WatchInMulti => f.write_str("ERR WATCH inside MULTI is not allowed"),
+            CmdError::NotInTransaction => {
+                f.write_str("ERR Command not allowed inside a transaction")
+            }
+            CmdError::MultiQueueTooLarge => f.write_str("ERR MULTI queue too large"),
+            CmdError::ExecAbortPrevious => {
+                f.write_str("EXECABORT Transaction discarded because of previous errors.")
+            }
+            CmdError::CrossSlot => {
+                f.write_str("CROSSSLOT Keys in request don't hash to the same slot")
+            }
+            CmdError::ExecAbort(why) => {
+                write!(f, "EXECABORT Transaction discarded because of: {why}")
             }
             CmdError::Static(s) => f.write_str(s),
             CmdError::Msg(s) => f.write_str(s),

@@ -16,8 +16,8 @@ const LATENCY: Exec = Exec::Global(Global::Latency);
 
 #[rustfmt::skip]
 pub static COMMANDS: &[CommandSpec] = &[
-    spec("server", "slowlog", -2, 0, NO_KEYS, &["slow"], "A container for slow log commands", "2.2.12", SLOWLOG),
-    spec("server", "latency", -2, 0, NO_KEYS, &["slow"], "A container for latency diagnostics commands", "2.8.13", LATENCY),
+    spec("server", "slowlog", -2, 0, NO_KEYS, &["slow"], "A container for slow log commands", "2.2.12", SLOWLOG).with_subcommands(SLOWLOG_SUBCOMMANDS),
+    spec("server", "latency", -2, 0, NO_KEYS, &["slow"], "A container for latency diagnostics commands", "2.8.13", LATENCY).with_subcommands(LATENCY_SUBCOMMANDS),
     spec("server", "monitor", 1, ADMIN_FLAGS, NO_KEYS, ADMIN_ACL, "Listen for all requests received by the server in real time", "1.0.0", Exec::Global(Global::Monitor)),
 ];
 

@@ -142,6 +142,9 @@ pub struct CommandSpec {
     pub summary: &'static str,
     pub since: &'static str,
     pub exec: Exec,
+    /// A container's subcommands (`client|list`, ...), declared with it
+    /// ([`CommandSpec::with_subcommands`]); empty for plain commands.
+    pub subcommands: &'static [CommandSpec],
 }
 
 /// No key arguments.
@@ -173,6 +176,18 @@ pub const fn spec(
         summary,
         since,
         exec,
+        subcommands: &[],
+    }
+}
+
+impl CommandSpec {
+    /// This entry as a container of `subs` (COMMAND INFO/DOCS list them and
+    /// dispatch resolves `container|sub` through them).
+    pub const fn with_subcommands(self, subs: &'static [CommandSpec]) -> CommandSpec {
+        CommandSpec {
+            subcommands: subs,
+            ..self
+        }
     }
 }
 
@@ -280,6 +295,26 @@ mod tests {
         }
         assert!(lookup(b"GeT").is_some());
         assert!(lookup(b"nope").is_none());
+    }
+
+    /// Containers declare their subcommands in the table: each named
+    /// `container|sub`, none of them a container itself.
+    #[test]
+    fn subcommands_are_declared_with_their_container() {
+        let containers: Vec<&str> = all()
+            .filter(|c| !c.subcommands.is_empty())
+            .map(|c| c.name)
+            .collect();
+        for name in ["client", "command", "config", "slowlog", "latency"] {
+            assert!(containers.contains(&name), "{name}: {containers:?}");
+        }
+        for c in all() {
+            for sub in c.subcommands {
+                let prefix = format!("{}|", c.name);
+                assert!(sub.name.starts_with(&prefix), "{} in {}", sub.name, c.name);
+                assert!(sub.subcommands.is_empty(), "{}", sub.name);
+            }
+        }
     }
 
     #[test]

@@ -2,9 +2,10 @@
 //! merge, reply. SCAN's cursor encodes the shard in its top bits.
 
 use super::multikey::{run_op, run_ops};
-use super::pipeline::{write_error, Env};
+use super::pipeline::{write_cmd_error, write_error, Env};
 use crate::cmd::ops::{OpResult, ShardOp};
 use crate::cmd::table::Global;
+use crate::cmd::CmdError;
 use crate::cmd::{eq_ic, generic};
 use crate::protocol::ReplyWriter;
 use crate::runtime::mesh::{CoreCounters, JobKind, JobOutput};
@@ -178,7 +179,7 @@ pub async fn run(env: &Env<'_>, g: Global, cmd_idx: usize, out: &mut Vec<u8>) {
             if args.len() > 2
                 || (args.len() == 2 && !eq_ic(args.get(1), "sync") && !eq_ic(args.get(1), "async"))
             {
-                write_error(env.core, out, b"ERR syntax error");
+                write_cmd_error(env.core, out, &CmdError::Syntax);
                 return;
             }
             if g == Global::FlushAll {
@@ -193,17 +194,17 @@ pub async fn run(env: &Env<'_>, g: Global, cmd_idx: usize, out: &mut Vec<u8>) {
             let (a, b) = match (parse(1), parse(2)) {
                 (Ok(a), Ok(b)) => (a, b),
                 (Err(_), _) => {
-                    write_error(env.core, out, b"ERR invalid first DB index");
+                    write_cmd_error(env.core, out, &CmdError::InvalidFirstDb);
                     return;
                 }
                 (_, Err(_)) => {
-                    write_error(env.core, out, b"ERR invalid second DB index");
+                    write_cmd_error(env.core, out, &CmdError::InvalidSecondDb);
                     return;
                 }
             };
             let dbs = env.core.info.databases as i64;
             if a < 0 || a >= dbs || b < 0 || b >= dbs {
-                write_error(env.core, out, b"ERR DB index is out of range");
+                write_cmd_error(env.core, out, &CmdError::DbOutOfRange);
                 return;
             }
             on_every_shard_atomically(env, a as usize, || ShardOp::SwapDb { other: b as usize })
@@ -274,11 +275,11 @@ pub async fn run(env: &Env<'_>, g: Global, cmd_idx: usize, out: &mut Vec<u8>) {
                     || eq_ic(a, "force")
                     || eq_ic(a, "abort"))
                 {
-                    write_error(env.core, out, b"ERR syntax error");
+                    write_cmd_error(env.core, out, &CmdError::Syntax);
                     return;
                 }
                 if eq_ic(a, "abort") {
-                    write_error(env.core, out, b"ERR No shutdown in progress.");
+                    write_cmd_error(env.core, out, &CmdError::NoShutdownInProgress);
                     return;
                 }
             }

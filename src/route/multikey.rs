@@ -14,7 +14,7 @@
 //! [`merge_parts`] joins the parts' replies. MSETNX, RENAME, RENAMENX and COPY
 //! run here, as their own transaction of shard ops.
 
-use super::pipeline::{write_error, Env};
+use super::pipeline::{write_cmd_error, write_error, Env};
 use crate::cmd::ops::{OpResult, ShardOp};
 use crate::cmd::table::{CommandSpec, Exec, Split};
 use crate::cmd::CmdError;
@@ -74,13 +74,13 @@ pub fn merge_parts(
     out: &mut Vec<u8>,
 ) -> bool {
     let Exec::MultiKey(_, split) = spec.exec else {
-        write_error(core, out, CmdError::Internal.to_string().as_bytes());
+        write_cmd_error(core, out, &CmdError::Internal);
         return false;
     };
     match merge_replies(core.shard.borrow().slots, split, args, replies, out) {
         Some(ok) => ok,
         None => {
-            write_error(core, out, CmdError::Internal.to_string().as_bytes());
+            write_cmd_error(core, out, &CmdError::Internal);
             false
         }
     }
@@ -203,7 +203,7 @@ pub async fn run_op(env: &Env<'_>, shard: usize, db: usize, op: ShardOp) -> OpRe
     };
     match output {
         JobOutput::Op(r) => r,
-        _ => OpResult::Err(crate::cmd::CmdError::Static("ERR internal routing error")),
+        _ => OpResult::Err(CmdError::Internal),
     }
 }
 
@@ -235,11 +235,7 @@ pub async fn run_ops(env: &Env<'_>, db: usize, ops: Vec<(usize, ShardOp)>) -> Ve
     }
     results
         .into_iter()
-        .map(|r| {
-            r.unwrap_or(OpResult::Err(crate::cmd::CmdError::Static(
-                "ERR internal routing error",
-            )))
-        })
+        .map(|r| r.unwrap_or(OpResult::Err(CmdError::Internal)))
         .collect()
 }
 
@@ -345,15 +341,12 @@ async fn run_split(
     match split {
         // Always split into pipeline parts (`split_parts`): never run here.
         Split::MGet | Split::SumKeys => {
-            write_error(env.core, out, b"ERR internal routing error");
+            write_cmd_error(env.core, out, &CmdError::Internal);
         }
         Split::MSet | Split::MSetNx => {
             if args.len().is_multiple_of(2) {
-                write_error(
-                    env.core,
-                    out,
-                    format!("ERR wrong number of arguments for '{}' command", spec.name).as_bytes(),
-                );
+                let arity = CmdError::WrongArity(spec.name.to_string());
+                write_cmd_error(env.core, out, &arity);
                 return;
             }
             let groups = group_by_shard(env, &args, (1..args.len()).step_by(2));
@@ -407,7 +400,7 @@ async fn run_split(
             ];
             let found = run_ops(env, db, checks).await;
             if int_of(&found[0]) == 0 {
-                write_error(env.core, out, b"ERR no such key");
+                write_cmd_error(env.core, out, &CmdError::NoSuchKey);
                 return;
             }
             if nx && int_of(&found[1]) > 0 {
@@ -416,7 +409,7 @@ async fn run_split(
             }
             let taken = run_op(env, src_shard, db, ShardOp::Take { key: key(1) }).await;
             let OpResult::Moved(Some(value)) = taken else {
-                write_error(env.core, out, b"ERR no such key");
+                write_cmd_error(env.core, out, &CmdError::NoSuchKey);
                 return;
             };
             run_op(

@@ -17,10 +17,11 @@
 //! so every write acknowledged after the cut is found by a replay whether
 //! the rewrite finishes or not.
 
-use super::pipeline::{write_error, Env};
+use super::pipeline::{write_cmd_error, Env};
 use super::txn::{all_shards, Tx};
 use crate::cmd::eq_ic;
 use crate::cmd::table::Global;
+use crate::cmd::CmdError;
 use crate::persist::manifest::{self, AofEntry, AofFileKind, AofManifest, SnapshotManifest};
 use crate::persist::status::{self, Job};
 use crate::protocol::ReplyWriter;
@@ -42,18 +43,18 @@ pub async fn run(env: &Env<'_>, g: Global, cmd_idx: usize, out: &mut Vec<u8>) {
     match g {
         Global::Save => {
             if !status::try_begin(Job::Snapshot) {
-                write_error(core, out, b"ERR Background save already in progress");
+                write_cmd_error(core, out, &CmdError::BgSaveInProgress);
                 return;
             }
             match snapshot(core).await {
                 Ok(()) => ReplyWriter::new(out, resp3).ok(),
-                Err(_) => write_error(core, out, b"ERR"),
+                Err(_) => write_cmd_error(core, out, &CmdError::SaveFailed),
             }
         }
         Global::BgSave => {
             let schedule = args.len() == 2 && eq_ic(args.get(1), "schedule");
             if args.len() > 2 || (args.len() == 2 && !schedule) {
-                write_error(core, out, b"ERR syntax error");
+                write_cmd_error(core, out, &CmdError::Syntax);
                 return;
             }
             if !status::try_begin(Job::Snapshot) {
@@ -62,7 +63,7 @@ pub async fn run(env: &Env<'_>, g: Global, cmd_idx: usize, out: &mut Vec<u8>) {
                     glommio::spawn_local(async move { save_when_idle(c).await }).detach();
                     ReplyWriter::new(out, resp3).simple("Background saving scheduled");
                 } else {
-                    write_error(core, out, b"ERR Background save already in progress");
+                    write_cmd_error(core, out, &CmdError::BgSaveInProgress);
                 }
                 return;
             }
@@ -78,11 +79,7 @@ pub async fn run(env: &Env<'_>, g: Global, cmd_idx: usize, out: &mut Vec<u8>) {
             if core.aof.is_none() {
                 // Redis rewrites even with appendonly off; ringkv needs the
                 // per-shard journals, which exist only with appendonly yes.
-                write_error(
-                    core,
-                    out,
-                    b"ERR BGREWRITEAOF needs appendonly yes in ringkv (use BGSAVE for a snapshot)",
-                );
+                write_cmd_error(core, out, &CmdError::AofRewriteNeedsAppendonly);
                 return;
             }
             if !status::try_begin(Job::Rewrite) {
@@ -99,7 +96,7 @@ pub async fn run(env: &Env<'_>, g: Global, cmd_idx: usize, out: &mut Vec<u8>) {
             .detach();
             ReplyWriter::new(out, resp3).simple("Background append only file rewriting started");
         }
-        _ => write_error(core, out, b"ERR internal routing error"),
+        _ => write_cmd_error(core, out, &CmdError::Internal),
     }
 }
 

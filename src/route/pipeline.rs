@@ -18,7 +18,7 @@ use super::{global, multikey};
 use crate::cmd::client::ClientState;
 use crate::cmd::client::ClientWho;
 use crate::cmd::table::{self, CommandSpec, Exec, Global};
-use crate::cmd::{unix_ms, ConnCtx};
+use crate::cmd::{unix_ms, CmdError, ConnCtx};
 use crate::protocol::{Args, ReplyWriter, Span};
 use crate::runtime::core::{Core, Counters};
 use crate::runtime::locks::{LockId, TxId};
@@ -133,10 +133,13 @@ pub async fn execute_batch_in(
         if !spec.arity_ok(args.len()) {
             flush(&env, &mut seg, out).await;
             crate::cmd::stat_index::record_rejected(spec);
-            let msg = format!("wrong number of arguments for '{}' command", spec.name);
+            let arity = CmdError::WrongArity(spec.name.to_string());
             if matches!(spec.exec, Exec::Global(Global::Exec)) {
                 // As Redis: a rejected EXEC discards the transaction.
-                super::txn::exec_abort(&env, &msg, out).await;
+                // EXECABORT's reason is the error without its `ERR `.
+                let text = arity.to_string();
+                let why = text.strip_prefix("ERR ").unwrap_or(&text);
+                super::txn::exec_abort(&env, why, out).await;
             } else {
                 // A rejected command inside MULTI (here: DISCARD/MULTI/WATCH
                 // with bad arity) makes EXEC abort, as in Redis.
@@ -145,7 +148,7 @@ pub async fn execute_batch_in(
                     c.tx.errored = true;
                 }
                 drop(c);
-                write_error(core, out, format!("ERR {msg}").as_bytes());
+                write_cmd_error(core, out, &arity);
             }
             continue;
         }
@@ -190,11 +193,7 @@ pub async fn execute_batch_in(
                     _ => {
                         flush(&env, &mut seg, out).await;
                         crate::cmd::stat_index::record_rejected(spec);
-                        write_error(
-                            core,
-                            out,
-                            b"CROSSSLOT Keys in request don't hash to the same slot",
-                        )
+                        write_cmd_error(core, out, &CmdError::CrossSlot)
                     }
                 },
             },
@@ -300,6 +299,11 @@ fn owner_of_keys(core: &Core, spec: &CommandSpec, args: &Args) -> Option<usize> 
         }
     }
     Some(owner.unwrap_or(core.id))
+}
+
+/// Writes a command error (the one error type, cmd/error.rs) as an error reply.
+pub fn write_cmd_error(core: &Core, out: &mut Vec<u8>, e: &CmdError) {
+    write_error(core, out, e.to_string().as_bytes());
 }
 
 pub fn write_error(core: &Core, out: &mut Vec<u8>, msg: &[u8]) {

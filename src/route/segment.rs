@@ -409,7 +409,7 @@ async fn run_step_forwarded(
         _ => None,
     };
     let (Some(first), Some(last)) = (batch(lock_shard), batch(last_shard)) else {
-        super::pipeline::write_error(core, out, b"ERR internal routing error");
+        super::pipeline::write_cmd_error(core, out, &crate::cmd::CmdError::Internal);
         return;
     };
     let (token, reply) = core.expect_reply();

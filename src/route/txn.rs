@@ -11,10 +11,11 @@
 //! all live on this core's shard skips the locks: it waits until no
 //! transaction holds any of them, then runs without yielding.
 
-use super::pipeline::{execute_batch_in, write_error, Batch, Env};
+use super::pipeline::{execute_batch_in, write_cmd_error, write_error, Batch, Env};
 use crate::cmd::client::{Queued, WatchedKey};
 use crate::cmd::ops::{OpResult, ShardOp};
 use crate::cmd::table::{flag, CommandSpec, Exec, Global};
+use crate::cmd::CmdError;
 use crate::protocol::ReplyWriter;
 use crate::runtime::core::Core;
 use crate::runtime::locks::{lock_id, LockId, TxId};
@@ -160,7 +161,7 @@ pub async fn run(env: &Env<'_>, g: Global, cmd_idx: usize, out: &mut Vec<u8>) {
             let mut c = env.client.borrow_mut();
             if c.tx.queued.is_some() {
                 drop(c);
-                write_error(env.core, out, b"ERR MULTI calls can not be nested");
+                write_cmd_error(env.core, out, &CmdError::NestedMulti);
                 return;
             }
             c.tx.queued = Some(Queued::default());
@@ -169,7 +170,7 @@ pub async fn run(env: &Env<'_>, g: Global, cmd_idx: usize, out: &mut Vec<u8>) {
         }
         Global::Discard => {
             if env.client.borrow_mut().tx.queued.take().is_none() {
-                write_error(env.core, out, b"ERR DISCARD without MULTI");
+                write_cmd_error(env.core, out, &CmdError::DiscardWithoutMulti);
                 return;
             }
             unwatch_all(env).await;
@@ -181,7 +182,7 @@ pub async fn run(env: &Env<'_>, g: Global, cmd_idx: usize, out: &mut Vec<u8>) {
         }
         Global::Watch => {
             if env.client.borrow().tx.queued.is_some() {
-                write_error(env.core, out, b"ERR WATCH inside MULTI is not allowed");
+                write_cmd_error(env.core, out, &CmdError::WatchInMulti);
                 return;
             }
             let db = env.client.borrow().db;
@@ -225,7 +226,7 @@ pub async fn run(env: &Env<'_>, g: Global, cmd_idx: usize, out: &mut Vec<u8>) {
             ReplyWriter::new(out, resp3).ok();
         }
         Global::Exec => exec(env, out).await,
-        _ => write_error(env.core, out, b"ERR internal routing error"),
+        _ => write_cmd_error(env.core, out, &CmdError::Internal),
     }
 }
 
@@ -254,11 +255,13 @@ pub fn queue_if_multi(
     let args = env.batch.args(cmd_idx);
     let reject = match spec {
         None => Some(super::pipeline::unknown_command_error(&args)),
-        Some(s) if !s.arity_ok(args.len()) => {
-            Some(format!("ERR wrong number of arguments for '{}' command", s.name).into_bytes())
-        }
+        Some(s) if !s.arity_ok(args.len()) => Some(
+            CmdError::WrongArity(s.name.to_string())
+                .to_string()
+                .into_bytes(),
+        ),
         Some(s) if s.flags & flag::NO_MULTI != 0 => {
-            Some(b"ERR Command not allowed inside a transaction".to_vec())
+            Some(CmdError::NotInTransaction.to_string().into_bytes())
         }
         Some(s) => {
             super::pipeline::disk_error_refusal(env.core, env.client, s).map(String::into_bytes)
@@ -272,8 +275,9 @@ pub fn queue_if_multi(
     let Some(queue) = c.tx.queued.as_mut() else {
         return false;
     };
-    let reject =
-        reject.or_else(|| (!queue.fits(&args)).then(|| b"ERR MULTI queue too large".to_vec()));
+    let reject = reject.or_else(|| {
+        (!queue.fits(&args)).then(|| CmdError::MultiQueueTooLarge.to_string().into_bytes())
+    });
     match (reject, spec) {
         (Some(msg), _) => {
             c.tx.errored = true;
@@ -294,11 +298,8 @@ pub fn queue_if_multi(
 pub async fn exec_abort(env: &Env<'_>, why: &str, out: &mut Vec<u8>) {
     env.client.borrow_mut().tx.queued = None;
     unwatch_all(env).await;
-    write_error(
-        env.core,
-        out,
-        format!("EXECABORT Transaction discarded because of: {why}").as_bytes(),
-    );
+    let abort = CmdError::ExecAbort(why.to_string());
+    write_cmd_error(env.core, out, &abort);
 }
 
 /// Forgets every WATCHed key of the client.
@@ -348,18 +349,14 @@ async fn exec(env: &Env<'_>, out: &mut Vec<u8>) {
         let mut c = env.client.borrow_mut();
         let Some(q) = c.tx.queued.take() else {
             drop(c);
-            write_error(env.core, out, b"ERR EXEC without MULTI");
+            write_cmd_error(env.core, out, &CmdError::ExecWithoutMulti);
             return;
         };
         (q, c.tx.errored, c.resp3, c.db)
     };
     if errored {
         unwatch_all(env).await;
-        write_error(
-            env.core,
-            out,
-            b"EXECABORT Transaction discarded because of previous errors.",
-        );
+        write_cmd_error(env.core, out, &CmdError::ExecAbortPrevious);
         return;
     }
     // Every key the queue touches (following SELECTs), and the watched ones.

@@ -36,7 +36,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     spec("connection", "auth", -2, ALWAYS, NO_KEYS, CONN_ACL, "Authenticate to the server", "1.0.0", Exec::Conn(auth)),
     spec("connection", "hello", -1, ALWAYS, NO_KEYS, CONN_ACL, "Handshake with Redis", "6.0.0", Exec::Conn(hello)),
     spec("connection", "reset", 1, ALWAYS, NO_KEYS, CONN_ACL, "Reset the connection", "6.2.0", Exec::Conn(reset)),
-    spec("connection", "client", -2, 0, NO_KEYS, &["slow"], "A container for client connection commands", "2.4.0", Exec::Global(Global::Client)),
+    spec("connection", "client", -2, 0, NO_KEYS, &["slow"], "A container for client connection commands", "2.4.0", Exec::Global(Global::Client)).with_subcommands(CLIENT_SUBCOMMANDS),
     spec("connection", "txkey", 1, FAST, NO_KEYS, CONN_ACL, "Returns a new 12-character key that sorts by creation time and never repeats (ringkv)", "0.1.0", Exec::Conn(txkey)),
     spec("connection", "rtkey", 1, FAST, NO_KEYS, CONN_ACL, "Returns a new 16-character key of time and randomness, spread over all shards (ringkv)", "0.1.0", Exec::Conn(rtkey)),
 ];

@@ -14,6 +14,8 @@
 //! TYPE, TTL family, COPY's source) count hits and misses, writes do not.
 
 pub mod expire;
+#[cfg(test)]
+mod journal_tests;
 pub mod move_cmd;
 pub mod rename;
 pub mod scan;

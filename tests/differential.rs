@@ -433,3 +433,105 @@ fn generator_is_deterministic_on_redis_itself() {
         );
     }
 }
+
+/// Fixed scripts, each line sent to ringkv (at `--threads` 1 and 2) and to
+/// redis-server on one connection, every reply byte-identical: a flush or
+/// swap invalidates a WATCH only on keys it removed or replaced (watching a
+/// missing key and flushing leaves EXEC to run), and MOVE's replies, errors,
+/// TTL and WATCH invalidation in both dbs.
+#[test]
+fn watch_across_flushes_and_move_match_redis() {
+    let scripts: &[&[&str]] = &[
+        &["DEL x", "WATCH x", "FLUSHALL", "MULTI", "PING", "EXEC"],
+        &["DEL x", "WATCH x", "FLUSHDB", "MULTI", "PING", "EXEC"],
+        &["SET x 1", "WATCH x", "FLUSHALL", "MULTI", "PING", "EXEC"],
+        &["SET x 1", "WATCH x", "FLUSHDB", "MULTI", "PING", "EXEC"],
+        &[
+            "SET x 1",
+            "WATCH x {t}1",
+            "FLUSHDB",
+            "MULTI",
+            "PING",
+            "EXEC",
+        ],
+        &[
+            "DEL x", "SELECT 1", "SET x 1", "SELECT 0", "WATCH x", "FLUSHDB", "MULTI", "PING",
+            "EXEC",
+        ],
+        &[
+            "DEL x", "SELECT 1", "SET x 1", "SELECT 0", "WATCH x", "FLUSHALL", "MULTI", "PING",
+            "EXEC",
+        ],
+        &[
+            "DEL x",
+            "SELECT 1",
+            "SET x 1",
+            "SELECT 0",
+            "WATCH x",
+            "SWAPDB 0 1",
+            "MULTI",
+            "PING",
+            "EXEC",
+        ],
+        &["FLUSHALL", "WATCH x", "SWAPDB 0 1", "MULTI", "PING", "EXEC"],
+        &[
+            "FLUSHALL",
+            "SET x 1",
+            "WATCH x",
+            "SWAPDB 1 2",
+            "MULTI",
+            "PING",
+            "EXEC",
+        ],
+        &[
+            "FLUSHALL",
+            "SET k v PX 900000",
+            "MOVE k 0",
+            "MOVE nokey 0",
+            "MOVE k 16",
+            "MOVE k -1",
+            "MOVE k abc",
+            "MOVE k 1.5",
+            "MOVE k 2147483648",
+            "MOVE nokey 1",
+            "MOVE k 1",
+            "EXISTS k",
+            "SET k other",
+            "MOVE k 1",
+            "GET k",
+            "MOVE",
+            "MOVE k 1 2",
+            "SELECT 1",
+            "GET k",
+            "MOVE k 0",
+            "SELECT 0",
+            "GET k",
+        ],
+        &[
+            "FLUSHALL", "SET k v", "WATCH k", "MOVE k 1", "MULTI", "PING", "EXEC",
+        ],
+        &[
+            "FLUSHALL", "SET k v", "SELECT 1", "WATCH k", "SELECT 0", "MOVE k 1", "MULTI", "PING",
+            "EXEC",
+        ],
+        &["FLUSHALL", "WATCH k", "MOVE k 1", "MULTI", "PING", "EXEC"],
+        &[
+            "FLUSHALL", "SET k v", "MULTI", "MOVE k 3", "SELECT 3", "GET k", "EXEC", "SELECT 0",
+        ],
+    ];
+    for threads in [1, 2] {
+        let (ringkv, redis) = (TestServer::start(threads), RedisServer::start());
+        for script in scripts {
+            let (mut a, mut b) = (ringkv.raw(), redis.raw());
+            for line in *script {
+                let args: Vec<&str> = line.split_whitespace().collect();
+                let (ours, theirs) = (a.cmd(&args), b.cmd(&args));
+                assert_eq!(
+                    show(&ours),
+                    show(&theirs),
+                    "threads {threads}, script {script:?}, at {line:?}"
+                );
+            }
+        }
+    }
+}

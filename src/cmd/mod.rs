@@ -39,6 +39,15 @@ pub struct ExecCtx<'a> {
     pub reply: ReplyWriter<'a>,
 }
 
+impl ExecCtx<'_> {
+    /// Journals `args` for this command instead of the arguments received
+    /// (only where those would not replay to the same data; see
+    /// shard/journal.rs). Each call is one record, in this command's db.
+    pub fn propagate(&mut self, args: &[&[u8]]) {
+        self.shard.propagate(self.db, args);
+    }
+}
+
 /// What a connection handler sees.
 pub struct ConnCtx<'a> {
     pub client: &'a mut ClientState,
@@ -87,7 +96,7 @@ pub fn run_on_shard(
             false
         }
     };
-    ctx.shard.settle();
+    ctx.shard.settle(db, args);
     if part {
         clock.mark();
     } else {

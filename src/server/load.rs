@@ -235,9 +235,12 @@ fn replay_aof(cfg: &Config, aof_dir: &Path, m: &AofManifest) -> Result<Vec<Shard
             shard.set(e.db as usize, &e.key, e.value, e.expire_at_ms);
         }
         for (path, file) in &files {
-            replay::apply(&mut shard, file, &committed, now)
+            replay::apply(&mut shard, file, &committed)
                 .map_err(|e| format!("{}: {e}", path.display()))?;
         }
+        // Replay expires nothing while it runs (see replay.rs): what expired
+        // before start-up goes now, as a snapshot load drops it.
+        shard.remove_expired(now);
         Ok(shard)
     });
     let shards: Vec<Shard> = results.into_iter().collect::<Result<_, _>>()?;

@@ -1,28 +1,31 @@
-//! Applying a parsed append-only file ([`AofFile`]) to a shard.
+//! Applying a parsed append-only file ([`AofFile`]) to a shard, through the
+//! command table: every command runs the same handler a client's would
+//! ([`crate::cmd::run_on_shard`]), so a new command or value type needs nothing here.
 //!
-//! Replay starts in db 0 and runs the records in file order. The commands
-//! understood are exactly those the [`aof`](crate::persist::aof) encoders write (names
-//! ASCII case-insensitive):
+//! Replay starts in db 0 and runs the records in file order. Besides the
+//! shard commands of the table it runs `SELECT`, and the keyspace-wide
+//! `FLUSHDB`, `FLUSHALL` and `SWAPDB` on this shard alone (each shard's file
+//! holds its own). The shard replayed into has no journal, so replay never
+//! journals again (start-up writes a fresh base, or appends to the same
+//! files, see load.rs).
 //!
-//! ```text
-//! SELECT db                 FLUSHDB [ASYNC|SYNC]
-//! SET key value [PXAT ms]   FLUSHALL [ASYNC|SYNC]
-//! DEL key [key ...]         SWAPDB a b
-//! PEXPIREAT key ms          PERSIST key
-//! ```
-//!
-//! Invariants: values are built with [`Value::string`], so integers get the
-//! integer encoding exactly as `SET` gives them; an expiry time `<= now_ms`
-//! removes the key instead of storing it; a transaction runs only when it has
-//! no tag or `committed(tag)` says yes. A skipped transaction changes no data,
-//! but its `SELECT`s still move the current db, because the writer's idea of
-//! the selected db moved when it wrote them. An unknown command, a wrong
-//! argument count, a bad number, a db index out of range or a key this shard
-//! does not own is an [`AofError`] at the command's offset; nothing panics.
+//! Invariants: commands run with the clock at 0, so nothing expires while a
+//! file replays: the journal holds only absolute times and records every
+//! removal by expiry as a `DEL` (shard/journal.rs), so a command sees exactly
+//! the keys it saw when it first ran. The caller then removes what expired
+//! before start-up ([`Shard::remove_expired`]). A transaction runs only
+//! when it has no tag or `committed(tag)` says yes. A skipped transaction
+//! changes no data, but its `SELECT`s still move the current db, because the
+//! writer's idea of the selected db moved when it wrote them. An unknown
+//! command, one that is not a write, a wrong argument count, a db index out of
+//! range, a key this shard does not own, or a command that answers an error is
+//! an [`AofError`] at the command's offset; nothing panics.
 
+use crate::cmd::table::{self, CommandSpec, Exec, Global};
+use crate::cmd::{run_on_shard, CommandClock};
 use crate::persist::aof::{AofError, AofFile, Command, Record};
+use crate::protocol::args::OwnedArgs;
 use crate::protocol::parser::parse_i64;
-use crate::shard::value::Value;
 use crate::shard::Shard;
 
 /// What a replay did.
@@ -34,20 +37,22 @@ pub struct ReplayStats {
     pub skipped_tx: usize,
 }
 
+/// The clock commands replay by: before every expiry time (see the header).
+const REPLAY_CLOCK_MS: u64 = 0;
+
 /// Applies `file`'s records to `shard` in order, starting in db 0. Tagged
-/// transactions run only when `committed(tag)`; `now_ms` decides which expiry
-/// times already passed.
+/// transactions run only when `committed(tag)`. Keys expire only once the
+/// caller calls [`Shard::remove_expired`] after the shard's last file.
 pub fn apply(
     shard: &mut Shard,
     file: &AofFile,
     committed: &impl Fn(&str) -> bool,
-    now_ms: u64,
 ) -> Result<ReplayStats, AofError> {
     let mut replay = Replayer {
         shard,
         db: 0,
-        now_ms,
         stats: ReplayStats::default(),
+        out: Vec::new(),
     };
     for record in &file.records {
         match record {
@@ -61,105 +66,97 @@ pub fn apply(
             }
         }
     }
+    // Replay reads are not client reads.
+    replay.shard.stats = Default::default();
     Ok(replay.stats)
 }
 
-/// The commands replay knows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Op {
-    Select,
-    Set,
-    Del,
-    PexpireAt,
-    Persist,
-    FlushDb,
-    FlushAll,
-    SwapDb,
-}
-
-const OPS: &[(&str, Op)] = &[
-    ("SELECT", Op::Select),
-    ("SET", Op::Set),
-    ("DEL", Op::Del),
-    ("PEXPIREAT", Op::PexpireAt),
-    ("PERSIST", Op::Persist),
-    ("FLUSHDB", Op::FlushDb),
-    ("FLUSHALL", Op::FlushAll),
-    ("SWAPDB", Op::SwapDb),
-];
-
-fn lookup(cmd: &Command) -> Result<(Op, &[Vec<u8>]), AofError> {
-    let Some((name, args)) = cmd.args.split_first() else {
+/// The table entry of `cmd`, checked for arity.
+fn lookup(cmd: &Command) -> Result<&'static CommandSpec, AofError> {
+    let Some(name) = cmd.args.first() else {
         return Err(AofError::new(cmd.offset, "empty command"));
     };
-    OPS.iter()
-        .find(|(n, _)| name.eq_ignore_ascii_case(n.as_bytes()))
-        .map(|&(_, op)| (op, args))
-        .ok_or_else(|| {
-            let shown = name.escape_ascii();
-            AofError::new(cmd.offset, format!("unknown command '{shown}'"))
-        })
+    let shown = name.escape_ascii();
+    let spec = table::lookup(name)
+        .ok_or_else(|| AofError::new(cmd.offset, format!("unknown command '{shown}'")))?;
+    if !spec.arity_ok(cmd.args.len()) {
+        let msg = format!("wrong number of arguments for '{}' command", spec.name);
+        return Err(AofError::new(cmd.offset, msg));
+    }
+    Ok(spec)
 }
 
-/// Replay state: the shard, the selected db and the counts so far.
+/// Replay state: the shard, the selected db, the counts so far and a reply
+/// buffer (replies are dropped, errors reported).
 struct Replayer<'a> {
     shard: &'a mut Shard,
     db: usize,
-    now_ms: u64,
     stats: ReplayStats,
+    out: Vec<u8>,
 }
 
 impl Replayer<'_> {
     /// Runs one command.
     fn run(&mut self, cmd: &Command) -> Result<(), AofError> {
-        let (op, args) = lookup(cmd)?;
-        let err = |msg: &str| AofError::new(cmd.offset, format!("{op:?}: {msg}"));
-        match (op, args) {
-            (Op::Select, [db]) => self.db = self.db_index(db).ok_or_else(|| err("bad db"))?,
-            (Op::Set, [key, value]) => self.set(key, value, 0).map_err(err)?,
-            (Op::Set, [key, value, px, at]) if px.eq_ignore_ascii_case(b"PXAT") => {
-                let at = parse_i64(at)
-                    .and_then(|t| u64::try_from(t).ok())
-                    .filter(|&t| t > 0)
-                    .ok_or_else(|| err("bad PXAT"))?;
-                self.set(key, value, at).map_err(err)?;
+        let spec = lookup(cmd)?;
+        let err = |msg: &str| AofError::new(cmd.offset, format!("{}: {msg}", spec.name));
+        let args = &cmd.args[1..];
+        match spec.exec {
+            Exec::Conn(_) if spec.name == "select" => {
+                self.db = self.db_index(&args[0]).ok_or_else(|| err("bad db"))?;
             }
-            (Op::Del, keys) if !keys.is_empty() => {
-                keys.iter()
-                    .try_for_each(|k| self.check_key(k))
-                    .map_err(err)?;
-                for key in keys {
-                    self.shard.remove(self.db, key, self.now_ms);
-                }
-            }
-            (Op::PexpireAt, [key, at]) => {
-                let at = parse_i64(at).ok_or_else(|| err("bad expire time"))?;
-                self.expire(key, at).map_err(err)?;
-            }
-            (Op::Persist, [key]) => {
-                self.check_key(key).map_err(err)?;
-                self.shard.set_expire(self.db, key, 0);
-            }
-            (Op::FlushDb, opt) if flush_option_ok(opt) => self.shard.flush_db(self.db),
-            (Op::FlushAll, opt) if flush_option_ok(opt) => self.shard.flush_all(),
-            (Op::SwapDb, [a, b]) => {
-                let a = self.db_index(a).ok_or_else(|| err("bad db"))?;
-                let b = self.db_index(b).ok_or_else(|| err("bad db"))?;
+            Exec::Global(Global::FlushDb) if flush_option_ok(args) => self.shard.flush_db(self.db),
+            Exec::Global(Global::FlushAll) if flush_option_ok(args) => self.shard.flush_all(),
+            Exec::Global(Global::SwapDb) => {
+                let a = self.db_index(&args[0]).ok_or_else(|| err("bad db"))?;
+                let b = self.db_index(&args[1]).ok_or_else(|| err("bad db"))?;
                 self.shard.swap_db(a, b);
             }
-            _ => return Err(err("wrong number of arguments or bad option")),
+            Exec::Global(Global::FlushDb | Global::FlushAll) => return Err(err("bad option")),
+            Exec::Shard(_) | Exec::MultiKey(..) if spec.is_write() => self.run_shard(cmd, spec)?,
+            _ => return Err(err("not a command that changes data")),
         }
         self.stats.applied += 1;
+        Ok(())
+    }
+
+    /// Runs a shard command through its handler, as a client's would run.
+    fn run_shard(&mut self, cmd: &Command, spec: &'static CommandSpec) -> Result<(), AofError> {
+        let err = |msg: &str| AofError::new(cmd.offset, format!("{}: {msg}", spec.name));
+        let owned = OwnedArgs::from_parts(&cmd.args);
+        let args = owned.args();
+        if spec
+            .key_indexes(args.len())
+            .any(|k| self.shard.slots.shard_of(args.get(k)) != self.shard.id)
+        {
+            return Err(err("key belongs to another shard"));
+        }
+        self.out.clear();
+        let mut clock = CommandClock::start(REPLAY_CLOCK_MS);
+        let ok = run_on_shard(
+            self.shard,
+            spec,
+            &args,
+            self.db,
+            false,
+            &mut clock,
+            true,
+            &mut self.out,
+        );
+        if !ok {
+            let reply = String::from_utf8_lossy(&self.out);
+            return Err(err(reply.trim_start_matches('-').trim_end()));
+        }
         Ok(())
     }
 
     /// Skips an uncommitted transaction, following only its `SELECT`s.
     fn skip(&mut self, cmds: &[Command]) -> Result<(), AofError> {
         for cmd in cmds {
-            if let (Op::Select, [db]) = lookup(cmd)? {
+            if lookup(cmd)?.name == "select" {
                 self.db = self
-                    .db_index(db)
-                    .ok_or_else(|| AofError::new(cmd.offset, "Select: bad db"))?;
+                    .db_index(&cmd.args[1])
+                    .ok_or_else(|| AofError::new(cmd.offset, "select: bad db"))?;
             }
         }
         self.stats.skipped_tx += 1;
@@ -170,41 +167,6 @@ impl Replayer<'_> {
     fn db_index(&self, text: &[u8]) -> Option<usize> {
         let db = usize::try_from(parse_i64(text)?).ok()?;
         (db < self.shard.databases()).then_some(db)
-    }
-
-    /// Fails unless this shard owns `key`.
-    fn check_key(&self, key: &[u8]) -> Result<(), &'static str> {
-        if self.shard.slots.shard_of(key) == self.shard.id {
-            Ok(())
-        } else {
-            Err("key belongs to another shard")
-        }
-    }
-
-    /// Stores `key` (removes it when `expire_at` already passed; 0 = no expiry).
-    fn set(&mut self, key: &[u8], value: &[u8], expire_at: u64) -> Result<(), &'static str> {
-        self.check_key(key)?;
-        if expire_at != 0 && expire_at <= self.now_ms {
-            self.shard.remove(self.db, key, self.now_ms);
-        } else {
-            self.shard
-                .set(self.db, key, Value::string(value), expire_at);
-        }
-        Ok(())
-    }
-
-    /// Sets `key`'s expiry time (removes it when the time already passed).
-    fn expire(&mut self, key: &[u8], at: i64) -> Result<(), &'static str> {
-        self.check_key(key)?;
-        match u64::try_from(at) {
-            Ok(at) if at > self.now_ms => {
-                self.shard.set_expire(self.db, key, at);
-            }
-            _ => {
-                self.shard.remove(self.db, key, self.now_ms);
-            }
-        }
-        Ok(())
     }
 }
 
@@ -221,6 +183,7 @@ fn flush_option_ok(opt: &[Vec<u8>]) -> bool {
 mod tests {
     use super::*;
     use crate::persist::aof::{self, parse};
+    use crate::shard::value::Value;
     use crate::slot::SlotTable;
 
     const NOW: u64 = 1_000_000;
@@ -237,7 +200,9 @@ mod tests {
 
     fn replay(shard: &mut Shard, data: &[u8]) -> Result<ReplayStats, AofError> {
         let file = parse(data).unwrap();
-        apply(shard, &file, &|tag| file.commits.contains(tag), NOW)
+        let stats = apply(shard, &file, &|tag| file.commits.contains(tag))?;
+        shard.remove_expired(NOW);
+        Ok(stats)
     }
 
     fn enc(f: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
@@ -353,7 +318,11 @@ mod tests {
             &[b"SELECT", b"-1"],
             &[b"SELECT"],
             &[b"SET", b"a"],
-            &[b"SET", b"a", b"1", b"PX", b"5"],
+            &[b"SET", b"a", b"1", b"PX", b"x"],
+            &[b"SET", b"a", b"1", b"BOGUS"],
+            &[b"INCR"],
+            &[b"TTL", b"a"],
+            &[b"PING"],
             &[b"SET", b"a", b"1", b"PXAT", b"x"],
             &[b"SET", b"a", b"1", b"PXAT", b"0"],
             &[b"DEL"],
@@ -404,7 +373,7 @@ mod tests {
             let i = rng.gen_range(0..bad.len());
             bad[i] = rng.gen();
             if let Ok(file) = parse(&bad) {
-                let _ = apply(&mut s, &file, &|_| true, NOW);
+                let _ = apply(&mut s, &file, &|_| true);
             }
         }
     }

@@ -1,20 +1,30 @@
-//! The shard's append-only journal: every change to the data, as the Redis
-//! command that reproduces it, appended to an in-memory buffer that the
+//! The shard's append-only journal: every change to the data, as Redis
+//! commands that reproduce it, appended to an in-memory buffer that the
 //! core's AOF writer drains to disk (runtime/aof.rs).
 //!
-//! Changes are logged as *effects*, not as the commands clients sent: a key's
-//! new state (`SET key value [PXAT ms]`), `DEL`, `PEXPIREAT`, `PERSIST`,
-//! `FLUSHDB`, `FLUSHALL`, `SWAPDB`, with `SELECT` when the database changes.
-//! Effects are deterministic (absolute times, final values), so replay gives
-//! the same data whatever the clock or the command implementation, and each
-//! names a single key, so replay can route it to any shard layout.
+//! A command run by a client is journaled as the command itself
+//! ([`Journal::command`]): by default the arguments received, rewritten by its
+//! handler only where replaying them would not give the same data (relative
+//! or past expiry times become `PEXPIREAT`/`SET … PXAT`/`DEL`, INCRBYFLOAT
+//! becomes `SET … KEEPTTL`, a multi-key command whose keys span slots is split
+//! per slot). A command that changed nothing journals nothing. Writes made
+//! outside a command handler (the parts of a cross-shard command, the
+//! keyspace-wide commands) and removals by expiry are journaled as *effects*:
+//! a key's new state (`SET key value [PXAT ms]`), `DEL`, `PEXPIREAT`,
+//! `PERSIST`, `FLUSHDB`, `FLUSHALL`, `SWAPDB`. Either way `SELECT` precedes a
+//! record whose database differs from the last one.
+//!
+//! Invariants replay relies on (persist/replay.rs): every record touches keys
+//! of a single slot, so replay can route it to any shard layout; no record
+//! depends on the clock, and every key removed because it expired is
+//! journaled as a `DEL`, because replay never expires keys itself.
 //!
 //! The part of a multi-shard transaction that ran here is wrapped as
 //! `#TX <tag>` MULTI … EXEC. Once every part has answered, every shard of the
 //! transaction appends `#COMMIT <tag>/<n>` (n = its number of shards) after
 //! its parts, and replay applies the groups only when all n records are
 //! found — each file is replayed as a prefix, so all n records imply every
-//! part is there, whatever the crash (process or power). After every group the next effect
+//! part is there, whatever the crash (process or power). After every group the next record
 //! selects its database again, because replay may skip the group (and any
 //! SELECT inside it).
 //!
@@ -116,8 +126,8 @@ impl Journal {
         self.group_open = false;
     }
 
-    /// A command starts: if it ends up with several effects (MSET, RENAME
-    /// on one shard), [`Journal::end_command`] wraps them in MULTI/EXEC, so
+    /// A command starts: if it ends up with several records (an expired key's
+    /// `DEL` and the command, an MSET split per slot), [`Journal::end_command`] wraps them in MULTI/EXEC, so
     /// a write torn by a crash never replays half of it.
     pub fn begin_command(&mut self) {
         if self.tx.is_none() {
@@ -149,6 +159,11 @@ impl Journal {
     /// in db 0 for the replayer, so the next effect must select again).
     pub fn reset_stream(&mut self) {
         self.selected = usize::MAX;
+    }
+
+    /// Journals one command (name first) run in database `db`.
+    pub fn command(&mut self, db: usize, args: &[&[u8]]) {
+        self.effect(db, |out| aof::encode_command(out, args));
     }
 
     pub fn set(&mut self, db: usize, key: &[u8], value: &Value, expire_at: u64) {

@@ -4,7 +4,10 @@
 //! main thread before the executors start; once its executor runs it never
 //! leaves it. Every change goes through the methods here, which keep WATCH
 //! versions, the dirty counter, the journal (AOF) and a running snapshot in
-//! step with the data. Everything here
+//! step with the data. Inside a command handler (between
+//! [`Shard::begin_command`] and [`Shard::settle`]) writes only mark the
+//! command as having changed something, and the command itself is journaled
+//! (see journal.rs); elsewhere they journal their effects. Everything here
 //! is synchronous: handlers borrow the shard, run to completion and return; no
 //! borrow is ever held across an `.await`. Expired keys are removed lazily on
 //! access and by a time-bounded active sweep ([`Shard::active_expire`]).
@@ -22,7 +25,7 @@ use std::hash::BuildHasher;
 use value::Value;
 
 /// Mutable access to an entry that reports writes to WATCH and the dirty
-/// counter, and marks the key for the journal (see [`Shard::get_mut`]).
+/// counter, and to the journal (see [`Shard::get_mut`]).
 pub struct EntryMut<'a> {
     entry: &'a mut Entry,
     watched: &'a mut watch::WatchTable,
@@ -32,13 +35,22 @@ pub struct EntryMut<'a> {
     key: &'a [u8],
 }
 
-/// Bookkeeping for in-place writes through [`EntryMut`]: the new value is
-/// only known after the guard is gone, so the key is remembered here and
-/// journaled by [`Shard::settle`] when the command ends.
+/// Bookkeeping for the running command: in-place writes through
+/// [`EntryMut`] and how the command is journaled when [`Shard::settle`] ends it.
 #[derive(Default)]
 struct InPlaceChanges {
     dirty: u64,
     journaling: bool,
+    /// Between [`Shard::begin_command`] and [`Shard::settle`], journal on.
+    in_command: bool,
+    /// The running command changed data: its arguments are journaled.
+    changed: bool,
+    /// The handler journaled its own records ([`Shard::propagate`]).
+    propagated: bool,
+    /// The handler asked for effects ([`Shard::journal_effects`]).
+    effects: bool,
+    /// In effects mode, the key written in place: its new value is only
+    /// known after the guard is gone, so it is journaled whole at settle.
     pending: Option<(usize, db::Key)>,
 }
 
@@ -55,7 +67,11 @@ impl std::ops::DerefMut for EntryMut<'_> {
             self.modified = true;
             self.changes.dirty += 1;
             if self.changes.journaling {
-                self.changes.pending = Some((self.db, self.key.into()));
+                if self.changes.in_command && !self.changes.effects {
+                    self.changes.changed = true;
+                } else {
+                    self.changes.pending = Some((self.db, self.key.into()));
+                }
             }
         }
         if !self.watched.is_empty() {
@@ -157,8 +173,24 @@ impl Shard {
             self.dbs[db].remove(loc, key);
             self.stats.expired_keys += 1;
             self.touched(db, key);
+            // Replay never expires keys: the removal is a record of its own.
+            if let Some(j) = self.journal.as_mut() {
+                j.del(db, key);
+            }
         }
         loc
+    }
+
+    /// The journal a write by the methods below records its effect in: none
+    /// inside a command handler (the command is journaled instead; the write
+    /// only marks it as having changed something) unless it asked for effects.
+    #[inline]
+    fn effect_journal(&mut self) -> Option<&mut journal::Journal> {
+        if self.in_place.in_command && !self.in_place.effects {
+            self.in_place.changed = true;
+            return None;
+        }
+        self.journal.as_mut()
     }
 
     /// Looks a key up for reading (expired keys are deleted and reported absent).
@@ -211,7 +243,7 @@ impl Shard {
         self.before_write(db, loc.table);
         self.touched(db, key);
         self.dirty += 1;
-        if let Some(j) = self.journal.as_mut() {
+        if let Some(j) = self.effect_journal() {
             j.set(db, key, &value, expire_at);
         }
         let hasher = &self.hasher;
@@ -229,7 +261,7 @@ impl Shard {
             self.touched(db, key);
             self.before_write(db, loc.table);
             self.dirty += 1;
-            if let Some(j) = self.journal.as_mut() {
+            if let Some(j) = self.effect_journal() {
                 j.expire(db, key, expire_at);
             }
         }
@@ -246,7 +278,7 @@ impl Shard {
         let removed = self.dbs[db].remove(loc, key)?;
         self.touched(db, key);
         self.dirty += 1;
-        if let Some(j) = self.journal.as_mut() {
+        if let Some(j) = self.effect_journal() {
             j.del(db, key);
         }
         Some(removed)
@@ -260,11 +292,33 @@ impl Shard {
         }
     }
 
+    /// Bumps the WATCH version of every watched key of `db` (None: every
+    /// db) stored in `db` or in `other` (expired or not), as Redis's
+    /// `touchAllWatchedKeysInDb`: a flush or swap changes only those.
+    fn touch_present(&mut self, db: Option<usize>, other: Option<usize>) {
+        if self.watched.is_empty() {
+            return;
+        }
+        let present: Vec<(usize, Box<[u8]>)> = self
+            .watched
+            .keys(db)
+            .filter(|&(d, k)| {
+                let loc = self.locate(k);
+                let stored = |d: usize| self.dbs[d].find(loc, k).is_some();
+                stored(d) || other.is_some_and(stored)
+            })
+            .map(|(d, k)| (d, k.into()))
+            .collect();
+        for (d, k) in present {
+            self.watched.touch(d, &k);
+        }
+    }
+
     pub fn flush_db(&mut self, db: usize) {
         self.before_db_write(db);
-        self.watched.touch_all(Some(db));
+        self.touch_present(Some(db), None);
         self.dirty += self.dbs[db].len() as u64;
-        if let Some(j) = self.journal.as_mut() {
+        if let Some(j) = self.effect_journal() {
             j.flush_db(db);
         }
         self.dbs[db].clear();
@@ -274,9 +328,9 @@ impl Shard {
         for db in 0..self.dbs.len() {
             self.before_db_write(db);
         }
-        self.watched.touch_all(None);
+        self.touch_present(None, None);
         self.dirty += self.dbs.iter().map(|d| d.len() as u64).sum::<u64>();
-        if let Some(j) = self.journal.as_mut() {
+        if let Some(j) = self.effect_journal() {
             j.flush_all();
         }
         for d in &mut self.dbs {
@@ -287,10 +341,10 @@ impl Shard {
     pub fn swap_db(&mut self, a: usize, b: usize) {
         self.before_db_write(a);
         self.before_db_write(b);
-        self.watched.touch_all(Some(a));
-        self.watched.touch_all(Some(b));
+        self.touch_present(Some(a), Some(b));
+        self.touch_present(Some(b), Some(a));
         self.dirty += 1;
-        if let Some(j) = self.journal.as_mut() {
+        if let Some(j) = self.effect_journal() {
             j.swap_db(a, b);
         }
         self.dbs.swap(a, b);
@@ -349,16 +403,24 @@ impl Shard {
         self.in_place.journaling = true;
     }
 
-    /// Ends a command: counts and journals the key it changed in place
-    /// through [`EntryMut`], if any. Called after every command handler.
+    /// Ends a command run in `db` with `args`: counts its in-place writes
+    /// and journals it: as `args` when it changed data and its handler
+    /// journaled nothing itself, else as the handler's records or effects.
+    /// Called after every command handler.
     #[inline]
-    pub fn settle(&mut self) {
+    pub fn settle(&mut self, db: usize, args: &crate::protocol::Args) {
         if self.in_place.dirty != 0 {
             self.dirty += std::mem::take(&mut self.in_place.dirty);
         }
         if self.journal.is_none() {
             return;
         }
+        let c = &mut self.in_place;
+        let (changed, propagated) = (c.changed, c.propagated);
+        c.in_command = false;
+        c.changed = false;
+        c.propagated = false;
+        c.effects = false;
         if let Some((db, key)) = self.in_place.pending.take() {
             let loc = self.locate(&key);
             if let (Some(j), Some(e)) = (self.journal.as_mut(), self.dbs[db].find(loc, &key)) {
@@ -366,6 +428,10 @@ impl Shard {
             }
         }
         if let Some(j) = self.journal.as_mut() {
+            if changed && !propagated {
+                let argv: smallvec::SmallVec<[&[u8]; 8]> = args.iter_from(0).collect();
+                j.command(db, &argv);
+            }
             j.end_command();
         }
     }
@@ -375,7 +441,25 @@ impl Shard {
     pub fn begin_command(&mut self) {
         if let Some(j) = self.journal.as_mut() {
             j.begin_command();
+            self.in_place.in_command = true;
         }
+    }
+
+    /// Journals `args` (run in `db`) for the running command, in place of
+    /// the arguments it received: for a command whose arguments would not
+    /// replay to the same data (see journal.rs). May be called several times.
+    pub fn propagate(&mut self, db: usize, args: &[&[u8]]) {
+        self.in_place.propagated = true;
+        if let Some(j) = self.journal.as_mut() {
+            j.command(db, args);
+        }
+    }
+
+    /// The running command journals the effects of its writes (each key's new
+    /// state) instead of itself: for RENAME/COPY between keys of different
+    /// slots, which no single-slot command reproduces.
+    pub fn journal_effects(&mut self) {
+        self.in_place.effects = true;
     }
 
     /// Effects from now until [`Shard::end_tx_part`] belong to transaction
@@ -390,6 +474,36 @@ impl Shard {
         if let Some(j) = self.journal.as_mut() {
             j.end_part();
         }
+    }
+
+    /// Journals a `DEL` for every key of `table` expired at `now_ms`, before
+    /// the sweep removes them (replay never expires keys itself).
+    fn journal_expired(&mut self, db: usize, table: usize, now_ms: u64) {
+        let Some(j) = self.journal.as_mut() else {
+            return;
+        };
+        for e in self.dbs[db].table_iter(table) {
+            if e.is_expired(now_ms) {
+                j.del(db, &e.key);
+            }
+        }
+    }
+
+    /// Removes every key of every database whose expiry is at or before
+    /// `now_ms` (after a replay, which expires nothing while it runs).
+    pub fn remove_expired(&mut self, now_ms: u64) -> usize {
+        let tables = self.dbs.first().map_or(0, |d| d.table_count());
+        let mut removed = 0;
+        for db in 0..self.dbs.len() {
+            for t in 0..tables {
+                if self.dbs[db].table_has_volatile(t) {
+                    self.before_write(db, t);
+                    self.journal_expired(db, t, now_ms);
+                    removed += self.dbs[db].expire_table(t, now_ms);
+                }
+            }
+        }
+        removed
     }
 
     /// Every entry of every database (for loading, rewriting and tests).
@@ -431,6 +545,7 @@ impl Shard {
             }
             if self.dbs[db].table_has_volatile(table) {
                 self.before_write(db, table);
+                self.journal_expired(db, table, now_ms);
             }
             removed += self.dbs[db].expire_table(table, now_ms);
             table += 1;

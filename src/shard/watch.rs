@@ -3,7 +3,9 @@
 //! Only keys some client watches are in the table, so writes pay one
 //! `is_empty` branch when nobody watches anything. Versions come from one
 //! shard-wide sequence, so a key unwatched and watched again never reuses a
-//! version.
+//! version. A keyspace-wide write (FLUSHDB, FLUSHALL, SWAPDB) changes only
+//! the watched keys that were there (as Redis 7.0: watching a missing key and
+//! flushing leaves the watch intact), so the shard picks them with [`WatchTable::keys`].
 
 use hashbrown::HashMap;
 
@@ -65,13 +67,11 @@ impl WatchTable {
         }
     }
 
-    /// Records a write to every watched key of `db` (None: every db).
-    pub fn touch_all(&mut self, db: Option<usize>) {
-        for (k, e) in self.keys.iter_mut() {
-            if db.is_none_or(|d| d == k.0) {
-                self.seq += 1;
-                e.0 = self.seq;
-            }
-        }
+    /// The watched keys of `db` (None: every db), with their db.
+    pub fn keys(&self, db: Option<usize>) -> impl Iterator<Item = (usize, &[u8])> {
+        self.keys
+            .keys()
+            .filter(move |k| db.is_none_or(|d| d == k.0))
+            .map(|k| (k.0, &*k.1))
     }
 }

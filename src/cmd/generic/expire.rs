@@ -104,10 +104,15 @@ fn expire_generic(
         ctx.reply.int(0);
         return Ok(());
     }
+    // Journaled as an absolute time (or the DEL it amounts to), whatever
+    // the variant and its options: the condition held, so replay needs none.
     if when <= now as i64 {
         ctx.shard.remove(db, key, now);
+        ctx.propagate(&[b"DEL", key]);
     } else {
         ctx.shard.set_expire(db, key, when as u64);
+        let mut ms = itoa::Buffer::new();
+        ctx.propagate(&[b"PEXPIREAT", key, ms.format(when).as_bytes()]);
     }
     ctx.reply.int(1);
     Ok(())

@@ -1,6 +1,6 @@
 //! Generic keyspace commands, declared here once each: DEL, UNLINK, REMOVE,
 //! EXISTS, TOUCH, TYPE ([this file]), the expiry family ([`expire`]), RENAME,
-//! RENAMENX and COPY ([`rename`]), and the per-shard halves of KEYS, SCAN and
+//! RENAMENX and COPY ([`rename`]), MOVE ([`move_cmd`]), and the per-shard halves of KEYS, SCAN and
 //! RANDOMKEY ([`scan`]; those three are declared in `server.rs` and fanned out
 //! by the router, which merges what each shard returns).
 //!
@@ -14,6 +14,9 @@
 //! TYPE, TTL family, COPY's source) count hits and misses, writes do not.
 
 pub mod expire;
+#[cfg(test)]
+mod journal_tests;
+pub mod move_cmd;
 pub mod rename;
 pub mod scan;
 
@@ -43,6 +46,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     spec("generic", "type", 2, READONLY | FAST, (1, 1, 1), KEYSPACE_READ_FAST, "Determine the type stored at key", "1.0.0", Exec::Shard(type_)),
     spec("generic", "rename", 3, WRITE, (1, 2, 1), KEYSPACE_WRITE_SLOW, "Rename a key", "1.0.0", Exec::MultiKey(rename::rename, Split::Rename { nx: false })),
     spec("generic", "renamenx", 3, WRITE | FAST, (1, 2, 1), KEYSPACE_WRITE_FAST, "Rename a key, only if the new key does not exist", "1.0.0", Exec::MultiKey(rename::renamenx, Split::Rename { nx: true })),
+    spec("generic", "move", 3, WRITE | FAST, (1, 1, 1), KEYSPACE_WRITE_FAST, "Move a key to another database", "1.0.0", Exec::Shard(move_cmd::move_key)),
     spec("generic", "copy", -3, WRITE | DENYOOM, (1, 2, 1), KEYSPACE_WRITE_SLOW, "Copy a key", "6.2.0", Exec::MultiKey(rename::copy, Split::Copy)),
     spec("generic", "expire", -3, WRITE | FAST, (1, 1, 1), KEYSPACE_WRITE_FAST, "Set a key's time to live in seconds", "1.0.0", Exec::Shard(expire::expire)),
     spec("generic", "pexpire", -3, WRITE | FAST, (1, 1, 1), KEYSPACE_WRITE_FAST, "Set a key's time to live in milliseconds", "2.6.0", Exec::Shard(expire::pexpire)),
@@ -56,15 +60,32 @@ pub static COMMANDS: &[CommandSpec] = &[
 ];
 
 /// DEL, UNLINK, REMOVE: deletes the keys, replies how many existed. A key
-/// named twice counts once (the second delete finds nothing).
+/// named twice counts once (the second delete finds nothing). Journaled as
+/// received when the keys share a slot, else as one `DEL` per removed key.
 fn del(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
     let (db, now) = (ctx.db, ctx.now_ms);
-    let n = args
-        .iter_from(1)
-        .filter(|k| ctx.shard.remove(db, k, now).is_some())
-        .count();
+    let one_slot = one_slot(args.iter_from(1));
+    let mut n = 0;
+    for k in args.iter_from(1) {
+        if ctx.shard.remove(db, k, now).is_some() {
+            n += 1;
+            if !one_slot {
+                ctx.propagate(&[b"DEL", k]);
+            }
+        }
+    }
     ctx.reply.int(n as i64);
     Ok(())
+}
+
+/// True when every key hashes to the same slot (a command over them can be
+/// journaled as one record; see shard/journal.rs).
+pub fn one_slot<'a>(mut keys: impl Iterator<Item = &'a [u8]>) -> bool {
+    use crate::slot::key_slot;
+    let Some(first) = keys.next().map(key_slot) else {
+        return true;
+    };
+    keys.all(|k| key_slot(k) == first)
 }
 
 /// EXISTS and TOUCH: how many of the keys exist, a key named twice counting
@@ -281,6 +302,13 @@ mod tests {
                 3,
                 WRITE | FAST,
                 (1, 2, 1),
+                &["keyspace", "write", "fast"],
+            ),
+            (
+                "move",
+                3,
+                WRITE | FAST,
+                (1, 1, 1),
                 &["keyspace", "write", "fast"],
             ),
             (

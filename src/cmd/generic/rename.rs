@@ -5,6 +5,10 @@
 //! succeeds when the key exists; COPY with `DB n` writes into DB n of this
 //! same shard (`ctx.db` is the source DB), and `COPY k k` without another DB
 //! is an error.
+//!
+//! Journaled as received when both keys share a slot; otherwise as effects
+//! (`DEL src`, `SET dst value [PXAT ms]`), since no single-slot command
+//! reproduces a move between slots.
 
 use super::super::error::{CmdError, CmdResult};
 use super::super::{arg_i64, eq_ic, ExecCtx};
@@ -27,6 +31,9 @@ fn rename_generic(ctx: &mut ExecCtx, args: &Args, nx: bool) -> CmdResult {
     if nx && ctx.shard.exists(db, dst, now) {
         ctx.reply.int(0);
         return Ok(());
+    }
+    if !super::one_slot([src, dst].into_iter()) {
+        ctx.shard.journal_effects();
     }
     let entry = ctx.shard.remove(db, src, now).ok_or(CmdError::NoSuchKey)?;
     let expire_at = entry.expire_at();
@@ -104,6 +111,9 @@ pub fn copy(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
     if !opts.replace && ctx.shard.exists(opts.dst_db, dst, now) {
         ctx.reply.int(0);
         return Ok(());
+    }
+    if !super::one_slot([src, dst].into_iter()) {
+        ctx.shard.journal_effects();
     }
     ctx.shard.set(opts.dst_db, dst, value, expire_at);
     ctx.reply.int(1);

@@ -92,6 +92,8 @@ pub(super) fn incrbyfloat(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
         Some(mut e) => e.value = value,
         None => ctx.shard.set(db, key, value, 0),
     }
+    // The float arithmetic is not replayed: the result is (as Redis does).
+    ctx.propagate(&[b"SET", key, text.as_bytes(), b"KEEPTTL"]);
     ctx.reply.bulk(text.as_bytes());
     Ok(())
 }

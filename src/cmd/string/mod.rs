@@ -10,6 +10,12 @@
 //! does with `lookupKeyRead` count keyspace hits/misses; write lookups do not.
 //! MGET/MSET/MSETNX handlers run when all their keys are on one shard; the
 //! cross-shard split is done by the router.
+//!
+//! Journaling (shard/journal.rs): a write is journaled as received unless
+//! that would not replay to the same data: relative expiry times become
+//! `SET … PXAT` / `PEXPIREAT`, a time already past becomes `DEL`, GETDEL
+//! becomes `DEL`, INCRBYFLOAT `SET … KEEPTTL`, and an MSET whose keys span
+//! slots one MSET per slot.
 
 mod bigint;
 mod incr;
@@ -25,6 +31,7 @@ use crate::protocol::{Args, ReplyWriter};
 use crate::shard::db::Entry;
 use crate::shard::value::Value;
 use crate::shard::Shard;
+use crate::slot::key_slot;
 
 const ONE: (i32, i32, i32) = (1, 1, 1);
 const R_FAST: &[&str] = &["read", "string", "fast"];
@@ -225,6 +232,9 @@ struct SetSpec<'a> {
     keepttl: bool,
     /// Absolute expiry in ms, already validated.
     expire_at: Option<u64>,
+    /// The expiry was given relative to now (EX, PX, EXAT, SETEX, PSETEX):
+    /// journaled as `SET key value PXAT <ms>`.
+    rewrite: bool,
 }
 
 /// Redis's `setGenericCommand`. With `get` the old value (or null) is replied
@@ -262,9 +272,16 @@ fn set_generic(ctx: &mut ExecCtx, s: SetSpec) -> Result<bool, CmdError> {
     };
     if expire_at != 0 && expire_at <= now {
         // Already in the past (PXAT/EXAT): the key is gone at once.
-        shard.remove(db, s.key, now);
+        if shard.remove(db, s.key, now).is_some() {
+            shard.propagate(db, &[b"DEL", s.key]);
+        }
     } else {
         shard.set(db, s.key, Value::from_arg(s.value, s.shared), expire_at);
+        if s.rewrite {
+            let mut ms = itoa::Buffer::new();
+            let ms = ms.format(expire_at).as_bytes();
+            shard.propagate(db, &[b"SET", s.key, s.value, b"PXAT", ms]);
+        }
     }
     Ok(true)
 }
@@ -284,6 +301,7 @@ fn set(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
         get: o.get,
         keepttl: o.keepttl,
         expire_at,
+        rewrite: o.expire.is_some_and(|(unit, _)| unit != Unit::PxAt),
     };
     let stored = set_generic(ctx, spec)?;
     if !o.get {
@@ -306,6 +324,7 @@ fn setnx(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
         get: false,
         keepttl: false,
         expire_at: None,
+        rewrite: false,
     };
     let stored = set_generic(ctx, spec)?;
     ctx.reply.int(stored as i64);
@@ -324,6 +343,7 @@ fn set_with_ttl(ctx: &mut ExecCtx, args: &Args, unit: Unit, cmd: &'static str) -
         get: false,
         keepttl: false,
         expire_at: Some(expire_at),
+        rewrite: true,
     };
     set_generic(ctx, spec)?;
     ctx.reply.ok();
@@ -349,7 +369,9 @@ fn getset(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
 fn getdel(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
     let key = args.get(1);
     reply_get(ctx, key)?;
-    ctx.shard.remove(ctx.db, key, ctx.now_ms);
+    if ctx.shard.remove(ctx.db, key, ctx.now_ms).is_some() {
+        ctx.propagate(&[b"DEL", key]);
+    }
     Ok(())
 }
 
@@ -373,15 +395,20 @@ fn getex(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
         None => None,
     };
     bulk_value(reply, &e.value);
+    let had_ttl = e.expire_at() != 0;
     match expire_at {
         Some(at) if at <= now => {
             shard.remove(db, key, now);
+            shard.propagate(db, &[b"DEL", key]);
         }
         Some(at) => {
             shard.set_expire(db, key, at);
+            let mut ms = itoa::Buffer::new();
+            shard.propagate(db, &[b"PEXPIREAT", key, ms.format(at).as_bytes()]);
         }
-        None if o.persist => {
+        None if o.persist && had_ttl => {
             shard.set_expire(db, key, 0);
+            shard.propagate(db, &[b"PERSIST", key]);
         }
         None => {}
     }
@@ -421,6 +448,30 @@ fn set_pairs(ctx: &mut ExecCtx, args: &Args) {
             Value::from_arg(args.get(i + 1), args.shared(i + 1)),
             0,
         );
+    }
+    propagate_mset(ctx, args);
+}
+
+/// Journals MSET/MSETNX's pairs as one `MSET` per slot (each record must
+/// touch a single slot, so replay can route it to any layout); pairs keep
+/// their order within a slot, so a repeated key's last value still wins.
+fn propagate_mset(ctx: &mut ExecCtx, args: &Args) {
+    let mut pairs: Vec<(u16, usize)> = (1..args.len())
+        .step_by(2)
+        .map(|i| (key_slot(args.get(i)), i))
+        .collect();
+    if pairs.iter().all(|p| p.0 == pairs[0].0) && eq_ic(args.get(0), "mset") {
+        return; // one slot: journaled as received
+    }
+    pairs.sort_by_key(|p| p.0); // stable
+    for group in pairs.chunk_by(|a, b| a.0 == b.0) {
+        let mut argv: Vec<&[u8]> = Vec::with_capacity(1 + 2 * group.len());
+        argv.push(b"MSET");
+        for &(_, i) in group {
+            argv.push(args.get(i));
+            argv.push(args.get(i + 1));
+        }
+        ctx.propagate(&argv);
     }
 }
 

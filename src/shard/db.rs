@@ -8,10 +8,14 @@
 //!
 //! Invariant: `keys` and `volatile` always equal the number of entries and of
 //! entries with a non-zero `expire_at`; entries change expiry only through
-//! [`Db::set_expire`] so the counts stay exact.
+//! [`Db::set_expire`] so the counts stay exact. `volatile_tables` holds exactly
+//! the tables whose `volatile` count is non-zero: the expiry index the active
+//! sweep walks, so keys with a TTL are found however sparse they are among
+//! persistent keys (visiting a table costs its size, never the slot count).
 
 use super::value::Value;
 use hashbrown::HashTable;
+use std::collections::BTreeSet;
 
 /// A stored key: up to 16 bytes live inline in the entry (no allocation, one
 /// cache miss fewer per lookup); longer keys go to the heap.
@@ -53,6 +57,7 @@ pub struct Db {
     tables: Vec<Table>,
     keys: usize,
     volatile: usize,
+    volatile_tables: BTreeSet<u32>,
 }
 
 impl Db {
@@ -61,6 +66,7 @@ impl Db {
             tables: (0..tables).map(|_| Table::default()).collect(),
             keys: 0,
             volatile: 0,
+            volatile_tables: BTreeSet::new(),
         }
     }
 
@@ -107,7 +113,7 @@ impl Db {
                 entry.value = value;
                 let was = entry.expire_at != 0;
                 entry.expire_at = expire_at;
-                Self::adjust_volatile(&mut table.volatile, &mut self.volatile, was, expire_at != 0);
+                self.adjust_volatile(loc.table, was, expire_at != 0);
             }
             None => {
                 table.map.insert_unique(
@@ -121,25 +127,42 @@ impl Db {
                 );
                 self.keys += 1;
                 if expire_at != 0 {
-                    table.volatile += 1;
-                    self.volatile += 1;
+                    self.adjust_volatile(loc.table, false, true);
                 }
             }
         }
     }
 
-    fn adjust_volatile(table: &mut u32, db: &mut usize, was: bool, now: bool) {
+    /// Counts a key of table `t` gaining (`!was && now`) or losing a TTL,
+    /// keeping `volatile_tables` equal to the tables with a non-zero count.
+    fn adjust_volatile(&mut self, t: usize, was: bool, now: bool) {
+        let table = &mut self.tables[t];
         match (was, now) {
             (false, true) => {
-                *table += 1;
-                *db += 1;
+                table.volatile += 1;
+                self.volatile += 1;
+                if table.volatile == 1 {
+                    self.volatile_tables.insert(t as u32);
+                }
             }
             (true, false) => {
-                *table -= 1;
-                *db -= 1;
+                table.volatile -= 1;
+                self.volatile -= 1;
+                if table.volatile == 0 {
+                    self.volatile_tables.remove(&(t as u32));
+                }
             }
             _ => {}
         }
+    }
+
+    /// The first table at or after `from` holding a key with a TTL.
+    pub fn next_volatile_table(&self, from: usize) -> Option<usize> {
+        let from = u32::try_from(from).ok()?;
+        self.volatile_tables
+            .range(from..)
+            .next()
+            .map(|&t| t as usize)
     }
 
     /// Sets the expiry of an existing key; returns false if the key is absent.
@@ -150,7 +173,7 @@ impl Db {
         };
         let was = entry.expire_at != 0;
         entry.expire_at = expire_at;
-        Self::adjust_volatile(&mut table.volatile, &mut self.volatile, was, expire_at != 0);
+        self.adjust_volatile(loc.table, was, expire_at != 0);
         true
     }
 
@@ -160,8 +183,7 @@ impl Db {
         let (entry, _) = found.remove();
         self.keys -= 1;
         if entry.expire_at != 0 {
-            table.volatile -= 1;
-            self.volatile -= 1;
+            self.adjust_volatile(loc.table, true, false);
         }
         Some(entry)
     }
@@ -172,6 +194,7 @@ impl Db {
         }
         self.keys = 0;
         self.volatile = 0;
+        self.volatile_tables.clear();
     }
 
     /// Removes the expired entries of table `t`; returns how many were removed.
@@ -184,6 +207,9 @@ impl Db {
         table.map.retain(|e| !e.is_expired(now_ms));
         let removed = before - table.map.len();
         table.volatile -= removed as u32;
+        if table.volatile == 0 {
+            self.volatile_tables.remove(&(t as u32));
+        }
         self.volatile -= removed;
         self.keys -= removed;
         removed

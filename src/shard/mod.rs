@@ -519,9 +519,10 @@ impl Shard {
         self.hash(key)
     }
 
-    /// Active expiry: sweeps tables holding volatile keys, resuming where the
-    /// last sweep stopped, until `budget` tables were visited or `deadline`
-    /// (checked every few tables) says stop. Returns keys removed.
+    /// Active expiry: sweeps the tables holding volatile keys (each db's
+    /// expiry index), resuming where the last sweep stopped, until `budget`
+    /// tables were visited, `out_of_time` (checked every few tables) says
+    /// stop, or every volatile table was visited once. Returns keys removed.
     pub fn active_expire(
         &mut self,
         now_ms: u64,
@@ -530,30 +531,27 @@ impl Shard {
     ) -> usize {
         let mut removed = 0;
         let (mut db, mut table) = self.sweep;
-        let total_tables = self.dbs.first().map_or(0, |d| d.table_count());
-        if total_tables == 0 {
-            return 0;
-        }
-        for visited in 0..budget.min(total_tables * self.dbs.len()) {
-            if db >= self.dbs.len() {
+        let dbs = self.dbs.len();
+        // Each db is entered at most twice (once resumed mid-way, once more
+        // from table 0 after wrapping), so the loop ends within one pass.
+        let mut db_steps = 0;
+        let mut visited = 0;
+        while visited < budget && db_steps <= dbs {
+            if db >= dbs {
                 db = 0;
             }
-            if self.dbs[db].volatile() == 0 {
+            let Some(t) = self.dbs[db].next_volatile_table(table) else {
                 db += 1;
                 table = 0;
+                db_steps += 1;
                 continue;
-            }
-            if self.dbs[db].table_has_volatile(table) {
-                self.before_write(db, table);
-                self.journal_expired(db, table, now_ms);
-            }
-            removed += self.dbs[db].expire_table(table, now_ms);
-            table += 1;
-            if table >= total_tables {
-                table = 0;
-                db += 1;
-            }
-            if visited % 16 == 15 && out_of_time() {
+            };
+            self.before_write(db, t);
+            self.journal_expired(db, t, now_ms);
+            removed += self.dbs[db].expire_table(t, now_ms);
+            table = t + 1;
+            visited += 1;
+            if visited % 16 == 0 && out_of_time() {
                 break;
             }
         }
@@ -602,5 +600,19 @@ mod tests {
         assert_eq!(removed, 500);
         assert_eq!(s.db(0).len(), 500);
         assert_eq!(s.db(0).volatile(), 0);
+    }
+
+    #[test]
+    fn active_expiry_finds_sparse_volatile_keys_in_one_call() {
+        let mut s = Shard::new(0, SlotTable::contiguous(1), 1);
+        for i in 0..10_000 {
+            s.set(0, format!("p:{i}").as_bytes(), Value::Int(i), 0);
+        }
+        for k in ["a", "b", "c"] {
+            s.set(0, k.as_bytes(), Value::Int(1), 10);
+        }
+        assert_eq!(s.active_expire(20, 256, || false), 3);
+        assert_eq!(s.db(0).len(), 10_000);
+        assert_eq!(s.db(0).next_volatile_table(0), None);
     }
 }

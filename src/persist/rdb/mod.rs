@@ -55,7 +55,7 @@ pub mod op {
     pub const SELECTDB: u8 = 254;
     pub const EOF: u8 = 255;
 
-    /// `RDB_TYPE_STRING`; every other type number is rejected for now.
+    /// `RDB_TYPE_STRING` (read and written by `shard::value::string`).
     pub const TYPE_STRING: u8 = 0;
 
     /// Length-prefix markers and special string encodings.

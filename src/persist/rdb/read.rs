@@ -25,6 +25,14 @@ pub struct RdbEntry {
     pub expire_at_ms: u64,
 }
 
+/// A string as stored: integer-encoded, plain (borrowed from the input) or
+/// LZF-expanded.
+pub enum RawString<'a> {
+    Int(i64),
+    Slice(&'a [u8]),
+    Owned(Vec<u8>),
+}
+
 /// A length field or, for strings, a special encoding marker.
 enum Len {
     Plain(u64),
@@ -123,26 +131,24 @@ impl<'a> RdbReader<'a> {
                 op::FUNCTION2 | op::FUNCTION_PRE_GA => {
                     return Err(self.unsupported(at, code, "function library"))
                 }
-                op::TYPE_STRING => {
+                // A value type: its module reads the payload after the key.
+                0..=21 => {
                     let key = self.string_bytes()?;
-                    let value = self.string_value()?;
+                    let Some(value) = Value::read_rdb(code, self) else {
+                        // A type ringkv does not hold yet; the key names the culprit.
+                        let kind = RdbErrorKind::UnsupportedType {
+                            rdb_type: code,
+                            key,
+                        };
+                        return Err(self.err_at(at, kind));
+                    };
                     let db = self.db;
                     return Ok(Some(RdbEntry {
                         db,
                         key,
-                        value,
+                        value: value?,
                         expire_at_ms,
                     }));
-                }
-                // Every other Redis type (list, set, zset, hash, module, stream
-                // and their compact encodings); the key names the culprit.
-                1..=21 => {
-                    let key = self.string_bytes()?;
-                    let kind = RdbErrorKind::UnsupportedType {
-                        rdb_type: code,
-                        key,
-                    };
-                    return Err(self.err_at(at, kind));
                 }
                 _ => return Err(self.unsupported(at, code, "opcode or value type")),
             }
@@ -218,18 +224,23 @@ impl<'a> RdbReader<'a> {
         usize::try_from(n).map_err(|_| self.err_at(at, RdbErrorKind::BadLength(n)))
     }
 
-    /// A string in any encoding, as a value (integers stay integers).
-    fn string_value(&mut self) -> Result<Value> {
+    /// A string in any encoding (integers stay integers): the primitive
+    /// value modules read their payloads with.
+    pub fn read_string(&mut self) -> Result<RawString<'a>> {
         let at = self.pos;
         match self.length()? {
             Len::Plain(n) => {
                 let n =
                     usize::try_from(n).map_err(|_| self.err_at(at, RdbErrorKind::BadLength(n)))?;
-                Ok(Value::string(self.bytes(n)?))
+                Ok(RawString::Slice(self.bytes(n)?))
             }
-            Len::Encoded(op::ENC_INT8) => Ok(Value::Int(self.u8()? as i8 as i64)),
-            Len::Encoded(op::ENC_INT16) => Ok(Value::Int(i16::from_le_bytes(self.array()?) as i64)),
-            Len::Encoded(op::ENC_INT32) => Ok(Value::Int(i32::from_le_bytes(self.array()?) as i64)),
+            Len::Encoded(op::ENC_INT8) => Ok(RawString::Int(self.u8()? as i8 as i64)),
+            Len::Encoded(op::ENC_INT16) => {
+                Ok(RawString::Int(i16::from_le_bytes(self.array()?) as i64))
+            }
+            Len::Encoded(op::ENC_INT32) => {
+                Ok(RawString::Int(i32::from_le_bytes(self.array()?) as i64))
+            }
             Len::Encoded(op::ENC_LZF) => {
                 let clen = self.usize_len()?;
                 let ulen = self.usize_len()?;
@@ -237,13 +248,7 @@ impl<'a> RdbReader<'a> {
                 let data = self.bytes(clen)?;
                 let out = lzf::decompress(data, ulen)
                     .map_err(|e| self.err_at(data_at, RdbErrorKind::Lzf(e)))?;
-                // `Value::string` only integer-encodes up to 20 bytes; avoid
-                // copying large outputs through it.
-                Ok(if out.len() <= 20 {
-                    Value::string(&out)
-                } else {
-                    Value::Bytes(out)
-                })
+                Ok(RawString::Owned(out))
             }
             Len::Encoded(e) => Err(self.err_at(at, RdbErrorKind::BadStringEncoding(e))),
         }
@@ -251,10 +256,10 @@ impl<'a> RdbReader<'a> {
 
     /// A string in any encoding, as bytes (for keys and AUX fields).
     fn string_bytes(&mut self) -> Result<Vec<u8>> {
-        Ok(match self.string_value()? {
-            Value::Int(n) => itoa::Buffer::new().format(n).as_bytes().to_vec(),
-            Value::Bytes(b) => b,
-            Value::Shared(b) => b.to_vec(),
+        Ok(match self.read_string()? {
+            RawString::Int(n) => itoa::Buffer::new().format(n).as_bytes().to_vec(),
+            RawString::Slice(b) => b.to_vec(),
+            RawString::Owned(b) => b,
         })
     }
 }

@@ -52,7 +52,7 @@ pub fn encode_len(out: &mut Vec<u8>, len: u64) {
 
 /// Appends an integer in the smallest INT8/16/32 encoding, or returns false
 /// when it does not fit 32 bits.
-fn encode_int(out: &mut Vec<u8>, n: i64) -> bool {
+pub fn encode_int(out: &mut Vec<u8>, n: i64) -> bool {
     let enc = |e: u8| (op::ENCVAL << 6) | e;
     if let Ok(v) = i8::try_from(n) {
         out.extend_from_slice(&[enc(op::ENC_INT8), v as u8]);
@@ -118,31 +118,15 @@ pub fn encode_select_db(out: &mut Vec<u8>, db: u32, keys: u64, expires: u64) {
 }
 
 /// Appends one key: EXPIRETIME_MS when `expire_at_ms != 0`, the type, the key
-/// and the value.
+/// and the value's payload (written by its type's module).
 pub fn encode_entry(out: &mut Vec<u8>, key: &[u8], value: &Value, expire_at_ms: u64) {
     if expire_at_ms != 0 {
         out.push(op::EXPIRETIME_MS);
         out.extend_from_slice(&expire_at_ms.to_le_bytes());
     }
-    match value {
-        Value::Int(n) => {
-            out.push(op::TYPE_STRING);
-            encode_string(out, key);
-            if !encode_int(out, *n) {
-                encode_string(out, itoa::Buffer::new().format(*n).as_bytes());
-            }
-        }
-        Value::Bytes(b) => {
-            out.push(op::TYPE_STRING);
-            encode_string(out, key);
-            encode_string(out, b);
-        }
-        Value::Shared(b) => {
-            out.push(op::TYPE_STRING);
-            encode_string(out, key);
-            encode_string(out, b);
-        }
-    }
+    out.push(value.rdb_type());
+    encode_string(out, key);
+    value.write_rdb(out);
 }
 
 /// Appends the EOF opcode, feeds it to `crc`, then appends the checksum.

@@ -1,12 +1,46 @@
-//! Stored values as pure data structures.
+//! Stored values: the [`Value`] enum and the only `match`es on it.
+//!
+//! Each data type lives in its own module (`string.rs` now) and implements
+//! [`ValueType`]: its `TYPE` name, `OBJECT ENCODING`, memory use, RDB payload
+//! and AOF-rewrite form. Every method here dispatches through
+//! [`Value::typed`], so a new variant that lacks an implementation is a
+//! compile error, not a silent omission.
 //!
 //! Strings keep Redis's integer encoding: a value that is the canonical decimal
 //! form of an i64 is stored as the integer itself (no allocation, fast INCR).
 //! A big string that arrived as a big bulk keeps the buffer it was read into
 //! ([`Value::Shared`]): storing it copies nothing; a write to it copies it out.
 
+pub mod string;
+
+use crate::persist::rdb::read::RdbReader;
+use crate::persist::rdb::RdbError;
 use crate::protocol::parser::parse_i64;
 use bytes::Bytes;
+use string::Str;
+
+/// What every data type declares, in its own module.
+pub trait ValueType {
+    /// The name `TYPE` reports.
+    const NAME: &'static str;
+    /// The name `OBJECT ENCODING` reports.
+    fn encoding(&self) -> &'static str;
+    /// Heap bytes the value holds beyond its entry.
+    fn mem_usage(&self) -> usize;
+    /// The RDB type byte written before the key.
+    fn rdb_type(&self) -> u8;
+    /// Appends the RDB payload that follows the type byte and the key.
+    fn write_rdb(&self, out: &mut Vec<u8>);
+    /// Reads a payload of `rdb_type`; `None` when the type is not this one.
+    fn read_rdb(rdb_type: u8, r: &mut RdbReader<'_>) -> Option<Result<Value, RdbError>>;
+    /// Emits the commands that rebuild the value under `key` (AOF rewrite).
+    fn rewrite(&self, key: &[u8], emit: &mut dyn FnMut(&[&[u8]]));
+}
+
+/// A value seen as its type: one variant per [`ValueType`].
+pub enum Typed<'a> {
+    Str(Str<'a>),
+}
 
 /// A stored value. Other Redis types join this enum as they are implemented.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -39,10 +73,52 @@ impl Value {
         }
     }
 
+    /// The value as its type's view. The one place new variants are mapped.
+    pub fn typed(&self) -> Typed<'_> {
+        match self {
+            Value::Int(n) => Typed::Str(Str::Int(*n)),
+            Value::Bytes(b) => Typed::Str(Str::Owned(b)),
+            Value::Shared(b) => Typed::Str(Str::Shared(b)),
+        }
+    }
+
     /// The name `TYPE` reports.
     pub fn type_name(&self) -> &'static str {
-        match self {
-            Value::Int(_) | Value::Bytes(_) | Value::Shared(_) => "string",
+        match self.typed() {
+            Typed::Str(_) => Str::NAME,
+        }
+    }
+
+    /// The name `OBJECT ENCODING` reports.
+    pub fn encoding(&self) -> &'static str {
+        match self.typed() {
+            Typed::Str(s) => s.encoding(),
+        }
+    }
+
+    /// The RDB type byte.
+    pub fn rdb_type(&self) -> u8 {
+        match self.typed() {
+            Typed::Str(s) => s.rdb_type(),
+        }
+    }
+
+    /// Appends the RDB payload (after the type byte and key).
+    pub fn write_rdb(&self, out: &mut Vec<u8>) {
+        match self.typed() {
+            Typed::Str(s) => s.write_rdb(out),
+        }
+    }
+
+    /// Reads a value of `rdb_type`, or `None` for a type ringkv lacks.
+    pub fn read_rdb(rdb_type: u8, r: &mut RdbReader<'_>) -> Option<Result<Value, RdbError>> {
+        Str::read_rdb(rdb_type, r)
+    }
+
+    /// Emits the commands that rebuild this value under `key`.
+    pub fn rewrite(&self, key: &[u8], emit: &mut dyn FnMut(&[&[u8]])) {
+        match self.typed() {
+            Typed::Str(s) => s.rewrite(key, emit),
         }
     }
 
@@ -51,12 +127,10 @@ impl Value {
         matches!(self, Value::Int(_) | Value::Bytes(_) | Value::Shared(_))
     }
 
-    /// Approximate heap + inline bytes used, for memory accounting.
+    /// Heap bytes held beyond the entry, for memory accounting.
     pub fn mem_usage(&self) -> usize {
-        match self {
-            Value::Int(_) => 0,
-            Value::Bytes(b) => b.capacity(),
-            Value::Shared(b) => b.len(),
+        match self.typed() {
+            Typed::Str(s) => s.mem_usage(),
         }
     }
 }
@@ -132,5 +206,18 @@ mod tests {
         v.make_bytes().unwrap().push(b'x');
         assert_eq!(v, Value::Bytes(b"-42x".to_vec()));
         assert_eq!(Value::Int(-42).str_len(), Some(3));
+    }
+
+    #[test]
+    fn string_encodings_and_rewrite() {
+        assert_eq!(Value::Int(5).encoding(), "int");
+        assert_eq!(Value::string(&[b'a'; 44]).encoding(), "embstr");
+        assert_eq!(Value::string(&[b'a'; 45]).encoding(), "raw");
+        assert_eq!(Value::Int(5).type_name(), "string");
+        let mut got = Vec::new();
+        Value::Int(-7).rewrite(b"k", &mut |argv| {
+            got = argv.iter().map(|a| a.to_vec()).collect::<Vec<_>>()
+        });
+        assert_eq!(got, [b"SET".to_vec(), b"k".to_vec(), b"-7".to_vec()]);
     }
 }

@@ -34,16 +34,6 @@ fn start_always(dir: &Path, threads: usize) -> TestServer {
     aof_ringkv(dir, threads, &["--appendfsync", "always"]).start()
 }
 
-/// Runs one command, panicking (with the command) on an error reply.
-fn run(con: &mut redis::Connection, args: &[&str]) -> redis::Value {
-    let mut c = redis::cmd(args[0]);
-    for a in &args[1..] {
-        c.arg(*a);
-    }
-    c.query(con)
-        .unwrap_or_else(|e| panic!("{}: {e}", args.join(" ")))
-}
-
 /// SIGTERM and a clean exit (the AOF is flushed; no snapshot: `--save ""`).
 fn stop_cleanly(server: &mut TestServer) {
     server.signal(libc::SIGTERM);

@@ -19,15 +19,6 @@ fn start(dir: &Path, threads: usize) -> TestServer {
     aof_ringkv(dir, threads, &["--appendfsync", "always"]).start()
 }
 
-fn run(con: &mut redis::Connection, args: &[&str]) -> redis::Value {
-    let mut c = redis::cmd(args[0]);
-    for a in &args[1..] {
-        c.arg(*a);
-    }
-    c.query(con)
-        .unwrap_or_else(|e| panic!("{}: {e}", args.join(" ")))
-}
-
 /// Total size of the incr files under the AOF directory.
 fn incr_bytes(dir: &TempDir) -> u64 {
     std::fs::read_dir(dir.aof_dir())

@@ -58,6 +58,16 @@ pub fn connect(port: u16) -> redis::Connection {
         .expect("redis connection")
 }
 
+/// Runs one command, panicking (with the command) on an error reply.
+pub fn run(con: &mut redis::Connection, args: &[&str]) -> redis::Value {
+    let mut c = redis::cmd(args[0]);
+    for a in &args[1..] {
+        c.arg(*a);
+    }
+    c.query(con)
+        .unwrap_or_else(|e| panic!("{}: {e}", args.join(" ")))
+}
+
 pub fn select(con: &mut redis::Connection, db: u32) {
     let _: () = redis::cmd("SELECT").arg(db).query(con).expect("SELECT");
 }

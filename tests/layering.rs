@@ -25,10 +25,7 @@ const LAYERS: &[&[&str]] = &[
 ];
 
 /// Upward edges (from, to) that remain, each with why it is still here.
-const KNOWN: &[(&str, &str)] = &[
-    // RDB and AOF encoders still take a `shard::value::Value`.
-    ("persist", "shard"),
-];
+const KNOWN: &[(&str, &str)] = &[];
 
 fn layer_of(module: &str) -> Option<usize> {
     LAYERS.iter().position(|l| l.contains(&module))

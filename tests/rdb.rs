@@ -117,7 +117,7 @@ fn write_rdb(data: &Data) -> Vec<u8> {
 
 fn read_rdb(file: &[u8]) -> Data {
     let mut data = Data::new();
-    for e in RdbReader::new(file).expect("header") {
+    for e in RdbReader::new(file).expect("header").entries::<Value>() {
         let RdbEntry {
             db,
             key,
@@ -319,6 +319,7 @@ fn reader_loads_redis_server_dump() {
     let file = std::fs::read(&path).unwrap();
     let err = RdbReader::new(&file)
         .unwrap()
+        .entries::<Value>()
         .find_map(Result::err)
         .expect("an error");
     assert!(
@@ -337,7 +338,8 @@ fn corrupt_and_truncated_files_name_the_offset() {
     let file = write_rdb(&data);
 
     for cut in [3, 9, 50, file.len() / 2, file.len() - 9, file.len() - 1] {
-        let err = RdbReader::new(&file[..cut]).and_then(|r| r.collect::<Result<Vec<_>, _>>());
+        let err = RdbReader::new(&file[..cut])
+            .and_then(|r| r.entries::<Value>().collect::<Result<Vec<_>, _>>());
         let err = err.expect_err("truncated file must fail");
         assert_eq!(err.kind, RdbErrorKind::Truncated, "cut at {cut}: {err}");
         assert!(err.offset <= cut, "cut at {cut}: {err}");
@@ -355,6 +357,7 @@ fn corrupt_and_truncated_files_name_the_offset() {
     bad[huge + 10] ^= 0x40;
     let err = RdbReader::new(&bad)
         .unwrap()
+        .entries::<Value>()
         .find_map(Result::err)
         .expect("an error");
     assert!(

@@ -2,15 +2,19 @@
 //! the process-wide persistence status. (Start-up loading and AOF replay sit
 //! above the shard, in [`crate::server`].)
 //!
-//! The format modules only turn values into bytes and bytes back into values;
-//! they know nothing of executors or the network, and never panic on input
+//! The format modules keep only framing and primitives (lengths, strings,
+//! LZF, the RESP command encoding); a value's own payload is written and read
+//! by its type's module in `shard::value`, through [`rdb::RdbPayload`] and
+//! [`rdb::RdbDecode`], so nothing here names a value type. They know nothing
+//! of executors or the network, and never panic on input
 //! read from disk. Loading (`server::load`) runs once on the main thread before the executors
 //! start (plain blocking I/O is fine there). Writing at runtime lives with the
 //! executors (runtime/aof.rs, runtime/snapshot.rs) and the coordinator
 //! (route/persist.rs).
 //!
 //! - [`rdb`]: the Redis RDB format, version 10 (Redis 7.0), for strings with expiry.
-//! - [`aof`]: the append-only file format (Redis AOF plus `#TX`/`#COMMIT` tags).
+//! - [`aof`]: the append-only file format: the commands that changed data (Redis
+//!   AOF) plus `#TX`/`#COMMIT` tags.
 //! - [`manifest`]: manifests naming the per-shard files of a snapshot or AOF.
 //! - [`status`]: process-wide save/rewrite status (LASTSAVE, INFO persistence).
 

@@ -4,18 +4,18 @@
 //!
 //! - Replies wait at a *barrier* before they leave (a connection before its
 //!   socket write, the mesh before a response message): the barrier wakes the
-//!   writer when the journal holds effects and waits until they are written
+//!   writer when the journal holds records and waits until they are written
 //!   to the kernel — and, under `appendfsync always`, fdatasynced. A reply
 //!   that read data written in the same tick waits too, so nothing a client
 //!   was told can be lost (to a `kill -9` in every mode, to a power loss
-//!   under `always`). Every effect appended while one write and fdatasync
+//!   under `always`). Every record appended while one write and fdatasync
 //!   are in flight goes out in the next one: one write and one fdatasync per
 //!   tick however many clients wrote.
 //! - `everysec`: fdatasyncs about once a second in a task of its own, so
 //!   writes never wait for it (a power loss loses at most about a second).
 //!   `no`: writes, never fsyncs.
 //! - Rotation (BGREWRITEAOF's cut): what the journal held before the cut goes
-//!   to the old file, which is then fdatasynced and closed; later effects go
+//!   to the old file, which is then fdatasynced and closed; later records go
 //!   to the new file.
 //!
 //! Invariant: `synced` ≤ `written` ≤ the journal's `appended`, all in journal

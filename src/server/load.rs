@@ -21,6 +21,7 @@ use super::replay;
 use crate::config::Config;
 use crate::persist::manifest::{self, AofEntry, AofFileKind, AofManifest, SnapshotManifest};
 use crate::persist::{aof, rdb};
+use crate::shard::value::Value;
 use crate::shard::Shard;
 use crate::slot::{key_slot, SlotTable};
 use std::collections::HashMap;
@@ -33,7 +34,7 @@ pub struct Loaded {
 }
 
 /// One saved shard's files, parsed: its base entries and its incr files.
-type Parsed = (Vec<rdb::RdbEntry>, Vec<(PathBuf, aof::AofFile)>);
+type Parsed = (Vec<rdb::RdbEntry<Value>>, Vec<(PathBuf, aof::AofFile)>);
 
 fn unix_ms() -> u64 {
     crate::clock::unix_ms()
@@ -139,7 +140,7 @@ fn load_snapshot_sources(cfg: &Config, dir: &Path, shards: &mut [Shard]) -> Resu
 }
 
 /// The live entries of one RDB file (expired ones and bad dbs rejected).
-fn read_rdb(path: &Path, now: u64, databases: usize) -> Result<Vec<rdb::RdbEntry>, String> {
+fn read_rdb(path: &Path, now: u64, databases: usize) -> Result<Vec<rdb::RdbEntry<Value>>, String> {
     let data = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let mut entries = Vec::new();
     let mut bad_db = None;

@@ -214,12 +214,12 @@ mod tests {
     #[test]
     fn applies_every_command() {
         let data = enc(|o| {
-            aof::encode_set(o, b"n", &Value::Int(5), 0);
-            aof::encode_set(o, b"s", &Value::Bytes(b"x y".to_vec()), NOW + 10);
-            aof::encode_set(o, b"gone", &Value::Int(1), NOW);
+            aof::encode_set(o, b"n", b"5", 0);
+            aof::encode_set(o, b"s", b"x y", NOW + 10);
+            aof::encode_set(o, b"gone", b"1", NOW);
             aof::encode_select(o, 3);
-            aof::encode_set(o, b"a", &Value::Int(1), 0);
-            aof::encode_set(o, b"b", &Value::Int(2), 0);
+            aof::encode_set(o, b"a", b"1", 0);
+            aof::encode_set(o, b"b", b"2", 0);
             aof::encode_pexpireat(o, b"a", NOW + 5);
             aof::encode_pexpireat(o, b"b", NOW);
             aof::encode_select(o, 0);
@@ -263,12 +263,12 @@ mod tests {
     #[test]
     fn flushes() {
         let data = enc(|o| {
-            aof::encode_set(o, b"a", &Value::Int(1), 0);
+            aof::encode_set(o, b"a", b"1", 0);
             aof::encode_select(o, 1);
-            aof::encode_set(o, b"b", &Value::Int(1), 0);
-            aof::encode_set(o, b"c", &Value::Int(1), 0);
+            aof::encode_set(o, b"b", b"1", 0);
+            aof::encode_set(o, b"c", b"1", 0);
             aof::encode_flushdb(o);
-            aof::encode_set(o, b"c", &Value::Int(2), 0);
+            aof::encode_set(o, b"c", b"2", 0);
         });
         let mut s = shard();
         replay(&mut s, &data).unwrap();
@@ -284,15 +284,15 @@ mod tests {
     fn transactions_run_only_when_committed() {
         let data = enc(|o| {
             aof::encode_tx_begin(o, "t1");
-            aof::encode_set(o, b"a", &Value::Int(1), 0);
+            aof::encode_set(o, b"a", b"1", 0);
             aof::encode_tx_end(o);
             aof::encode_commit(o, "t1");
             aof::encode_tx_begin(o, "t2");
             aof::encode_select(o, 2);
-            aof::encode_set(o, b"b", &Value::Int(1), 0);
+            aof::encode_set(o, b"b", b"1", 0);
             aof::encode_tx_end(o);
             aof::encode_command(o, &[b"MULTI"]);
-            aof::encode_set(o, b"c", &Value::Int(1), 0);
+            aof::encode_set(o, b"c", b"1", 0);
             aof::encode_tx_end(o);
         });
         let mut s = shard();
@@ -358,7 +358,7 @@ mod tests {
         use rand::{Rng, SeedableRng};
         let data = enc(|o| {
             aof::encode_select(o, 15);
-            aof::encode_set(o, b"k", &Value::Int(1), NOW + 1);
+            aof::encode_set(o, b"k", b"1", NOW + 1);
             aof::encode_tx_begin(o, "t");
             aof::encode_pexpireat(o, b"k", NOW + 9);
             aof::encode_swapdb(o, 15, 1);
@@ -386,7 +386,7 @@ mod tests {
             .find(|k| table.shard_of(k.as_bytes()) == 1)
             .unwrap();
         let mut s = Shard::new(0, table, 16);
-        let data = enc(|o| aof::encode_set(o, key.as_bytes(), &Value::Int(1), 0));
+        let data = enc(|o| aof::encode_set(o, key.as_bytes(), b"1", 0));
         let err = replay(&mut s, &data).unwrap_err();
         assert!(err.message.contains("another shard"), "{err}");
     }

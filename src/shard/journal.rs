@@ -166,8 +166,12 @@ impl Journal {
         self.effect(db, |out| aof::encode_command(out, args));
     }
 
+    /// Journals `key` holding `value` with that expiry, as the commands its
+    /// type rewrites it to (each one effect, so several form one group).
     pub fn set(&mut self, db: usize, key: &[u8], value: &Value, expire_at: u64) {
-        self.effect(db, |out| aof::encode_set(out, key, value, expire_at));
+        value.rewrite(key, expire_at, &mut |argv| {
+            self.effect(db, |out| aof::encode_command(out, argv))
+        });
     }
 
     pub fn del(&mut self, db: usize, key: &[u8]) {

@@ -28,7 +28,6 @@
 //!   cannot make the parser allocate.
 //! - `#COMMIT` tags only count when their line lies before `valid_len`.
 
-use crate::shard::value::Value;
 use std::collections::HashSet;
 use std::fmt;
 
@@ -69,20 +68,25 @@ pub fn encode_select(out: &mut Vec<u8>, db: usize) {
 }
 
 /// Appends `SET key value`, with `PXAT expire_at_ms` unless it is 0 (no expiry).
-/// Integer values are written as their decimal text.
-pub fn encode_set(out: &mut Vec<u8>, key: &[u8], value: &Value, expire_at_ms: u64) {
-    let mut int = itoa::Buffer::new();
-    let value: &[u8] = match value {
-        Value::Int(n) => int.format(*n).as_bytes(),
-        Value::Bytes(b) => b,
-        Value::Shared(b) => b,
-    };
+pub fn encode_set(out: &mut Vec<u8>, key: &[u8], value: &[u8], expire_at_ms: u64) {
+    encode_set_argv(key, value, expire_at_ms, &mut |argv| {
+        encode_command(out, argv)
+    });
+}
+
+/// Hands `emit` the arguments of `SET key value [PXAT expire_at_ms]`.
+pub fn encode_set_argv(
+    key: &[u8],
+    value: &[u8],
+    expire_at_ms: u64,
+    emit: &mut dyn FnMut(&[&[u8]]),
+) {
     if expire_at_ms == 0 {
-        encode_command(out, &[b"SET", key, value]);
+        emit(&[b"SET", key, value]);
     } else {
         let mut ms = itoa::Buffer::new();
         let ms = ms.format(expire_at_ms).as_bytes();
-        encode_command(out, &[b"SET", key, value, b"PXAT", ms]);
+        emit(&[b"SET", key, value, b"PXAT", ms]);
     }
 }
 

@@ -29,8 +29,8 @@ pub mod lzf;
 pub mod read;
 pub mod write;
 
-pub use read::{load, RdbEntry, RdbReader};
-pub use write::{AuxInfo, RdbWriter};
+pub use read::{load, RdbDecode, RdbEntry, RdbReader};
+pub use write::{AuxInfo, RdbPayload, RdbWriter};
 
 use std::fmt;
 

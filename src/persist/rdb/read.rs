@@ -12,14 +12,21 @@
 //! returned like the others: whether to drop them is the caller's decision.
 
 use super::{lzf, op, RdbError, RdbErrorKind, RDB_MAX_READ_VERSION};
-use crate::shard::value::Value;
 
-/// One key read from a file.
+/// A value type's payload decoder, implemented by the layer that owns the
+/// values (`shard::value`): this module reads only framing and primitives.
+pub trait RdbDecode: Sized {
+    /// Reads a payload of `rdb_type` after its key; `None` for a type the
+    /// implementer does not hold.
+    fn read_rdb(rdb_type: u8, r: &mut RdbReader<'_>) -> Option<Result<Self>>;
+}
+
+/// One key read from a file, its value decoded by `V`.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RdbEntry {
+pub struct RdbEntry<V> {
     pub db: u32,
     pub key: Vec<u8>,
-    pub value: Value,
+    pub value: V,
     /// Absolute expiry in Unix milliseconds, 0 for none. A stored expiry at or
     /// before the epoch is reported as 1 so that it still reads as expired.
     pub expire_at_ms: u64,
@@ -92,7 +99,7 @@ impl<'a> RdbReader<'a> {
     }
 
     /// The next key, `Ok(None)` after a verified EOF.
-    pub fn next_entry(&mut self) -> Result<Option<RdbEntry>> {
+    pub fn next_entry<V: RdbDecode>(&mut self) -> Result<Option<RdbEntry<V>>> {
         let mut expire_at_ms = 0;
         while !self.done {
             let at = self.pos;
@@ -134,7 +141,7 @@ impl<'a> RdbReader<'a> {
                 // A value type: its module reads the payload after the key.
                 0..=21 => {
                     let key = self.string_bytes()?;
-                    let Some(value) = Value::read_rdb(code, self) else {
+                    let Some(value) = V::read_rdb(code, self) else {
                         // A type ringkv does not hold yet; the key names the culprit.
                         let kind = RdbErrorKind::UnsupportedType {
                             rdb_type: code,
@@ -264,23 +271,21 @@ impl<'a> RdbReader<'a> {
     }
 }
 
-impl Iterator for RdbReader<'_> {
-    type Item = Result<RdbEntry>;
-
+impl<'a> RdbReader<'a> {
     /// Yields entries, then at most one error, then nothing.
-    fn next(&mut self) -> Option<Self::Item> {
-        match self.next_entry() {
+    pub fn entries<V: RdbDecode>(mut self) -> impl Iterator<Item = Result<RdbEntry<V>>> + 'a {
+        std::iter::from_fn(move || match self.next_entry() {
             Ok(e) => e.map(Ok),
             Err(e) => {
                 self.done = true;
                 Some(Err(e))
             }
-        }
+        })
     }
 }
 
 /// Reads a whole file, calling `f` for every entry; returns the RDB version.
-pub fn load(buf: &[u8], mut f: impl FnMut(RdbEntry)) -> Result<u32> {
+pub fn load<V: RdbDecode>(buf: &[u8], mut f: impl FnMut(RdbEntry<V>)) -> Result<u32> {
     let mut r = RdbReader::new(buf)?;
     while let Some(e) = r.next_entry()? {
         f(e);

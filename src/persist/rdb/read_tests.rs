@@ -5,6 +5,16 @@ use super::super::crc64::crc64;
 use super::super::write::{encode_entry, encode_header, encode_len, encode_select_db};
 use super::super::{AuxInfo, RdbWriter};
 use super::*;
+use crate::shard::value::Value;
+
+/// Values through the owning layer's constructor (integers only when canonical).
+fn int(n: i64) -> Value {
+    Value::string(itoa::Buffer::new().format(n).as_bytes())
+}
+
+fn bytes(b: impl AsRef<[u8]>) -> Value {
+    Value::string(b.as_ref())
+}
 
 const AUX: AuxInfo = AuxInfo {
     ctime_s: 1_700_000_000,
@@ -23,11 +33,11 @@ fn file_with(version: &str, body: &[u8]) -> Vec<u8> {
     f
 }
 
-fn all(buf: &[u8]) -> Result<Vec<RdbEntry>> {
-    RdbReader::new(buf)?.collect()
+fn all(buf: &[u8]) -> Result<Vec<RdbEntry<Value>>> {
+    RdbReader::new(buf)?.entries().collect()
 }
 
-fn entry(db: u32, key: &[u8], value: Value, expire_at_ms: u64) -> RdbEntry {
+fn entry(db: u32, key: &[u8], value: Value, expire_at_ms: u64) -> RdbEntry<Value> {
     RdbEntry {
         db,
         key: key.to_vec(),
@@ -36,14 +46,14 @@ fn entry(db: u32, key: &[u8], value: Value, expire_at_ms: u64) -> RdbEntry {
     }
 }
 
-fn sample() -> Vec<RdbEntry> {
+fn sample() -> Vec<RdbEntry<Value>> {
     vec![
-        entry(0, b"int", Value::Int(-129), 0),
-        entry(0, b"big", Value::Int(i64::MIN), 1_900_000_000_000),
-        entry(0, b"123", Value::Bytes(b"0123".to_vec()), 0),
-        entry(3, b"bin\0\r\n", Value::Bytes(vec![0, 13, 10, 255]), 5),
-        entry(3, b"", Value::Bytes(Vec::new()), 0),
-        entry(15, b"long", Value::Bytes(vec![b'x'; 70_000]), 0),
+        entry(0, b"int", int(-129), 0),
+        entry(0, b"big", int(i64::MIN), 1_900_000_000_000),
+        entry(0, b"123", bytes(b"0123"), 0),
+        entry(3, b"bin\0\r\n", bytes(vec![0, 13, 10, 255]), 5),
+        entry(3, b"", bytes(Vec::new()), 0),
+        entry(15, b"long", bytes(vec![b'x'; 70_000]), 0),
     ]
 }
 
@@ -65,7 +75,10 @@ fn write_sample() -> Vec<u8> {
 fn round_trip_through_writer() {
     let file = write_sample();
     let mut r = RdbReader::new(&file).unwrap();
-    let got: Vec<_> = r.by_ref().collect::<Result<_>>().unwrap();
+    let mut got = Vec::new();
+    while let Some(e) = r.next_entry::<Value>().unwrap() {
+        got.push(e);
+    }
     assert_eq!(got, sample());
     assert_eq!(r.version(), 10);
     assert_eq!(r.offset(), file.len());
@@ -85,10 +98,7 @@ fn reads_redis_server_dump() {
         \xfa\x08aof-base\xc0\x00\xfe\x00\xfb\x01\x00\x00\x01k\xc3\x12\x32\
         \x0aabcdefghija\xe0\x1c\x09\x01ij\xff\x33\x6f\xc7\x73\xd4\x4c\xcc\x3e";
     let got = all(dump).unwrap();
-    assert_eq!(
-        got,
-        vec![entry(0, b"k", Value::Bytes(b"abcdefghij".repeat(5)), 0)]
-    );
+    assert_eq!(got, vec![entry(0, b"k", bytes(b"abcdefghij".repeat(5)), 0)]);
 }
 
 #[test]
@@ -102,17 +112,17 @@ fn length_forms_and_int_encodings() {
     // ...while 14- and 32-bit string lengths and every INT encoding read back.
     let mut body = vec![op::SELECTDB, 0x40, 200];
     for (k, v) in [(b"a", vec![b'y'; 300]), (b"b", vec![b'z'; 20_000])] {
-        encode_entry(&mut body, k, &Value::Bytes(v), 0);
+        encode_entry(&mut body, k, &bytes(v), 0);
     }
     body.extend_from_slice(&[0, 0xc0, 7, 0xc1, 0x34, 0x12]); // "7" => 0x1234
     body.extend_from_slice(&[0, 0xc2, 1, 0, 0, 0x80, 1, b'x']); // key i32 => "x"
     body.extend_from_slice(&[0, 1, b'k', 0x81, 0, 0, 0, 0, 0, 0, 0, 2, b'4', b'2']);
     let got = all(&file_with("0010", &body)).unwrap();
     assert_eq!(got[0].db, 200);
-    assert_eq!(got[1].value, Value::Bytes(vec![b'z'; 20_000]));
-    assert_eq!(got[2], entry(200, b"7", Value::Int(0x1234), 0));
+    assert_eq!(got[1].value, bytes(vec![b'z'; 20_000]));
+    assert_eq!(got[2], entry(200, b"7", int(0x1234), 0));
     assert_eq!(got[3].key, b"-2147483647");
-    assert_eq!(got[4], entry(200, b"k", Value::Int(42), 0));
+    assert_eq!(got[4], entry(200, b"k", int(42), 0));
 }
 
 #[test]
@@ -120,11 +130,11 @@ fn expiry_opcodes_and_skipped_metadata() {
     let mut body = vec![op::EXPIRETIME];
     body.extend_from_slice(&2_000_000_000u32.to_le_bytes());
     body.extend_from_slice(&[op::IDLE, 5, op::FREQ, 9]);
-    encode_entry(&mut body, b"s", &Value::Int(1), 0);
+    encode_entry(&mut body, b"s", &int(1), 0);
     body.push(op::EXPIRETIME_MS);
     body.extend_from_slice(&(-5i64).to_le_bytes());
-    encode_entry(&mut body, b"past", &Value::Int(2), 0);
-    encode_entry(&mut body, b"none", &Value::Int(3), 0);
+    encode_entry(&mut body, b"past", &int(2), 0);
+    encode_entry(&mut body, b"none", &int(3), 0);
     let got = all(&file_with("0009", &body)).unwrap();
     assert_eq!(got[0].expire_at_ms, 2_000_000_000_000);
     assert_eq!(got[1].expire_at_ms, 1);

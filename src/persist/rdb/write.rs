@@ -12,7 +12,6 @@
 
 use super::crc64::Crc64;
 use super::{op, RDB_VERSION, REDIS_VER};
-use crate::shard::value::Value;
 use std::io::{self, Write};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -117,9 +116,18 @@ pub fn encode_select_db(out: &mut Vec<u8>, db: u32, keys: u64, expires: u64) {
     encode_len(out, expires);
 }
 
+/// A value as RDB stores it, implemented by the layer that owns the values
+/// (`shard::value`): this module writes only framing and primitives.
+pub trait RdbPayload {
+    /// The type byte written before the key.
+    fn rdb_type(&self) -> u8;
+    /// Appends the payload that follows the type byte and the key.
+    fn write_rdb(&self, out: &mut Vec<u8>);
+}
+
 /// Appends one key: EXPIRETIME_MS when `expire_at_ms != 0`, the type, the key
 /// and the value's payload (written by its type's module).
-pub fn encode_entry(out: &mut Vec<u8>, key: &[u8], value: &Value, expire_at_ms: u64) {
+pub fn encode_entry(out: &mut Vec<u8>, key: &[u8], value: &impl RdbPayload, expire_at_ms: u64) {
     if expire_at_ms != 0 {
         out.push(op::EXPIRETIME_MS);
         out.extend_from_slice(&expire_at_ms.to_le_bytes());
@@ -167,7 +175,12 @@ impl<W: Write> RdbWriter<W> {
         self.maybe_flush()
     }
 
-    pub fn entry(&mut self, key: &[u8], value: &Value, expire_at_ms: u64) -> io::Result<()> {
+    pub fn entry(
+        &mut self,
+        key: &[u8],
+        value: &impl RdbPayload,
+        expire_at_ms: u64,
+    ) -> io::Result<()> {
         encode_entry(&mut self.buf, key, value, expire_at_ms);
         self.maybe_flush()
     }
@@ -195,6 +208,7 @@ impl<W: Write> RdbWriter<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::shard::value::Value;
 
     fn len(n: u64) -> Vec<u8> {
         let mut v = Vec::new();
@@ -251,7 +265,7 @@ mod tests {
     #[test]
     fn entries_with_expiry_and_big_ints() {
         let mut v = Vec::new();
-        encode_entry(&mut v, b"k", &Value::Int(1 << 40), 0x0102);
+        encode_entry(&mut v, b"k", &Value::string(b"1099511627776"), 0x0102);
         let mut want = vec![op::EXPIRETIME_MS, 2, 1, 0, 0, 0, 0, 0, 0, 0, 1, b'k', 13];
         want.extend_from_slice(b"1099511627776");
         assert_eq!(v, want);
@@ -265,7 +279,7 @@ mod tests {
         };
         let mut w = RdbWriter::new(Vec::new(), aux);
         w.select_db(0, 2000, 0).unwrap();
-        let big = Value::Bytes(vec![7; 100]);
+        let big = Value::string(&[7; 100]);
         for i in 0..2000u32 {
             w.entry(&i.to_be_bytes(), &big, 0).unwrap();
         }

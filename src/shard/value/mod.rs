@@ -13,7 +13,8 @@
 
 pub mod string;
 
-use crate::persist::rdb::read::RdbReader;
+use crate::persist::rdb::read::{RdbDecode, RdbReader};
+use crate::persist::rdb::write::RdbPayload;
 use crate::persist::rdb::RdbError;
 use crate::protocol::parser::parse_i64;
 use bytes::Bytes;
@@ -33,8 +34,10 @@ pub trait ValueType {
     fn write_rdb(&self, out: &mut Vec<u8>);
     /// Reads a payload of `rdb_type`; `None` when the type is not this one.
     fn read_rdb(rdb_type: u8, r: &mut RdbReader<'_>) -> Option<Result<Value, RdbError>>;
-    /// Emits the commands that rebuild the value under `key` (AOF rewrite).
-    fn rewrite(&self, key: &[u8], emit: &mut dyn FnMut(&[&[u8]]));
+    /// Emits the commands that rebuild the value under `key` with absolute
+    /// expiry `expire_at_ms` (0 = none), for the AOF. Several commands are
+    /// grouped by the journal so replay applies all or none.
+    fn rewrite(&self, key: &[u8], expire_at_ms: u64, emit: &mut dyn FnMut(&[&[u8]]));
 }
 
 /// A value seen as its type: one variant per [`ValueType`].
@@ -115,10 +118,10 @@ impl Value {
         Str::read_rdb(rdb_type, r)
     }
 
-    /// Emits the commands that rebuild this value under `key`.
-    pub fn rewrite(&self, key: &[u8], emit: &mut dyn FnMut(&[&[u8]])) {
+    /// Emits the commands that rebuild this value under `key` with that expiry.
+    pub fn rewrite(&self, key: &[u8], expire_at_ms: u64, emit: &mut dyn FnMut(&[&[u8]])) {
         match self.typed() {
-            Typed::Str(s) => s.rewrite(key, emit),
+            Typed::Str(s) => s.rewrite(key, expire_at_ms, emit),
         }
     }
 
@@ -132,6 +135,24 @@ impl Value {
         match self.typed() {
             Typed::Str(s) => s.mem_usage(),
         }
+    }
+}
+
+/// How `persist::rdb` writes a value without knowing its types.
+impl RdbPayload for Value {
+    fn rdb_type(&self) -> u8 {
+        Value::rdb_type(self)
+    }
+
+    fn write_rdb(&self, out: &mut Vec<u8>) {
+        Value::write_rdb(self, out)
+    }
+}
+
+/// How `persist::rdb` reads a value without knowing its types.
+impl RdbDecode for Value {
+    fn read_rdb(rdb_type: u8, r: &mut RdbReader<'_>) -> Option<Result<Value, RdbError>> {
+        Value::read_rdb(rdb_type, r)
     }
 }
 
@@ -215,7 +236,7 @@ mod tests {
         assert_eq!(Value::string(&[b'a'; 45]).encoding(), "raw");
         assert_eq!(Value::Int(5).type_name(), "string");
         let mut got = Vec::new();
-        Value::Int(-7).rewrite(b"k", &mut |argv| {
+        Value::Int(-7).rewrite(b"k", 0, &mut |argv| {
             got = argv.iter().map(|a| a.to_vec()).collect::<Vec<_>>()
         });
         assert_eq!(got, [b"SET".to_vec(), b"k".to_vec(), b"-7".to_vec()]);

@@ -9,6 +9,7 @@
 //! by SET.
 
 use super::{Value, ValueType};
+use crate::persist::aof::encode_set_argv;
 use crate::persist::rdb::read::{RawString, RdbReader};
 use crate::persist::rdb::write::{encode_int, encode_string};
 use crate::persist::rdb::{op, RdbError};
@@ -86,7 +87,8 @@ impl ValueType for Str<'_> {
         }))
     }
 
-    fn rewrite(&self, key: &[u8], emit: &mut dyn FnMut(&[&[u8]])) {
-        self.with_bytes(|v| emit(&[b"SET", key, v]));
+    /// One `SET key value [PXAT ms]`.
+    fn rewrite(&self, key: &[u8], expire_at_ms: u64, emit: &mut dyn FnMut(&[&[u8]])) {
+        self.with_bytes(|v| encode_set_argv(key, v, expire_at_ms, emit));
     }
 }

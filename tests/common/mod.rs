@@ -10,7 +10,9 @@
 //! `RINGKV_BIN=/path/to/ringkv` tests another build of the binary.
 #![allow(dead_code)]
 
+pub mod aof;
 pub mod persist;
+pub mod snapshot;
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, ErrorKind, Read, Write};

@@ -112,28 +112,24 @@ async fn read_head(stream: &mut TcpStream) -> Option<Vec<u8>> {
     }
 }
 
+/// Answers 400 to a request that could not be read or parsed.
+async fn bad_request(stream: &mut TcpStream) {
+    let _ = respond(
+        stream,
+        "400 Bad Request",
+        "text/plain",
+        b"bad request\n",
+        false,
+    )
+    .await;
+}
+
 async fn handle(core: Rc<Core>, mut stream: TcpStream) {
     let Some(head) = read_head(&mut stream).await else {
-        let _ = respond(
-            &mut stream,
-            "400 Bad Request",
-            "text/plain",
-            b"bad request\n",
-            false,
-        )
-        .await;
-        return;
+        return bad_request(&mut stream).await;
     };
     let Some(req) = parse_head(&head) else {
-        let _ = respond(
-            &mut stream,
-            "400 Bad Request",
-            "text/plain",
-            b"bad request\n",
-            false,
-        )
-        .await;
-        return;
+        return bad_request(&mut stream).await;
     };
     let head_only = req.method == "HEAD";
     if req.method != "GET" && !head_only {

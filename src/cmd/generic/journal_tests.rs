@@ -201,3 +201,42 @@ fn the_journal_replays_to_the_same_data_long_after() {
     let keys: Vec<&str> = want.iter().map(|w| w.1.as_str()).collect();
     assert_eq!(keys, ["a=1", "c=3.5xyz", "d=again", "{x}b=2", "e=1"]);
 }
+
+/// RESTORE with a relative TTL is journaled with the absolute time and
+/// ABSTTL; one whose TTL is already past journals only the DEL its REPLACE
+/// did, and nothing when there was no key.
+#[test]
+fn restore_journals_an_absolute_ttl() {
+    let mut h = journaled();
+    h.cmd("set src hello");
+    let payload = h.run_bytes(&["dump", "src"]);
+    let payload =
+        &payload[payload.iter().position(|&b| b == b'\n').unwrap() + 1..payload.len() - 2];
+    records(&mut h);
+    let at = (NOW + 5000).to_string();
+    h.run(&[b"restore".as_slice(), b"k", b"5000", payload]);
+    let got = records(&mut h);
+    assert_eq!(got.len(), 1);
+    assert!(
+        got[0].starts_with("RESTORE k ") && got[0].contains(&at) && got[0].ends_with(" ABSTTL"),
+        "{got:?}"
+    );
+    let past = (NOW - 1).to_string();
+    h.run(&[
+        b"restore".as_slice(),
+        b"k",
+        past.as_bytes(),
+        payload,
+        b"REPLACE",
+        b"ABSTTL",
+    ]);
+    assert_eq!(records(&mut h), vec!["DEL k".to_string()]);
+    h.run(&[
+        b"restore".as_slice(),
+        b"k",
+        past.as_bytes(),
+        payload,
+        b"ABSTTL",
+    ]);
+    assert_eq!(records(&mut h), Vec::<String>::new());
+}

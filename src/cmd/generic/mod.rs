@@ -13,6 +13,7 @@
 //! Keyspace statistics follow Redis's lookup flavours: reads (EXISTS, TOUCH,
 //! TYPE, TTL family, COPY's source) count hits and misses, writes do not.
 
+pub mod dump;
 pub mod expire;
 #[cfg(test)]
 mod journal_tests;
@@ -47,6 +48,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     spec("generic", "rename", 3, WRITE, (1, 2, 1), KEYSPACE_WRITE_SLOW, "Rename a key", "1.0.0", Exec::MultiKey(rename::rename, Split::Rename { nx: false })),
     spec("generic", "renamenx", 3, WRITE | FAST, (1, 2, 1), KEYSPACE_WRITE_FAST, "Rename a key, only if the new key does not exist", "1.0.0", Exec::MultiKey(rename::renamenx, Split::Rename { nx: true })),
     spec("generic", "move", 3, WRITE | FAST, (1, 1, 1), KEYSPACE_WRITE_FAST, "Move a key to another database", "1.0.0", Exec::Shard(move_cmd::move_key)),
+    spec("generic", "dump", 2, READONLY, (1, 1, 1), &["keyspace", "read", "slow"], "Return a serialized version of the value stored at the specified key.", "2.6.0", Exec::Shard(dump::dump)),
+    spec("generic", "restore", -4, WRITE | DENYOOM, (1, 1, 1), &["keyspace", "write", "slow", "dangerous"], "Create a key using the provided serialized value, previously obtained using DUMP.", "2.6.0", Exec::Shard(dump::restore)),
     spec("generic", "copy", -3, WRITE | DENYOOM, (1, 2, 1), KEYSPACE_WRITE_SLOW, "Copy a key", "6.2.0", Exec::MultiKey(rename::copy, Split::Copy)),
     spec("generic", "expire", -3, WRITE | FAST, (1, 1, 1), KEYSPACE_WRITE_FAST, "Set a key's time to live in seconds", "1.0.0", Exec::Shard(expire::expire)),
     spec("generic", "pexpire", -3, WRITE | FAST, (1, 1, 1), KEYSPACE_WRITE_FAST, "Set a key's time to live in milliseconds", "2.6.0", Exec::Shard(expire::pexpire)),
@@ -140,13 +143,18 @@ pub(crate) mod harness {
 
         /// Runs one command given as separate arguments; returns the reply.
         pub fn run<A: AsRef<[u8]>>(&mut self, parts: &[A]) -> String {
+            String::from_utf8_lossy(&self.run_bytes(parts)).into_owned()
+        }
+
+        /// Runs one command given as separate arguments; returns the reply's bytes.
+        pub fn run_bytes<A: AsRef<[u8]>>(&mut self, parts: &[A]) -> Vec<u8> {
             let owned = OwnedArgs::from_parts(parts.iter().map(|p| p.as_ref()));
             let args = owned.args();
             let mut out = Vec::new();
             let name = String::from_utf8_lossy(args.get(0)).to_lowercase();
             let spec = table::lookup(args.get(0)).expect("unknown command");
             if !spec.arity_ok(args.len()) {
-                return format!("-ERR wrong number of arguments for '{name}' command\r\n");
+                return format!("-ERR wrong number of arguments for '{name}' command\r\n").into();
             }
             run_on_shard(
                 &mut self.shard,
@@ -158,7 +166,7 @@ pub(crate) mod harness {
                 false,
                 &mut out,
             );
-            String::from_utf8_lossy(&out).into_owned()
+            out
         }
 
         /// Runs a command written as whitespace-separated words.

@@ -29,8 +29,8 @@ pub mod lzf;
 pub mod read;
 pub mod write;
 
-pub use read::{load, RdbDecode, RdbEntry, RdbReader};
-pub use write::{AuxInfo, RdbPayload, RdbWriter};
+pub use read::{load, read_dump, DumpError, RdbDecode, RdbEntry, RdbReader};
+pub use write::{encode_dump, AuxInfo, RdbPayload, RdbWriter};
 
 use std::fmt;
 

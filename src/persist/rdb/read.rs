@@ -84,6 +84,19 @@ impl<'a> RdbReader<'a> {
         Ok(r)
     }
 
+    /// A reader over a bare value payload of RDB `version` (no header, no
+    /// EOF): what DUMP produces before its footer.
+    fn over_payload(buf: &'a [u8], version: u32) -> Self {
+        RdbReader {
+            buf,
+            pos: 0,
+            version,
+            db: 0,
+            aux: Vec::new(),
+            done: true,
+        }
+    }
+
     pub fn version(&self) -> u32 {
         self.version
     }
@@ -268,6 +281,37 @@ impl<'a> RdbReader<'a> {
             RawString::Slice(b) => b.to_vec(),
             RawString::Owned(b) => b,
         })
+    }
+}
+
+/// Why a `DUMP` payload was refused (Redis's two RESTORE errors).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DumpError {
+    /// Shorter than its footer, a newer RDB version, or a checksum mismatch.
+    VersionOrChecksum,
+    /// The value inside does not decode (or is a type `V` does not hold).
+    BadFormat,
+}
+
+/// Decodes a `DUMP` payload: checks the footer (RDB version at most ours,
+/// CRC64 of everything before the checksum), then reads the type byte and
+/// the value. Bytes after the value, before the footer, are ignored as Redis
+/// ignores them.
+pub fn read_dump<V: RdbDecode>(payload: &[u8]) -> std::result::Result<V, DumpError> {
+    let Some(body_len) = payload.len().checked_sub(10) else {
+        return Err(DumpError::VersionOrChecksum);
+    };
+    let (body, footer) = payload.split_at(body_len);
+    let version = u16::from_le_bytes([footer[0], footer[1]]) as u32;
+    let stored = u64::from_le_bytes(footer[2..10].try_into().unwrap_or([0; 8]));
+    if version > RDB_MAX_READ_VERSION || stored != super::crc64::crc64(&payload[..body_len + 2]) {
+        return Err(DumpError::VersionOrChecksum);
+    }
+    let mut r = RdbReader::over_payload(body, version);
+    let rdb_type = r.u8().map_err(|_| DumpError::BadFormat)?;
+    match V::read_rdb(rdb_type, &mut r) {
+        Some(Ok(v)) => Ok(v),
+        _ => Err(DumpError::BadFormat),
     }
 }
 

@@ -137,6 +137,18 @@ pub fn encode_entry(out: &mut Vec<u8>, key: &[u8], value: &impl RdbPayload, expi
     value.write_rdb(out);
 }
 
+/// Appends a `DUMP` payload: the type byte and the value's RDB payload, then
+/// the RDB version (2 bytes) and the CRC64 of everything before (8 bytes),
+/// both little-endian, as Redis's DUMP writes it.
+pub fn encode_dump(out: &mut Vec<u8>, value: &impl RdbPayload) {
+    let start = out.len();
+    out.push(value.rdb_type());
+    value.write_rdb(out);
+    out.extend_from_slice(&(RDB_VERSION as u16).to_le_bytes());
+    let crc = super::crc64::crc64(&out[start..]);
+    out.extend_from_slice(&crc.to_le_bytes());
+}
+
 /// Appends the EOF opcode, feeds it to `crc`, then appends the checksum.
 pub fn encode_eof(out: &mut Vec<u8>, crc: &mut Crc64) {
     out.push(op::EOF);

@@ -214,12 +214,12 @@ mod tests {
     #[test]
     fn applies_every_command() {
         let data = enc(|o| {
-            aof::encode_set(o, b"n", &Value::Int(5), 0);
-            aof::encode_set(o, b"s", &Value::Bytes(b"x y".to_vec()), NOW + 10);
-            aof::encode_set(o, b"gone", &Value::Int(1), NOW);
+            aof::encode_set(o, b"n", &Value::int(5), 0);
+            aof::encode_set(o, b"s", &Value::string(b"x y"), NOW + 10);
+            aof::encode_set(o, b"gone", &Value::int(1), NOW);
             aof::encode_select(o, 3);
-            aof::encode_set(o, b"a", &Value::Int(1), 0);
-            aof::encode_set(o, b"b", &Value::Int(2), 0);
+            aof::encode_set(o, b"a", &Value::int(1), 0);
+            aof::encode_set(o, b"b", &Value::int(2), 0);
             aof::encode_pexpireat(o, b"a", NOW + 5);
             aof::encode_pexpireat(o, b"b", NOW);
             aof::encode_select(o, 0);
@@ -235,13 +235,10 @@ mod tests {
                 skipped_tx: 0
             }
         );
-        assert_eq!(value(&mut s, 3, b"n"), Some((Value::Int(5), 0)));
-        assert_eq!(
-            value(&mut s, 3, b"s"),
-            Some((Value::Bytes(b"x y".to_vec()), 0))
-        );
+        assert_eq!(value(&mut s, 3, b"n"), Some((Value::int(5), 0)));
+        assert_eq!(value(&mut s, 3, b"s"), Some((Value::string(b"x y"), 0)));
         assert_eq!(value(&mut s, 3, b"gone"), None);
-        assert_eq!(value(&mut s, 0, b"a"), Some((Value::Int(1), NOW + 5)));
+        assert_eq!(value(&mut s, 0, b"a"), Some((Value::int(1), NOW + 5)));
         assert_eq!(value(&mut s, 0, b"b"), None);
     }
 
@@ -257,24 +254,24 @@ mod tests {
         replay(&mut s, &data).unwrap();
         assert_eq!(value(&mut s, 0, b"a"), None);
         assert_eq!(value(&mut s, 0, b"b"), None);
-        assert_eq!(value(&mut s, 0, b"c"), Some((Value::Int(3), 0)));
+        assert_eq!(value(&mut s, 0, b"c"), Some((Value::int(3), 0)));
     }
 
     #[test]
     fn flushes() {
         let data = enc(|o| {
-            aof::encode_set(o, b"a", &Value::Int(1), 0);
+            aof::encode_set(o, b"a", &Value::int(1), 0);
             aof::encode_select(o, 1);
-            aof::encode_set(o, b"b", &Value::Int(1), 0);
-            aof::encode_set(o, b"c", &Value::Int(1), 0);
+            aof::encode_set(o, b"b", &Value::int(1), 0);
+            aof::encode_set(o, b"c", &Value::int(1), 0);
             aof::encode_flushdb(o);
-            aof::encode_set(o, b"c", &Value::Int(2), 0);
+            aof::encode_set(o, b"c", &Value::int(2), 0);
         });
         let mut s = shard();
         replay(&mut s, &data).unwrap();
-        assert_eq!(value(&mut s, 0, b"a"), Some((Value::Int(1), 0)));
+        assert_eq!(value(&mut s, 0, b"a"), Some((Value::int(1), 0)));
         assert_eq!(value(&mut s, 1, b"b"), None);
-        assert_eq!(value(&mut s, 1, b"c"), Some((Value::Int(2), 0)));
+        assert_eq!(value(&mut s, 1, b"c"), Some((Value::int(2), 0)));
         replay(&mut s, &enc(aof::encode_flushall)).unwrap();
         assert_eq!(value(&mut s, 0, b"a"), None);
         assert_eq!(value(&mut s, 1, b"c"), None);
@@ -284,15 +281,15 @@ mod tests {
     fn transactions_run_only_when_committed() {
         let data = enc(|o| {
             aof::encode_tx_begin(o, "t1");
-            aof::encode_set(o, b"a", &Value::Int(1), 0);
+            aof::encode_set(o, b"a", &Value::int(1), 0);
             aof::encode_tx_end(o);
             aof::encode_commit(o, "t1");
             aof::encode_tx_begin(o, "t2");
             aof::encode_select(o, 2);
-            aof::encode_set(o, b"b", &Value::Int(1), 0);
+            aof::encode_set(o, b"b", &Value::int(1), 0);
             aof::encode_tx_end(o);
             aof::encode_command(o, &[b"MULTI"]);
-            aof::encode_set(o, b"c", &Value::Int(1), 0);
+            aof::encode_set(o, b"c", &Value::int(1), 0);
             aof::encode_tx_end(o);
         });
         let mut s = shard();
@@ -304,10 +301,10 @@ mod tests {
                 skipped_tx: 1
             }
         );
-        assert_eq!(value(&mut s, 0, b"a"), Some((Value::Int(1), 0)));
+        assert_eq!(value(&mut s, 0, b"a"), Some((Value::int(1), 0)));
         assert_eq!(value(&mut s, 2, b"b"), None);
         // The skipped transaction's SELECT still moved the current db.
-        assert_eq!(value(&mut s, 2, b"c"), Some((Value::Int(1), 0)));
+        assert_eq!(value(&mut s, 2, b"c"), Some((Value::int(1), 0)));
     }
 
     #[test]
@@ -358,7 +355,7 @@ mod tests {
         use rand::{Rng, SeedableRng};
         let data = enc(|o| {
             aof::encode_select(o, 15);
-            aof::encode_set(o, b"k", &Value::Int(1), NOW + 1);
+            aof::encode_set(o, b"k", &Value::int(1), NOW + 1);
             aof::encode_tx_begin(o, "t");
             aof::encode_pexpireat(o, b"k", NOW + 9);
             aof::encode_swapdb(o, 15, 1);
@@ -386,7 +383,7 @@ mod tests {
             .find(|k| table.shard_of(k.as_bytes()) == 1)
             .unwrap();
         let mut s = Shard::new(0, table, 16);
-        let data = enc(|o| aof::encode_set(o, key.as_bytes(), &Value::Int(1), 0));
+        let data = enc(|o| aof::encode_set(o, key.as_bytes(), &Value::int(1), 0));
         let err = replay(&mut s, &data).unwrap_err();
         assert!(err.message.contains("another shard"), "{err}");
     }

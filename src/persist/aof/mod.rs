@@ -71,12 +71,13 @@ pub fn encode_select(out: &mut Vec<u8>, db: usize) {
 /// Appends `SET key value`, with `PXAT expire_at_ms` unless it is 0 (no expiry).
 /// Integer values are written as their decimal text.
 pub fn encode_set(out: &mut Vec<u8>, key: &[u8], value: &Value, expire_at_ms: u64) {
-    let mut int = itoa::Buffer::new();
-    let value: &[u8] = match value {
-        Value::Int(n) => int.format(*n).as_bytes(),
-        Value::Bytes(b) => b,
-        Value::Shared(b) => b,
+    let Some(mut value) = value.as_str() else {
+        return;
     };
+    value.with(|value| encode_set_bytes(out, key, value, expire_at_ms));
+}
+
+fn encode_set_bytes(out: &mut Vec<u8>, key: &[u8], value: &[u8], expire_at_ms: u64) {
     if expire_at_ms == 0 {
         encode_command(out, &[b"SET", key, value]);
     } else {

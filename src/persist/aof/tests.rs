@@ -33,11 +33,11 @@ fn every_encoder_round_trips() {
     let cases: Vec<(Vec<u8>, Vec<Vec<u8>>)> = vec![
         (enc(|o| encode_select(o, 7)), cmd(&[b"SELECT", b"7"])),
         (
-            enc(|o| encode_set(o, b"k", &Value::Int(-12), 0)),
+            enc(|o| encode_set(o, b"k", &Value::int(-12), 0)),
             cmd(&[b"SET", b"k", b"-12"]),
         ),
         (
-            enc(|o| encode_set(o, b"k\r\n", &Value::Bytes(b"a\r\nb".to_vec()), 99)),
+            enc(|o| encode_set(o, b"k\r\n", &Value::string(b"a\r\nb"), 99)),
             cmd(&[b"SET", b"k\r\n", b"a\r\nb", b"PXAT", b"99"]),
         ),
         (enc(|o| encode_del(o, b"k")), cmd(&[b"DEL", b"k"])),
@@ -68,7 +68,7 @@ fn enc(f: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
 fn tagged_transaction_and_commit() {
     let data = enc(|o| {
         encode_tx_begin(o, "5f3a9c-1027");
-        encode_set(o, b"a", &Value::Int(1), 0);
+        encode_set(o, b"a", &Value::int(1), 0);
         encode_del(o, b"b");
         encode_tx_end(o);
         encode_commit(o, "5f3a9c-1027");
@@ -115,7 +115,7 @@ fn sample() -> (Vec<u8>, Vec<(usize, usize, usize)>) {
     unit(&mut out, &|o| encode_select(o, 1), 1, 0);
     unit(
         &mut out,
-        &|o| encode_set(o, b"key", &Value::Int(10), 5),
+        &|o| encode_set(o, b"key", &Value::int(10), 5),
         2,
         0,
     );
@@ -123,7 +123,7 @@ fn sample() -> (Vec<u8>, Vec<(usize, usize, usize)>) {
         &mut out,
         &|o| {
             encode_tx_begin(o, "t1");
-            encode_set(o, b"x", &Value::Bytes(b"yy".to_vec()), 0);
+            encode_set(o, b"x", &Value::string(b"yy"), 0);
             encode_del(o, b"key");
             encode_tx_end(o);
         },

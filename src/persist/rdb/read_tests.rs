@@ -38,12 +38,12 @@ fn entry(db: u32, key: &[u8], value: Value, expire_at_ms: u64) -> RdbEntry {
 
 fn sample() -> Vec<RdbEntry> {
     vec![
-        entry(0, b"int", Value::Int(-129), 0),
-        entry(0, b"big", Value::Int(i64::MIN), 1_900_000_000_000),
-        entry(0, b"123", Value::Bytes(b"0123".to_vec()), 0),
-        entry(3, b"bin\0\r\n", Value::Bytes(vec![0, 13, 10, 255]), 5),
-        entry(3, b"", Value::Bytes(Vec::new()), 0),
-        entry(15, b"long", Value::Bytes(vec![b'x'; 70_000]), 0),
+        entry(0, b"int", Value::int(-129), 0),
+        entry(0, b"big", Value::int(i64::MIN), 1_900_000_000_000),
+        entry(0, b"123", Value::string(b"0123"), 0),
+        entry(3, b"bin\0\r\n", Value::string(&[0, 13, 10, 255]), 5),
+        entry(3, b"", Value::string(b""), 0),
+        entry(15, b"long", Value::string(&[b'x'; 70_000]), 0),
     ]
 }
 
@@ -87,7 +87,7 @@ fn reads_redis_server_dump() {
     let got = all(dump).unwrap();
     assert_eq!(
         got,
-        vec![entry(0, b"k", Value::Bytes(b"abcdefghij".repeat(5)), 0)]
+        vec![entry(0, b"k", Value::string(&b"abcdefghij".repeat(5)), 0)]
     );
 }
 
@@ -102,17 +102,17 @@ fn length_forms_and_int_encodings() {
     // ...while 14- and 32-bit string lengths and every INT encoding read back.
     let mut body = vec![op::SELECTDB, 0x40, 200];
     for (k, v) in [(b"a", vec![b'y'; 300]), (b"b", vec![b'z'; 20_000])] {
-        encode_entry(&mut body, k, &Value::Bytes(v), 0);
+        encode_entry(&mut body, k, &Value::string(&v), 0);
     }
     body.extend_from_slice(&[0, 0xc0, 7, 0xc1, 0x34, 0x12]); // "7" => 0x1234
     body.extend_from_slice(&[0, 0xc2, 1, 0, 0, 0x80, 1, b'x']); // key i32 => "x"
     body.extend_from_slice(&[0, 1, b'k', 0x81, 0, 0, 0, 0, 0, 0, 0, 2, b'4', b'2']);
     let got = all(&file_with("0010", &body)).unwrap();
     assert_eq!(got[0].db, 200);
-    assert_eq!(got[1].value, Value::Bytes(vec![b'z'; 20_000]));
-    assert_eq!(got[2], entry(200, b"7", Value::Int(0x1234), 0));
+    assert_eq!(got[1].value, Value::string(&[b'z'; 20_000]));
+    assert_eq!(got[2], entry(200, b"7", Value::int(0x1234), 0));
     assert_eq!(got[3].key, b"-2147483647");
-    assert_eq!(got[4], entry(200, b"k", Value::Int(42), 0));
+    assert_eq!(got[4], entry(200, b"k", Value::int(42), 0));
 }
 
 #[test]
@@ -120,11 +120,11 @@ fn expiry_opcodes_and_skipped_metadata() {
     let mut body = vec![op::EXPIRETIME];
     body.extend_from_slice(&2_000_000_000u32.to_le_bytes());
     body.extend_from_slice(&[op::IDLE, 5, op::FREQ, 9]);
-    encode_entry(&mut body, b"s", &Value::Int(1), 0);
+    encode_entry(&mut body, b"s", &Value::int(1), 0);
     body.push(op::EXPIRETIME_MS);
     body.extend_from_slice(&(-5i64).to_le_bytes());
-    encode_entry(&mut body, b"past", &Value::Int(2), 0);
-    encode_entry(&mut body, b"none", &Value::Int(3), 0);
+    encode_entry(&mut body, b"past", &Value::int(2), 0);
+    encode_entry(&mut body, b"none", &Value::int(3), 0);
     let got = all(&file_with("0009", &body)).unwrap();
     assert_eq!(got[0].expire_at_ms, 2_000_000_000_000);
     assert_eq!(got[1].expire_at_ms, 1);

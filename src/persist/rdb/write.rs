@@ -251,7 +251,7 @@ mod tests {
     #[test]
     fn entries_with_expiry_and_big_ints() {
         let mut v = Vec::new();
-        encode_entry(&mut v, b"k", &Value::Int(1 << 40), 0x0102);
+        encode_entry(&mut v, b"k", &Value::int(1 << 40), 0x0102);
         let mut want = vec![op::EXPIRETIME_MS, 2, 1, 0, 0, 0, 0, 0, 0, 0, 1, b'k', 13];
         want.extend_from_slice(b"1099511627776");
         assert_eq!(v, want);
@@ -265,7 +265,7 @@ mod tests {
         };
         let mut w = RdbWriter::new(Vec::new(), aux);
         w.select_db(0, 2000, 0).unwrap();
-        let big = Value::Bytes(vec![7; 100]);
+        let big = Value::string(&[7; 100]);
         for i in 0..2000u32 {
             w.entry(&i.to_be_bytes(), &big, 0).unwrap();
         }

@@ -511,10 +511,9 @@ mod tests {
                 assert_eq!(e.expire_at(), if n % 3 == 0 { 99 } else { 0 });
             }
         }
-        assert_eq!(
-            db.expire_table(0, 100) + db.expire_table(1, 100),
-            db.volatile()
-        );
+        let volatile = db.volatile();
+        assert!(volatile > 0);
+        assert_eq!(db.expire_table(0, 100) + db.expire_table(1, 100), volatile);
         assert_eq!(db.volatile(), 0);
         assert!(!db.table_has_expiry_column(0));
         assert_eq!(db.next_volatile_table(0), None);

@@ -111,13 +111,13 @@ proptest! {
                 }
                 Op::Append { db, key: k, len } => {
                     let k = key(k);
-                    if let Some(mut e) = s.get_mut(db, &k, now) {
+                    let found = s.get_mut(db, &k, now).map(|mut e| {
                         if let Some(buf) = e.value.make_raw() {
                             buf.extend_from_slice(&vec![b'a'; len]);
                         }
-                        if let Some(m) = model[db].get_mut(&k) {
-                            m.extend(vec![b'a'; len]);
-                        }
+                    });
+                    if let (Some(()), Some(m)) = (found, model[db].get_mut(&k)) {
+                        m.extend(vec![b'a'; len]);
                     }
                 }
                 Op::Remove { db, key: k } => {

@@ -396,6 +396,9 @@ mod tests {
                 (1, 1, 1),
                 &["keyspace", "write", "fast"],
             ),
+            // Redis declares the container keyless (0, 0, 0); ringkv routes
+            // it by its subcommands' key (2, 2, 1): see object.rs.
+            ("object", -2, 0, (2, 2, 1), &["slow"]),
         ];
         for (name, arity, flags, keys, acl) in expect {
             let c = table::lookup(name.as_bytes()).unwrap_or_else(|| panic!("{name} missing"));

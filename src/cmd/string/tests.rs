@@ -319,7 +319,12 @@ fn incrbyfloat_cases() {
     assert_eq!(t.run(&["INCRBYFLOAT", "f", "0.2"]), bulk("0.3"));
     assert_eq!(t.run(&["SET", "h", "5.0e3", "EX", "9"]), OK);
     assert_eq!(t.run(&["INCRBYFLOAT", "h", "0x1p3"]), bulk("5008"));
-    assert_eq!(t.shard.get(0, b"h", NOW).unwrap().value, Value::int(5008));
+    // Redis 7.0 stores INCRBYFLOAT's result as a new embstr, even "5008".
+    assert_eq!(
+        t.shard.get(0, b"h", NOW).unwrap().value,
+        Value::embstr(b"5008")
+    );
+    assert_eq!(t.run(&["OBJECT", "ENCODING", "h"]), bulk("embstr"));
     assert_eq!(t.ttl_ms("h"), Some(NOW + 9000));
     for bad in ["  1", "1e", "nan", "1e5000", "", "1 "] {
         assert_eq!(t.run(&["INCRBYFLOAT", "h", bad]), NOT_FLOAT, "{bad:?}");

@@ -140,7 +140,7 @@ impl Gen {
 
     /// A command (as arguments) and whether its reply is a TTL-style integer.
     fn command(&mut self) -> (Vec<String>, Option<i64>) {
-        let r = self.rng.gen_range(0..52);
+        let r = self.rng.gen_range(0..55);
         let k = self.key();
         let mut ttl_tolerance = None;
         let mut c: Vec<String> = match r {
@@ -269,6 +269,9 @@ impl Gen {
             }]
             .concat(),
             51 => vec!["UNWATCH".into()],
+            // Encodings after every kind of write (int/embstr/raw, APPEND and
+            // SETRANGE in place, INCRBYFLOAT's embstr).
+            52 | 53 => vec!["OBJECT".into(), "ENCODING".into(), k],
             _ => [vec!["PING".into()], {
                 let n = self.rng.gen_range(0..2);
                 self.keys(n)
@@ -439,6 +442,114 @@ fn generator_is_deterministic_on_redis_itself() {
 /// swap invalidates a WATCH only on keys it removed or replaced (watching a
 /// missing key and flushing leaves EXEC to run), and MOVE's replies, errors,
 /// TTL and WATCH invalidation in both dbs.
+/// OBJECT against redis-server, line by line: encodings after SET, APPEND,
+/// SETRANGE, INCR, INCRBYFLOAT, GETSET, MSET and RDB-free paths; REFCOUNT of
+/// shared integers; FREQ and IDLETIME on missing keys and FREQ's policy
+/// error; HELP; arity and unknown-subcommand errors.
+#[test]
+fn object_subcommands_match_redis() {
+    let script: &[&str] = &[
+        "FLUSHALL",
+        "SET a 1",
+        "OBJECT ENCODING a",
+        "APPEND a 2",
+        "OBJECT ENCODING a",
+        "GET a",
+        "APPEND n1 12",
+        "OBJECT ENCODING n1",
+        "APPEND n2 xx",
+        "OBJECT ENCODING n2",
+        "SET e abc",
+        "APPEND e \"\"",
+        "SETRANGE n3 0 ab",
+        "OBJECT ENCODING n3",
+        "SET e2 abc",
+        "SETRANGE e2 1 \"\"",
+        "OBJECT ENCODING e2",
+        "SETRANGE e2 1 z",
+        "OBJECT ENCODING e2",
+        "INCRBYFLOAT f 1",
+        "OBJECT ENCODING f",
+        "INCR f",
+        "OBJECT ENCODING f",
+        "INCRBYFLOAT f 0.5",
+        "OBJECT ENCODING f",
+        "SET r 12",
+        "APPEND r 3",
+        "INCR r",
+        "OBJECT ENCODING r",
+        "SET s44 01234567890123456789012345678901234567890123",
+        "OBJECT ENCODING s44",
+        "SET s45 012345678901234567890123456789012345678901234",
+        "OBJECT ENCODING s45",
+        "SET s20 12345678901234567890",
+        "OBJECT ENCODING s20",
+        "SET big -9223372036854775808",
+        "OBJECT ENCODING big",
+        "SET over 9223372036854775808",
+        "OBJECT ENCODING over",
+        "GETSET g 007",
+        "OBJECT ENCODING g",
+        "MSET m1 5 m2 x m3 0123456789012345678901234567890123456789012345",
+        "OBJECT ENCODING m1",
+        "OBJECT ENCODING m2",
+        "OBJECT ENCODING m3",
+        "SET rc 100",
+        "OBJECT REFCOUNT rc",
+        "SET rc 9999",
+        "OBJECT REFCOUNT rc",
+        "SET rc 10000",
+        "OBJECT REFCOUNT rc",
+        "SET rc -1",
+        "OBJECT REFCOUNT rc",
+        "OBJECT REFCOUNT s44",
+        "OBJECT REFCOUNT nokey",
+        "OBJECT ENCODING nokey",
+        "OBJECT IDLETIME nokey",
+        "OBJECT FREQ nokey",
+        "OBJECT FREQ a",
+        "OBJECT HELP",
+        "object help",
+        "OBJECT HELP x",
+        "OBJECT",
+        "OBJECT ENCODING",
+        "OBJECT ENCODING a b",
+        "OBJECT foo a",
+        "OBJECT foo",
+        "OBJECT REFCOUNT",
+        "OBJECT FREQ",
+        "OBJECT IDLETIME a b",
+        "MULTI",
+        "OBJECT ENCODING a",
+        "APPEND a x",
+        "OBJECT ENCODING a",
+        "EXEC",
+    ];
+    for threads in [1, 2] {
+        let (ringkv, redis) = (TestServer::start(threads), RedisServer::start());
+        let (mut a, mut b) = (ringkv.raw(), redis.raw());
+        for line in script {
+            let args: Vec<String> = split_quoted(line);
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let (ours, theirs) = (a.cmd(&args), b.cmd(&args));
+            assert_eq!(show(&ours), show(&theirs), "threads {threads}, at {line:?}");
+        }
+    }
+}
+
+/// Splits on spaces; `""` is an empty argument.
+fn split_quoted(line: &str) -> Vec<String> {
+    line.split(' ')
+        .map(|w| {
+            if w == "\"\"" {
+                String::new()
+            } else {
+                w.to_string()
+            }
+        })
+        .collect()
+}
+
 #[test]
 fn watch_across_flushes_and_move_match_redis() {
     let scripts: &[&[&str]] = &[

@@ -47,11 +47,9 @@ fn now_ms() -> u64 {
 }
 
 fn bytes_of(v: &Value) -> Vec<u8> {
-    match v {
-        Value::Int(n) => n.to_string().into_bytes(),
-        Value::Bytes(b) => b.clone(),
-        Value::Shared(b) => b.to_vec(),
-    }
+    v.as_str()
+        .map(|mut s| s.with(|b| b.to_vec()))
+        .unwrap_or_default()
 }
 
 /// Thousands of keys over four dbs: integers of every width, binary keys,
@@ -69,13 +67,13 @@ fn sample_data() -> Data {
                 _ => vec![(k % 256) as u8, 0, b'\r', b'\n', (k / 256) as u8],
             };
             let value = match k % 5 {
-                0 => Value::Int(ints[(k / 5) as usize % ints.len()] ^ k as i64),
-                1 => Value::Bytes(Vec::new()),
-                2 => Value::Bytes(
-                    format!("value-{k}-\0\r\n-{}", "x".repeat(k as usize % 100)).into_bytes(),
+                0 => Value::int(ints[(k / 5) as usize % ints.len()] ^ k as i64),
+                1 => Value::string(b""),
+                2 => Value::string(
+                    format!("value-{k}-\0\r\n-{}", "x".repeat(k as usize % 100)).as_bytes(),
                 ),
-                3 => Value::Bytes(b"007".to_vec()),
-                _ => Value::Bytes(vec![k as u8; k as usize % 300]),
+                3 => Value::string(b"007"),
+                _ => Value::string(&vec![k as u8; k as usize % 300]),
             };
             // Canonical form, as the keyspace stores it ("555" is an Int).
             let value = Value::string(&bytes_of(&value));
@@ -87,14 +85,11 @@ fn sample_data() -> Data {
             data.insert((db, key), (value, expire));
         }
     }
-    data.insert(
-        (7, b"huge".to_vec()),
-        (Value::Bytes(vec![0xab; 1 << 20]), 0),
-    );
+    data.insert((7, b"huge".to_vec()), (Value::string(&[0xab; 1 << 20]), 0));
     let mixed: Vec<u8> = (0..1 << 20)
         .map(|i: u32| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
         .collect();
-    data.insert((15, b"huge\0\r\n".to_vec()), (Value::Bytes(mixed), base));
+    data.insert((15, b"huge\0\r\n".to_vec()), (Value::string(&mixed), base));
     data
 }
 

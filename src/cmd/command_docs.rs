@@ -454,9 +454,13 @@ mod tests {
                 let (container, _) = s.name.split_once('|').expect("container|sub");
                 assert_eq!(container, c.name);
                 assert!(s.arity >= 2 || s.arity <= -2, "{}", s.name);
-                // Conn: run by `dispatch`; Global: by the router (SLOWLOG, LATENCY).
+                // Conn: run by `dispatch`; Global: by the router (SLOWLOG,
+                // LATENCY); Shard: by their container's shard handler (OBJECT).
                 assert!(
-                    matches!(s.exec, Exec::Conn(_) | Exec::Global(_)),
+                    matches!(
+                        (s.exec, c.exec),
+                        (Exec::Conn(_) | Exec::Global(_), _) | (Exec::Shard(_), Exec::Shard(_))
+                    ),
                     "{}",
                     s.name
                 );

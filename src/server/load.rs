@@ -45,7 +45,11 @@ pub fn load(cfg: &Config, threads: usize) -> Result<Loaded, String> {
     let slots = SlotTable::contiguous(threads);
     let fresh = || -> Vec<Shard> {
         (0..threads)
-            .map(|i| Shard::new(i, slots, cfg.databases))
+            .map(|i| {
+                let mut s = Shard::new(i, slots, cfg.databases);
+                s.set_eviction(cfg.maxmemory_policy, cfg.maxmemory);
+                s
+            })
             .collect()
     };
     let dir = Path::new(&cfg.dir);
@@ -232,6 +236,7 @@ fn replay_aof(cfg: &Config, aof_dir: &Path, m: &AofManifest) -> Result<Vec<Shard
     let committed = |tag: &str| commits.get(tag).is_some_and(|&(seen, need)| seen >= need);
     let results = in_parallel(parsed.into_iter().enumerate(), |(s, (base, files))| {
         let mut shard = Shard::new(s, slots, cfg.databases);
+        shard.set_eviction(cfg.maxmemory_policy, cfg.maxmemory);
         for e in base {
             shard.set(e.db as usize, &e.key, e.value, e.expire_at_ms);
         }
@@ -317,8 +322,8 @@ fn trim(path: &Path, len: u64) -> Result<(), String> {
 fn redistribute(from: Vec<Shard>, to: &mut [Shard]) {
     for old in from {
         for (db, e) in old.entries() {
-            let owner = to[0].slots.shard_of_slot(key_slot(&e.key));
-            to[owner].set(db, &e.key, e.value.clone(), e.expire_at());
+            let owner = to[0].slots.shard_of_slot(key_slot(e.key()));
+            to[owner].set(db, e.key(), e.value.clone(), e.expire_at());
         }
     }
     to.iter_mut().for_each(|s| s.dirty = 0);
@@ -402,7 +407,7 @@ fn write_rdb(path: &Path, shard: &Shard) -> Result<(), String> {
         w.select_db(db as u32, entries.len() as u64, volatile as u64)
             .map_err(err)?;
         for (_, e) in entries {
-            w.entry(&e.key, &e.value, e.expire_at()).map_err(err)?;
+            w.entry(e.key(), &e.value, e.expire_at()).map_err(err)?;
         }
     }
     let file = w.finish().map_err(err)?;

@@ -235,13 +235,10 @@ mod tests {
                 skipped_tx: 0
             }
         );
-        assert_eq!(value(&mut s, 3, b"n"), Some((Value::Int(5), 0)));
-        assert_eq!(
-            value(&mut s, 3, b"s"),
-            Some((Value::Bytes(b"x y".to_vec()), 0))
-        );
+        assert_eq!(value(&mut s, 3, b"n"), Some((Value::int(5), 0)));
+        assert_eq!(value(&mut s, 3, b"s"), Some((Value::string(b"x y"), 0)));
         assert_eq!(value(&mut s, 3, b"gone"), None);
-        assert_eq!(value(&mut s, 0, b"a"), Some((Value::Int(1), NOW + 5)));
+        assert_eq!(value(&mut s, 0, b"a"), Some((Value::int(1), NOW + 5)));
         assert_eq!(value(&mut s, 0, b"b"), None);
     }
 
@@ -257,7 +254,7 @@ mod tests {
         replay(&mut s, &data).unwrap();
         assert_eq!(value(&mut s, 0, b"a"), None);
         assert_eq!(value(&mut s, 0, b"b"), None);
-        assert_eq!(value(&mut s, 0, b"c"), Some((Value::Int(3), 0)));
+        assert_eq!(value(&mut s, 0, b"c"), Some((Value::int(3), 0)));
     }
 
     #[test]
@@ -272,9 +269,9 @@ mod tests {
         });
         let mut s = shard();
         replay(&mut s, &data).unwrap();
-        assert_eq!(value(&mut s, 0, b"a"), Some((Value::Int(1), 0)));
+        assert_eq!(value(&mut s, 0, b"a"), Some((Value::int(1), 0)));
         assert_eq!(value(&mut s, 1, b"b"), None);
-        assert_eq!(value(&mut s, 1, b"c"), Some((Value::Int(2), 0)));
+        assert_eq!(value(&mut s, 1, b"c"), Some((Value::int(2), 0)));
         replay(&mut s, &enc(aof::encode_flushall)).unwrap();
         assert_eq!(value(&mut s, 0, b"a"), None);
         assert_eq!(value(&mut s, 1, b"c"), None);
@@ -304,10 +301,10 @@ mod tests {
                 skipped_tx: 1
             }
         );
-        assert_eq!(value(&mut s, 0, b"a"), Some((Value::Int(1), 0)));
+        assert_eq!(value(&mut s, 0, b"a"), Some((Value::int(1), 0)));
         assert_eq!(value(&mut s, 2, b"b"), None);
         // The skipped transaction's SELECT still moved the current db.
-        assert_eq!(value(&mut s, 2, b"c"), Some((Value::Int(1), 0)));
+        assert_eq!(value(&mut s, 2, b"c"), Some((Value::int(1), 0)));
     }
 
     #[test]

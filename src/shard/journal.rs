@@ -247,7 +247,7 @@ mod tests {
         let mut j = Journal::default();
         for key in [&b"a"[..], b"b"] {
             j.begin_command();
-            j.set(3, key, &Value::Int(1), 0);
+            j.set(3, key, &Value::int(1), 0);
             j.end_command();
         }
         let recs = commands(&mut j);
@@ -260,7 +260,7 @@ mod tests {
         let mut j = Journal::default();
         j.begin_command();
         j.del(0, b"old");
-        j.set(0, b"new", &Value::Int(7), 0);
+        j.set(0, b"new", &Value::int(7), 0);
         j.end_command();
         j.begin_command();
         j.del(0, b"x");
@@ -277,7 +277,7 @@ mod tests {
     fn transaction_parts_are_tagged_and_committed() {
         let mut j = Journal::default();
         j.begin_part(tx_tag(9));
-        j.set(1, b"k", &Value::Int(1), 0);
+        j.set(1, b"k", &Value::int(1), 0);
         j.end_part();
         j.commit(&commit_tag(9, 2));
         let (bytes, _) = j.take();

@@ -11,23 +11,42 @@
 //! is synchronous: handlers borrow the shard, run to completion and return; no
 //! borrow is ever held across an `.await`. Expired keys are removed lazily on
 //! access and by a time-bounded active sweep ([`Shard::active_expire`]).
+//!
+//! Memory: every db counts its bytes exactly on every write (see db.rs);
+//! [`Shard::used_memory`] is their sum. Lookups through [`Shard::get`],
+//! [`Shard::get_counted`] and [`Shard::get_mut`] update the key's access
+//! clock (lru.rs) as Redis's `lookupKey`; [`Shard::peek`] and
+//! [`Shard::exists`] do not (Redis's `LOOKUP_NOTOUCH`: TYPE, EXISTS, TTL,
+//! OBJECT).
 
 pub mod db;
+pub mod entry;
+pub mod index;
 pub mod journal;
+pub mod lru;
+#[cfg(test)]
+mod memory_tests;
 pub mod snapshot;
 pub mod value;
 pub mod watch;
 
 use crate::slot::{key_slot, SlotTable};
-use db::{Db, Entry, Loc};
+use db::{Db, Loc, MemCount};
+use entry::{Detached, Entry, EntryRef};
 use hashbrown::DefaultHashBuilder;
+use lru::ClockPolicy;
 use std::hash::BuildHasher;
 use value::Value;
 
 /// Mutable access to an entry that reports writes to WATCH and the dirty
-/// counter, and to the journal (see [`Shard::get_mut`]).
+/// counter, and to the journal (see [`Shard::get_mut`]). When dropped after
+/// a write it accounts the value's size change in its db's byte count.
 pub struct EntryMut<'a> {
     entry: &'a mut Entry,
+    expire_at: u64,
+    mem: &'a mut MemCount,
+    /// The value's (heap, payload) bytes when the guard was made.
+    before: (usize, usize),
     watched: &'a mut watch::WatchTable,
     changes: &'a mut InPlaceChanges,
     modified: bool,
@@ -51,7 +70,24 @@ struct InPlaceChanges {
     effects: bool,
     /// In effects mode, the key written in place: its new value is only
     /// known after the guard is gone, so it is journaled whole at settle.
-    pending: Option<(usize, db::Key)>,
+    pending: Option<(usize, entry::Key)>,
+}
+
+impl EntryMut<'_> {
+    /// The key's expiry (absolute Unix ms, 0 = none).
+    pub fn expire_at(&self) -> u64 {
+        self.expire_at
+    }
+}
+
+impl Drop for EntryMut<'_> {
+    fn drop(&mut self) {
+        if self.modified {
+            let v = &self.entry.value;
+            self.mem
+                .changed(self.before, (v.mem_usage(), v.payload_bytes()));
+        }
+    }
 }
 
 impl std::ops::Deref for EntryMut<'_> {
@@ -110,18 +146,25 @@ pub struct Shard {
     in_place: InPlaceChanges,
     /// The snapshot being written, if any: consulted before every change.
     snapshot: Option<snapshot::SnapshotCut>,
+    /// How access clocks are kept (from `maxmemory-policy`).
+    policy: ClockPolicy,
+    /// Whether integers count as shared (see [`Shard::set_eviction`]).
+    shared_integers: bool,
 }
 
 impl Shard {
     pub fn new(id: usize, slots: SlotTable, databases: usize) -> Self {
         let owned = slots.slots_of(id);
         let tables = owned.len();
+        let hasher = DefaultHashBuilder::default();
         Shard {
             id,
             slots,
             owned,
-            hasher: DefaultHashBuilder::default(),
-            dbs: (0..databases).map(|_| Db::new(tables)).collect(),
+            hasher: hasher.clone(),
+            dbs: (0..databases)
+                .map(|_| Db::new(tables, hasher.clone()))
+                .collect(),
             stats: ShardStats::default(),
             sweep: (0, 0),
             watched: watch::WatchTable::default(),
@@ -129,6 +172,75 @@ impl Shard {
             journal: None,
             in_place: InPlaceChanges::default(),
             snapshot: None,
+            policy: ClockPolicy::Lru,
+            shared_integers: true,
+        }
+    }
+
+    /// Follows `maxmemory-policy` `name` and `maxmemory`: access clocks are
+    /// kept as LRU or LFU, and integers are shared (Redis's shared integers,
+    /// which OBJECT REFCOUNT reports) unless a `maxmemory` limit is set with
+    /// an LRU or LFU policy (Redis's `MAXMEMORY_FLAG_NO_SHARED_INTEGERS`).
+    /// Called at start and should be on every CONFIG SET of either.
+    pub fn set_eviction(&mut self, name: &str, maxmemory: u64) {
+        self.policy = ClockPolicy::from_maxmemory_policy(name);
+        let lower = name.to_ascii_lowercase();
+        let lru_or_lfu = lower.ends_with("-lru") || lower.ends_with("-lfu");
+        self.shared_integers = maxmemory == 0 || !lru_or_lfu;
+    }
+
+    /// True while integers 0..10000 count as shared (OBJECT REFCOUNT).
+    pub fn shares_integers(&self) -> bool {
+        self.shared_integers
+    }
+
+    /// How access clocks are kept now.
+    pub fn clock_policy(&self) -> ClockPolicy {
+        self.policy
+    }
+
+    /// Every byte this shard's keys, values, entries and tables use: the
+    /// exact sum of its dbs' running counts, O(databases).
+    pub fn used_memory(&self) -> usize {
+        self.dbs.iter().map(|d| d.memory().total).sum()
+    }
+
+    /// The bytes `key` costs in `db`: its 40-byte entry, its key's and
+    /// value's heap bytes, 8 for its expiry slot when its table keeps an
+    /// expiry column, and its even share of its table's index allocation
+    /// (index bytes / keys in the table, rounded down). `None` when absent or
+    /// expired (an expired key is reported absent and left for the sweep).
+    pub fn key_memory(&self, db: usize, key: &[u8]) -> Option<usize> {
+        let loc = self.locate(key);
+        let d = self.dbs.get(db)?;
+        let e = d.find(loc, key)?;
+        if e.is_expired(crate::clock::unix_ms()) {
+            return None;
+        }
+        let column = if d.table_has_expiry_column(loc.table) {
+            std::mem::size_of::<u64>()
+        } else {
+            0
+        };
+        let share = d.table_index_bytes(loc.table) / d.table_len(loc.table).max(1);
+        Some(std::mem::size_of::<Entry>() + e.heap_bytes() + column + share)
+    }
+
+    /// Bytes of `db`'s tables, index and entry slots beyond key and value
+    /// bytes proper (Redis's MEMORY STATS `overhead.hashtable.main`).
+    pub fn db_overhead(&self, db: usize) -> usize {
+        self.dbs.get(db).map_or(0, Db::overhead)
+    }
+
+    /// [`Shard::used_memory`] minus the overhead of every db.
+    pub fn dataset_bytes(&self) -> usize {
+        self.dbs.iter().map(|d| d.memory().payload).sum()
+    }
+
+    /// Debug builds: panics when a db's byte count differs from a recount.
+    pub fn debug_check_memory(&self) {
+        for d in &self.dbs {
+            d.debug_check_memory();
         }
     }
 
@@ -193,22 +305,61 @@ impl Shard {
         self.journal.as_mut()
     }
 
-    /// Looks a key up for reading (expired keys are deleted and reported absent).
-    pub fn get(&mut self, db: usize, key: &[u8], now_ms: u64) -> Option<&Entry> {
-        let loc = self.expire_if_needed(db, key, now_ms);
-        self.dbs[db].find(loc, key)
+    /// Looks a key up for reading (expired keys are deleted and reported
+    /// absent) and updates its access clock.
+    pub fn get(&mut self, db: usize, key: &[u8], now_ms: u64) -> Option<EntryRef<'_>> {
+        self.lookup(db, key, now_ms, true, false)
     }
 
-    /// Looks a key up for reading and counts a keyspace hit or miss.
-    pub fn get_counted(&mut self, db: usize, key: &[u8], now_ms: u64) -> Option<&Entry> {
+    /// As [`Shard::get`], and counts a keyspace hit or miss.
+    pub fn get_counted(&mut self, db: usize, key: &[u8], now_ms: u64) -> Option<EntryRef<'_>> {
+        self.lookup(db, key, now_ms, true, true)
+    }
+
+    /// Looks a key up without touching its access clock (Redis's
+    /// `LOOKUP_NOTOUCH`); expired keys are deleted and reported absent.
+    pub fn peek(&mut self, db: usize, key: &[u8], now_ms: u64) -> Option<EntryRef<'_>> {
+        self.lookup(db, key, now_ms, false, false)
+    }
+
+    /// As [`Shard::peek`], and counts a keyspace hit or miss (OBJECT).
+    pub fn peek_counted(&mut self, db: usize, key: &[u8], now_ms: u64) -> Option<EntryRef<'_>> {
+        self.lookup(db, key, now_ms, false, true)
+    }
+
+    fn lookup(
+        &mut self,
+        db: usize,
+        key: &[u8],
+        now_ms: u64,
+        touch: bool,
+        count: bool,
+    ) -> Option<EntryRef<'_>> {
         let loc = self.expire_if_needed(db, key, now_ms);
-        let found = self.dbs[db].find(loc, key);
-        if found.is_some() {
-            self.stats.keyspace_hits += 1;
-        } else {
-            self.stats.keyspace_misses += 1;
+        let policy = self.policy;
+        let found = match self.dbs[db].find_mut(loc, key) {
+            Some((entry, expire_at, _)) => {
+                if touch {
+                    Self::touch_clock(policy, entry, now_ms);
+                }
+                Some(EntryRef::new(entry, expire_at))
+            }
+            None => None,
+        };
+        if count {
+            if found.is_some() {
+                self.stats.keyspace_hits += 1;
+            } else {
+                self.stats.keyspace_misses += 1;
+            }
         }
         found
+    }
+
+    #[inline]
+    fn touch_clock(policy: ClockPolicy, entry: &mut Entry, now_ms: u64) {
+        let clock = policy.touched(entry.clock(), now_ms, rand::random::<f64>);
+        entry.set_clock(clock);
     }
 
     /// Looks a key up for modification. Writing through the returned guard
@@ -222,9 +373,15 @@ impl Shard {
     ) -> Option<EntryMut<'a>> {
         let loc = self.expire_if_needed(db, key, now_ms);
         self.before_write(db, loc.table);
-        let entry = self.dbs[db].find_mut(loc, key)?;
+        let policy = self.policy;
+        let (entry, expire_at, mem) = self.dbs[db].find_mut(loc, key)?;
+        Self::touch_clock(policy, entry, now_ms);
+        let before = (entry.value.mem_usage(), entry.value.payload_bytes());
         Some(EntryMut {
             entry,
+            expire_at,
+            mem,
+            before,
             watched: &mut self.watched,
             changes: &mut self.in_place,
             modified: false,
@@ -233,8 +390,9 @@ impl Shard {
         })
     }
 
+    /// True when `key` is present (no clock touch, as Redis's EXISTS).
     pub fn exists(&mut self, db: usize, key: &[u8], now_ms: u64) -> bool {
-        self.get(db, key, now_ms).is_some()
+        self.peek(db, key, now_ms).is_some()
     }
 
     /// Stores `value` under `key`, replacing any value; expiry as given (0 = none).
@@ -246,8 +404,13 @@ impl Shard {
         if let Some(j) = self.effect_journal() {
             j.set(db, key, &value, expire_at);
         }
-        let hasher = &self.hasher;
-        self.dbs[db].insert(loc, &|k: &[u8]| hasher.hash_one(k), key, value, expire_at);
+        let (policy, clock) = (self.policy, self.policy.initial(crate::clock::unix_ms()));
+        let (entry, replaced) = self.dbs[db].insert(loc, key, value, expire_at, clock);
+        // A new value is a new object to Redis (a fresh LRU time) but keeps
+        // its LFU count on overwrite (`dbSetValue`).
+        if replaced && policy == ClockPolicy::Lru {
+            entry.set_clock(clock);
+        }
     }
 
     /// Changes the expiry of an existing, unexpired key.
@@ -269,7 +432,7 @@ impl Shard {
     }
 
     /// Deletes `key`; returns the removed entry if it existed and was not expired.
-    pub fn remove(&mut self, db: usize, key: &[u8], now_ms: u64) -> Option<Entry> {
+    pub fn remove(&mut self, db: usize, key: &[u8], now_ms: u64) -> Option<Detached> {
         let loc = self.expire_if_needed(db, key, now_ms);
         if self.snapshot.is_some() {
             self.dbs[db].find(loc, key)?;
@@ -484,7 +647,7 @@ impl Shard {
         };
         for e in self.dbs[db].table_iter(table) {
             if e.is_expired(now_ms) {
-                j.del(db, &e.key);
+                j.del(db, e.key());
             }
         }
     }
@@ -507,7 +670,7 @@ impl Shard {
     }
 
     /// Every entry of every database (for loading, rewriting and tests).
-    pub fn entries(&self) -> impl Iterator<Item = (usize, &Entry)> {
+    pub fn entries(&self) -> impl Iterator<Item = (usize, EntryRef<'_>)> {
         self.dbs
             .iter()
             .enumerate()
@@ -589,7 +752,7 @@ mod tests {
             s.set(
                 0,
                 key.as_bytes(),
-                Value::Int(i),
+                Value::int(i),
                 if i % 2 == 0 { 10 } else { 0 },
             );
         }
@@ -606,10 +769,10 @@ mod tests {
     fn active_expiry_finds_sparse_volatile_keys_in_one_call() {
         let mut s = Shard::new(0, SlotTable::contiguous(1), 1);
         for i in 0..10_000 {
-            s.set(0, format!("p:{i}").as_bytes(), Value::Int(i), 0);
+            s.set(0, format!("p:{i}").as_bytes(), Value::int(i), 0);
         }
         for k in ["a", "b", "c"] {
-            s.set(0, k.as_bytes(), Value::Int(1), 10);
+            s.set(0, k.as_bytes(), Value::int(1), 10);
         }
         assert_eq!(s.active_expire(20, 256, || false), 3);
         assert_eq!(s.db(0).len(), 10_000);

@@ -148,7 +148,7 @@ impl SnapshotCut {
             self.selected = Some(db);
         }
         for e in live {
-            encode_entry(&mut self.out, &e.key, &e.value, e.expire_at());
+            encode_entry(&mut self.out, e.key(), &e.value, e.expire_at());
             self.keys_written += 1;
         }
     }
@@ -189,10 +189,10 @@ mod tests {
     fn writes_during_the_snapshot_do_not_leak_into_it() {
         let mut s = Shard::new(0, SlotTable::contiguous(1), 4);
         for i in 0..2000 {
-            s.set(i % 3, format!("k{i}").as_bytes(), Value::Int(i as i64), 0);
+            s.set(i % 3, format!("k{i}").as_bytes(), Value::int(i as i64), 0);
         }
-        s.set(1, b"old-expired", Value::Int(1), 500);
-        s.set(1, b"volatile", Value::Int(1), 5_000);
+        s.set(1, b"old-expired", Value::int(1), 500);
+        s.set(1, b"volatile", Value::int(1), 5_000);
         let file = encoded(&mut s, |s, round| {
             // Overwrite, delete and add keys while the snapshot runs.
             for i in 0..50 {
@@ -200,11 +200,11 @@ mod tests {
                 s.set(
                     ((round * 37 + i) % 2000) % 3,
                     k.as_bytes(),
-                    Value::Int(-1),
+                    Value::int(-1),
                     0,
                 );
                 s.remove(0, format!("k{}", i * 3).as_bytes(), 0);
-                s.set(2, format!("new{round}-{i}").as_bytes(), Value::Int(7), 0);
+                s.set(2, format!("new{round}-{i}").as_bytes(), Value::int(7), 0);
             }
             if round == 3 {
                 s.flush_db(2);
@@ -218,7 +218,7 @@ mod tests {
                 continue;
             }
             let i: i64 = std::str::from_utf8(&key[1..]).unwrap().parse().unwrap();
-            assert_eq!((db as i64, value), (i % 3, Value::Int(i)));
+            assert_eq!((db as i64, value), (i % 3, Value::int(i)));
         }
     }
 }

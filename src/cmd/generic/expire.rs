@@ -138,7 +138,8 @@ pub fn pexpireat(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
 /// time, floored at 0; seconds are rounded as Redis: `(ms + 500) / 1000`.
 fn ttl_generic(ctx: &mut ExecCtx, args: &Args, millis: bool, absolute: bool) -> CmdResult {
     let now = ctx.now_ms;
-    let reply = match ctx.shard.get_counted(ctx.db, args.get(1), now) {
+    // Redis's TTL family looks keys up with LOOKUP_NOTOUCH.
+    let reply = match ctx.shard.peek_counted(ctx.db, args.get(1), now) {
         None => -2,
         Some(e) if e.expire_at() == 0 => -1,
         Some(e) => {

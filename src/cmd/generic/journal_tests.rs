@@ -187,7 +187,7 @@ fn the_journal_replays_to_the_same_data_long_after() {
                 });
                 (
                     db,
-                    format!("{}={text}", String::from_utf8_lossy(&e.key)),
+                    format!("{}={text}", String::from_utf8_lossy(e.key())),
                     e.expire_at(),
                 )
             })

@@ -1,6 +1,6 @@
 //! Generic keyspace commands, declared here once each: DEL, UNLINK, REMOVE,
 //! EXISTS, TOUCH, TYPE ([this file]), the expiry family ([`expire`]), RENAME,
-//! RENAMENX and COPY ([`rename`]), MOVE ([`move_cmd`]), and the per-shard halves of KEYS, SCAN and
+//! RENAMENX and COPY ([`rename`]), MOVE ([`move_cmd`]), OBJECT ([`object`]), and the per-shard halves of KEYS, SCAN and
 //! RANDOMKEY ([`scan`]; those three are declared in `server.rs` and fanned out
 //! by the router, which merges what each shard returns).
 //!
@@ -18,6 +18,7 @@ pub mod expire;
 #[cfg(test)]
 mod journal_tests;
 pub mod move_cmd;
+pub mod object;
 pub mod rename;
 pub mod scan;
 
@@ -43,7 +44,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     spec("generic", "unlink", -2, WRITE | FAST, (1, -1, 1), KEYSPACE_WRITE_FAST, "Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non blocking.", "4.0.0", Exec::MultiKey(del, Split::SumKeys)),
     spec("generic", "remove", -2, WRITE, (1, -1, 1), KEYSPACE_WRITE_SLOW, DEL_SUMMARY, "1.0.0", Exec::MultiKey(del, Split::SumKeys)),
     spec("generic", "exists", -2, READONLY | FAST, (1, -1, 1), KEYSPACE_READ_FAST, "Determine if a key exists", "1.0.0", Exec::MultiKey(exists, Split::SumKeys)),
-    spec("generic", "touch", -2, READONLY | FAST, (1, -1, 1), KEYSPACE_READ_FAST, "Alters the last access time of a key(s). Returns the number of existing keys specified.", "3.2.1", Exec::MultiKey(exists, Split::SumKeys)),
+    spec("generic", "touch", -2, READONLY | FAST, (1, -1, 1), KEYSPACE_READ_FAST, "Alters the last access time of a key(s). Returns the number of existing keys specified.", "3.2.1", Exec::MultiKey(touch, Split::SumKeys)),
+    object::OBJECT,
     spec("generic", "type", 2, READONLY | FAST, (1, 1, 1), KEYSPACE_READ_FAST, "Determine the type stored at key", "1.0.0", Exec::Shard(type_)),
     spec("generic", "rename", 3, WRITE, (1, 2, 1), KEYSPACE_WRITE_SLOW, "Rename a key", "1.0.0", Exec::MultiKey(rename::rename, Split::Rename { nx: false })),
     spec("generic", "renamenx", 3, WRITE | FAST, (1, 2, 1), KEYSPACE_WRITE_FAST, "Rename a key, only if the new key does not exist", "1.0.0", Exec::MultiKey(rename::renamenx, Split::Rename { nx: true })),
@@ -93,7 +95,20 @@ pub fn one_slot<'a>(mut keys: impl Iterator<Item = &'a [u8]>) -> bool {
 
 /// EXISTS and TOUCH: how many of the keys exist, a key named twice counting
 /// twice. (TOUCH would also refresh the LRU clock once eviction tracks it.)
+/// EXISTS: counts present keys without touching their access clocks
+/// (Redis's `LOOKUP_NOTOUCH`).
 fn exists(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
+    let (db, now) = (ctx.db, ctx.now_ms);
+    let n = args
+        .iter_from(1)
+        .filter(|k| ctx.shard.peek_counted(db, k, now).is_some())
+        .count();
+    ctx.reply.int(n as i64);
+    Ok(())
+}
+
+/// TOUCH: as EXISTS, and updates each present key's access clock.
+fn touch(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
     let (db, now) = (ctx.db, ctx.now_ms);
     let n = args
         .iter_from(1)
@@ -105,7 +120,7 @@ fn exists(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
 
 /// TYPE: the value's type name as a status reply, `none` when missing.
 fn type_(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
-    let name = match ctx.shard.get_counted(ctx.db, args.get(1), ctx.now_ms) {
+    let name = match ctx.shard.peek_counted(ctx.db, args.get(1), ctx.now_ms) {
         Some(e) => e.value.type_name(),
         None => "none",
     };
@@ -389,6 +404,9 @@ mod tests {
                 (1, 1, 1),
                 &["keyspace", "write", "fast"],
             ),
+            // Redis declares the container keyless (0, 0, 0); ringkv routes
+            // it by its subcommands' key (2, 2, 1): see object.rs.
+            ("object", -2, 0, (2, 2, 1), &["slow"]),
         ];
         for (name, arity, flags, keys, acl) in expect {
             let c = table::lookup(name.as_bytes()).unwrap_or_else(|| panic!("{name} missing"));

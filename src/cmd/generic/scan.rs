@@ -14,7 +14,7 @@ use super::super::error::CmdError;
 use super::super::glob::glob_match;
 use super::super::{arg_i64, eq_ic};
 use crate::protocol::Args;
-use crate::shard::db::Entry;
+use crate::shard::entry::EntryRef;
 use crate::shard::Shard;
 use rand::Rng;
 
@@ -25,8 +25,8 @@ pub fn keys_in_shard(shard: &Shard, db: usize, pattern: &[u8], now_ms: u64) -> V
     shard
         .db(db)
         .iter()
-        .filter(|e| !e.is_expired(now_ms) && (all || glob_match(pattern, &e.key, false)))
-        .map(|e| e.key.to_vec())
+        .filter(|e| !e.is_expired(now_ms) && (all || glob_match(pattern, e.key(), false)))
+        .map(|e| e.key().to_vec())
         .collect()
 }
 
@@ -124,18 +124,18 @@ pub fn scan_shard(
     let mut table = usize::try_from(cursor >> SCAN_HASH_BITS).unwrap_or(usize::MAX);
     let mut from = cursor & prefix_mask;
     let count = count.max(1);
-    let keep = |e: &Entry| {
+    let keep = |e: &EntryRef| {
         !e.is_expired(now_ms)
-            && pattern.is_none_or(|p| glob_match(p, &e.key, false))
+            && pattern.is_none_or(|p| glob_match(p, e.key(), false))
             && type_name.is_none_or(|t| t.eq_ignore_ascii_case(e.value.type_name().as_bytes()))
     };
     let mut out = Vec::new();
     let mut visited = 0usize;
     while table < d.table_count() {
         if d.table_len(table) > 0 {
-            let mut entries: Vec<(u64, &Entry)> = d
+            let mut entries: Vec<(u64, EntryRef)> = d
                 .table_iter(table)
-                .map(|e| (shard.scan_hash(&e.key) >> (64 - SCAN_HASH_BITS), e))
+                .map(|e| (shard.scan_hash(e.key()) >> (64 - SCAN_HASH_BITS), e))
                 .filter(|(h, _)| *h >= from)
                 .collect();
             entries.sort_unstable_by_key(|(h, _)| *h);
@@ -144,8 +144,8 @@ pub fn scan_shard(
                 let h = entries[i].0;
                 while i < entries.len() && entries[i].0 == h {
                     visited += 1;
-                    if keep(entries[i].1) {
-                        out.push(entries[i].1.key.to_vec());
+                    if keep(&entries[i].1) {
+                        out.push(entries[i].1.key().to_vec());
                     }
                     i += 1;
                 }
@@ -187,7 +187,7 @@ pub fn random_key(shard: &Shard, db: usize, now_ms: u64) -> Option<Vec<u8>> {
         *p = (rng.gen_range(0..d.len()), order);
     }
     picks.sort_unstable();
-    let mut found: [Option<&Entry>; RANDOM_TRIES] = [None; RANDOM_TRIES];
+    let mut found: [Option<EntryRef>; RANDOM_TRIES] = [None; RANDOM_TRIES];
     let (mut base, mut next) = (0, 0);
     for t in 0..d.table_count() {
         let len = d.table_len(t);
@@ -201,7 +201,7 @@ pub fn random_key(shard: &Shard, db: usize, now_ms: u64) -> Option<Vec<u8>> {
         base += len;
     }
     if let Some(e) = found.iter().flatten().find(|e| !e.is_expired(now_ms)) {
-        return Some(e.key.to_vec());
+        return Some(e.key().to_vec());
     }
     let live = d.iter().filter(|e| !e.is_expired(now_ms)).count();
     if live == 0 {
@@ -211,7 +211,7 @@ pub fn random_key(shard: &Shard, db: usize, now_ms: u64) -> Option<Vec<u8>> {
     d.iter()
         .filter(|e| !e.is_expired(now_ms))
         .nth(n)
-        .map(|e| e.key.to_vec())
+        .map(|e| e.key().to_vec())
 }
 
 #[cfg(test)]
@@ -225,7 +225,7 @@ mod tests {
     fn shard_with(n: usize) -> Shard {
         let mut s = Shard::new(0, SlotTable::contiguous(1), 16);
         for i in 0..n {
-            s.set(0, format!("key:{i}").as_bytes(), Value::Int(i as i64), 0);
+            s.set(0, format!("key:{i}").as_bytes(), Value::int(i as i64), 0);
         }
         s
     }
@@ -344,7 +344,7 @@ mod tests {
             }
             // Grow and shrink the keyspace between calls.
             for j in 0..40 {
-                s.set(0, format!("extra:{round}:{j}").as_bytes(), Value::Int(0), 0);
+                s.set(0, format!("extra:{round}:{j}").as_bytes(), Value::int(0), 0);
             }
             s.remove(0, format!("key:{}", 1000 + round).as_bytes(), 0);
             round += 1;
@@ -365,7 +365,7 @@ mod tests {
     #[test]
     fn scan_filters_match_type_and_expiry() {
         let mut s = shard_with(300);
-        s.set(0, b"volatile", Value::Int(1), 50);
+        s.set(0, b"volatile", Value::int(1), 50);
         let all = |pattern: Option<&[u8]>, ty: Option<&[u8]>, now| {
             let (mut cursor, mut out) = (0, Vec::new());
             loop {
@@ -393,8 +393,8 @@ mod tests {
     #[test]
     fn keys_skips_expired_and_matches_globs() {
         let mut s = shard_with(20);
-        s.set(0, b"", Value::Int(0), 0);
-        s.set(0, b"gone", Value::Int(0), 10);
+        s.set(0, b"", Value::int(0), 0);
+        s.set(0, b"gone", Value::int(0), 10);
         let mut k = keys_in_shard(&s, 0, b"key:1*", 10);
         k.sort();
         assert_eq!(k.len(), 11);
@@ -411,10 +411,10 @@ mod tests {
         let mut s = Shard::new(0, SlotTable::contiguous(1), 16);
         assert_eq!(random_key(&s, 0, 0), None);
         for i in 0..8 {
-            s.set(0, format!("k{i}").as_bytes(), Value::Int(i), 0);
+            s.set(0, format!("k{i}").as_bytes(), Value::int(i), 0);
         }
         for i in 0..200 {
-            s.set(0, format!("dead{i}").as_bytes(), Value::Int(i), 5);
+            s.set(0, format!("dead{i}").as_bytes(), Value::int(i), 5);
         }
         let mut seen = HashSet::new();
         for _ in 0..400 {
@@ -425,7 +425,7 @@ mod tests {
         assert_eq!(seen.len(), 8);
         assert_eq!(random_key(&s, 1, 10), None);
         let mut only_dead = Shard::new(0, SlotTable::contiguous(1), 16);
-        only_dead.set(0, b"x", Value::Int(1), 5);
+        only_dead.set(0, b"x", Value::int(1), 5);
         assert_eq!(random_key(&only_dead, 0, 5), None);
         assert_eq!(random_key(&only_dead, 0, 4), Some(b"x".to_vec()));
     }

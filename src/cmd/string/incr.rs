@@ -14,8 +14,8 @@ use crate::shard::value::Value;
 
 /// The integer a string value holds, as Redis's `getLongLongFromObject`.
 fn value_i64(v: &Value) -> Option<i64> {
-    if let Value::Int(n) = v {
-        return Some(*n);
+    if let Some(n) = v.as_int() {
+        return Some(n);
     }
     v.as_str()?.with(parse_i64)
 }
@@ -23,19 +23,24 @@ fn value_i64(v: &Value) -> Option<i64> {
 /// Redis's `incrDecrCommand`.
 fn incr_by(ctx: &mut ExecCtx, key: &[u8], delta: i64) -> CmdResult {
     let (db, now) = (ctx.db, ctx.now_ms);
-    let new = match ctx.shard.get_mut(db, key, now) {
-        None => {
-            ctx.shard.set(db, key, Value::Int(delta), 0);
-            delta
-        }
+    // The guard accounts memory when dropped: end its borrow before `set`.
+    let updated = match ctx.shard.get_mut(db, key, now) {
+        None => None,
         Some(mut e) => {
             if !e.value.is_string() {
                 return Err(CmdError::WrongType);
             }
             let old = value_i64(&e.value).ok_or(CmdError::NotInteger)?;
             let new = old.checked_add(delta).ok_or(CmdError::Overflow)?;
-            e.value = Value::Int(new);
-            new
+            e.value = Value::int(new);
+            Some(new)
+        }
+    };
+    let new = match updated {
+        Some(new) => new,
+        None => {
+            ctx.shard.set(db, key, Value::int(delta), 0);
+            delta
         }
     };
     ctx.reply.int(new);
@@ -65,8 +70,8 @@ pub(super) fn decrby(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
 
 /// The long double a string value holds, as Redis's `getLongDoubleFromObject`.
 fn value_ext(v: &Value) -> Option<Ext> {
-    if let Value::Int(n) = v {
-        return Some(Ext::from_i64(*n));
+    if let Some(n) = v.as_int() {
+        return Some(Ext::from_i64(n));
     }
     v.as_str()?.with(long_double::parse)
 }
@@ -74,23 +79,27 @@ fn value_ext(v: &Value) -> Option<Ext> {
 pub(super) fn incrbyfloat(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
     let key = args.get(1);
     let (db, now) = (ctx.db, ctx.now_ms);
-    let entry = ctx.shard.get_mut(db, key, now);
-    let current = match &entry {
-        None => Ext::from_i64(0),
-        Some(e) if !e.value.is_string() => return Err(CmdError::WrongType),
-        Some(e) => value_ext(&e.value).ok_or(CmdError::NotFloat)?,
+    let (text, stored) = {
+        let entry = ctx.shard.get_mut(db, key, now);
+        let current = match &entry {
+            None => Ext::from_i64(0),
+            Some(e) if !e.value.is_string() => return Err(CmdError::WrongType),
+            Some(e) => value_ext(&e.value).ok_or(CmdError::NotFloat)?,
+        };
+        let text = long_double::incr_text(current, args.get(2)).map_err(|bad_float| {
+            if bad_float {
+                CmdError::NotFloat
+            } else {
+                CmdError::Static("ERR increment would produce NaN or Infinity")
+            }
+        })?;
+        // Redis stores the result as a new embstr, even when it reads as an
+        // integer (INCRBYFLOAT k 1 -> "1", embstr).
+        let stored = entry.map(|mut e| e.value = Value::embstr(text.as_bytes()));
+        (text, stored.is_some())
     };
-    let text = long_double::incr_text(current, args.get(2)).map_err(|bad_float| {
-        if bad_float {
-            CmdError::NotFloat
-        } else {
-            CmdError::Static("ERR increment would produce NaN or Infinity")
-        }
-    })?;
-    let value = Value::string(text.as_bytes());
-    match entry {
-        Some(mut e) => e.value = value,
-        None => ctx.shard.set(db, key, value, 0),
+    if !stored {
+        ctx.shard.set(db, key, Value::embstr(text.as_bytes()), 0);
     }
     // The float arithmetic is not replayed: the result is (as Redis does).
     ctx.propagate(&[b"SET", key, text.as_bytes(), b"KEEPTTL"]);

@@ -28,7 +28,7 @@ use super::error::{CmdError, CmdResult};
 use super::table::{flag::*, spec, CommandSpec, Exec, Split};
 use super::{arg_i64, eq_ic, ExecCtx};
 use crate::protocol::{Args, ReplyWriter};
-use crate::shard::db::Entry;
+use crate::shard::entry::EntryRef;
 use crate::shard::value::Value;
 use crate::shard::Shard;
 use crate::slot::key_slot;
@@ -83,7 +83,7 @@ fn read_string<'s>(
     db: usize,
     key: &[u8],
     now: u64,
-) -> Result<Option<&'s Entry>, CmdError> {
+) -> Result<Option<EntryRef<'s>>, CmdError> {
     match shard.get_counted(db, key, now) {
         Some(e) if !e.value.is_string() => Err(CmdError::WrongType),
         found => Ok(found),

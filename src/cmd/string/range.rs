@@ -24,17 +24,23 @@ fn check_length(size: u64, append: u64) -> CmdResult {
 pub(super) fn append(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
     let (key, tail) = (args.get(1), args.get(2));
     let (db, now) = (ctx.db, ctx.now_ms);
-    let len = match ctx.shard.get_mut(db, key, now) {
-        None => {
-            ctx.shard.set(db, key, Value::string(tail), 0);
-            tail.len()
-        }
+    // The guard accounts memory when dropped: end its borrow before `set`.
+    let appended = match ctx.shard.get_mut(db, key, now) {
+        None => None,
         Some(mut e) => {
             let old = e.value.str_len().ok_or(CmdError::WrongType)?;
             check_length(old as u64, tail.len() as u64)?;
-            let buf = e.value.make_bytes().ok_or(CmdError::WrongType)?;
+            let buf = e.value.make_raw().ok_or(CmdError::WrongType)?;
             buf.extend_from_slice(tail);
-            buf.len()
+            Some(buf.len())
+        }
+    };
+    let len = match appended {
+        Some(len) => len,
+        None => {
+            // A new key is built whole (int or embstr), as Redis does.
+            ctx.shard.set(db, key, Value::string(tail), 0);
+            tail.len()
         }
     };
     ctx.reply.int(len as i64);
@@ -109,26 +115,16 @@ pub(super) fn setrange(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
     }
     let (db, now) = (ctx.db, ctx.now_ms);
     let offset_u = offset as u64;
-    let len = match ctx.shard.get_mut(db, key, now) {
-        None => {
-            if patch.is_empty() {
-                0
-            } else {
-                check_length(offset_u, patch.len() as u64)?;
-                let mut buf = vec![0u8; offset as usize + patch.len()];
-                buf[offset as usize..].copy_from_slice(patch);
-                let len = buf.len();
-                ctx.shard.set(db, key, Value::Bytes(buf), 0);
-                len
-            }
-        }
-        Some(mut e) => {
+    // The guard accounts memory when dropped: end its borrow before `set`.
+    let patched = match ctx.shard.get_mut(db, key, now) {
+        None => None,
+        Some(mut e) => Some({
             let old = e.value.str_len().ok_or(CmdError::WrongType)?;
             if patch.is_empty() {
                 old
             } else {
                 check_length(offset_u, patch.len() as u64)?;
-                let buf = e.value.make_bytes().ok_or(CmdError::WrongType)?;
+                let buf = e.value.make_raw().ok_or(CmdError::WrongType)?;
                 let end = offset as usize + patch.len();
                 if buf.len() < end {
                     buf.resize(end, 0);
@@ -136,6 +132,19 @@ pub(super) fn setrange(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
                 buf[offset as usize..end].copy_from_slice(patch);
                 buf.len()
             }
+        }),
+    };
+    let len = match patched {
+        Some(len) => len,
+        None if patch.is_empty() => 0,
+        None => {
+            check_length(offset_u, patch.len() as u64)?;
+            let mut buf = vec![0u8; offset as usize + patch.len()];
+            buf[offset as usize..].copy_from_slice(patch);
+            let len = buf.len();
+            // Built in place, as Redis's SETRANGE on a new key: raw.
+            ctx.shard.set(db, key, Value::raw(&buf), 0);
+            len
         }
     };
     ctx.reply.int(len as i64);

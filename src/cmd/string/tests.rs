@@ -77,7 +77,7 @@ fn get_set_basics_and_encoding() {
     assert_eq!(t.run(&["SET", "k", "v"]), OK);
     assert_eq!(t.run(&["GET", "k"]), bulk("v"));
     assert_eq!(t.run(&["SET", "n", "-42"]), OK);
-    assert_eq!(t.shard.get(0, b"n", NOW).unwrap().value, Value::Int(-42));
+    assert_eq!(t.shard.get(0, b"n", NOW).unwrap().value, Value::int(-42));
     assert_eq!(t.run(&["GET", "n"]), bulk("-42"));
     assert_eq!(t.run(&["SET", "", ""]), OK);
     assert_eq!(t.run(&["GET", ""]), "$0\r\n\r\n");
@@ -288,7 +288,7 @@ fn integer_counters() {
     assert_eq!(t.run(&["INCRBY", "n", "41"]), ":42\r\n");
     assert_eq!(t.run(&["DECR", "n"]), ":41\r\n");
     assert_eq!(t.run(&["DECRBY", "n", "-9"]), ":50\r\n");
-    assert_eq!(t.shard.get(0, b"n", NOW).unwrap().value, Value::Int(50));
+    assert_eq!(t.shard.get(0, b"n", NOW).unwrap().value, Value::int(50));
     assert_eq!(
         t.run(&["DECRBY", "n", "-9223372036854775808"]),
         "-ERR decrement would overflow\r\n"
@@ -308,7 +308,7 @@ fn integer_counters() {
         assert_eq!(t.run(&["SET", "s", v]), OK);
         assert_eq!(t.run(&["INCR", "s"]), NOT_INT, "{v:?}");
     }
-    t.shard.set(0, b"raw", Value::Bytes(b"17".to_vec()), 0);
+    t.shard.set(0, b"raw", Value::raw(b"17"), 0);
     assert_eq!(t.run(&["INCRBY", "raw", "3"]), ":20\r\n");
 }
 
@@ -319,7 +319,12 @@ fn incrbyfloat_cases() {
     assert_eq!(t.run(&["INCRBYFLOAT", "f", "0.2"]), bulk("0.3"));
     assert_eq!(t.run(&["SET", "h", "5.0e3", "EX", "9"]), OK);
     assert_eq!(t.run(&["INCRBYFLOAT", "h", "0x1p3"]), bulk("5008"));
-    assert_eq!(t.shard.get(0, b"h", NOW).unwrap().value, Value::Int(5008));
+    // Redis 7.0 stores INCRBYFLOAT's result as a new embstr, even "5008".
+    assert_eq!(
+        t.shard.get(0, b"h", NOW).unwrap().value,
+        Value::embstr(b"5008")
+    );
+    assert_eq!(t.run(&["OBJECT", "ENCODING", "h"]), bulk("embstr"));
     assert_eq!(t.ttl_ms("h"), Some(NOW + 9000));
     for bad in ["  1", "1e", "nan", "1e5000", "", "1 "] {
         assert_eq!(t.run(&["INCRBYFLOAT", "h", bad]), NOT_FLOAT, "{bad:?}");

@@ -6,17 +6,15 @@
 //! [`Value::typed`], so a new variant that lacks an implementation is a
 //! compile error, not a silent omission.
 //!
-//! Strings keep Redis's integer encoding: a value that is the canonical decimal
-//! form of an i64 is stored as the integer itself (no allocation, fast INCR).
-//! A big string that arrived as a big bulk keeps the buffer it was read into
-//! ([`Value::Shared`]): storing it copies nothing; a write to it copies it out.
+//! Strings are one variant, [`Value::Str`], whose encodings (integer,
+//! inline, heap, in-place, shared big bulk) are the string module's own
+//! business; callers use the helpers below, never the representation.
 
 pub mod string;
 
 use crate::persist::rdb::read::{RdbDecode, RdbReader};
 use crate::persist::rdb::write::RdbPayload;
 use crate::persist::rdb::RdbError;
-use crate::protocol::parser::parse_i64;
 use bytes::Bytes;
 use string::Str;
 
@@ -42,36 +40,46 @@ pub trait ValueType {
 
 /// A value seen as its type: one variant per [`ValueType`].
 pub enum Typed<'a> {
-    Str(Str<'a>),
+    Str(&'a Str),
 }
 
-/// A stored value. Other Redis types join this enum as they are implemented.
+/// A stored value. Other Redis types join this enum as they are
+/// implemented, each next to `Str`; its size stays 16 bytes (an entry
+/// holds it inline).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Value {
-    /// A string holding the canonical decimal form of this integer.
-    Int(i64),
-    /// Any other string (binary safe).
-    Bytes(Vec<u8>),
-    /// A string stored in the buffer its big bulk argument was read into.
-    Shared(Bytes),
+    /// A string (see string.rs for its encodings).
+    Str(Str),
 }
+
+const _: () = assert!(std::mem::size_of::<Value>() == 16);
 
 impl Value {
     /// Builds a string value, choosing the integer encoding when it round-trips.
     pub fn string(data: &[u8]) -> Value {
-        if data.len() <= 20 {
-            if let Some(n) = parse_i64(data) {
-                return Value::Int(n);
-            }
-        }
-        Value::Bytes(data.to_vec())
+        Value::Str(Str::new(data))
+    }
+
+    /// A string in the integer encoding.
+    pub fn int(n: i64) -> Value {
+        Value::Str(Str::int(n))
+    }
+
+    /// A string that never takes the integer encoding (INCRBYFLOAT's result).
+    pub fn embstr(data: &[u8]) -> Value {
+        Value::Str(Str::bytes(data))
+    }
+
+    /// A string built in place (SETRANGE on a missing key): `raw`.
+    pub fn raw(data: &[u8]) -> Value {
+        Value::Str(Str::raw(data))
     }
 
     /// Builds a string value from an argument: its own buffer when it came
     /// as a big bulk (`shared`, no copy), else as [`Value::string`].
     pub fn from_arg(data: &[u8], shared: Option<&Bytes>) -> Value {
         match shared {
-            Some(b) if b.len() > 20 => Value::Shared(b.clone()),
+            Some(b) if b.len() > 20 => Value::Str(Str::shared(b.clone())),
             _ => Value::string(data),
         }
     }
@@ -79,9 +87,21 @@ impl Value {
     /// The value as its type's view. The one place new variants are mapped.
     pub fn typed(&self) -> Typed<'_> {
         match self {
-            Value::Int(n) => Typed::Str(Str::Int(*n)),
-            Value::Bytes(b) => Typed::Str(Str::Owned(b)),
-            Value::Shared(b) => Typed::Str(Str::Shared(b)),
+            Value::Str(s) => Typed::Str(s),
+        }
+    }
+
+    /// The string, when this is one.
+    pub fn as_string(&self) -> Option<&Str> {
+        match self {
+            Value::Str(s) => Some(s),
+        }
+    }
+
+    /// The string, mutably, when this is one.
+    pub fn as_string_mut(&mut self) -> Option<&mut Str> {
+        match self {
+            Value::Str(s) => Some(s),
         }
     }
 
@@ -127,13 +147,21 @@ impl Value {
 
     /// True for every string encoding.
     pub fn is_string(&self) -> bool {
-        matches!(self, Value::Int(_) | Value::Bytes(_) | Value::Shared(_))
+        matches!(self.typed(), Typed::Str(_))
     }
 
     /// Heap bytes held beyond the entry, for memory accounting.
     pub fn mem_usage(&self) -> usize {
         match self.typed() {
             Typed::Str(s) => s.mem_usage(),
+        }
+    }
+
+    /// Bytes of data proper (inline bytes used, or heap bytes): the part of
+    /// [`Value::mem_usage`] plus the value's 16 bytes that is not overhead.
+    pub fn payload_bytes(&self) -> usize {
+        match self.typed() {
+            Typed::Str(s) => s.payload_bytes(),
         }
     }
 }
@@ -174,38 +202,27 @@ impl StrRef<'_> {
 impl Value {
     /// Borrow the string's bytes (`None` for non-string types).
     pub fn as_str(&self) -> Option<StrRef<'_>> {
-        match self {
-            Value::Int(n) => Some(StrRef::Int(itoa::Buffer::new(), *n)),
-            Value::Bytes(b) => Some(StrRef::Slice(b)),
-            Value::Shared(b) => Some(StrRef::Slice(b)),
-        }
+        let s = self.as_string()?;
+        Some(match (s.as_slice(), s.as_int()) {
+            (Some(b), _) => StrRef::Slice(b),
+            (None, n) => StrRef::Int(itoa::Buffer::new(), n.unwrap_or(0)),
+        })
     }
 
     /// The string's length in bytes.
     pub fn str_len(&self) -> Option<usize> {
-        match self {
-            Value::Int(n) => Some(itoa::Buffer::new().format(*n).len()),
-            Value::Bytes(b) => Some(b.len()),
-            Value::Shared(b) => Some(b.len()),
-        }
+        self.as_string().map(Str::len)
     }
 
-    /// Converts a string value to the raw encoding and returns its buffer.
-    pub fn make_bytes(&mut self) -> Option<&mut Vec<u8>> {
-        match self {
-            Value::Int(n) => {
-                *self = Value::Bytes(itoa::Buffer::new().format(*n).as_bytes().to_vec());
-            }
-            Value::Shared(b) => {
-                // Takes the allocation over when nothing else holds it.
-                *self = Value::Bytes(Vec::from(std::mem::take(b)));
-            }
-            Value::Bytes(_) => {}
-        }
-        match self {
-            Value::Bytes(b) => Some(b),
-            Value::Int(_) | Value::Shared(_) => None,
-        }
+    /// The integer of a string in the integer encoding.
+    pub fn as_int(&self) -> Option<i64> {
+        self.as_string()?.as_int()
+    }
+
+    /// Converts a string value to the in-place (`raw`) form and returns its
+    /// buffer (`None` for non-string types).
+    pub fn make_raw(&mut self) -> Option<&mut thin_vec::ThinVec<u8>> {
+        self.as_string_mut().map(Str::make_raw)
     }
 }
 
@@ -215,28 +232,30 @@ mod tests {
 
     #[test]
     fn integer_encoding_only_for_canonical_forms() {
-        assert_eq!(Value::string(b"123"), Value::Int(123));
-        assert_eq!(Value::string(b"0123"), Value::Bytes(b"0123".to_vec()));
-        assert_eq!(Value::string(b"+1"), Value::Bytes(b"+1".to_vec()));
-        assert_eq!(Value::string(b"-0"), Value::Bytes(b"-0".to_vec()));
+        assert_eq!(Value::string(b"123"), Value::int(123));
+        assert_eq!(Value::string(b"0123").as_int(), None);
+        assert_eq!(Value::string(b"+1").as_int(), None);
+        assert_eq!(Value::string(b"-0").as_int(), None);
+        assert_eq!(Value::embstr(b"7").as_int(), None);
     }
 
     #[test]
-    fn make_bytes_formats_integers() {
-        let mut v = Value::Int(-42);
-        v.make_bytes().unwrap().push(b'x');
-        assert_eq!(v, Value::Bytes(b"-42x".to_vec()));
-        assert_eq!(Value::Int(-42).str_len(), Some(3));
+    fn make_raw_formats_integers() {
+        let mut v = Value::int(-42);
+        v.make_raw().unwrap().push(b'x');
+        assert_eq!(v.as_str().unwrap().with(|b| b.to_vec()), b"-42x");
+        assert_eq!(v.encoding(), "raw");
+        assert_eq!(Value::int(-42).str_len(), Some(3));
     }
 
     #[test]
     fn string_encodings_and_rewrite() {
-        assert_eq!(Value::Int(5).encoding(), "int");
+        assert_eq!(Value::int(5).encoding(), "int");
         assert_eq!(Value::string(&[b'a'; 44]).encoding(), "embstr");
         assert_eq!(Value::string(&[b'a'; 45]).encoding(), "raw");
-        assert_eq!(Value::Int(5).type_name(), "string");
+        assert_eq!(Value::int(5).type_name(), "string");
         let mut got = Vec::new();
-        Value::Int(-7).rewrite(b"k", 0, &mut |argv| {
+        Value::int(-7).rewrite(b"k", 0, &mut |argv| {
             got = argv.iter().map(|a| a.to_vec()).collect::<Vec<_>>()
         });
         assert_eq!(got, [b"SET".to_vec(), b"k".to_vec(), b"-7".to_vec()]);

@@ -14,6 +14,7 @@
 
 pub mod db;
 pub mod journal;
+mod memory_shim;
 pub mod snapshot;
 pub mod value;
 pub mod watch;

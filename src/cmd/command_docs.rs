@@ -30,6 +30,21 @@ pub fn find_subcommand(subs: &'static [CommandSpec], name: &[u8]) -> Option<&'st
     })
 }
 
+/// The subcommand `args[1]` names, checked as Redis checks it (unknown
+/// subcommand, then its arity); returns its short name (`usage`).
+pub fn check_subcommand(
+    args: &Args<'_>,
+    subs: &'static [CommandSpec],
+) -> Result<&'static str, CmdError> {
+    let Some(sub) = find_subcommand(subs, args.get(1)) else {
+        return Err(unknown_subcommand(args));
+    };
+    if !sub.arity_ok(args.len()) {
+        return Err(CmdError::WrongArity(sub.name.into()));
+    }
+    Ok(sub.name.split_once('|').map_or(sub.name, |(_, s)| s))
+}
+
 /// Looks a command up by its full name (`get`, `client|list`), as
 /// `COMMAND INFO` and `COMMAND DOCS` accept it.
 pub fn find_command(name: &[u8]) -> Option<&'static CommandSpec> {

@@ -35,10 +35,8 @@ pub struct InfoFacts {
     /// False when some shard's last AOF write or fsync failed.
     /// Per database: (keys, keys with an expiry).
     pub keyspace: Vec<(usize, usize)>,
-    /// Bytes of memory in use (RSS is fine until per-shard accounting lands).
-    pub used_memory: u64,
-    /// Highest `used_memory` seen (0: `used_memory` is shown).
-    pub used_memory_peak: u64,
+    /// Every shard's accounted memory with the process's RSS (`# Memory`).
+    pub memory: super::memory::MemoryReport,
     /// `# Commandstats`, one entry per command that ran (full names,
     /// `client|list`).
     pub commandstats: Vec<CommandStat>,
@@ -300,15 +298,12 @@ fn clients(s: &mut Section, f: &InfoFacts, core: &CoreInfo) {
 }
 
 fn memory(s: &mut Section, f: &InfoFacts, core: &CoreInfo) {
-    let rss = resident_memory();
-    let used = if f.used_memory > 0 {
-        f.used_memory
-    } else {
-        rss
-    };
-    let peak = f.used_memory_peak.max(used);
+    let m = &f.memory;
+    let a = &m.allocator;
+    let (used, rss, peak) = (m.total as u64, m.rss as u64, m.peak.max(m.total) as u64);
     let system = total_system_memory();
     let maxmemory: u64 = config(core, "maxmemory", "0").parse().unwrap_or(0);
+    let two = |v: f64| format!("{v:.2}");
     s.kv("used_memory", used);
     s.kv("used_memory_human", bytes_to_human(used));
     s.kv("used_memory_rss", rss);
@@ -317,38 +312,64 @@ fn memory(s: &mut Section, f: &InfoFacts, core: &CoreInfo) {
     s.kv("used_memory_peak_human", bytes_to_human(peak));
     s.kv(
         "used_memory_peak_perc",
-        format_args!("{:.2}%", percent(used, peak)),
+        format_args!("{:.2}%", m.peak_percentage()),
     );
-    s.kv("used_memory_overhead", 0);
-    s.kv("used_memory_startup", 0);
-    s.kv("used_memory_dataset", used);
-    s.kv("used_memory_dataset_perc", "100.00%");
+    s.kv("used_memory_overhead", m.overhead_total);
+    s.kv("used_memory_startup", m.startup);
+    s.kv("used_memory_dataset", m.dataset());
+    s.kv(
+        "used_memory_dataset_perc",
+        format_args!("{:.2}%", m.dataset_percentage()),
+    );
+    s.kv("allocator_allocated", a.allocated);
+    s.kv("allocator_active", a.active);
+    s.kv("allocator_resident", a.resident);
     s.kv("total_system_memory", system);
     s.kv("total_system_memory_human", bytes_to_human(system));
-    s.kv("used_memory_lua", 0);
-    s.kv("used_memory_lua_human", "0B");
-    s.kv("used_memory_scripts", 0);
-    s.kv("used_memory_scripts_human", "0B");
-    s.kv("number_of_cached_scripts", 0);
+    for (name, value) in [
+        ("used_memory_lua", "0"),
+        ("used_memory_vm_eval", "0"),
+        ("used_memory_lua_human", "0B"),
+        ("used_memory_scripts_eval", "0"),
+        ("number_of_cached_scripts", "0"),
+        ("number_of_functions", "0"),
+        ("number_of_libraries", "0"),
+        ("used_memory_vm_functions", "0"),
+        ("used_memory_vm_total", "0"),
+        ("used_memory_vm_total_human", "0B"),
+        ("used_memory_functions", "0"),
+        ("used_memory_scripts", "0"),
+        ("used_memory_scripts_human", "0B"),
+    ] {
+        s.kv(name, value);
+    }
     s.kv("maxmemory", maxmemory);
     s.kv("maxmemory_human", bytes_to_human(maxmemory));
     s.kv(
         "maxmemory_policy",
         config(core, "maxmemory-policy", "noeviction"),
     );
-    let frag = if used == 0 {
+    s.kv("allocator_frag_ratio", two(a.fragmentation_ratio()));
+    s.kv("allocator_frag_bytes", a.active.saturating_sub(a.allocated));
+    s.kv("allocator_rss_ratio", two(a.rss_ratio()));
+    s.kv("allocator_rss_bytes", a.resident.saturating_sub(a.active));
+    let rss_overhead = if a.resident == 0 {
         0.0
     } else {
-        rss as f64 / used as f64
+        rss as f64 / a.resident as f64
     };
-    s.kv("mem_fragmentation_ratio", format_args!("{frag:.2}"));
+    s.kv("rss_overhead_ratio", two(rss_overhead));
+    s.kv("rss_overhead_bytes", m.rss as i64 - a.resident as i64);
+    s.kv("mem_fragmentation_ratio", two(m.fragmentation()));
     s.kv("mem_fragmentation_bytes", rss as i64 - used as i64);
-    s.kv("mem_not_counted_for_evict", 0);
+    s.kv("mem_not_counted_for_evict", m.aof_buffer);
     s.kv("mem_replication_backlog", 0);
+    s.kv("mem_total_replication_buffers", 0);
     s.kv("mem_clients_slaves", 0);
     s.kv("mem_clients_normal", 0);
-    s.kv("mem_aof_buffer", 0);
-    s.kv("mem_allocator", "libc");
+    s.kv("mem_cluster_links", 0);
+    s.kv("mem_aof_buffer", m.aof_buffer);
+    s.kv("mem_allocator", super::memory::allocator::name());
     s.kv("active_defrag_running", 0);
     s.kv("lazyfree_pending_objects", 0);
     s.kv("lazyfreed_objects", 0);
@@ -542,14 +563,6 @@ fn total_system_memory() -> u64 {
     pages.max(0) as u64 * page.max(0) as u64
 }
 
-fn percent(part: u64, whole: u64) -> f64 {
-    if whole == 0 {
-        0.0
-    } else {
-        part as f64 * 100.0 / whole as f64
-    }
-}
-
 /// Redis's `bytesToHuman`: `123B`, `1.35M`, two decimals from K to P.
 pub fn bytes_to_human(n: u64) -> String {
     const UNITS: &[(u32, &str)] = &[(10, "K"), (20, "M"), (30, "G"), (40, "T"), (50, "P")];
@@ -629,7 +642,10 @@ mod tests {
                 p99: 3.0,
                 p999: 11.0,
             }],
-            used_memory: 1_411_368,
+            memory: crate::cmd::memory::MemoryReport {
+                total: 1_411_368,
+                ..Default::default()
+            },
             ..Default::default()
         };
         let text = info(&["info", "everything"], &f);

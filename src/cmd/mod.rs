@@ -15,6 +15,7 @@ pub mod generic;
 pub mod glob;
 pub mod info;
 pub mod keygen;
+pub mod memory;
 pub mod observability;
 pub mod ops;
 pub mod server;

@@ -58,6 +58,14 @@ pub enum ShardOp {
     },
     /// Per-db (keys, expires) for INFO keyspace, plus shard stats.
     Keyspace,
+    /// The shard's memory figures (MEMORY STATS/DOCTOR, INFO memory).
+    Memory,
+    /// MEMORY PURGE: return this executor's free allocator pages.
+    Purge,
+    /// MEMORY USAGE: the bytes `key` costs, or nil.
+    MemoryUsage {
+        key: Bytes,
+    },
     /// WATCH: register watchers; returns (version, exists) per key.
     Watch {
         keys: Vec<Bytes>,
@@ -91,6 +99,9 @@ pub enum OpResult {
         hits: u64,
         misses: u64,
     },
+    Memory(super::memory::ShardMemory),
+    /// MEMORY USAGE's answer (None: no such key).
+    Usage(Option<usize>),
     Err(CmdError),
 }
 
@@ -182,6 +193,12 @@ pub fn apply(shard: &mut Shard, db: usize, now_ms: u64, op: ShardOp) -> OpResult
                 })
                 .count() as i64,
         ),
+        ShardOp::Memory => OpResult::Memory(super::memory::shard_memory(shard)),
+        ShardOp::Purge => {
+            super::memory::allocator::purge();
+            OpResult::Ok
+        }
+        ShardOp::MemoryUsage { key } => OpResult::Usage(shard.key_memory(db, &key)),
         ShardOp::Keyspace => OpResult::Keyspace {
             dbs: (0..shard.databases())
                 .map(|d| (shard.db(d).len(), shard.db(d).volatile()))

@@ -106,6 +106,9 @@ pub enum Global {
     Slowlog,
     Latency,
     Monitor,
+    /// MEMORY (USAGE on the key's shard, STATS/DOCTOR from every shard;
+    /// route::memory).
+    Memory,
     /// SAVE / BGSAVE / LASTSAVE / BGREWRITEAOF (route::persist).
     Save,
     BgSave,
@@ -243,6 +246,7 @@ fn all_groups() -> impl Iterator<Item = &'static CommandSpec> {
         .chain(super::server::COMMANDS)
         .chain(super::transactions::COMMANDS)
         .chain(super::observability::COMMANDS)
+        .chain(super::memory::COMMANDS)
 }
 
 fn index() -> &'static HashMap<&'static str, &'static CommandSpec> {

@@ -15,7 +15,7 @@ use crate::runtime::shutdown::request_process_shutdown;
 const SCAN_SHARD_SHIFT: u32 = 54;
 
 /// Runs `op` (built per shard) on every shard; results indexed by shard.
-async fn fan_out(env: &Env<'_>, db: usize, make: impl Fn() -> ShardOp) -> Vec<OpResult> {
+pub(super) async fn fan_out(env: &Env<'_>, db: usize, make: impl Fn() -> ShardOp) -> Vec<OpResult> {
     let ops = (0..env.core.cores).map(|s| (s, make())).collect();
     run_ops(env, db, ops).await
 }
@@ -220,6 +220,7 @@ pub async fn run(env: &Env<'_>, g: Global, cmd_idx: usize, out: &mut Vec<u8>) {
             crate::route::txn::run(env, g, cmd_idx, out).await
         }
         Global::Config => super::config::run(env, cmd_idx, out).await,
+        Global::Memory => super::memory::run(env, cmd_idx, out).await,
         Global::Save | Global::BgSave | Global::LastSave | Global::BgRewriteAof => {
             super::persist::run(env, g, cmd_idx, out).await
         }
@@ -345,7 +346,7 @@ async fn gather_info(env: &Env<'_>) -> crate::cmd::server::InfoFacts {
         }
     }
     facts.rdb_changes_since_last_save = super::persist::changes_since_save(env.core).await;
-    facts.used_memory = crate::cmd::info::resident_memory();
+    facts.memory = super::memory::report(env).await;
     crate::cmd::info::add_command_stats(
         &mut facts,
         crate::runtime::gather::command_stats(env.core).await,

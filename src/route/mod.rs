@@ -12,6 +12,7 @@ pub mod config;
 pub mod global;
 #[cfg(test)]
 pub mod harness;
+pub mod memory;
 pub mod monitor;
 pub mod multikey;
 pub mod observe;

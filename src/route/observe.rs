@@ -3,7 +3,7 @@
 //! [`crate::cmd::observability`]).
 
 use crate::cmd::client::ClientState;
-use crate::cmd::command_docs::{find_subcommand, reply_help, unknown_subcommand};
+use crate::cmd::command_docs::{check_subcommand, reply_help};
 use crate::cmd::observability as obs;
 use crate::cmd::table::Global;
 use crate::cmd::{eq_ic, CmdError};
@@ -35,20 +35,6 @@ pub async fn run(
     }
 }
 
-/// Checks the subcommand exists and its arity; returns its short name.
-fn subcommand(
-    args: &Args<'_>,
-    subs: &'static [crate::cmd::CommandSpec],
-) -> Result<&'static str, CmdError> {
-    let Some(sub) = find_subcommand(subs, args.get(1)) else {
-        return Err(unknown_subcommand(args));
-    };
-    if !sub.arity_ok(args.len()) {
-        return Err(CmdError::WrongArity(sub.name.into()));
-    }
-    Ok(sub.name.split_once('|').map_or(sub.name, |(_, s)| s))
-}
-
 fn outputs(all: Vec<Option<MetricsOutput>>) -> impl Iterator<Item = MetricsOutput> {
     all.into_iter().flatten()
 }
@@ -59,7 +45,7 @@ async fn slowlog(
     reply: &mut ReplyWriter<'_>,
 ) -> Result<(), CmdError> {
     let max_len = crate::metrics::with(|m| m.slowlog_max_len());
-    match subcommand(args, obs::SLOWLOG_SUBCOMMANDS)? {
+    match check_subcommand(args, obs::SLOWLOG_SUBCOMMANDS)? {
         "get" => {
             let mut count = 10usize;
             if args.len() == 3 {
@@ -107,7 +93,7 @@ async fn latency(
     args: &Args<'_>,
     reply: &mut ReplyWriter<'_>,
 ) -> Result<(), CmdError> {
-    match subcommand(args, obs::LATENCY_SUBCOMMANDS)? {
+    match check_subcommand(args, obs::LATENCY_SUBCOMMANDS)? {
         "latest" | "history" => {
             let lists = outputs(every_core(core, || MetricsJob::Latency, None).await)
                 .filter_map(|o| match o {

@@ -105,6 +105,11 @@ impl Journal {
         !self.buf.is_empty()
     }
 
+    /// Bytes the buffer of records not yet taken holds (its capacity).
+    pub fn pending_bytes(&self) -> usize {
+        self.buf.capacity()
+    }
+
     /// Takes the waiting effects and the position they end at.
     pub fn take(&mut self) -> (Vec<u8>, u64) {
         (std::mem::take(&mut self.buf), self.appended)

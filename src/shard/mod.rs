@@ -150,6 +150,8 @@ pub struct Shard {
     policy: ClockPolicy,
     /// Whether integers count as shared (see [`Shard::set_eviction`]).
     shared_integers: bool,
+    /// [`Shard::used_memory`] when built empty: its tables for every db.
+    startup_memory: usize,
 }
 
 impl Shard {
@@ -157,7 +159,7 @@ impl Shard {
         let owned = slots.slots_of(id);
         let tables = owned.len();
         let hasher = DefaultHashBuilder::default();
-        Shard {
+        let mut shard = Shard {
             id,
             slots,
             owned,
@@ -174,7 +176,15 @@ impl Shard {
             snapshot: None,
             policy: ClockPolicy::Lru,
             shared_integers: true,
-        }
+            startup_memory: 0,
+        };
+        shard.startup_memory = shard.used_memory();
+        shard
+    }
+
+    /// What the shard used when built empty (MEMORY STATS `startup.allocated`).
+    pub fn startup_memory(&self) -> usize {
+        self.startup_memory
     }
 
     /// Follows `maxmemory-policy` `name` and `maxmemory`: access clocks are

@@ -10,7 +10,7 @@
 //! argument docs) the reply says less than Redis, never something different.
 
 use super::error::{CmdError, CmdResult};
-use super::table::{self, flag, CommandSpec, Exec, Split};
+use super::table::{self, flag, CommandSpec, Exec};
 use super::{eq_ic, ConnCtx};
 use crate::cmd::glob::glob_match;
 use crate::protocol::{Args, ReplyWriter};
@@ -100,18 +100,17 @@ pub fn reply_help(reply: &mut ReplyWriter, args: &Args, lines: &[&str]) {
 
 /// Key-spec flags derived from the table: reads are `RO access`; writes that
 /// delete (DEL/UNLINK) are `RM delete`; MSET-style writes overwrite (`OW
-/// update`); other writes `RW access update`. Redis declares these per
+/// update`), as their split declares (cmd/split.rs); other writes `RW
+/// access update`. Redis declares these per
 /// command; a table field would make them exact (SET is `RW access update
 /// variable_flags` there, APPEND `RW insert`, EXISTS plain `RO`).
 pub fn key_flags(spec: &CommandSpec) -> &'static [&'static str] {
     if !spec.is_write() {
         return &["RO", "access"];
     }
-    match spec.exec {
-        Exec::MultiKey(_, Split::SumKeys) => &["RM", "delete"],
-        Exec::MultiKey(_, Split::MSet | Split::MSetNx) => &["OW", "update"],
-        _ => &["RW", "access", "update"],
-    }
+    spec.split()
+        .and_then(|split| split.key_flags())
+        .unwrap_or(&["RW", "access", "update"])
 }
 
 /// Command tips (`nondeterministic_output`, `request_policy:...`). The table

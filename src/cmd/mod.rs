@@ -78,7 +78,7 @@ pub fn run_on_shard(
         Exec::Shard(h) | Exec::MultiKey(h, _) => h,
         // The router only sends keyed commands here; answer rather than panic.
         _ => {
-            ReplyWriter::new(out, resp3).error("ERR internal routing error");
+            ReplyWriter::new(out, resp3).error(&CmdError::Internal.to_string());
             return false;
         }
     };

@@ -58,7 +58,7 @@ pub(super) fn incrby(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
 pub(super) fn decrby(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
     let delta = arg_i64(args.get(2))?;
     if delta == i64::MIN {
-        return Err(CmdError::Static("ERR decrement would overflow"));
+        return Err(CmdError::DecrementOverflow);
     }
     incr_by(ctx, args.get(1), -delta)
 }
@@ -84,7 +84,7 @@ pub(super) fn incrbyfloat(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
         if bad_float {
             CmdError::NotFloat
         } else {
-            CmdError::Static("ERR increment would produce NaN or Infinity")
+            CmdError::NanOrInfinity
         }
     })?;
     let value = Value::string(text.as_bytes());

@@ -1,5 +1,8 @@
-//! Commands: the declarative table ([`table`]), the error texts ([`error`]) and
-//! one file per Redis command group holding its table entries and handlers.
+//! Commands: the declarative table ([`table`]), the error texts ([`error`]),
+//! how a multi-key command splits across shards ([`split`]) and how a
+//! keyspace-wide one fans out ([`fanout`]) — both declared by the command's
+//! group — and one file per Redis command group holding its table entries
+//! and handlers.
 //!
 //! Shard handlers ([`ExecCtx`]) run synchronously on the shard that owns the
 //! command's keys and never see the network. Connection handlers ([`ConnCtx`])

@@ -341,9 +341,8 @@ async fn exec(env: &Env<'_>, out: &mut Vec<u8>) {
     .await;
     // The queued commands named themselves on the way; Redis reports EXEC.
     env.client.borrow_mut().last_cmd = "exec";
-    match tx {
-        Some(tx) => tx.finish(specs.iter().any(|spec| spec.is_write())).await,
-        None => {}
+    if let Some(tx) = tx {
+        tx.finish(specs.iter().any(|spec| spec.is_write())).await;
     }
     unwatch_all(env).await;
 }

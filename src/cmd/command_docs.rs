@@ -10,7 +10,7 @@
 //! argument docs) the reply says less than Redis, never something different.
 
 use super::error::{CmdError, CmdResult};
-use super::table::{self, flag, CommandSpec, Exec, Split};
+use super::table::{self, flag, CommandSpec, Exec};
 use super::{eq_ic, ConnCtx};
 use crate::cmd::glob::glob_match;
 use crate::protocol::{Args, ReplyWriter};
@@ -81,9 +81,7 @@ pub fn dispatch(ctx: &mut ConnCtx, args: &Args, subs: &'static [CommandSpec]) ->
     ctx.client.last_cmd = sub.name;
     match sub.exec {
         Exec::Conn(handler) => handler(ctx, args),
-        _ => Err(CmdError::Static(
-            "ERR subcommand cannot run on this connection",
-        )),
+        _ => Err(CmdError::SubcommandElsewhere),
     }
 }
 
@@ -93,9 +91,10 @@ pub fn unknown_subcommand(args: &Args) -> CmdError {
     let sub = args.get(1);
     let sub = String::from_utf8_lossy(&sub[..sub.len().min(128)]);
     let container = String::from_utf8_lossy(args.get(0)).to_ascii_uppercase();
-    CmdError::Msg(format!(
-        "ERR unknown subcommand '{sub}'. Try {container} HELP."
-    ))
+    CmdError::UnknownSubcommand {
+        sub: sub.into_owned(),
+        container,
+    }
 }
 
 /// A HELP reply as Redis's `addReplyHelp` writes it: a header line, `lines`,
@@ -115,18 +114,17 @@ pub fn reply_help(reply: &mut ReplyWriter, args: &Args, lines: &[&str]) {
 
 /// Key-spec flags derived from the table: reads are `RO access`; writes that
 /// delete (DEL/UNLINK) are `RM delete`; MSET-style writes overwrite (`OW
-/// update`); other writes `RW access update`. Redis declares these per
+/// update`), as their split declares (cmd/split.rs); other writes `RW
+/// access update`. Redis declares these per
 /// command; a table field would make them exact (SET is `RW access update
 /// variable_flags` there, APPEND `RW insert`, EXISTS plain `RO`).
 pub fn key_flags(spec: &CommandSpec) -> &'static [&'static str] {
     if !spec.is_write() {
         return &["RO", "access"];
     }
-    match spec.exec {
-        Exec::MultiKey(_, Split::SumKeys) => &["RM", "delete"],
-        Exec::MultiKey(_, Split::MSet | Split::MSetNx) => &["OW", "update"],
-        _ => &["RW", "access", "update"],
-    }
+    spec.split()
+        .and_then(|split| split.key_flags())
+        .unwrap_or(&["RW", "access", "update"])
 }
 
 /// Command tips (`nondeterministic_output`, `request_policy:...`). The table
@@ -341,24 +339,20 @@ pub fn command_list(ctx: &mut ConnCtx, args: &Args) -> CmdResult {
 
 /// The key positions of the command in `args[2..]`, with Redis's errors.
 fn keys_of(args: &Args) -> Result<(&'static CommandSpec, Vec<usize>), CmdError> {
-    let mut spec =
-        table::lookup(args.get(2)).ok_or(CmdError::Static("ERR Invalid command specified"))?;
+    let mut spec = table::lookup(args.get(2)).ok_or(CmdError::InvalidCommand)?;
     let subs = subcommands_of(spec);
     if !subs.is_empty() {
         if args.len() < 4 {
-            return Err(CmdError::Static("ERR Invalid command specified"));
+            return Err(CmdError::InvalidCommand);
         }
-        spec = find_subcommand(subs, args.get(3))
-            .ok_or(CmdError::Static("ERR Invalid command specified"))?;
+        spec = find_subcommand(subs, args.get(3)).ok_or(CmdError::InvalidCommand)?;
     }
     if spec.first_key <= 0 {
-        return Err(CmdError::Static("ERR The command has no key arguments"));
+        return Err(CmdError::NoKeyArguments);
     }
     let argc = args.len() - 2;
     if !spec.arity_ok(argc) {
-        return Err(CmdError::Static(
-            "ERR Invalid number of arguments specified for command",
-        ));
+        return Err(CmdError::InvalidArgCount);
     }
     Ok((spec, spec.key_indexes(argc).collect()))
 }

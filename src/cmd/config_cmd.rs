@@ -77,10 +77,9 @@ pub fn plan_set(cfg: &Config, args: &Args) -> Result<Changes, CmdError> {
         return Err(CmdError::Syntax);
     }
     let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-    let failed = |name: &str, why: &str| {
-        CmdError::Msg(format!(
-            "ERR CONFIG SET failed (possibly related to argument '{name}') - {why}"
-        ))
+    let failed = |name: &str, why: &str| CmdError::ConfigSetFailed {
+        name: name.to_string(),
+        why: why.to_string(),
     };
     // Pass 1 (Redis's configSetCommand): names. The first unknown name wins;
     // otherwise the last immutable/duplicate problem is reported.
@@ -109,9 +108,7 @@ pub fn plan_set(cfg: &Config, args: &Args) -> Result<Changes, CmdError> {
         chosen.push((param, text(args.get(i + 1))));
     }
     if let Some(name) = unknown {
-        return Err(CmdError::Msg(format!(
-            "ERR Unknown option or number of arguments for CONFIG SET - '{name}'"
-        )));
+        return Err(CmdError::ConfigSetUnknown(name.to_string()));
     }
     if let Some((name, why)) = problem {
         return Err(failed(&name, why));
@@ -160,7 +157,7 @@ pub fn config_rewrite(ctx: &mut ConnCtx, _args: &Args) -> CmdResult {
             ctx.reply.ok();
             Ok(())
         }
-        Err(e) => Err(CmdError::Msg(format!("ERR {e}"))),
+        Err(e) => Err(CmdError::Failed(e.to_string())),
     }
 }
 

@@ -49,6 +49,70 @@ pub enum CmdError {
     CrossSlot,
     /// `EXECABORT Transaction discarded because of: <why>` (why without `ERR `).
     ExecAbort(String),
+    /// `ERR string exceeds maximum allowed size (proto-max-bulk-len)`
+    StringTooLong,
+    /// `ERR offset is out of range` (SETRANGE)
+    OffsetOutOfRange,
+    /// `ERR decrement would overflow` (DECRBY of i64::MIN)
+    DecrementOverflow,
+    /// `ERR increment would produce NaN or Infinity`
+    NanOrInfinity,
+    /// `ERR value is out of range, value must between -2147483648 and 2147483647`
+    NotInt32,
+    /// `ERR source and destination objects are the same`
+    SameObject,
+    /// `ERR invalid cursor` (SCAN)
+    InvalidCursor,
+    /// `ERR Unsupported option <opt>` (EXPIRE family)
+    UnsupportedOption(String),
+    /// `ERR NX and XX, GT or LT options at the same time are not compatible`
+    NxWithXxGtLt,
+    /// `ERR GT and LT options at the same time are not compatible`
+    GtWithLt,
+    /// `ERR subcommand cannot run on this connection`
+    SubcommandElsewhere,
+    /// `ERR unknown subcommand '<sub>'. Try <CONTAINER> HELP.`
+    UnknownSubcommand {
+        sub: String,
+        container: String,
+    },
+    /// `ERR Invalid command specified` (COMMAND GETKEYS)
+    InvalidCommand,
+    /// `ERR The command has no key arguments`
+    NoKeyArguments,
+    /// `ERR Invalid number of arguments specified for command`
+    InvalidArgCount,
+    /// `ERR CONFIG SET failed (possibly related to argument '<name>') - <why>`
+    ConfigSetFailed {
+        name: String,
+        why: String,
+    },
+    /// `ERR Unknown option or number of arguments for CONFIG SET - '<name>'`
+    ConfigSetUnknown(String),
+    /// `ERR <why>`: a failure described by its cause (CONFIG REWRITE).
+    Failed(String),
+    /// AUTH without a configured password.
+    AuthWithoutPassword,
+    /// `ERR Protocol version is not an integer or out of range`
+    ProtocolVersion,
+    /// `ERR Syntax error in HELLO option '<opt>'`
+    HelloOption(String),
+    /// `ERR Unknown client type '<type>'`
+    UnknownClientType(String),
+    /// `ERR Invalid client ID`
+    InvalidClientId,
+    /// `ERR Client names cannot contain spaces, newlines or special characters.`
+    BadClientName,
+    /// `ERR Unrecognized option '<attr>'` (CLIENT SETINFO)
+    UnrecognizedOption(String),
+    /// `ERR <attr> cannot contain spaces, newlines or special characters.`
+    BadClientAttr(String),
+    /// `ERR max number of clients reached` (answered at accept)
+    MaxClients,
+    /// `WRONGPASS invalid username-password pair or user is disabled.`
+    WrongPass,
+    /// `NOPROTO unsupported protocol version`
+    NoProto,
     /// A complete error text, e.g. `ERR DB index is out of range`.
     Static(&'static str),
     /// A complete error text built at run time.
@@ -97,6 +161,66 @@ impl fmt::Display for CmdError {
             CmdError::ExecAbort(why) => {
                 write!(f, "EXECABORT Transaction discarded because of: {why}")
             }
+            CmdError::StringTooLong => {
+                f.write_str("ERR string exceeds maximum allowed size (proto-max-bulk-len)")
+            }
+            CmdError::OffsetOutOfRange => f.write_str("ERR offset is out of range"),
+            CmdError::DecrementOverflow => f.write_str("ERR decrement would overflow"),
+            CmdError::NanOrInfinity => f.write_str("ERR increment would produce NaN or Infinity"),
+            CmdError::NotInt32 => f.write_str(
+                "ERR value is out of range, value must between -2147483648 and 2147483647",
+            ),
+            CmdError::SameObject => f.write_str("ERR source and destination objects are the same"),
+            CmdError::InvalidCursor => f.write_str("ERR invalid cursor"),
+            CmdError::UnsupportedOption(opt) => write!(f, "ERR Unsupported option {opt}"),
+            CmdError::NxWithXxGtLt => f.write_str(
+                "ERR NX and XX, GT or LT options at the same time are not compatible",
+            ),
+            CmdError::GtWithLt => {
+                f.write_str("ERR GT and LT options at the same time are not compatible")
+            }
+            CmdError::SubcommandElsewhere => {
+                f.write_str("ERR subcommand cannot run on this connection")
+            }
+            CmdError::UnknownSubcommand { sub, container } => {
+                write!(f, "ERR unknown subcommand '{sub}'. Try {container} HELP.")
+            }
+            CmdError::InvalidCommand => f.write_str("ERR Invalid command specified"),
+            CmdError::NoKeyArguments => f.write_str("ERR The command has no key arguments"),
+            CmdError::InvalidArgCount => {
+                f.write_str("ERR Invalid number of arguments specified for command")
+            }
+            CmdError::ConfigSetFailed { name, why } => write!(
+                f,
+                "ERR CONFIG SET failed (possibly related to argument '{name}') - {why}"
+            ),
+            CmdError::ConfigSetUnknown(name) => write!(
+                f,
+                "ERR Unknown option or number of arguments for CONFIG SET - '{name}'"
+            ),
+            CmdError::Failed(why) => write!(f, "ERR {why}"),
+            CmdError::AuthWithoutPassword => f.write_str(
+                "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
+            ),
+            CmdError::ProtocolVersion => {
+                f.write_str("ERR Protocol version is not an integer or out of range")
+            }
+            CmdError::HelloOption(opt) => write!(f, "ERR Syntax error in HELLO option '{opt}'"),
+            CmdError::UnknownClientType(t) => write!(f, "ERR Unknown client type '{t}'"),
+            CmdError::InvalidClientId => f.write_str("ERR Invalid client ID"),
+            CmdError::BadClientName => f.write_str(
+                "ERR Client names cannot contain spaces, newlines or special characters.",
+            ),
+            CmdError::UnrecognizedOption(attr) => write!(f, "ERR Unrecognized option '{attr}'"),
+            CmdError::BadClientAttr(attr) => write!(
+                f,
+                "ERR {attr} cannot contain spaces, newlines or special characters."
+            ),
+            CmdError::MaxClients => f.write_str("ERR max number of clients reached"),
+            CmdError::WrongPass => {
+                f.write_str("WRONGPASS invalid username-password pair or user is disabled.")
+            }
+            CmdError::NoProto => f.write_str("NOPROTO unsupported protocol version"),
             CmdError::Static(s) => f.write_str(s),
             CmdError::Msg(s) => f.write_str(s),
         }

@@ -1,5 +1,8 @@
-//! Commands: the declarative table ([`table`]), the error texts ([`error`]) and
-//! one file per Redis command group holding its table entries and handlers.
+//! Commands: the declarative table ([`table`]), the error texts ([`error`]),
+//! how a multi-key command splits across shards ([`split`]) and how a
+//! keyspace-wide one fans out ([`fanout`]) — both declared by the command's
+//! group — and one file per Redis command group holding its table entries
+//! and handlers.
 //!
 //! Shard handlers ([`ExecCtx`]) run synchronously on the shard that owns the
 //! command's keys and never see the network. Connection handlers ([`ConnCtx`])
@@ -11,6 +14,7 @@ pub mod command_docs;
 pub mod config_cmd;
 pub mod connection;
 pub mod error;
+pub mod fanout;
 pub mod generic;
 pub mod glob;
 pub mod info;
@@ -19,6 +23,7 @@ pub mod memory;
 pub mod observability;
 pub mod ops;
 pub mod server;
+pub mod split;
 pub mod stat_index;
 pub mod string;
 pub mod table;
@@ -77,7 +82,7 @@ pub fn run_on_shard(
         Exec::Shard(h) | Exec::MultiKey(h, _) => h,
         // The router only sends keyed commands here; answer rather than panic.
         _ => {
-            ReplyWriter::new(out, resp3).error("ERR internal routing error");
+            ReplyWriter::new(out, resp3).error(&CmdError::Internal.to_string());
             return false;
         }
     };

@@ -2,10 +2,16 @@
 //! keyspace. The router sends an op to each owning shard and merges the results;
 //! this is also the seam the transaction coordinator schedules through.
 //!
+//! A command's own per-shard steps travel as [`ShardOp::Part`] and
+//! [`ShardOp::Fan`]: functions declared in its group file, so a new
+//! multi-key or fan-out command adds no variant here.
+//!
 //! Ops carry keys as `Bytes` slices of the original read buffer (no copies) and
 //! return plain data (`OpResult`) so the connection's core can merge.
 
-use super::{generic, CmdError};
+use super::fanout::{FanPart, FanPartFn};
+use super::split::{PartCtx, PartFn};
+use super::CmdError;
 use crate::shard::value::Value;
 use crate::shard::Shard;
 use bytes::Bytes;
@@ -15,46 +21,29 @@ pub type MovedValue = (Value, u64);
 
 #[derive(Debug)]
 pub enum ShardOp {
-    /// Store each pair, clearing any TTL.
-    MSet {
-        pairs: Vec<(Bytes, Bytes)>,
+    /// A step of a split multi-key command, declared in its group file
+    /// (cmd/split.rs), over this shard's arguments.
+    Part { f: PartFn, args: Vec<Bytes> },
+    /// A keyspace-wide command's part, declared in its spec (cmd/fanout.rs).
+    Fan {
+        f: FanPartFn,
+        args: Vec<Bytes>,
+        cursor: u64,
+        count: usize,
     },
     /// How many of `keys` exist (duplicates counted), as a write-path lookup
     /// (no keyspace hit/miss accounting: MSETNX, RENAME checks).
-    CountExisting {
-        keys: Vec<Bytes>,
-    },
+    CountExisting { keys: Vec<Bytes> },
     /// Remove a key and return its value and expiry.
-    Take {
-        key: Bytes,
-    },
+    Take { key: Bytes },
     /// Read a key's value and expiry without removing it.
-    Peek {
-        key: Bytes,
-    },
+    Peek { key: Bytes },
     /// Store a moved value; when `replace` is false an existing key wins.
     /// Returns Int(1) if stored, Int(0) if not.
     Put {
         key: Bytes,
         value: MovedValue,
         replace: bool,
-    },
-    DbSize,
-    Keys {
-        pattern: Bytes,
-    },
-    /// SCAN within this shard from a shard-local cursor.
-    Scan {
-        cursor: u64,
-        count: usize,
-        pattern: Option<Bytes>,
-        type_name: Option<Bytes>,
-    },
-    RandomKey,
-    FlushDb,
-    FlushAll,
-    SwapDb {
-        other: usize,
     },
     /// Per-db (keys, expires) for INFO keyspace, plus shard stats.
     Keyspace,
@@ -67,18 +56,12 @@ pub enum ShardOp {
         key: Bytes,
     },
     /// WATCH: register watchers; returns (version, exists) per key.
-    Watch {
-        keys: Vec<Bytes>,
-    },
+    Watch { keys: Vec<Bytes> },
     /// Drop watchers registered by `Watch`.
-    Unwatch {
-        keys: Vec<Bytes>,
-    },
+    Unwatch { keys: Vec<Bytes> },
     /// EXEC's check: Int(number of keys changed since `Watch`), counting a
     /// key that existed then and has expired since.
-    CheckWatch {
-        keys: Vec<(Bytes, u64, bool)>,
-    },
+    CheckWatch { keys: Vec<(Bytes, u64, bool)> },
 }
 
 #[derive(Debug)]
@@ -91,7 +74,11 @@ pub enum OpResult {
         next: u64,
         keys: Vec<Vec<u8>>,
     },
-    Key(Option<Vec<u8>>),
+    /// The db's size and a random key of it (RANDOMKEY's part).
+    Sampled {
+        len: u64,
+        key: Option<Vec<u8>>,
+    },
     Watched(Vec<(u64, bool)>),
     Keyspace {
         dbs: Vec<(usize, usize)>,
@@ -108,12 +95,29 @@ pub enum OpResult {
 /// Applies `op` to `shard` in database `db`.
 pub fn apply(shard: &mut Shard, db: usize, now_ms: u64, op: ShardOp) -> OpResult {
     match op {
-        ShardOp::MSet { pairs } => {
-            for (k, v) in pairs {
-                shard.set(db, &k, Value::string(&v), 0);
-            }
-            OpResult::Ok
-        }
+        ShardOp::Part { f, args } => f(
+            shard,
+            &PartCtx {
+                db,
+                now_ms,
+                args: &args,
+            },
+        ),
+        ShardOp::Fan {
+            f,
+            args,
+            cursor,
+            count,
+        } => f(
+            shard,
+            &FanPart {
+                db,
+                now_ms,
+                args: &args,
+                cursor,
+                count,
+            },
+        ),
         ShardOp::CountExisting { keys } => {
             OpResult::Int(keys.iter().filter(|k| shard.exists(db, k, now_ms)).count() as i64)
         }
@@ -136,40 +140,6 @@ pub fn apply(shard: &mut Shard, db: usize, now_ms: u64, op: ShardOp) -> OpResult
             }
             shard.set(db, &key, value.0, value.1);
             OpResult::Int(1)
-        }
-        ShardOp::DbSize => OpResult::Int(shard.db(db).len() as i64),
-        ShardOp::Keys { pattern } => {
-            OpResult::Keys(generic::keys_in_shard(shard, db, &pattern, now_ms))
-        }
-        ShardOp::Scan {
-            cursor,
-            count,
-            pattern,
-            type_name,
-        } => {
-            let (next, keys) = generic::scan_shard(
-                shard,
-                db,
-                cursor,
-                count,
-                pattern.as_deref(),
-                type_name.as_deref(),
-                now_ms,
-            );
-            OpResult::Scan { next, keys }
-        }
-        ShardOp::RandomKey => OpResult::Key(generic::random_key(shard, db, now_ms)),
-        ShardOp::FlushDb => {
-            shard.flush_db(db);
-            OpResult::Ok
-        }
-        ShardOp::FlushAll => {
-            shard.flush_all();
-            OpResult::Ok
-        }
-        ShardOp::SwapDb { other } => {
-            shard.swap_db(db, other);
-            OpResult::Ok
         }
         ShardOp::Watch { keys } => OpResult::Watched(
             keys.iter()

@@ -1,6 +1,7 @@
-//! Server commands. Keyspace-wide ones (DBSIZE, KEYS, SCAN, RANDOMKEY,
-//! FLUSHDB, FLUSHALL, INFO, SHUTDOWN) fan out and are executed by
-//! `route::global`; the rest run on the connection's core: TIME, COMMAND
+//! Server commands. DBSIZE, FLUSHDB, FLUSHALL and SWAPDB declare how they
+//! fan out to every shard and merge (cmd/fanout.rs, below); INFO and
+//! SHUTDOWN are run by `route::global`; the rest run on the connection's
+//! core: TIME, COMMAND
 //! ([`command_docs`](super::command_docs)), CONFIG ([`config_cmd`](super::config_cmd)),
 //! and ringkv's own VERSION, STATUS and HELP.
 //!
@@ -9,10 +10,14 @@
 use super::client::CoreInfo;
 use super::command_docs as docs;
 use super::config_cmd as config;
+use super::error::CmdError;
 use super::error::CmdResult;
+use super::fanout::{in_selected_db, ok_merge, sum_merge, Fan, FanEnv, FanOut, FanPart, FanPlan};
+use super::ops::OpResult;
 use super::table::{self, flag::*, spec, CommandSpec, Exec, Global, NO_KEYS};
-use super::ConnCtx;
+use super::{eq_ic, ConnCtx};
 use crate::protocol::{Args, ReplyWriter};
+use crate::shard::Shard;
 
 pub use super::info::InfoFacts;
 
@@ -22,13 +27,10 @@ const ADMIN_FLAGS: u32 = ADMIN | NOSCRIPT | LOADING | STALE;
 
 #[rustfmt::skip]
 pub static COMMANDS: &[CommandSpec] = &[
-    spec("server", "dbsize", 1, READONLY | FAST, NO_KEYS, &["keyspace", "read", "fast"], "Return the number of keys in the selected database", "1.0.0", Exec::Global(Global::DbSize)),
-    spec("generic", "keys", 2, READONLY, NO_KEYS, &["keyspace", "read", "slow", "dangerous"], "Find all keys matching the given pattern", "1.0.0", Exec::Global(Global::Keys)),
-    spec("generic", "scan", -2, READONLY, NO_KEYS, &["keyspace", "read", "slow"], "Incrementally iterate the keys space", "2.8.0", Exec::Global(Global::Scan)),
-    spec("generic", "randomkey", 1, READONLY, NO_KEYS, &["keyspace", "read", "slow"], "Return a random key from the keyspace", "1.0.0", Exec::Global(Global::RandomKey)),
-    spec("server", "flushdb", -1, WRITE, NO_KEYS, &["keyspace", "write", "slow", "dangerous"], "Remove all keys from the current database", "1.0.0", Exec::Global(Global::FlushDb)),
-    spec("server", "swapdb", 3, WRITE | FAST, NO_KEYS, &["keyspace", "write", "fast", "dangerous"], "Swaps two Redis databases", "4.0.0", Exec::Global(Global::SwapDb)),
-    spec("server", "flushall", -1, WRITE, NO_KEYS, &["keyspace", "write", "slow", "dangerous"], "Remove all keys from all databases", "1.0.0", Exec::Global(Global::FlushAll)),
+    spec("server", "dbsize", 1, READONLY | FAST, NO_KEYS, &["keyspace", "read", "fast"], "Return the number of keys in the selected database", "1.0.0", Exec::FanOut(&DBSIZE)),
+    spec("server", "flushdb", -1, WRITE, NO_KEYS, &["keyspace", "write", "slow", "dangerous"], "Remove all keys from the current database", "1.0.0", Exec::FanOut(&FLUSHDB)),
+    spec("server", "swapdb", 3, WRITE | FAST, NO_KEYS, &["keyspace", "write", "fast", "dangerous"], "Swaps two Redis databases", "4.0.0", Exec::FanOut(&SWAPDB)),
+    spec("server", "flushall", -1, WRITE, NO_KEYS, &["keyspace", "write", "slow", "dangerous"], "Remove all keys from all databases", "1.0.0", Exec::FanOut(&FLUSHALL)),
     spec("server", "info", -1, LOADING | STALE, NO_KEYS, &["slow", "dangerous"], "Get information and statistics about the server", "1.0.0", Exec::Global(Global::Info)),
     spec("server", "shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY, NO_KEYS, ADMIN_ACL, "Synchronously save the dataset to disk and then shut down the server", "1.0.0", Exec::Global(Global::Shutdown)),
     spec("server", "save", 1, ADMIN | NOSCRIPT | NO_ASYNC_LOADING | NO_MULTI, NO_KEYS, ADMIN_ACL, "Synchronously save the dataset to disk", "1.0.0", Exec::Global(Global::Save)),
@@ -62,6 +64,105 @@ pub static CONFIG_SUBCOMMANDS: &[CommandSpec] = &[
     spec("server", "config|rewrite", 2, ADMIN_FLAGS, NO_KEYS, ADMIN_ACL, "Rewrite the configuration file with the in memory configuration", "2.8.0", Exec::Conn(config::config_rewrite)),
     spec("server", "config|help", 2, LOADING | STALE, NO_KEYS, &["slow"], "Show helpful text about the different subcommands", "5.0.0", Exec::Conn(config::config_help)),
 ];
+
+/// DBSIZE: every shard's size of the db, added up.
+pub static DBSIZE: FanOut = FanOut {
+    fan: Fan::Every,
+    plan: in_selected_db,
+    part: dbsize_part,
+    merge: sum_merge,
+};
+
+/// FLUSHDB: every shard empties the db, as one transaction.
+pub static FLUSHDB: FanOut = FanOut {
+    fan: Fan::EveryAtomic,
+    plan: flush_plan,
+    part: flushdb_part,
+    merge: ok_merge,
+};
+
+/// FLUSHALL: every shard empties every db, as one transaction.
+pub static FLUSHALL: FanOut = FanOut {
+    fan: Fan::EveryAtomic,
+    plan: flushall_plan,
+    part: flushall_part,
+    merge: ok_merge,
+};
+
+/// SWAPDB a b: every shard swaps the two dbs, as one transaction.
+pub static SWAPDB: FanOut = FanOut {
+    fan: Fan::EveryAtomic,
+    plan: swapdb_plan,
+    part: swapdb_part,
+    merge: ok_merge,
+};
+
+fn dbsize_part(shard: &mut Shard, p: &FanPart) -> OpResult {
+    OpResult::Int(shard.db(p.db).len() as i64)
+}
+
+/// FLUSHDB / FLUSHALL take one optional `SYNC` or `ASYNC`.
+fn flush_plan(args: &Args, env: &FanEnv) -> Result<FanPlan, CmdError> {
+    if args.len() > 2
+        || (args.len() == 2 && !eq_ic(args.get(1), "sync") && !eq_ic(args.get(1), "async"))
+    {
+        return Err(CmdError::Syntax);
+    }
+    in_selected_db(args, env)
+}
+
+fn flushall_plan(args: &Args, env: &FanEnv) -> Result<FanPlan, CmdError> {
+    flush_plan(args, env)?;
+    Ok(FanPlan::default())
+}
+
+fn flushdb_part(shard: &mut Shard, p: &FanPart) -> OpResult {
+    shard.flush_db(p.db);
+    OpResult::Ok
+}
+
+fn flushall_part(shard: &mut Shard, _: &FanPart) -> OpResult {
+    shard.flush_all();
+    OpResult::Ok
+}
+
+/// SWAPDB's two db indexes, Redis's errors in Redis's order.
+fn swapdb_dbs(args: &Args, databases: usize) -> Result<(usize, usize), CmdError> {
+    let parse = |i: usize| super::arg_i64(args.get(i));
+    let (a, b) = match (parse(1), parse(2)) {
+        (Ok(a), Ok(b)) => (a, b),
+        (Err(_), _) => return Err(CmdError::InvalidFirstDb),
+        (_, Err(_)) => return Err(CmdError::InvalidSecondDb),
+    };
+    let dbs = databases as i64;
+    if a < 0 || a >= dbs || b < 0 || b >= dbs {
+        return Err(CmdError::DbOutOfRange);
+    }
+    Ok((a as usize, b as usize))
+}
+
+fn swapdb_plan(args: &Args, env: &FanEnv) -> Result<FanPlan, CmdError> {
+    let (a, _) = swapdb_dbs(args, env.databases)?;
+    Ok(FanPlan {
+        db: a,
+        ..FanPlan::default()
+    })
+}
+
+fn swapdb_part(shard: &mut Shard, p: &FanPart) -> OpResult {
+    let b = p
+        .args
+        .get(2)
+        .and_then(|b| crate::protocol::parser::parse_i64(b))
+        .and_then(|b| usize::try_from(b).ok());
+    match b {
+        Some(b) if b < shard.databases() => {
+            shard.swap_db(p.db, b);
+            OpResult::Ok
+        }
+        _ => OpResult::Err(CmdError::DbOutOfRange),
+    }
+}
 
 /// `TIME`: [seconds, microseconds] as bulk strings, from the wall clock.
 fn time(ctx: &mut ConnCtx, _args: &Args) -> CmdResult {
@@ -167,8 +268,6 @@ pub(crate) mod tests {
                 READONLY,
                 &["keyspace", "read", "slow", "dangerous"],
             ),
-            ("scan", -2, READONLY, &["keyspace", "read", "slow"]),
-            ("randomkey", 1, READONLY, &["keyspace", "read", "slow"]),
             (
                 "flushdb",
                 -1,

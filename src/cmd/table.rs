@@ -61,35 +61,16 @@ pub type ShardHandler = fn(&mut ExecCtx, &Args) -> CmdResult;
 /// A handler that runs on the connection's own core and touches no keys.
 pub type ConnHandler = fn(&mut ConnCtx, &Args) -> CmdResult;
 
-/// How a multi-key command is split when its keys live on several shards.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Split {
-    /// MGET: read each shard's keys, merge values in key order.
-    MGet,
-    /// MSET: write each shard's pairs.
-    MSet,
-    /// MSETNX: check no key exists anywhere, then write.
-    MSetNx,
-    /// DEL/UNLINK/EXISTS/TOUCH: run per shard and add up the integer replies.
-    SumKeys,
-    /// RENAME / RENAMENX: move the value between shards.
-    Rename { nx: bool },
-    /// COPY: copy the value between shards (DB and REPLACE options).
-    Copy,
-}
+pub use super::fanout::FanOut;
+pub use super::split::Split;
 
-/// Commands that need the whole keyspace or the server (fan-out, merge, async).
+/// Server-wide commands the router runs itself (every core's state,
+/// transactions, persistence, shutdown). Keyspace-wide commands are not
+/// here: they declare their fan-out ([`Exec::FanOut`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Global {
-    DbSize,
-    Keys,
-    Scan,
-    RandomKey,
-    FlushDb,
-    FlushAll,
     Info,
     Shutdown,
-    SwapDb,
     /// CLIENT (LIST gathers every core's clients; the rest is connection-local).
     Client,
     /// STATUS (needs the client count of every core).
@@ -121,11 +102,14 @@ pub enum Global {
 pub enum Exec {
     /// Keyed command: runs on the one shard owning its keys.
     Shard(ShardHandler),
-    /// Multi-key command: on one shard when its keys share one, else split.
+    /// Multi-key command: on one shard when its keys share one, else split
+    /// as its [`Split`] declares (cmd/split.rs).
     MultiKey(ShardHandler, Split),
     /// Connection-level command (no keys).
     Conn(ConnHandler),
-    /// Keyspace-wide or server-wide command.
+    /// Keyspace-wide command: per-shard parts and their merge (cmd/fanout.rs).
+    FanOut(&'static FanOut),
+    /// Server-wide command run by the router.
     Global(Global),
 }
 
@@ -201,6 +185,14 @@ impl std::fmt::Debug for CommandSpec {
 }
 
 impl CommandSpec {
+    /// How this command splits across shards, if it is a multi-key command.
+    pub fn split(&self) -> Option<Split> {
+        match self.exec {
+            Exec::MultiKey(_, split) => Some(split),
+            _ => None,
+        }
+    }
+
     pub fn is_write(&self) -> bool {
         self.flags & flag::WRITE != 0
     }

@@ -68,9 +68,8 @@ pub async fn handle_connection<S>(
 {
     let Some(_slot) = limits.admit(core.maxclients()) else {
         Counters::add(&core.counters.rejected_connections, 1);
-        let _ = stream
-            .write_all(b"-ERR max number of clients reached\r\n")
-            .await;
+        let refusal = format!("-{}\r\n", crate::cmd::CmdError::MaxClients);
+        let _ = stream.write_all(refusal.as_bytes()).await;
         let _ = stream.close().await;
         return;
     };

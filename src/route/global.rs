@@ -1,18 +1,21 @@
-//! Keyspace-wide and server-wide commands: fan out to every shard (or core),
-//! merge, reply. SCAN's cursor encodes the shard in its top bits.
+//! Keyspace-wide and server-wide commands. A keyspace-wide command declares
+//! its fan-out in its spec (cmd/fanout.rs) and runs through
+//! [`run_fan_out`], the same for every such command; the server-wide ones
+//! (INFO, STATUS, CLIENT LIST, SHUTDOWN, and the router's own CONFIG,
+//! persistence, observability and transaction commands) are `Global`s.
 
+use super::coordinator::{LockPlan, Tx};
 use super::multikey::{run_op, run_ops};
 use super::pipeline::{write_cmd_error, write_error, Env};
+use crate::cmd::eq_ic;
+use crate::cmd::fanout::{Fan, FanEnv, FanOut, FanPlan, SCAN_SHARD_SHIFT};
 use crate::cmd::ops::{OpResult, ShardOp};
 use crate::cmd::table::Global;
 use crate::cmd::CmdError;
-use crate::cmd::{eq_ic, generic};
 use crate::protocol::ReplyWriter;
 use crate::runtime::mesh::{CoreCounters, JobKind, JobOutput};
 use crate::runtime::shutdown::request_process_shutdown;
-
-/// Bits of a SCAN cursor below the shard number.
-const SCAN_SHARD_SHIFT: u32 = 54;
+use bytes::Bytes;
 
 /// Runs `op` (built per shard) on every shard; results indexed by shard.
 pub(super) async fn fan_out(env: &Env<'_>, db: usize, make: impl Fn() -> ShardOp) -> Vec<OpResult> {
@@ -20,19 +23,94 @@ pub(super) async fn fan_out(env: &Env<'_>, db: usize, make: impl Fn() -> ShardOp
     run_ops(env, db, ops).await
 }
 
-/// Runs a write `op` on every shard as one transaction (every shard locked
-/// whole), so no observer and no replay sees it done on some shards only.
-/// Inside EXEC the transaction's own locks already cover it.
-async fn on_every_shard_atomically(env: &Env<'_>, db: usize, make: impl Fn() -> ShardOp) {
-    if env.txid.is_some() {
-        fan_out(env, db, make).await;
+/// Runs a keyspace-wide command as its spec declares it (cmd/fanout.rs):
+/// `plan` first (its error is the reply), then `part` on the shards the
+/// [`Fan`] names, then `merge`. An [`Fan::EveryAtomic`] write runs as one
+/// transaction with every shard locked whole (inside EXEC, the
+/// transaction's own locks already cover it), so no observer and no replay
+/// sees it done on some shards only.
+pub async fn run_fan_out(env: &Env<'_>, f: &'static FanOut, cmd_idx: usize, out: &mut Vec<u8>) {
+    let args = env.batch.args(cmd_idx);
+    let (db, resp3) = {
+        let c = env.client.borrow();
+        (c.db, c.resp3)
+    };
+    let fan_env = FanEnv {
+        db,
+        databases: env.core.info.databases,
+        shards: env.core.cores,
+    };
+    let plan = match (f.plan)(&args, &fan_env) {
+        Ok(p) => p,
+        Err(e) => {
+            write_cmd_error(env.core, out, &e);
+            return;
+        }
+    };
+    let words: Vec<Bytes> = args
+        .spans()
+        .iter()
+        .map(|&s| env.batch.arg_bytes(s))
+        .collect();
+    let op = |cursor, count| ShardOp::Fan {
+        f: f.part,
+        args: words.clone(),
+        cursor,
+        count,
+    };
+    let results = match f.fan {
+        Fan::Every => fan_out(env, plan.db, || op(0, 0)).await,
+        Fan::EveryAtomic if env.txid.is_some() => fan_out(env, plan.db, || op(0, 0)).await,
+        Fan::EveryAtomic => {
+            let tx = Tx::begin(env.core, LockPlan::every_shard(env.core.cores)).await;
+            let inner = env.in_tx(tx.txid(), None);
+            let results = fan_out(&inner, plan.db, || op(0, 0)).await;
+            tx.commit().await;
+            results
+        }
+        Fan::Walk => vec![walk(env, plan, &op).await],
+    };
+    if let Some(e) = results.iter().find_map(|r| match r {
+        OpResult::Err(e) => Some(e.clone()),
+        _ => None,
+    }) {
+        write_cmd_error(env.core, out, &e);
         return;
     }
-    let all = crate::route::txn::all_shards(env.core);
-    let tx = crate::route::txn::Tx::begin(env.core, all, true).await;
-    let inner = env.in_tx(tx.txid, None);
-    fan_out(&inner, db, make).await;
-    tx.commit(env.core).await;
+    (f.merge)(results, &mut ReplyWriter::new(out, resp3));
+}
+
+/// A [`Fan::Walk`]: shard by shard from the cursor's shard, until a shard
+/// stops inside its keys or `plan.count` keys are in; one `OpResult::Scan`
+/// with the next global cursor (0: done) and every key found.
+async fn walk(env: &Env<'_>, plan: FanPlan, op: &impl Fn(u64, usize) -> ShardOp) -> OpResult {
+    let mut shard = usize::try_from(plan.cursor >> SCAN_SHARD_SHIFT).unwrap_or(usize::MAX);
+    let mut local = plan.cursor & ((1u64 << SCAN_SHARD_SHIFT) - 1);
+    let mut keys = Vec::new();
+    let mut next_cursor = 0u64;
+    while shard < env.core.cores {
+        let want = plan.count.saturating_sub(keys.len()).max(1);
+        let OpResult::Scan { next, keys: found } =
+            run_op(env, shard, plan.db, op(local, want)).await
+        else {
+            break;
+        };
+        keys.extend(found);
+        if next != 0 {
+            next_cursor = ((shard as u64) << SCAN_SHARD_SHIFT) | next;
+            break;
+        }
+        shard += 1;
+        local = 0;
+        if keys.len() >= plan.count && shard < env.core.cores {
+            next_cursor = (shard as u64) << SCAN_SHARD_SHIFT;
+            break;
+        }
+    }
+    OpResult::Scan {
+        next: next_cursor,
+        keys,
+    }
 }
 
 /// Runs a core-level job on every core.
@@ -56,161 +134,8 @@ pub async fn every_core(env: &Env<'_>, kind: impl Fn() -> JobKind) -> Vec<JobOut
 
 pub async fn run(env: &Env<'_>, g: Global, cmd_idx: usize, out: &mut Vec<u8>) {
     let args = env.batch.args(cmd_idx);
-    let (db, resp3) = {
-        let c = env.client.borrow();
-        (c.db, c.resp3)
-    };
+    let resp3 = env.client.borrow().resp3;
     match g {
-        Global::DbSize => {
-            let total: i64 = fan_out(env, db, || ShardOp::DbSize)
-                .await
-                .iter()
-                .map(|r| if let OpResult::Int(n) = r { *n } else { 0 })
-                .sum();
-            ReplyWriter::new(out, resp3).int(total);
-        }
-        Global::Keys => {
-            let pattern = env.batch.arg_bytes(args.spans()[1]);
-            let results = fan_out(env, db, || ShardOp::Keys {
-                pattern: pattern.clone(),
-            })
-            .await;
-            let keys: Vec<Vec<u8>> = results
-                .into_iter()
-                .flat_map(|r| {
-                    if let OpResult::Keys(k) = r {
-                        k
-                    } else {
-                        Vec::new()
-                    }
-                })
-                .collect();
-            let mut reply = ReplyWriter::new(out, resp3);
-            reply.array(keys.len());
-            for k in &keys {
-                reply.bulk(k);
-            }
-        }
-        Global::Scan => {
-            let parsed = match generic::parse_scan_args(&args) {
-                Ok(p) => p,
-                Err(e) => {
-                    write_error(env.core, out, e.to_string().as_bytes());
-                    return;
-                }
-            };
-            let mut shard = (parsed.cursor >> SCAN_SHARD_SHIFT) as usize;
-            let mut local = parsed.cursor & ((1u64 << SCAN_SHARD_SHIFT) - 1);
-            let mut keys = Vec::new();
-            let mut next_cursor = 0u64;
-            let pattern = parsed
-                .pattern
-                .as_ref()
-                .map(|p| bytes::Bytes::copy_from_slice(p));
-            let type_name = parsed
-                .type_name
-                .as_ref()
-                .map(|t| bytes::Bytes::copy_from_slice(t));
-            while shard < env.core.cores {
-                let op = ShardOp::Scan {
-                    cursor: local,
-                    count: parsed.count.saturating_sub(keys.len()).max(1),
-                    pattern: pattern.clone(),
-                    type_name: type_name.clone(),
-                };
-                let OpResult::Scan { next, keys: found } = run_op(env, shard, db, op).await else {
-                    break;
-                };
-                keys.extend(found);
-                if next != 0 {
-                    next_cursor = ((shard as u64) << SCAN_SHARD_SHIFT) | next;
-                    break;
-                }
-                shard += 1;
-                local = 0;
-                if keys.len() >= parsed.count && shard < env.core.cores {
-                    next_cursor = (shard as u64) << SCAN_SHARD_SHIFT;
-                    break;
-                }
-            }
-            let mut reply = ReplyWriter::new(out, resp3);
-            reply.array(2);
-            reply.bulk(next_cursor.to_string().as_bytes());
-            reply.array(keys.len());
-            for k in &keys {
-                reply.bulk(k);
-            }
-        }
-        Global::RandomKey => {
-            let sizes: Vec<i64> = fan_out(env, db, || ShardOp::DbSize)
-                .await
-                .iter()
-                .map(|r| if let OpResult::Int(n) = r { *n } else { 0 })
-                .collect();
-            let total: i64 = sizes.iter().sum();
-            let mut found = None;
-            if total > 0 {
-                use rand::Rng;
-                let mut pick = rand::thread_rng().gen_range(0..total);
-                let mut first = 0;
-                for (s, n) in sizes.iter().enumerate() {
-                    if pick < *n {
-                        first = s;
-                        break;
-                    }
-                    pick -= n;
-                }
-                let mut order = vec![first];
-                order.extend((0..sizes.len()).filter(|&s| sizes[s] > 0 && s != first));
-                for s in order {
-                    if let OpResult::Key(Some(k)) = run_op(env, s, db, ShardOp::RandomKey).await {
-                        found = Some(k);
-                        break;
-                    }
-                }
-            }
-            let mut reply = ReplyWriter::new(out, resp3);
-            match found {
-                Some(k) => reply.bulk(&k),
-                None => reply.null(),
-            }
-        }
-        Global::FlushDb | Global::FlushAll => {
-            if args.len() > 2
-                || (args.len() == 2 && !eq_ic(args.get(1), "sync") && !eq_ic(args.get(1), "async"))
-            {
-                write_cmd_error(env.core, out, &CmdError::Syntax);
-                return;
-            }
-            if g == Global::FlushAll {
-                on_every_shard_atomically(env, 0, || ShardOp::FlushAll).await;
-            } else {
-                on_every_shard_atomically(env, db, || ShardOp::FlushDb).await;
-            }
-            ReplyWriter::new(out, resp3).ok();
-        }
-        Global::SwapDb => {
-            let parse = |i: usize| crate::cmd::arg_i64(args.get(i));
-            let (a, b) = match (parse(1), parse(2)) {
-                (Ok(a), Ok(b)) => (a, b),
-                (Err(_), _) => {
-                    write_cmd_error(env.core, out, &CmdError::InvalidFirstDb);
-                    return;
-                }
-                (_, Err(_)) => {
-                    write_cmd_error(env.core, out, &CmdError::InvalidSecondDb);
-                    return;
-                }
-            };
-            let dbs = env.core.info.databases as i64;
-            if a < 0 || a >= dbs || b < 0 || b >= dbs {
-                write_cmd_error(env.core, out, &CmdError::DbOutOfRange);
-                return;
-            }
-            on_every_shard_atomically(env, a as usize, || ShardOp::SwapDb { other: b as usize })
-                .await;
-            ReplyWriter::new(out, resp3).ok();
-        }
         Global::Info => {
             let facts = gather_info(env).await;
             let text = crate::cmd::info::render_info(&args, &facts, &env.core.info);

@@ -2,17 +2,26 @@
 //! them out, a manual clock, and no executors. A command goes to the shard
 //! owning its keys through the one batch runner (cmd/batch.rs), exactly as a
 //! connection's segment or a peer's batch would; a multi-key command spanning
-//! shards is cut with [`split_by_slots`], its parts run on their shards and
-//! their replies merged with [`merge_replies`]. What needs the mesh (locks
-//! across cores, forwarding) is tested through the real binary.
+//! shards is cut as its spec declares (cmd/split.rs), its parts run on their
+//! shards and their replies merged by that declaration. [`Locks`] gives the
+//! coordinator (route/coordinator.rs) three in-process lock tables, so its
+//! ordering rule is unit-tested (route/coordinator_tests.rs). What needs the
+//! mesh (lock-then-run messages, forwarding) is tested through the real
+//! binary.
 
-use super::multikey::{merge_replies, split_by_slots};
+use super::coordinator::Locker;
 use crate::cmd::batch::{run_batch, BatchCmds, BatchCtx, Cursor};
 use crate::cmd::client::ClientWho;
+use crate::cmd::ops::OpResult;
+use crate::cmd::split::{by_shard, Guarded, PartCtx, PartFn, Split, SplitParts};
 use crate::cmd::table::{self, CommandSpec, Exec};
 use crate::protocol::{Args, Span};
+use crate::runtime::locks::{LockId, LockTable, LockWait, TxId};
+use crate::runtime::notify::Notify;
 use crate::shard::Shard;
 use crate::slot::SlotTable;
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
 
 /// Shards in the harness (the smallest layout with a middle shard).
 pub const SHARDS: usize = 3;
@@ -60,6 +69,99 @@ impl BatchCmds for Cmds<'_> {
     fn entry(&self, i: usize) -> Option<(&'static CommandSpec, Args<'_>, bool)> {
         self.list.get(i).copied()
     }
+}
+
+/// The parts declaration of a multi-key command, by name.
+pub fn parts_of(name: &str) -> &'static SplitParts {
+    match table::lookup(name.as_bytes()).and_then(|s| s.split()) {
+        Some(Split::Parts(p)) => p,
+        _ => panic!("{name} does not split into parts"),
+    }
+}
+
+/// Three shards' lock tables, for the coordinator's unit tests: each
+/// coordinator reaches them through [`Locks::at`] its own core. Every lock
+/// request is logged, and each grant yields once, so two coordinators
+/// interleave between their shards (what makes a wrong order deadlock).
+#[derive(Default)]
+pub struct Locks {
+    pub tables: [RefCell<LockTable<Rc<Notify>, ()>>; SHARDS],
+    next: Cell<u64>,
+    /// (txid, shard) of every lock request, in order.
+    pub log: RefCell<Vec<(TxId, usize)>>,
+}
+
+impl Locks {
+    /// The coordinator of core `me`.
+    pub fn at(&self, me: usize) -> At<'_> {
+        At { locks: self, me }
+    }
+
+    /// True when no shard holds or waits for anything.
+    pub fn idle(&self) -> bool {
+        self.tables.iter().all(|t| t.borrow().is_idle())
+    }
+}
+
+/// [`Locks`] seen from core `me`.
+pub struct At<'a> {
+    pub locks: &'a Locks,
+    pub me: usize,
+}
+
+impl Locker for At<'_> {
+    fn me(&self) -> usize {
+        self.me
+    }
+
+    fn new_txid(&self) -> TxId {
+        let n = self.locks.next.get() + 1;
+        self.locks.next.set(n);
+        (n << 10) | self.me as u64
+    }
+
+    async fn lock(&self, shard: usize, txid: TxId, keys: Vec<LockId>, whole: bool) {
+        self.locks.log.borrow_mut().push((txid, shard));
+        let granted = Rc::new(Notify::default());
+        let wait = LockWait {
+            txid,
+            keys,
+            whole,
+            grantee: granted.clone(),
+        };
+        let now = self.locks.tables[shard].borrow_mut().lock_or_wait(wait);
+        if now.is_none() {
+            granted.wait().await;
+        }
+        futures_lite::future::yield_now().await;
+    }
+
+    fn release(&self, shard: usize, txid: TxId) {
+        let granted = self.locks.tables[shard].borrow_mut().release(txid);
+        for g in granted {
+            g.notify();
+        }
+    }
+
+    async fn wait_free(&self, ids: &[LockId]) {
+        let table = &self.locks.tables[self.me];
+        while ids.iter().any(|&id| table.borrow().is_locked_id(id, None)) {
+            futures_lite::future::yield_now().await;
+        }
+    }
+}
+
+/// Polls `fut` to completion on this thread; panics when it stops making
+/// progress (a deadlock: every task waits for a lock no one will release).
+pub fn run_to_end<T>(fut: impl std::future::Future<Output = T>) -> T {
+    let mut fut = std::pin::pin!(fut);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    for _ in 0..10_000 {
+        if let std::task::Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
+            return v;
+        }
+    }
+    panic!("no progress: deadlock");
 }
 
 pub struct Cluster {
@@ -138,8 +240,11 @@ impl Cluster {
                 )
                 .0
             }
-            (_, Exec::MultiKey(_, split)) => {
-                let parts = split_by_slots(self.slots, split, &args).expect("splits");
+            (_, Exec::MultiKey(_, Split::Parts(p))) => {
+                let parts = match (p.split)(self.slots, &args) {
+                    Ok(parts) => parts,
+                    Err(e) => return format!("-{e}\r\n"),
+                };
                 let replies: Vec<Vec<u8>> = parts
                     .iter()
                     .map(|(s, spans)| {
@@ -151,12 +256,56 @@ impl Cluster {
                     .collect();
                 let replies: Vec<&[u8]> = replies.iter().map(|r| r.as_slice()).collect();
                 let mut out = Vec::new();
-                merge_replies(self.slots, split, &args, &replies, &mut out).expect("merges");
+                (p.merge)(self.slots, &args, &replies, &mut out).expect("merges");
                 out
             }
+            (_, Exec::MultiKey(_, Split::Guarded(g))) => self.run_guarded(g, &req),
             _ => b"-CROSSSLOT\r\n".to_vec(),
         };
         String::from_utf8_lossy(&reply).into_owned()
+    }
+
+    /// A [`Guarded`] command as route/multikey.rs runs it: the check on
+    /// every shard of its keys, then the write on each when allowed.
+    fn run_guarded(&mut self, g: &Guarded, req: &Request) -> Vec<u8> {
+        let args = req.args();
+        let mut out = Vec::new();
+        if let Err(e) = (g.check_args)(&args) {
+            return format!("-{e}\r\n").into_bytes();
+        }
+        let parts: Vec<(usize, Vec<bytes::Bytes>)> = by_shard(self.slots, &args, g.per_key)
+            .into_iter()
+            .map(|(s, spans)| {
+                let view = req.view(&spans[1..]);
+                let words = view.iter_from(0).map(bytes::Bytes::copy_from_slice);
+                (s, words.collect())
+            })
+            .collect();
+        let (db, now_ms) = (self.db, self.now_ms);
+        let mut step = |f: PartFn| -> Vec<OpResult> {
+            parts
+                .iter()
+                .map(|(s, words)| {
+                    f(
+                        &mut self.shards[*s],
+                        &PartCtx {
+                            db,
+                            now_ms,
+                            args: words,
+                        },
+                    )
+                })
+                .collect()
+        };
+        let proceed = (g.proceed)(&step(g.check));
+        if proceed {
+            step(g.apply);
+        }
+        (g.reply)(
+            proceed,
+            &mut crate::protocol::ReplyWriter::new(&mut out, false),
+        );
+        out
     }
 
     pub fn cmd(&mut self, line: &str) -> String {
@@ -175,7 +324,6 @@ impl Cluster {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::cell::Cell;
 
     const T0: u64 = 1_700_000_000_000;
 
@@ -202,7 +350,7 @@ mod tests {
         // Keys in an order that is not the shards' order.
         assert_eq!(c.cmd(&format!("MSET {d} 3 {a} 1 {b} 2")), "+OK\r\n");
         let req = Request::new(&["MGET", b.as_str(), "nokey", d.as_str(), a.as_str()]);
-        let parts = split_by_slots(c.slots, table::Split::MGet, &req.args()).unwrap();
+        let parts = (parts_of("mget").split)(c.slots, &req.args()).unwrap();
         let mut shards: Vec<usize> = parts.iter().map(|p| p.0).collect();
         // Shards in order of first appearance, each once.
         let first = [1, c.slots.shard_of(b"nokey"), 2, 0];
@@ -231,13 +379,8 @@ mod tests {
         let req = Request::new(&["MGET", "a", "b"]);
         let mut out = Vec::new();
         let err: &[u8] = b"-WRONGTYPE x\r\n";
-        let r = merge_replies(
-            slots,
-            table::Split::MGet,
-            &req.args(),
-            &[b"*1\r\n$1\r\nv\r\n", err],
-            &mut out,
-        );
+        let mget = parts_of("mget").merge;
+        let r = mget(slots, &req.args(), &[b"*1\r\n$1\r\nv\r\n", err], &mut out);
         assert_eq!((r, out.as_slice()), (Some(false), err));
         // A part with fewer elements than its keys: nothing written.
         let (sa, sb) = (slots.shard_of(b"a"), slots.shard_of(b"b"));
@@ -247,14 +390,11 @@ mod tests {
             &[b"*1\r\n$1\r\nv\r\n", b"*0\r\n"]
         };
         let mut out = Vec::new();
-        assert_eq!(
-            merge_replies(slots, table::Split::MGet, &req.args(), parts, &mut out),
-            None
-        );
+        assert_eq!(mget(slots, &req.args(), parts, &mut out), None);
         assert!(out.is_empty());
         let mut out = Vec::new();
         let sums: &[&[u8]] = &[b":2\r\n", b":0\r\n", b":5\r\n"];
-        let r = merge_replies(slots, table::Split::SumKeys, &req.args(), sums, &mut out);
+        let r = (parts_of("del").merge)(slots, &req.args(), sums, &mut out);
         assert_eq!((r, out.as_slice()), (Some(true), &b":7\r\n"[..]));
     }
 
@@ -262,7 +402,8 @@ mod tests {
     fn mset_with_a_missing_value_is_not_split() {
         let req = Request::new(&["MSET", "a", "1", "b"]);
         let slots = SlotTable::contiguous(SHARDS);
-        assert!(split_by_slots(slots, table::Split::MSet, &req.args()).is_none());
+        let arity = crate::cmd::CmdError::WrongArity("mset".into());
+        assert_eq!((parts_of("mset").split)(slots, &req.args()), Err(arity));
     }
 
     /// The batch runner stops before a command on a locked key (replies so

@@ -17,8 +17,8 @@
 //! so every write acknowledged after the cut is found by a replay whether
 //! the rewrite finishes or not.
 
+use super::coordinator::{LockPlan, Tx};
 use super::pipeline::{write_cmd_error, Env};
-use super::txn::{all_shards, Tx};
 use crate::cmd::eq_ic;
 use crate::cmd::table::Global;
 use crate::cmd::CmdError;
@@ -246,7 +246,7 @@ async fn cut(
     targets: Vec<PathBuf>,
     rotate: Option<Vec<PathBuf>>,
 ) -> Result<(), String> {
-    let tx = Tx::begin(core, all_shards(core), true).await;
+    let tx = Tx::begin(core, LockPlan::every_shard(core.cores)).await;
     let cut_ms = crate::clock::unix_ms();
     let mut rotate = rotate.map(|r| r.into_iter());
     let mut waits = Vec::new();
@@ -265,7 +265,7 @@ async fn cut(
     for w in waits {
         w.await;
     }
-    tx.release(core);
+    tx.release();
     loop {
         let mut running = false;
         for s in 0..core.cores {

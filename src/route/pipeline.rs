@@ -11,7 +11,9 @@
 //! A segment is finished before the next starts, so a later write can never
 //! overtake an earlier one on another shard. Replies are stitched back into
 //! request order and appended to the connection's output buffer. This module
-//! cuts the segments; [`super::segment`] runs them.
+//! cuts the segments; [`super::segment`] runs them. How a command runs is
+//! read from its spec only: its keys, its split (cmd/split.rs), its fan-out
+//! (cmd/fanout.rs).
 
 use super::segment::{flush, Segment};
 use super::{global, multikey};
@@ -171,7 +173,7 @@ pub async fn execute_batch_in(
         }
         // Shard commands are timed where they run (run_on_shard); the rest here.
         let mut started = None;
-        if matches!(spec.exec, Exec::Conn(_) | Exec::Global(_)) {
+        if matches!(spec.exec, Exec::Conn(_) | Exec::Global(_) | Exec::FanOut(_)) {
             flush(&env, &mut seg, out).await;
             started = Some(quanta::Instant::now());
         }
@@ -183,7 +185,12 @@ pub async fn execute_batch_in(
                     Exec::MultiKey(_, split) => match multikey::split_parts(core, split, &args) {
                         // The same command per shard: one coordinated step
                         // with its neighbours (statistics recorded on merge).
-                        Some(parts) => seg.push_parts(i, spec, parts),
+                        Some(Ok(parts)) => seg.push_parts(i, spec, parts),
+                        Some(Err(e)) => {
+                            flush(&env, &mut seg, out).await;
+                            started = Some(quanta::Instant::now());
+                            write_cmd_error(core, out, &e);
+                        }
                         None => {
                             flush(&env, &mut seg, out).await;
                             started = Some(quanta::Instant::now());
@@ -238,6 +245,7 @@ pub async fn execute_batch_in(
                 flush(&env, &mut seg, out).await;
                 super::txn::run(&env, g, i, out).await;
             }
+            Exec::FanOut(f) => global::run_fan_out(&env, f, i, out).await,
             Exec::Global(g) => {
                 flush(&env, &mut seg, out).await;
                 global::run(&env, g, i, out).await;

@@ -5,6 +5,7 @@
 //! in ascending order). Replies are stitched back into request order; the parts
 //! of a multi-key command split across shards are merged into its one reply.
 
+use super::coordinator::{LockPlan, Locker, Tx, Visit};
 use super::multikey;
 use super::pipeline::{Batch, Env};
 use crate::cmd::batch::{run_batch, BatchCmds, BatchCtx, Cursor};
@@ -12,11 +13,8 @@ use crate::cmd::client::ClientWho;
 use crate::cmd::table::CommandSpec;
 use crate::protocol::{Args, Span};
 use crate::runtime::core::{Counters, ReplyFuture};
-use crate::runtime::locks::{lock_id, TxId};
+use crate::runtime::locks::{lock_id, LockId, TxId};
 use crate::runtime::mesh::{BatchCmd, CmdBatch, ForwardPart, Job, JobKind, JobOutput};
-
-/// Keys above which a coordinated pipeline step locks its shards whole.
-const WHOLE_SHARD_LOCK_KEYS: usize = 256;
 
 /// One entry of a segment: a whole command, or one shard's part of a
 /// multi-key command split across shards (see [`Segment::push_parts`]).
@@ -174,18 +172,13 @@ pub async fn flush(env: &Env<'_>, seg: &mut Segment, out: &mut Vec<u8>) {
         None => {
             // Writes on several shards: one coordinated step (see
             // run_step_in_order) over every key of the segment.
-            let mut keys = super::txn::group_keys(seg.items.iter().flat_map(|item| {
+            let plan = LockPlan::for_step(seg.items.iter().flat_map(|item| {
                 let args = items.args(env.batch, item);
                 item.spec
                     .key_indexes(args.len())
                     .map(move |k| (item.shard, lock_id(db, args.get(k))))
             }));
-            // Past a few hundred keys, locking each shard whole is cheaper than
-            // a lock entry per key (mass insertion, big pipelines).
-            let key_count: usize = keys.iter().map(|(_, k)| k.len()).sum();
-            let whole = key_count > WHOLE_SHARD_LOCK_KEYS;
-            keys.sort_unstable_by_key(|(s, _)| *s);
-            run_step_in_order(env, items, db, resp3, keys, whole, out).await;
+            run_step_in_order(env, items, db, resp3, plan, out).await;
         }
     }
     seg.clear();
@@ -298,57 +291,37 @@ async fn run_parallel(
     stitch(env, items, &results, started, out);
 }
 
-/// A coordinated step: a new transaction visits the segment's shards in
-/// ascending order (`keys`: each shard's locks, sorted by shard); at each it
-/// takes the locks (or the whole shard) and runs that shard's part at once,
-/// a remote part in one lock-then-run message. Every lock is held until the
-/// last part has run (two-phase locking, so the step is atomic and keeps
-/// Redis's order for every observer), then released. Without an AOF the last
-/// shard takes no locks at all: its part runs, whole and without yielding, at
-/// a moment when no transaction holds any of its keys, with every earlier
-/// shard still locked, which is the step's lock point; it would release its
-/// locks right after anyway. That saves its lock entries and, when it is
-/// remote, its release message. With an AOF every shard keeps its locks until
-/// it has written the transaction's commit record.
-/// Waiting only at the shard being locked, holding lower ones, keeps the
-/// ascending order that makes deadlock impossible (runtime/locks.rs).
-/// A step over exactly two shards without an AOF goes through
-/// [`run_step_forwarded`] instead.
+/// A coordinated step: a new transaction visits the segment's shards as
+/// the coordinator orders them ([`LockPlan::visits`]: ascending, the last
+/// shard lock-free without an AOF); at each it takes the locks (or the whole
+/// shard) and runs that shard's part at once, a remote part in one
+/// lock-then-run message. Every lock is held until the last part has run
+/// (two-phase locking, so the step is atomic and keeps Redis's order for
+/// every observer), then released. A step over exactly two shards without
+/// an AOF goes through [`run_step_forwarded`] instead.
 async fn run_step_in_order(
     env: &Env<'_>,
     items: Items<'_>,
     db: usize,
     resp3: bool,
-    keys: super::txn::ShardKeys,
-    whole: bool,
+    plan: LockPlan,
     out: &mut Vec<u8>,
 ) {
     let core = env.core;
     let started = quanta::Instant::now();
-    if keys.len() == 2 && !whole && core.aof.is_none() {
-        return run_step_forwarded(env, items, db, resp3, keys, started, out).await;
+    let lock_last = core.aof.is_some();
+    if let Some((lower, lock, last)) = plan.forwarded(lock_last) {
+        return run_step_forwarded(env, items, db, resp3, (lower, lock, last), started, out).await;
     }
-    let txid = core.new_txid();
-    let shards = keys.len();
-    let mut results: Vec<(usize, Vec<u8>, Vec<u32>)> = Vec::with_capacity(shards);
-    let mut held = Vec::with_capacity(shards);
-    for (i, (shard, shard_keys)) in keys.into_iter().enumerate() {
-        // Without an AOF the last shard takes no locks: its part runs once its
-        // keys are free (with an AOF it holds them until the commit records).
-        let last = i + 1 == shards && core.aof.is_none();
-        let lock = if whole && !last {
-            Vec::new()
-        } else {
-            shard_keys
-        };
+    let mut tx = Tx::new(core);
+    let txid = tx.txid();
+    let visits = plan.visits(lock_last);
+    let mut results: Vec<(usize, Vec<u8>, Vec<u32>)> = Vec::with_capacity(visits.len());
+    for (shard, visit) in visits {
         if shard == core.id {
-            if last {
-                while core.any_locked(&lock) {
-                    core.released().await;
-                }
-            } else {
-                core.lock_local(txid, lock, whole).await;
-                held.push(shard);
+            match visit {
+                Visit::Lock { keys, whole } => tx.lock(shard, keys, whole).await,
+                Visit::WhenFree(keys) => core.wait_free(&keys).await,
             }
             // Runs without yielding: the step holds these keys, or (last) no
             // transaction does.
@@ -367,21 +340,21 @@ async fn run_step_in_order(
             continue;
         }
         let mut job = shard_job(env, items, shard, resp3, Some(txid));
+        let locks = matches!(visit, Visit::Lock { .. });
         if let JobKind::Cmds(batch) = &mut job {
-            if last {
-                batch.when_free = true;
-            } else {
-                batch.lock = Some((lock, whole));
+            match visit {
+                Visit::Lock { keys, whole } => batch.lock = Some((keys, whole)),
+                Visit::WhenFree(_) => batch.when_free = true,
             }
         }
         if let JobOutput::Replies { data, ends } = core.call(shard, db, job).await {
             results.push((shard, data, ends));
         }
-        if !last {
-            held.push(shard);
+        if locks {
+            tx.holds(shard);
         }
     }
-    super::txn::Tx::held(txid, held).commit(core).await;
+    tx.commit().await;
     stitch(env, items, &results, started, out);
 }
 
@@ -396,14 +369,12 @@ async fn run_step_forwarded(
     items: Items<'_>,
     db: usize,
     resp3: bool,
-    mut keys: super::txn::ShardKeys,
+    (lock_shard, lock, last_shard): (usize, Vec<LockId>, usize),
     started: quanta::Instant,
     out: &mut Vec<u8>,
 ) {
     let core = env.core;
     let txid = core.new_txid();
-    let (last_shard, _) = keys.pop().unwrap_or_default();
-    let (lock_shard, lock) = keys.pop().unwrap_or_default();
     let batch = |shard| match shard_job(env, items, shard, resp3, Some(txid)) {
         JobKind::Cmds(b) => Some(b),
         _ => None,

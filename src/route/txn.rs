@@ -1,16 +1,12 @@
-//! The transaction coordinator (design §5): multi-shard operations lock
-//! their keys on every shard involved, in ascending shard order (so no
-//! deadlock is possible, see runtime/locks.rs), run their parts — in
-//! parallel across shards — while holding them, then release. A single-shard
-//! command on unlocked keys never comes here.
-//!
-//! Also MULTI / EXEC / DISCARD / WATCH / UNWATCH: EXEC locks every key its
-//! queued commands touch (and the watched ones), checks the WATCH versions,
-//! then runs the queue through the ordinary pipeline executor in transaction
-//! mode, so it is atomic and serializable across shards. An EXEC whose keys
-//! all live on this core's shard skips the locks: it waits until no
-//! transaction holds any of them, then runs without yielding.
+//! MULTI / EXEC / DISCARD / WATCH / UNWATCH. EXEC locks every key its
+//! queued commands touch (and the watched ones) through the coordinator
+//! (route/coordinator.rs), checks the WATCH versions, then runs the queue
+//! through the ordinary pipeline executor in transaction mode, so it is
+//! atomic and serializable across shards. An EXEC whose keys all live on
+//! this core's shard takes the coordinator's no-lock shortcut: it waits
+//! until no transaction holds any of them, then runs without yielding.
 
+use super::coordinator::{group_keys, Held, LockPlan, Tx};
 use super::pipeline::{execute_batch_in, write_cmd_error, write_error, Batch, Env};
 use crate::cmd::client::{Queued, WatchedKey};
 use crate::cmd::ops::{OpResult, ShardOp};
@@ -18,7 +14,7 @@ use crate::cmd::table::{flag, CommandSpec, Exec, Global};
 use crate::cmd::CmdError;
 use crate::protocol::ReplyWriter;
 use crate::runtime::core::Core;
-use crate::runtime::locks::{lock_id, LockId, TxId};
+use crate::runtime::locks::lock_id;
 use crate::runtime::mesh::{JobKind, JobOutput};
 use bytes::Bytes;
 use std::rc::Rc;
@@ -27,130 +23,6 @@ use std::rc::Rc;
 type Place = (usize, usize);
 /// A watched key to check: key, version seen by WATCH, existed then.
 type WatchCheck = (Bytes, u64, bool);
-
-/// Keys to lock, per shard: (db, key).
-pub type ShardKeys = Vec<(usize, Vec<LockId>)>;
-
-/// A running coordinated transaction: its locks are held on `shards`.
-pub struct Tx {
-    pub txid: TxId,
-    shards: Vec<usize>,
-}
-
-impl Tx {
-    /// Locks `keys` (grouped by shard) in ascending shard order and returns
-    /// once all are held. With `whole`, each listed shard is locked entirely
-    /// (cheaper than thousands of key locks for a big pipelined batch).
-    pub async fn begin(core: &Rc<Core>, mut keys: ShardKeys, whole: bool) -> Tx {
-        let txid = core.new_txid();
-        if whole {
-            for (_, shard_keys) in keys.iter_mut() {
-                shard_keys.clear();
-            }
-        }
-        keys.sort_unstable_by_key(|(s, _)| *s);
-        let mut shards = Vec::with_capacity(keys.len());
-        for (shard, shard_keys) in keys {
-            if shard == core.id {
-                core.lock_local(txid, shard_keys, whole).await;
-            } else {
-                let kind = JobKind::Lock {
-                    txid,
-                    keys: shard_keys,
-                    whole,
-                };
-                let _locked = core.call(shard, 0, kind).await;
-            }
-            shards.push(shard);
-        }
-        Tx { txid, shards }
-    }
-
-    /// A transaction whose locks on `shards` the caller took itself.
-    pub fn held(txid: TxId, shards: Vec<usize>) -> Tx {
-        Tx { txid, shards }
-    }
-
-    /// Records that `shard` is locked too (by a lock-then-run message).
-    pub fn also_holds(&mut self, shard: usize) {
-        if !self.shards.contains(&shard) {
-            self.shards.push(shard);
-        }
-    }
-
-    /// Ends a transaction that may have written, then releases its locks.
-    /// With an AOF, once every part has answered, every shard of the
-    /// transaction appends one of its commit records (shard/journal.rs) and
-    /// answers when the record is written — fdatasynced under `appendfsync
-    /// always` — so the reply, and the release that lets others see the
-    /// writes, come only when a replay would apply the whole transaction.
-    pub async fn commit(self, core: &Rc<Core>) {
-        if core.aof.is_some() {
-            let parts = self.shards.len();
-            let remote: Vec<_> = self
-                .shards
-                .iter()
-                .filter(|&&s| s != core.id)
-                .map(|&s| {
-                    core.call(
-                        s,
-                        0,
-                        JobKind::Commit {
-                            txid: self.txid,
-                            parts,
-                        },
-                    )
-                })
-                .collect();
-            if self.shards.contains(&core.id) {
-                core.run_local(
-                    0,
-                    JobKind::Commit {
-                        txid: self.txid,
-                        parts,
-                    },
-                );
-            }
-            for ack in remote {
-                ack.await;
-            }
-            // Commit records are effects of this reply's own.
-            core.journal_barrier(0).await;
-        }
-        self.release(core);
-    }
-
-    /// Releases every lock. Remote releases are one-way: nothing waits for
-    /// them, which is safe because every lock was held before any release.
-    pub fn release(self, core: &Rc<Core>) {
-        for shard in self.shards {
-            if shard == core.id {
-                core.release_tx(self.txid);
-            } else {
-                drop(core.call(shard, 0, JobKind::Release { txid: self.txid }));
-            }
-        }
-    }
-}
-
-/// Every shard, each to be locked whole (FLUSHALL, EXEC with keyspace-wide
-/// commands).
-pub fn all_shards(core: &Core) -> ShardKeys {
-    (0..core.cores).map(|s| (s, Vec::new())).collect()
-}
-
-/// Groups (shard, item) pairs by shard, in order of first appearance (the
-/// locks of a transaction: [`ShardKeys`]).
-pub fn group_keys<K>(items: impl IntoIterator<Item = (usize, K)>) -> Vec<(usize, Vec<K>)> {
-    let mut groups: Vec<(usize, Vec<K>)> = Vec::new();
-    for (shard, item) in items {
-        match groups.iter_mut().find(|g| g.0 == shard) {
-            Some(g) => g.1.push(item),
-            None => groups.push((shard, vec![item])),
-        }
-    }
-    groups
-}
 
 /// MULTI / EXEC / DISCARD / WATCH / UNWATCH.
 pub async fn run(env: &Env<'_>, g: Global, cmd_idx: usize, out: &mut Vec<u8>) {
@@ -187,15 +59,13 @@ pub async fn run(env: &Env<'_>, g: Global, cmd_idx: usize, out: &mut Vec<u8>) {
             }
             let db = env.client.borrow().db;
             let spans = args.spans();
-            let groups = {
-                let shard = env.core.shard.borrow();
-                group_keys((1..args.len()).map(|i| {
-                    (
-                        shard.slots.shard_of(args.get(i)),
-                        (db, env.batch.arg_bytes(spans[i])),
-                    )
-                }))
-            };
+            let slots = env.core.slots();
+            let groups = group_keys((1..args.len()).map(|i| {
+                (
+                    slots.shard_of(args.get(i)),
+                    (db, env.batch.arg_bytes(spans[i])),
+                )
+            }));
             let ops = groups
                 .iter()
                 .map(|(s, keys)| {
@@ -363,17 +233,17 @@ async fn exec(env: &Env<'_>, out: &mut Vec<u8>) {
     let mut whole = false;
     let mut keys = Vec::new();
     {
-        let shard = env.core.shard.borrow();
+        let slots = env.core.slots();
         let mut db = start_db;
         for (spec, args) in queued.iter() {
             match spec.exec {
                 Exec::Shard(_) | Exec::MultiKey(..) => {
                     for k in spec.key_indexes(args.len()) {
                         let key = args.get(k);
-                        keys.push((shard.slots.shard_of(key), lock_id(db, key)));
+                        keys.push((slots.shard_of(key), lock_id(db, key)));
                     }
                 }
-                Exec::Global(_) => whole = true,
+                Exec::Global(_) | Exec::FanOut(_) => whole = true,
                 Exec::Conn(_) => {
                     if spec.name == "select" {
                         if let Some(n) = crate::protocol::parser::parse_i64(args.get(1)) {
@@ -393,30 +263,23 @@ async fn exec(env: &Env<'_>, out: &mut Vec<u8>) {
     // transaction, everything below up to the last queued command runs without
     // yielding, so nothing can interleave. With an AOF the commit record of the
     // locked path keeps the queue atomic on replay.
-    let local = !whole
-        && env.core.aof.is_none()
-        && keys.iter().all(|&(shard, _)| shard == env.core.id)
+    let local_ok = env.core.aof.is_none()
         && queued
             .specs
             .iter()
             .all(|spec| matches!(spec.exec, Exec::Shard(_) | Exec::MultiKey(..)));
-    let tx = if local {
-        let ids: Vec<LockId> = keys.iter().map(|&(_, id)| id).collect();
-        while env.core.any_locked(&ids) {
-            env.core.released().await;
-        }
-        None
+    let plan = if whole {
+        LockPlan::every_shard(env.core.cores)
     } else {
-        let keys = if whole {
-            all_shards(env.core)
-        } else {
-            group_keys(keys)
-        };
-        Some(Tx::begin(env.core, keys, whole).await)
+        LockPlan::keys(keys)
     };
-    let txid = tx
-        .as_ref()
-        .map_or_else(|| env.core.new_txid(), |tx| tx.txid);
+    let (tx, txid) = match Tx::begin_or_local(env.core, plan, local_ok).await {
+        Held::Tx(tx) => {
+            let txid = tx.txid();
+            (Some(tx), txid)
+        }
+        Held::Local(txid) => (None, txid),
+    };
 
     // WATCH: abort (null reply) if any watched key changed.
     let watched = std::mem::take(&mut env.client.borrow_mut().tx.watched);
@@ -443,7 +306,7 @@ async fn exec(env: &Env<'_>, out: &mut Vec<u8>) {
     env.client.borrow_mut().tx.watched = watched;
     if dirty {
         if let Some(tx) = tx {
-            tx.release(env.core);
+            tx.release();
         }
         unwatch_all(env).await;
         ReplyWriter::new(out, resp3).null_array();
@@ -478,10 +341,8 @@ async fn exec(env: &Env<'_>, out: &mut Vec<u8>) {
     .await;
     // The queued commands named themselves on the way; Redis reports EXEC.
     env.client.borrow_mut().last_cmd = "exec";
-    match tx {
-        Some(tx) if specs.iter().any(|spec| spec.is_write()) => tx.commit(env.core).await,
-        Some(tx) => tx.release(env.core),
-        None => {}
+    if let Some(tx) = tx {
+        tx.finish(specs.iter().any(|spec| spec.is_write())).await;
     }
     unwatch_all(env).await;
 }

@@ -201,6 +201,11 @@ impl Core {
         }
     }
 
+    /// The slot layout (which shard owns a key).
+    pub fn slots(&self) -> crate::slot::SlotTable {
+        self.shard.borrow().slots
+    }
+
     /// The live `maxclients` (CONFIG SET changes it on every core).
     pub fn maxclients(&self) -> usize {
         self.info.settings.borrow().maxclients

@@ -21,7 +21,9 @@
 //! range, a key this shard does not own, or a command that answers an error is
 //! an [`AofError`] at the command's offset; nothing panics.
 
-use crate::cmd::table::{self, CommandSpec, Exec, Global};
+use crate::cmd::fanout::{FanEnv, FanOut, FanPart};
+use crate::cmd::ops::OpResult;
+use crate::cmd::table::{self, CommandSpec, Exec};
 use crate::cmd::{run_on_shard, CommandClock};
 use crate::persist::aof::{AofError, AofFile, Command, Record};
 use crate::protocol::args::OwnedArgs;
@@ -105,14 +107,7 @@ impl Replayer<'_> {
             Exec::Conn(_) if spec.name == "select" => {
                 self.db = self.db_index(&args[0]).ok_or_else(|| err("bad db"))?;
             }
-            Exec::Global(Global::FlushDb) if flush_option_ok(args) => self.shard.flush_db(self.db),
-            Exec::Global(Global::FlushAll) if flush_option_ok(args) => self.shard.flush_all(),
-            Exec::Global(Global::SwapDb) => {
-                let a = self.db_index(&args[0]).ok_or_else(|| err("bad db"))?;
-                let b = self.db_index(&args[1]).ok_or_else(|| err("bad db"))?;
-                self.shard.swap_db(a, b);
-            }
-            Exec::Global(Global::FlushDb | Global::FlushAll) => return Err(err("bad option")),
+            Exec::FanOut(f) if spec.is_write() => self.run_fan_out(cmd, spec, f)?,
             Exec::Shard(_) | Exec::MultiKey(..) if spec.is_write() => self.run_shard(cmd, spec)?,
             _ => return Err(err("not a command that changes data")),
         }
@@ -150,6 +145,40 @@ impl Replayer<'_> {
         Ok(())
     }
 
+    /// Runs a keyspace-wide write (FLUSHDB, FLUSHALL, SWAPDB) as its spec
+    /// declares it, on this shard only: its `plan`, then its `part`.
+    fn run_fan_out(
+        &mut self,
+        cmd: &Command,
+        spec: &'static CommandSpec,
+        f: &'static FanOut,
+    ) -> Result<(), AofError> {
+        let err = |msg: &str| AofError::new(cmd.offset, format!("{}: {msg}", spec.name));
+        let owned = OwnedArgs::from_parts(&cmd.args);
+        let env = FanEnv {
+            db: self.db,
+            databases: self.shard.databases(),
+            shards: 1,
+        };
+        let plan = (f.plan)(&owned.args(), &env).map_err(|e| err(&e.to_string()))?;
+        let words: Vec<bytes::Bytes> = cmd
+            .args
+            .iter()
+            .map(|a| bytes::Bytes::copy_from_slice(a))
+            .collect();
+        let part = FanPart {
+            db: plan.db,
+            now_ms: REPLAY_CLOCK_MS,
+            args: &words,
+            cursor: 0,
+            count: 0,
+        };
+        match (f.part)(self.shard, &part) {
+            OpResult::Err(e) => Err(err(&e.to_string())),
+            _ => Ok(()),
+        }
+    }
+
     /// Skips an uncommitted transaction, following only its `SELECT`s.
     fn skip(&mut self, cmds: &[Command]) -> Result<(), AofError> {
         for cmd in cmds {
@@ -167,15 +196,6 @@ impl Replayer<'_> {
     fn db_index(&self, text: &[u8]) -> Option<usize> {
         let db = usize::try_from(parse_i64(text)?).ok()?;
         (db < self.shard.databases()).then_some(db)
-    }
-}
-
-/// True for no argument or one `ASYNC` / `SYNC`.
-fn flush_option_ok(opt: &[Vec<u8>]) -> bool {
-    match opt {
-        [] => true,
-        [o] => o.eq_ignore_ascii_case(b"ASYNC") || o.eq_ignore_ascii_case(b"SYNC"),
-        _ => false,
     }
 }
 

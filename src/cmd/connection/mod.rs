@@ -77,12 +77,10 @@ fn select(ctx: &mut ConnCtx, args: &Args) -> CmdResult {
     // i32 is its own error, distinct from "not an integer".
     let db = arg_i64(args.get(1))?;
     if db < i32::MIN as i64 || db > i32::MAX as i64 {
-        return Err(CmdError::Static(
-            "ERR value is out of range, value must between -2147483648 and 2147483647",
-        ));
+        return Err(CmdError::NotInt32);
     }
     if db < 0 || db as usize >= ctx.core.databases {
-        return Err(CmdError::Static("ERR DB index is out of range"));
+        return Err(CmdError::DbOutOfRange);
     }
     ctx.client.db = db as usize;
     ctx.reply.ok();
@@ -95,24 +93,20 @@ fn quit(ctx: &mut ConnCtx, _args: &Args) -> CmdResult {
     Ok(())
 }
 
-const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
-
 /// Checks a username/password pair against the users that exist: only
 /// `default`, with no password (so any password is accepted).
 fn authenticate(user: &[u8], _pass: &[u8]) -> CmdResult {
     if user == b"default" {
         Ok(())
     } else {
-        Err(CmdError::Static(WRONGPASS))
+        Err(CmdError::WrongPass)
     }
 }
 
 /// `AUTH [username] password`, as Redis with no `requirepass`.
 fn auth(ctx: &mut ConnCtx, args: &Args) -> CmdResult {
     match args.len() {
-        2 => Err(CmdError::Static(
-            "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
-        )),
+        2 => Err(CmdError::AuthWithoutPassword),
         3 => {
             authenticate(args.get(1), args.get(2))?;
             ctx.reply.ok();
@@ -126,11 +120,9 @@ fn auth(ctx: &mut ConnCtx, args: &Args) -> CmdResult {
 fn hello(ctx: &mut ConnCtx, args: &Args) -> CmdResult {
     let mut ver = None;
     if args.len() >= 2 {
-        let v = arg_i64(args.get(1)).map_err(|_| {
-            CmdError::Static("ERR Protocol version is not an integer or out of range")
-        })?;
+        let v = arg_i64(args.get(1)).map_err(|_| CmdError::ProtocolVersion)?;
         if !(2..=3).contains(&v) {
-            return Err(CmdError::Static("NOPROTO unsupported protocol version"));
+            return Err(CmdError::NoProto);
         }
         ver = Some(v);
     }
@@ -147,10 +139,9 @@ fn hello(ctx: &mut ConnCtx, args: &Args) -> CmdResult {
             name = Some(args.get(i + 1));
             i += 2;
         } else {
-            return Err(CmdError::Msg(format!(
-                "ERR Syntax error in HELLO option '{}'",
-                String::from_utf8_lossy(opt)
-            )));
+            return Err(CmdError::HelloOption(
+                String::from_utf8_lossy(opt).into_owned(),
+            ));
         }
     }
     if let Some((user, pass)) = auth {
@@ -227,10 +218,7 @@ pub fn client_list(clients: &[ClientState], args: &Args) -> Result<String, CmdEr
     };
     if args.len() == 4 && eq_ic(args.get(2), "type") {
         let ty = ClientType::parse(args.get(3)).ok_or_else(|| {
-            CmdError::Msg(format!(
-                "ERR Unknown client type '{}'",
-                String::from_utf8_lossy(args.get(3))
-            ))
+            CmdError::UnknownClientType(String::from_utf8_lossy(args.get(3)).into_owned())
         })?;
         clients
             .iter()
@@ -239,7 +227,7 @@ pub fn client_list(clients: &[ClientState], args: &Args) -> Result<String, CmdEr
     } else if args.len() > 3 && eq_ic(args.get(2), "id") {
         let mut ids = Vec::with_capacity(args.len() - 3);
         for a in args.iter_from(3) {
-            ids.push(arg_i64(a).map_err(|_| CmdError::Static("ERR Invalid client ID"))?);
+            ids.push(arg_i64(a).map_err(|_| CmdError::InvalidClientId)?);
         }
         for id in ids {
             if let Some(c) = clients.iter().find(|c| c.id as i64 == id) {
@@ -276,9 +264,7 @@ fn client_info(ctx: &mut ConnCtx, _args: &Args) -> CmdResult {
 /// without spaces.
 fn set_name(client: &mut ClientState, name: &[u8]) -> CmdResult {
     if !valid_client_attr(name) {
-        return Err(CmdError::Static(
-            "ERR Client names cannot contain spaces, newlines or special characters.",
-        ));
+        return Err(CmdError::BadClientName);
     }
     client.name = name.to_vec();
     Ok(())
@@ -308,14 +294,10 @@ fn client_setinfo(ctx: &mut ConnCtx, args: &Args) -> CmdResult {
     } else if eq_ic(attr, "lib-ver") {
         &mut ctx.client.lib_ver
     } else {
-        return Err(CmdError::Msg(format!(
-            "ERR Unrecognized option '{attr_text}'"
-        )));
+        return Err(CmdError::UnrecognizedOption(attr_text.to_string()));
     };
     if !valid_client_attr(value) {
-        return Err(CmdError::Msg(format!(
-            "ERR {attr_text} cannot contain spaces, newlines or special characters."
-        )));
+        return Err(CmdError::BadClientAttr(attr_text.to_string()));
     }
     *slot = value.to_vec();
     ctx.reply.ok();

@@ -118,7 +118,7 @@ fn hello_switches_protocol() {
     );
     assert_eq!(
         h.run(&["hello", "2", "auth", "bob", "pw"]),
-        format!("-{WRONGPASS}\r\n")
+        "-WRONGPASS invalid username-password pair or user is disabled.\r\n"
     );
     assert!(h.client.resp3, "a failed HELLO must not switch protocol");
     assert_eq!(
@@ -139,7 +139,10 @@ fn auth_and_reset() {
         .run(&["auth", "pw"])
         .starts_with("-ERR AUTH <password> called without any password configured"));
     assert_eq!(h.run(&["auth", "default", "pw"]), "+OK\r\n");
-    assert_eq!(h.run(&["auth", "bob", "pw"]), format!("-{WRONGPASS}\r\n"));
+    assert_eq!(
+        h.run(&["auth", "bob", "pw"]),
+        "-WRONGPASS invalid username-password pair or user is disabled.\r\n"
+    );
     assert_eq!(h.run(&["auth", "a", "b", "c"]), "-ERR syntax error\r\n");
     h.run(&["hello", "3", "setname", "x"]);
     h.run(&["select", "4"]);

@@ -36,21 +36,16 @@ impl ExpireCond {
             } else {
                 // Redis formats the option with `%s`: it stops at a NUL byte.
                 let shown = opt.split(|&b| b == 0).next().unwrap_or_default();
-                return Err(CmdError::Msg(format!(
-                    "ERR Unsupported option {}",
-                    String::from_utf8_lossy(shown)
-                )));
+                return Err(CmdError::UnsupportedOption(
+                    String::from_utf8_lossy(shown).into_owned(),
+                ));
             }
         }
         if c.nx && (c.xx || c.gt || c.lt) {
-            return Err(CmdError::Static(
-                "ERR NX and XX, GT or LT options at the same time are not compatible",
-            ));
+            return Err(CmdError::NxWithXxGtLt);
         }
         if c.gt && c.lt {
-            return Err(CmdError::Static(
-                "ERR GT and LT options at the same time are not compatible",
-            ));
+            return Err(CmdError::GtWithLt);
         }
         Ok(c)
     }

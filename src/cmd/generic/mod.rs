@@ -1,8 +1,9 @@
 //! Generic keyspace commands, declared here once each: DEL, UNLINK, REMOVE,
 //! EXISTS, TOUCH, TYPE ([this file]), the expiry family ([`expire`]), RENAME,
 //! RENAMENX and COPY ([`rename`]), MOVE ([`move_cmd`]), OBJECT ([`object`]), and the per-shard halves of KEYS, SCAN and
-//! RANDOMKEY ([`scan`]; those three are declared in `server.rs` and fanned out
-//! by the router, which merges what each shard returns).
+//! RANDOMKEY ([`scan`]), with how those three fan out and merge
+//! ([`keyspace`]). DEL, EXISTS and their kin declare here how they split
+//! across shards (`DEL_SPLIT`, `EXISTS_SPLIT`, cmd/split.rs).
 //!
 //! Handlers run on the shard owning their keys and follow Redis 7.0 to the
 //! byte. Multi-key handlers here are the single-shard case of their command:
@@ -17,15 +18,18 @@ pub mod dump;
 pub mod expire;
 #[cfg(test)]
 mod journal_tests;
+pub mod keyspace;
 pub mod move_cmd;
 pub mod object;
 pub mod rename;
 pub mod scan;
 
 use super::error::CmdResult;
-use super::table::{flag::*, spec, CommandSpec, Exec, Split};
+use super::split::{self, Parts, Split, SplitParts};
+use super::table::{flag::*, spec, CommandSpec, Exec, NO_KEYS};
 use super::ExecCtx;
 use crate::protocol::Args;
+use crate::slot::SlotTable;
 
 pub use rename::{parse_copy_args, CopyArgs};
 pub use scan::{keys_in_shard, parse_scan_args, random_key, scan_shard, ScanArgs, SCAN_HASH_BITS};
@@ -40,11 +44,11 @@ const DEL_SUMMARY: &str = "Delete a key";
 /// alias of DEL (same spec, another name).
 #[rustfmt::skip]
 pub static COMMANDS: &[CommandSpec] = &[
-    spec("generic", "del", -2, WRITE, (1, -1, 1), KEYSPACE_WRITE_SLOW, DEL_SUMMARY, "1.0.0", Exec::MultiKey(del, Split::SumKeys)),
-    spec("generic", "unlink", -2, WRITE | FAST, (1, -1, 1), KEYSPACE_WRITE_FAST, "Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non blocking.", "4.0.0", Exec::MultiKey(del, Split::SumKeys)),
-    spec("generic", "remove", -2, WRITE, (1, -1, 1), KEYSPACE_WRITE_SLOW, DEL_SUMMARY, "1.0.0", Exec::MultiKey(del, Split::SumKeys)),
-    spec("generic", "exists", -2, READONLY | FAST, (1, -1, 1), KEYSPACE_READ_FAST, "Determine if a key exists", "1.0.0", Exec::MultiKey(exists, Split::SumKeys)),
-    spec("generic", "touch", -2, READONLY | FAST, (1, -1, 1), KEYSPACE_READ_FAST, "Alters the last access time of a key(s). Returns the number of existing keys specified.", "3.2.1", Exec::MultiKey(touch, Split::SumKeys)),
+    spec("generic", "del", -2, WRITE, (1, -1, 1), KEYSPACE_WRITE_SLOW, DEL_SUMMARY, "1.0.0", Exec::MultiKey(del, DEL_SPLIT)),
+    spec("generic", "unlink", -2, WRITE | FAST, (1, -1, 1), KEYSPACE_WRITE_FAST, "Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non blocking.", "4.0.0", Exec::MultiKey(del, DEL_SPLIT)),
+    spec("generic", "remove", -2, WRITE, (1, -1, 1), KEYSPACE_WRITE_SLOW, DEL_SUMMARY, "1.0.0", Exec::MultiKey(del, DEL_SPLIT)),
+    spec("generic", "exists", -2, READONLY | FAST, (1, -1, 1), KEYSPACE_READ_FAST, "Determine if a key exists", "1.0.0", Exec::MultiKey(exists, EXISTS_SPLIT)),
+    spec("generic", "touch", -2, READONLY | FAST, (1, -1, 1), KEYSPACE_READ_FAST, "Alters the last access time of a key(s). Returns the number of existing keys specified.", "3.2.1", Exec::MultiKey(touch, EXISTS_SPLIT)),
     object::OBJECT,
     spec("generic", "type", 2, READONLY | FAST, (1, 1, 1), KEYSPACE_READ_FAST, "Determine the type stored at key", "1.0.0", Exec::Shard(type_)),
     spec("generic", "rename", 3, WRITE, (1, 2, 1), KEYSPACE_WRITE_SLOW, "Rename a key", "1.0.0", Exec::MultiKey(rename::rename, Split::Rename { nx: false })),
@@ -61,6 +65,9 @@ pub static COMMANDS: &[CommandSpec] = &[
     spec("generic", "pttl", 2, READONLY | FAST, (1, 1, 1), KEYSPACE_READ_FAST, "Get the time to live for a key in milliseconds", "2.6.0", Exec::Shard(expire::pttl)),
     spec("generic", "expiretime", 2, READONLY | FAST, (1, 1, 1), KEYSPACE_READ_FAST, "Get the expiration Unix timestamp for a key", "7.0.0", Exec::Shard(expire::expiretime)),
     spec("generic", "pexpiretime", 2, READONLY | FAST, (1, 1, 1), KEYSPACE_READ_FAST, "Get the expiration Unix timestamp for a key in milliseconds", "7.0.0", Exec::Shard(expire::pexpiretime)),
+    spec("generic", "keys", 2, READONLY, NO_KEYS, &["keyspace", "read", "slow", "dangerous"], "Find all keys matching the given pattern", "1.0.0", Exec::FanOut(&keyspace::KEYS)),
+    spec("generic", "scan", -2, READONLY, NO_KEYS, &["keyspace", "read", "slow"], "Incrementally iterate the keys space", "2.8.0", Exec::FanOut(&keyspace::SCAN)),
+    spec("generic", "randomkey", 1, READONLY, NO_KEYS, &["keyspace", "read", "slow"], "Return a random key from the keyspace", "1.0.0", Exec::FanOut(&keyspace::RANDOMKEY)),
     spec("generic", "persist", 2, WRITE | FAST, (1, 1, 1), KEYSPACE_WRITE_FAST, "Remove the expiration from a key", "2.2.0", Exec::Shard(expire::persist)),
 ];
 
@@ -91,6 +98,36 @@ pub fn one_slot<'a>(mut keys: impl Iterator<Item = &'a [u8]>) -> bool {
         return true;
     };
     keys.all(|k| key_slot(k) == first)
+}
+
+/// DEL, UNLINK, REMOVE over several shards: each shard deletes its keys,
+/// the counts add up.
+pub const DEL_SPLIT: Split = Split::Parts(&SplitParts {
+    split: split_keys,
+    merge: merge_sum,
+    key_flags: &["RM", "delete"],
+});
+
+/// EXISTS and TOUCH over several shards: each shard counts its keys, the
+/// counts add up.
+pub const EXISTS_SPLIT: Split = Split::Parts(&SplitParts {
+    split: split_keys,
+    merge: merge_sum,
+    key_flags: &["RO", "access"],
+});
+
+/// One part per shard over that shard's keys.
+fn split_keys(slots: SlotTable, args: &Args) -> Result<Parts, super::CmdError> {
+    Ok(split::by_shard(slots, args, 1))
+}
+
+/// The sum of the parts' integer replies (or the first part's error).
+fn merge_sum(_: SlotTable, _: &Args, replies: &[&[u8]], out: &mut Vec<u8>) -> Option<bool> {
+    if split::first_error(replies, out) {
+        return Some(false);
+    }
+    crate::protocol::ReplyWriter::new(out, false).int(split::sum_ints(replies)?);
+    Some(true)
 }
 
 /// EXISTS and TOUCH: how many of the keys exist, a key named twice counting
@@ -396,6 +433,27 @@ mod tests {
                 READONLY | FAST,
                 (1, 1, 1),
                 &["keyspace", "read", "fast"],
+            ),
+            (
+                "keys",
+                2,
+                READONLY,
+                (0, 0, 0),
+                &["keyspace", "read", "slow", "dangerous"],
+            ),
+            (
+                "scan",
+                -2,
+                READONLY,
+                (0, 0, 0),
+                &["keyspace", "read", "slow"],
+            ),
+            (
+                "randomkey",
+                1,
+                READONLY,
+                (0, 0, 0),
+                &["keyspace", "read", "slow"],
             ),
             (
                 "persist",

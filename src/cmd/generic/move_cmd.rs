@@ -15,18 +15,14 @@ use crate::protocol::Args;
 pub fn move_key(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
     let n = arg_i64(args.get(2))?;
     if n < i32::MIN as i64 || n > i32::MAX as i64 {
-        return Err(CmdError::Static(
-            "ERR value is out of range, value must between -2147483648 and 2147483647",
-        ));
+        return Err(CmdError::NotInt32);
     }
     if n < 0 || n as usize >= ctx.shard.databases() {
-        return Err(CmdError::Static("ERR DB index is out of range"));
+        return Err(CmdError::DbOutOfRange);
     }
     let (src, dst, now, key) = (ctx.db, n as usize, ctx.now_ms, args.get(1));
     if src == dst {
-        return Err(CmdError::Static(
-            "ERR source and destination objects are the same",
-        ));
+        return Err(CmdError::SameObject);
     }
     if ctx.shard.get(src, key, now).is_none() || ctx.shard.exists(dst, key, now) {
         ctx.reply.int(0);

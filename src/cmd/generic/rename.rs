@@ -76,12 +76,10 @@ pub fn parse_copy_args(args: &Args, db: usize, databases: usize) -> Result<CopyA
             i += 1;
             let n = arg_i64(args.get(i))?;
             if n < i32::MIN as i64 || n > i32::MAX as i64 {
-                return Err(CmdError::Static(
-                    "ERR value is out of range, value must between -2147483648 and 2147483647",
-                ));
+                return Err(CmdError::NotInt32);
             }
             if n < 0 || n as usize >= databases {
-                return Err(CmdError::Static("ERR DB index is out of range"));
+                return Err(CmdError::DbOutOfRange);
             }
             out.dst_db = n as usize;
         } else {
@@ -90,9 +88,7 @@ pub fn parse_copy_args(args: &Args, db: usize, databases: usize) -> Result<CopyA
         i += 1;
     }
     if out.dst_db == db && args.get(1) == args.get(2) {
-        return Err(CmdError::Static(
-            "ERR source and destination objects are the same",
-        ));
+        return Err(CmdError::SameObject);
     }
     Ok(out)
 }

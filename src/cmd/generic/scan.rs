@@ -47,7 +47,7 @@ pub struct ScanArgs<'a> {
 /// first (`ERR invalid cursor`), then the options left to right (a later
 /// MATCH or TYPE overrides an earlier one; COUNT < 1 is a syntax error).
 pub fn parse_scan_args<'a>(args: &Args<'a>) -> Result<ScanArgs<'a>, CmdError> {
-    let cursor = parse_cursor(args.get(1)).ok_or(CmdError::Static("ERR invalid cursor"))?;
+    let cursor = parse_cursor(args.get(1)).ok_or(CmdError::InvalidCursor)?;
     let mut out = ScanArgs {
         cursor,
         count: 10,

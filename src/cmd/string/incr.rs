@@ -63,7 +63,7 @@ pub(super) fn incrby(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
 pub(super) fn decrby(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
     let delta = arg_i64(args.get(2))?;
     if delta == i64::MIN {
-        return Err(CmdError::Static("ERR decrement would overflow"));
+        return Err(CmdError::DecrementOverflow);
     }
     incr_by(ctx, args.get(1), -delta)
 }
@@ -90,7 +90,7 @@ pub(super) fn incrbyfloat(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
             if bad_float {
                 CmdError::NotFloat
             } else {
-                CmdError::Static("ERR increment would produce NaN or Infinity")
+                CmdError::NanOrInfinity
             }
         })?;
         // Redis stores the result as a new embstr, even when it reads as an

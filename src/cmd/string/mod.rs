@@ -8,8 +8,7 @@
 //! written straight from the stored value (`shard` and `reply` are borrowed as
 //! disjoint fields of [`ExecCtx`]), so reads allocate nothing. Reads that Redis
 //! does with `lookupKeyRead` count keyspace hits/misses; write lookups do not.
-//! MGET/MSET/MSETNX handlers run when all their keys are on one shard; the
-//! cross-shard split is done by the router.
+//! MGET, MSET and MSETNX live in `mset`, with how they split across shards.
 //!
 //! Journaling (shard/journal.rs): a write is journaled as received unless
 //! that would not replay to the same data: relative expiry times become
@@ -20,18 +19,18 @@
 mod bigint;
 mod incr;
 pub mod long_double;
+mod mset;
 mod range;
 #[cfg(test)]
 mod tests;
 
 use super::error::{CmdError, CmdResult};
-use super::table::{flag::*, spec, CommandSpec, Exec, Split};
+use super::table::{flag::*, spec, CommandSpec, Exec};
 use super::{arg_i64, eq_ic, ExecCtx};
 use crate::protocol::{Args, ReplyWriter};
 use crate::shard::entry::EntryRef;
 use crate::shard::value::Value;
 use crate::shard::Shard;
-use crate::slot::key_slot;
 
 const ONE: (i32, i32, i32) = (1, 1, 1);
 const R_FAST: &[&str] = &["read", "string", "fast"];
@@ -60,9 +59,9 @@ pub static COMMANDS: &[CommandSpec] = &[
     spec("string", "incrby", 3, WRITE | DENYOOM | FAST, ONE, W_FAST, "Increment the integer value of a key by the given amount", "1.0.0", Exec::Shard(incr::incrby)),
     spec("string", "decrby", 3, WRITE | DENYOOM | FAST, ONE, W_FAST, "Decrement the integer value of a key by the given number", "1.0.0", Exec::Shard(incr::decrby)),
     spec("string", "incrbyfloat", 3, WRITE | DENYOOM | FAST, ONE, W_FAST, "Increment the float value of a key by the given amount", "2.6.0", Exec::Shard(incr::incrbyfloat)),
-    spec("string", "mget", -2, READONLY | FAST, (1, -1, 1), R_FAST, "Get the values of all the given keys", "1.0.0", Exec::MultiKey(mget, Split::MGet)),
-    spec("string", "mset", -3, WRITE | DENYOOM, (1, -1, 2), W_SLOW, "Set multiple keys to multiple values", "1.0.1", Exec::MultiKey(mset, Split::MSet)),
-    spec("string", "msetnx", -3, WRITE | DENYOOM, (1, -1, 2), W_SLOW, "Set multiple keys to multiple values, only if none of the keys exist", "1.0.1", Exec::MultiKey(msetnx, Split::MSetNx)),
+    spec("string", "mget", -2, READONLY | FAST, (1, -1, 1), R_FAST, "Get the values of all the given keys", "1.0.0", Exec::MultiKey(mset::mget, mset::MGET_SPLIT)),
+    spec("string", "mset", -3, WRITE | DENYOOM, (1, -1, 2), W_SLOW, "Set multiple keys to multiple values", "1.0.1", Exec::MultiKey(mset::mset, mset::MSET_SPLIT)),
+    spec("string", "msetnx", -3, WRITE | DENYOOM, (1, -1, 2), W_SLOW, "Set multiple keys to multiple values, only if none of the keys exist", "1.0.1", Exec::MultiKey(mset::msetnx, mset::MSETNX_SPLIT)),
 ];
 
 /// Redis's default `proto-max-bulk-len`: the largest string APPEND/SETRANGE build.
@@ -412,87 +411,5 @@ fn getex(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
         }
         None => {}
     }
-    Ok(())
-}
-
-fn mget(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
-    let ExecCtx {
-        shard,
-        reply,
-        db,
-        now_ms,
-    } = ctx;
-    reply.array(args.len() - 1);
-    for key in args.iter_from(1) {
-        match shard.get_counted(*db, key, *now_ms) {
-            Some(e) if e.value.is_string() => bulk_value(reply, &e.value),
-            _ => reply.null(),
-        }
-    }
-    Ok(())
-}
-
-/// MSET and MSETNX need key/value pairs; Redis checks this in the handler.
-fn check_pairs(args: &Args, cmd: &str) -> CmdResult {
-    if args.len().is_multiple_of(2) {
-        return Err(CmdError::WrongArity(cmd.into()));
-    }
-    Ok(())
-}
-
-fn set_pairs(ctx: &mut ExecCtx, args: &Args) {
-    for i in (1..args.len()).step_by(2) {
-        ctx.shard.set(
-            ctx.db,
-            args.get(i),
-            Value::from_arg(args.get(i + 1), args.shared(i + 1)),
-            0,
-        );
-    }
-    propagate_mset(ctx, args);
-}
-
-/// Journals MSET/MSETNX's pairs as one `MSET` per slot (each record must
-/// touch a single slot, so replay can route it to any layout); pairs keep
-/// their order within a slot, so a repeated key's last value still wins.
-fn propagate_mset(ctx: &mut ExecCtx, args: &Args) {
-    let mut pairs: Vec<(u16, usize)> = (1..args.len())
-        .step_by(2)
-        .map(|i| (key_slot(args.get(i)), i))
-        .collect();
-    if pairs.iter().all(|p| p.0 == pairs[0].0) && eq_ic(args.get(0), "mset") {
-        return; // one slot: journaled as received
-    }
-    pairs.sort_by_key(|p| p.0); // stable
-    for group in pairs.chunk_by(|a, b| a.0 == b.0) {
-        let mut argv: Vec<&[u8]> = Vec::with_capacity(1 + 2 * group.len());
-        argv.push(b"MSET");
-        for &(_, i) in group {
-            argv.push(args.get(i));
-            argv.push(args.get(i + 1));
-        }
-        ctx.propagate(&argv);
-    }
-}
-
-fn mset(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
-    check_pairs(args, "mset")?;
-    set_pairs(ctx, args);
-    ctx.reply.ok();
-    Ok(())
-}
-
-fn msetnx(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
-    check_pairs(args, "msetnx")?;
-    let (db, now) = (ctx.db, ctx.now_ms);
-    if (1..args.len())
-        .step_by(2)
-        .any(|i| ctx.shard.exists(db, args.get(i), now))
-    {
-        ctx.reply.int(0);
-        return Ok(());
-    }
-    set_pairs(ctx, args);
-    ctx.reply.int(1);
     Ok(())
 }

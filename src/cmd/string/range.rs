@@ -15,9 +15,7 @@ use crate::shard::value::Value;
 fn check_length(size: u64, append: u64) -> CmdResult {
     match size.checked_add(append) {
         Some(total) if total <= MAX_STRING_LEN => Ok(()),
-        _ => Err(CmdError::Static(
-            "ERR string exceeds maximum allowed size (proto-max-bulk-len)",
-        )),
+        _ => Err(CmdError::StringTooLong),
     }
 }
 
@@ -111,7 +109,7 @@ pub(super) fn setrange(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
     let (key, patch) = (args.get(1), args.get(3));
     let offset = arg_i64(args.get(2))?;
     if offset < 0 {
-        return Err(CmdError::Static("ERR offset is out of range"));
+        return Err(CmdError::OffsetOutOfRange);
     }
     let (db, now) = (ctx.db, ctx.now_ms);
     let offset_u = offset as u64;

@@ -462,6 +462,14 @@ mod tests {
                 (1, 1, 1),
                 &["keyspace", "write", "fast"],
             ),
+            ("dump", 2, READONLY, (1, 1, 1), &["keyspace", "read", "slow"]),
+            (
+                "restore",
+                -4,
+                WRITE | DENYOOM,
+                (1, 1, 1),
+                &["keyspace", "write", "slow", "dangerous"],
+            ),
             // Redis declares the container keyless (0, 0, 0); ringkv routes
             // it by its subcommands' key (2, 2, 1): see object.rs.
             ("object", -2, 0, (2, 2, 1), &["slow"]),

@@ -163,10 +163,8 @@ impl Shard {
             id,
             slots,
             owned,
-            hasher: hasher.clone(),
-            dbs: (0..databases)
-                .map(|_| Db::new(tables, hasher.clone()))
-                .collect(),
+            hasher,
+            dbs: (0..databases).map(|_| Db::new(tables, hasher)).collect(),
             stats: ShardStats::default(),
             sweep: (0, 0),
             watched: watch::WatchTable::default(),

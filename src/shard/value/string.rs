@@ -119,15 +119,15 @@ impl Str {
             });
         }
         Str(match data.len() {
-            ..=16 => {
+            15..=16 => {
                 let (len, buf) = fixed(data);
                 Repr::Fixed16 { len, buf }
             }
-            ..=24 => {
+            17..=24 => {
                 let (len, buf) = fixed(data);
                 Repr::Fixed24 { len, buf }
             }
-            ..=32 => {
+            25..=32 => {
                 let (len, buf) = fixed(data);
                 Repr::Fixed32 { len, buf }
             }

@@ -82,7 +82,7 @@ fn stats_shape(conn: &mut RawConn) -> Vec<String> {
     let mut lines = reply.split("\r\n").filter(|l| !l.is_empty());
     let mut shape = Vec::new();
     lines.next(); // the map / array header
-    let mut kind_of = |l: &str| match l.as_bytes()[0] {
+    let kind_of = |l: &str| match l.as_bytes()[0] {
         b':' => "i",
         b',' => "d",
         b'%' | b'*' => "m",

@@ -52,9 +52,7 @@ pub enum ShardOp {
     /// MEMORY PURGE: return this executor's free allocator pages.
     Purge,
     /// MEMORY USAGE: the bytes `key` costs, or nil.
-    MemoryUsage {
-        key: Bytes,
-    },
+    MemoryUsage { key: Bytes },
     /// WATCH: register watchers; returns (version, exists) per key.
     Watch { keys: Vec<Bytes> },
     /// Drop watchers registered by `Watch`.

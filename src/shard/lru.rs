@@ -50,6 +50,24 @@ impl ClockPolicy {
         }
     }
 
+    /// The clock RESTORE's IDLETIME or FREQ sets at `now_ms` (Redis's
+    /// `objectSetLRUOrLFU`): FREQ only under LFU, IDLETIME only under LRU
+    /// (an idle time past the clock's range wraps to half of it, as Redis);
+    /// `None` when the option does not apply to this policy.
+    pub fn restored(self, now_ms: u64, idle_secs: Option<u64>, freq: Option<u8>) -> Option<u32> {
+        match (self, idle_secs, freq) {
+            (ClockPolicy::Lfu, _, Some(f)) => Some((lfu_minutes(now_ms) << 8) | u32::from(f)),
+            (ClockPolicy::Lru, Some(idle), _) => {
+                let now = u64::from(lru_now(now_ms));
+                Some(match now.checked_sub(idle) {
+                    Some(at) => at as u32,
+                    None => ((now + u64::from(CLOCK_MAX) / 2) % u64::from(CLOCK_MAX)) as u32,
+                })
+            }
+            _ => None,
+        }
+    }
+
     /// The clock after an access at `now_ms`; `chance` is a uniform draw in
     /// [0, 1) (only the LFU increment uses it).
     pub fn touched(self, clock: u32, now_ms: u64, chance: impl FnOnce() -> f64) -> u32 {

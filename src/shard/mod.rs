@@ -421,6 +421,25 @@ impl Shard {
         }
     }
 
+    /// RESTORE's IDLETIME / FREQ for `key` (see [`ClockPolicy::restored`]);
+    /// a no-op for a missing key or an option the policy does not keep.
+    pub fn restore_clock(
+        &mut self,
+        db: usize,
+        key: &[u8],
+        now_ms: u64,
+        idle: Option<u64>,
+        freq: Option<u8>,
+    ) {
+        let Some(clock) = self.policy.restored(now_ms, idle, freq) else {
+            return;
+        };
+        let loc = self.locate(key);
+        if let Some((e, _, _)) = self.dbs[db].find_mut(loc, key) {
+            e.set_clock(clock);
+        }
+    }
+
     /// Changes the expiry of an existing, unexpired key.
     /// Removing a TTL the key does not have changes nothing (no WATCH touch).
     pub fn set_expire(&mut self, db: usize, key: &[u8], expire_at: u64) -> bool {

@@ -104,6 +104,8 @@ pub fn restore(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
         return Ok(());
     }
     ctx.shard.set(db, key, value, expire_at);
+    ctx.shard
+        .restore_clock(db, key, now, opts.idle_secs, opts.freq);
     if expire_at != 0 && !opts.absttl {
         let mut at = itoa::Buffer::new();
         let mut argv: Vec<&[u8]> = args.iter_from(0).collect();
@@ -223,5 +225,11 @@ mod tests {
             "+OK\r\n"
         );
         assert_eq!(h.cmd("exists new"), ":0\r\n");
+        // IDLETIME sets the access clock as if the key was last read then.
+        assert_eq!(
+            restore(&mut h, &[b"idle", b"0", &p, b"IDLETIME", b"50"]),
+            "+OK\r\n"
+        );
+        assert_eq!(h.cmd("object idletime idle"), ":50\r\n");
     }
 }

@@ -462,7 +462,13 @@ mod tests {
                 (1, 1, 1),
                 &["keyspace", "write", "fast"],
             ),
-            ("dump", 2, READONLY, (1, 1, 1), &["keyspace", "read", "slow"]),
+            (
+                "dump",
+                2,
+                READONLY,
+                (1, 1, 1),
+                &["keyspace", "read", "slow"],
+            ),
             (
                 "restore",
                 -4,

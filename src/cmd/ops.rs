@@ -143,20 +143,20 @@ pub fn apply(shard: &mut Shard, db: usize, now_ms: u64, op: ShardOp) -> OpResult
             keys.iter()
                 .map(|k| {
                     let exists = shard.exists(db, k, now_ms);
-                    (shard.watched.watch(db, k), exists)
+                    (shard.watched_mut().watch(db, k), exists)
                 })
                 .collect(),
         ),
         ShardOp::Unwatch { keys } => {
             for k in &keys {
-                shard.watched.unwatch(db, k);
+                shard.watched_mut().unwatch(db, k);
             }
             OpResult::Ok
         }
         ShardOp::CheckWatch { keys } => OpResult::Int(
             keys.iter()
                 .filter(|(k, version, existed)| {
-                    shard.watched.version(db, k) != Some(*version)
+                    shard.watched_mut().version(db, k) != Some(*version)
                         || (*existed && !shard.exists(db, k, now_ms))
                 })
                 .count() as i64,
@@ -171,9 +171,9 @@ pub fn apply(shard: &mut Shard, db: usize, now_ms: u64, op: ShardOp) -> OpResult
             dbs: (0..shard.databases())
                 .map(|d| (shard.db(d).len(), shard.db(d).volatile()))
                 .collect(),
-            expired: shard.stats.expired_keys,
-            hits: shard.stats.keyspace_hits,
-            misses: shard.stats.keyspace_misses,
+            expired: shard.stats().expired_keys,
+            hits: shard.stats().keyspace_hits,
+            misses: shard.stats().keyspace_misses,
         },
     }
 }

@@ -307,7 +307,7 @@ impl AofWriter {
                 }
                 continue;
             }
-            let (new, new_end) = match core.shard.borrow_mut().journal.as_mut() {
+            let (new, new_end) = match core.shard.borrow_mut().journal_mut() {
                 Some(j) => j.take(),
                 None => (Vec::new(), 0),
             };

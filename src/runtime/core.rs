@@ -203,7 +203,7 @@ impl Core {
 
     /// The slot layout (which shard owns a key).
     pub fn slots(&self) -> crate::slot::SlotTable {
-        self.shard.borrow().slots
+        self.shard.borrow().slots()
     }
 
     /// The live `maxclients` (CONFIG SET changes it on every core).
@@ -258,7 +258,7 @@ impl Core {
                 rotate_to,
             } => {
                 if let (Some(aof), Some(path)) = (&self.aof, rotate_to) {
-                    if let Some(j) = self.shard.borrow_mut().journal.as_mut() {
+                    if let Some(j) = self.shard.borrow_mut().journal_mut() {
                         aof.rotate(j, path);
                     }
                 }
@@ -267,12 +267,12 @@ impl Core {
             }
             JobKind::SnapshotPoll => JobOutput::Snapshot(self.snapshots.state()),
             JobKind::PersistFacts => JobOutput::PersistFacts {
-                dirty: self.shard.borrow().dirty,
+                dirty: self.shard.borrow().dirty(),
                 aof_bytes: self.aof.as_ref().map_or(0, |a| a.file_bytes()),
                 snapshot_bytes: self.snapshots.last_bytes(),
             },
             JobKind::Commit { txid, parts } => {
-                if let Some(j) = self.shard.borrow_mut().journal.as_mut() {
+                if let Some(j) = self.shard.borrow_mut().journal_mut() {
                     j.commit(&crate::shard::journal::commit_tag(txid, parts));
                 }
                 JobOutput::Done
@@ -316,7 +316,7 @@ impl Core {
             }
             JobKind::ResetStats => {
                 self.counters.reset();
-                self.shard.borrow_mut().stats = Default::default();
+                self.shard.borrow_mut().reset_stats();
                 crate::metrics::with(|m| m.stats.reset());
                 JobOutput::Done
             }
@@ -406,7 +406,7 @@ impl Core {
     /// work whose reply will wait at [`Core::journal_barrier`], to tell
     /// whether that work journaled effects of its own.
     pub fn journal_mark(&self) -> u64 {
-        match (&self.aof, self.shard.borrow().journal.as_ref()) {
+        match (&self.aof, self.shard.borrow().journal()) {
             (Some(_), Some(j)) => j.appended(),
             _ => 0,
         }

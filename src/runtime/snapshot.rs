@@ -39,7 +39,7 @@ impl SnapshotWriter {
     pub fn start(&self, core: &Core, target: PathBuf, cut_ms: u64) {
         let mut shard = core.shard.borrow_mut();
         shard.begin_snapshot(cut_ms, crate::persist::rdb::AuxInfo::now(0));
-        self.dirty_at_cut.set(shard.dirty);
+        self.dirty_at_cut.set(shard.dirty());
         *self.target.borrow_mut() = Some(target);
         *self.state.borrow_mut() = Some(SnapshotState::Running);
         self.notify.notify();
@@ -65,7 +65,7 @@ impl SnapshotWriter {
             shard.end_snapshot();
             let state = match result {
                 Ok(()) => {
-                    shard.dirty = shard.dirty.saturating_sub(self.dirty_at_cut.get());
+                    shard.settle_dirty(self.dirty_at_cut.get());
                     SnapshotState::Done
                 }
                 Err(e) => {

@@ -82,7 +82,7 @@ pub fn load(cfg: &Config, threads: usize) -> Result<Loaded, String> {
                     .collect::<Vec<_>>();
                 if aof_incr.iter().all(Option::is_some) {
                     let mut shards = old;
-                    shards.iter_mut().for_each(|s| s.dirty = 0);
+                    shards.iter_mut().for_each(|s| s.settle_dirty(u64::MAX));
                     crate::persist::status::set_aof_base_size(base_bytes(&aof_dir, &m));
                     return Ok(Loaded { shards, aof_incr });
                 }
@@ -129,12 +129,12 @@ fn load_snapshot_sources(cfg: &Config, dir: &Path, shards: &mut [Shard]) -> Resu
     let mut keys = 0usize;
     for entries in parsed {
         for e in entries? {
-            let owner = shards[0].slots.shard_of_slot(key_slot(&e.key));
+            let owner = shards[0].slots().shard_of_slot(key_slot(&e.key));
             shards[owner].set(e.db as usize, &e.key, e.value, e.expire_at_ms);
             keys += 1;
         }
     }
-    shards.iter_mut().for_each(|s| s.dirty = 0);
+    shards.iter_mut().for_each(|s| s.settle_dirty(u64::MAX));
     log::info!(
         "DB loaded from disk: {keys} keys from {} file(s) in {:.3} seconds",
         files.len(),
@@ -322,11 +322,11 @@ fn trim(path: &Path, len: u64) -> Result<(), String> {
 fn redistribute(from: Vec<Shard>, to: &mut [Shard]) {
     for old in from {
         for (db, e) in old.entries() {
-            let owner = to[0].slots.shard_of_slot(key_slot(e.key()));
+            let owner = to[0].slots().shard_of_slot(key_slot(e.key()));
             to[owner].set(db, e.key(), e.value.clone(), e.expire_at());
         }
     }
-    to.iter_mut().for_each(|s| s.dirty = 0);
+    to.iter_mut().for_each(|s| s.settle_dirty(u64::MAX));
 }
 
 /// Writes a fresh AOF for the current layout: per shard a base RDB holding
@@ -347,21 +347,21 @@ fn write_initial_aof(
     };
     let mut incrs = Vec::new();
     for shard in shards {
-        let base = manifest::aof_base_name(&cfg.appendfilename, seq, shard.id);
-        let incr = manifest::aof_incr_name(&cfg.appendfilename, seq, shard.id);
+        let base = manifest::aof_base_name(&cfg.appendfilename, seq, shard.id());
+        let incr = manifest::aof_incr_name(&cfg.appendfilename, seq, shard.id());
         write_rdb(&aof_dir.join(&base), shard)?;
         write_file(&aof_dir.join(&incr), b"")?;
         m.entries.push(AofEntry {
             name: base,
             seq,
             kind: AofFileKind::Base,
-            shard: shard.id,
+            shard: shard.id(),
         });
         m.entries.push(AofEntry {
             name: incr.clone(),
             seq,
             kind: AofFileKind::Incr,
-            shard: shard.id,
+            shard: shard.id(),
         });
         incrs.push(Some(aof_dir.join(incr)));
     }

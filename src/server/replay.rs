@@ -69,7 +69,7 @@ pub fn apply(
         }
     }
     // Replay reads are not client reads.
-    replay.shard.stats = Default::default();
+    replay.shard.reset_stats();
     Ok(replay.stats)
 }
 
@@ -122,7 +122,7 @@ impl Replayer<'_> {
         let args = owned.args();
         if spec
             .key_indexes(args.len())
-            .any(|k| self.shard.slots.shard_of(args.get(k)) != self.shard.id)
+            .any(|k| self.shard.slots().shard_of(args.get(k)) != self.shard.id())
         {
             return Err(err("key belongs to another shard"));
         }

@@ -10,7 +10,7 @@
 //! index of positions into it (index.rs: 3 bytes a bucket with its control
 //! byte). Removal swaps the last entry into the hole and re-points its index
 //! bucket (found by re-hashing its key). The vector grows by an eighth to a
-//! quarter at a time, to the allocator's next size class ([`grown`]), not by
+//! quarter at a time, to the allocator's next size class (`grown`), not by
 //! doubling: tables are many and small, so doubling would waste a third of
 //! their room on average. Expiries live in
 //! a column parallel to the entries, allocated only while the table holds a

@@ -127,22 +127,22 @@ pub struct ShardStats {
 
 /// One shard's data: `databases` logical DBs over the slots this shard owns.
 pub struct Shard {
-    pub id: usize,
-    pub slots: SlotTable,
+    id: usize,
+    slots: SlotTable,
     /// The slots this shard owns; slot `s` has table `s - owned.start` in
     /// every `Db`.
     owned: std::ops::Range<u16>,
     hasher: DefaultHashBuilder,
     dbs: Vec<Db>,
-    pub stats: ShardStats,
+    stats: ShardStats,
     /// Where the active expiry sweep resumes: (db, table).
     sweep: (usize, usize),
     /// Versions of WATCHed keys.
-    pub watched: watch::WatchTable,
+    watched: watch::WatchTable,
     /// Changes since the last successful snapshot (`rdb_changes_since_last_save`).
-    pub dirty: u64,
+    dirty: u64,
     /// The append-only journal, when `appendonly` is on.
-    pub journal: Option<journal::Journal>,
+    journal: Option<journal::Journal>,
     in_place: InPlaceChanges,
     /// The snapshot being written, if any: consulted before every change.
     snapshot: Option<snapshot::SnapshotCut>,
@@ -250,6 +250,52 @@ impl Shard {
         for d in &self.dbs {
             d.debug_check_memory();
         }
+    }
+
+    /// This shard's number (its executor's).
+    pub fn id(&self) -> usize {
+        self.id
+    }
+
+    /// Which shard owns which slot.
+    pub fn slots(&self) -> SlotTable {
+        self.slots
+    }
+
+    /// The shard's counters (INFO stats, keyspace).
+    pub fn stats(&self) -> &ShardStats {
+        &self.stats
+    }
+
+    /// CONFIG RESETSTAT, and replay (whose lookups are not the clients').
+    pub fn reset_stats(&mut self) {
+        self.stats = ShardStats::default();
+    }
+
+    /// Versions of WATCHed keys (WATCH, UNWATCH, EXEC's check).
+    pub fn watched_mut(&mut self) -> &mut watch::WatchTable {
+        &mut self.watched
+    }
+
+    /// Changes since the last successful snapshot.
+    pub fn dirty(&self) -> u64 {
+        self.dirty
+    }
+
+    /// Forgets `done` changes: a snapshot that covered them succeeded, or
+    /// loading (whose writes are not changes) finished.
+    pub fn settle_dirty(&mut self, done: u64) {
+        self.dirty = self.dirty.saturating_sub(done);
+    }
+
+    /// The append-only journal, when `appendonly` is on.
+    pub fn journal(&self) -> Option<&journal::Journal> {
+        self.journal.as_ref()
+    }
+
+    /// The journal, for the AOF writer that drains it.
+    pub fn journal_mut(&mut self) -> Option<&mut journal::Journal> {
+        self.journal.as_mut()
     }
 
     pub fn databases(&self) -> usize {

@@ -73,7 +73,7 @@ pub fn parse_restore_options(args: &Args) -> Result<RestoreOptions, CmdError> {
     Ok(o)
 }
 
-/// RESTORE key ttl payload [REPLACE] [ABSTTL] [IDLETIME s] [FREQ f].
+/// `RESTORE key ttl payload [REPLACE] [ABSTTL] [IDLETIME s] [FREQ f]`.
 pub fn restore(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
     let (db, now, key) = (ctx.db, ctx.now_ms, args.get(1));
     let opts = parse_restore_options(args)?;

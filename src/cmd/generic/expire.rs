@@ -423,12 +423,18 @@ mod tests {
             ("expire x 10", ":0\r\n"),
         ]);
         assert_eq!(
-            (h.shard.stats.keyspace_hits, h.shard.stats.keyspace_misses),
+            (
+                h.shard.stats().keyspace_hits,
+                h.shard.stats().keyspace_misses
+            ),
             (0, 0)
         );
         h.script(&[("ttl k", ":10\r\n"), ("pttl x", ":-2\r\n")]);
         assert_eq!(
-            (h.shard.stats.keyspace_hits, h.shard.stats.keyspace_misses),
+            (
+                h.shard.stats().keyspace_hits,
+                h.shard.stats().keyspace_misses
+            ),
             (1, 1)
         );
     }

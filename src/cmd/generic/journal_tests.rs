@@ -21,7 +21,7 @@ fn journaled() -> Harness {
 /// The records journaled since the last call, as space-joined words
 /// (a MULTI/EXEC group's commands inside brackets).
 fn records(h: &mut Harness) -> Vec<String> {
-    let (bytes, _) = h.shard.journal.as_mut().unwrap().take();
+    let (bytes, _) = h.shard.journal_mut().unwrap().take();
     // Names as typed are journaled as typed; shown upper-case here.
     let words = |c: &crate::persist::aof::Command| {
         let mut w: Vec<String> = c
@@ -172,7 +172,7 @@ fn the_journal_replays_to_the_same_data_long_after() {
     }
     h.now_ms += 10;
     h.cmd("setnx d again");
-    let (bytes, _) = h.shard.journal.as_mut().unwrap().take();
+    let (bytes, _) = h.shard.journal_mut().unwrap().take();
     let file = parse(&bytes).unwrap();
     let mut s = Shard::new(0, SlotTable::contiguous(1), 16);
     replay::apply(&mut s, &file, &|_| true).unwrap();

@@ -272,8 +272,8 @@ mod tests {
             ("touch a a b", ":2\r\n"),
             ("exists nokey", ":0\r\n"),
         ]);
-        assert_eq!(h.shard.stats.keyspace_hits, 4);
-        assert_eq!(h.shard.stats.keyspace_misses, 3);
+        assert_eq!(h.shard.stats().keyspace_hits, 4);
+        assert_eq!(h.shard.stats().keyspace_misses, 3);
     }
 
     #[test]

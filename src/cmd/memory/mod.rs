@@ -130,7 +130,7 @@ pub fn shard_memory(shard: &Shard) -> ShardMemory {
     ShardMemory {
         used: shard.used_memory(),
         startup: shard.startup_memory(),
-        aof_buffer: shard.journal.as_ref().map_or(0, |j| j.pending_bytes()),
+        aof_buffer: shard.journal().map_or(0, |j| j.pending_bytes()),
         dbs: (0..shard.databases())
             .map(|d| DbMemory {
                 keys: shard.db(d).len(),

@@ -88,8 +88,8 @@ fn get_set_basics_and_encoding() {
     );
     t.resp3 = true;
     assert_eq!(t.run(&["GET", "missing"]), "_\r\n");
-    assert_eq!(t.shard.stats.keyspace_hits, 4);
-    assert_eq!(t.shard.stats.keyspace_misses, 2);
+    assert_eq!(t.shard.stats().keyspace_hits, 4);
+    assert_eq!(t.shard.stats().keyspace_misses, 2);
 }
 
 #[test]

@@ -20,10 +20,13 @@
 //! OBJECT).
 
 pub mod db;
+mod durability;
 pub mod entry;
+mod eviction;
 pub mod index;
 pub mod journal;
 pub mod lru;
+mod memory;
 #[cfg(test)]
 mod memory_tests;
 pub mod snapshot;
@@ -178,78 +181,6 @@ impl Shard {
         };
         shard.startup_memory = shard.used_memory();
         shard
-    }
-
-    /// What the shard used when built empty (MEMORY STATS `startup.allocated`).
-    pub fn startup_memory(&self) -> usize {
-        self.startup_memory
-    }
-
-    /// Follows `maxmemory-policy` `name` and `maxmemory`: access clocks are
-    /// kept as LRU or LFU, and integers are shared (Redis's shared integers,
-    /// which OBJECT REFCOUNT reports) unless a `maxmemory` limit is set with
-    /// an LRU or LFU policy (Redis's `MAXMEMORY_FLAG_NO_SHARED_INTEGERS`).
-    /// Called at start and should be on every CONFIG SET of either.
-    pub fn set_eviction(&mut self, name: &str, maxmemory: u64) {
-        self.policy = ClockPolicy::from_maxmemory_policy(name);
-        let lower = name.to_ascii_lowercase();
-        let lru_or_lfu = lower.ends_with("-lru") || lower.ends_with("-lfu");
-        self.shared_integers = maxmemory == 0 || !lru_or_lfu;
-    }
-
-    /// True while integers 0..10000 count as shared (OBJECT REFCOUNT).
-    pub fn shares_integers(&self) -> bool {
-        self.shared_integers
-    }
-
-    /// How access clocks are kept now.
-    pub fn clock_policy(&self) -> ClockPolicy {
-        self.policy
-    }
-
-    /// Every byte this shard's keys, values, entries and tables use: the
-    /// exact sum of its dbs' running counts, O(databases).
-    pub fn used_memory(&self) -> usize {
-        self.dbs.iter().map(|d| d.memory().total).sum()
-    }
-
-    /// The bytes `key` costs in `db`: its 40-byte entry, its key's and
-    /// value's heap bytes, 8 for its expiry slot when its table keeps an
-    /// expiry column, and its even share of its table's index allocation
-    /// (index bytes / keys in the table, rounded down). `None` when absent or
-    /// expired (an expired key is reported absent and left for the sweep).
-    pub fn key_memory(&self, db: usize, key: &[u8]) -> Option<usize> {
-        let loc = self.locate(key);
-        let d = self.dbs.get(db)?;
-        let e = d.find(loc, key)?;
-        if e.is_expired(crate::clock::unix_ms()) {
-            return None;
-        }
-        let column = if d.table_has_expiry_column(loc.table) {
-            std::mem::size_of::<u64>()
-        } else {
-            0
-        };
-        let share = d.table_index_bytes(loc.table) / d.table_len(loc.table).max(1);
-        Some(std::mem::size_of::<Entry>() + e.heap_bytes() + column + share)
-    }
-
-    /// Bytes of `db`'s tables, index and entry slots beyond key and value
-    /// bytes proper (Redis's MEMORY STATS `overhead.hashtable.main`).
-    pub fn db_overhead(&self, db: usize) -> usize {
-        self.dbs.get(db).map_or(0, Db::overhead)
-    }
-
-    /// [`Shard::used_memory`] minus the overhead of every db.
-    pub fn dataset_bytes(&self) -> usize {
-        self.dbs.iter().map(|d| d.memory().payload).sum()
-    }
-
-    /// Debug builds: panics when a db's byte count differs from a recount.
-    pub fn debug_check_memory(&self) {
-        for d in &self.dbs {
-            d.debug_check_memory();
-        }
     }
 
     /// This shard's number (its executor's).
@@ -467,25 +398,6 @@ impl Shard {
         }
     }
 
-    /// RESTORE's IDLETIME / FREQ for `key` (see [`ClockPolicy::restored`]);
-    /// a no-op for a missing key or an option the policy does not keep.
-    pub fn restore_clock(
-        &mut self,
-        db: usize,
-        key: &[u8],
-        now_ms: u64,
-        idle: Option<u64>,
-        freq: Option<u8>,
-    ) {
-        let Some(clock) = self.policy.restored(now_ms, idle, freq) else {
-            return;
-        };
-        let loc = self.locate(key);
-        if let Some((e, _, _)) = self.dbs[db].find_mut(loc, key) {
-            e.set_clock(clock);
-        }
-    }
-
     /// Changes the expiry of an existing, unexpired key.
     /// Removing a TTL the key does not have changes nothing (no WATCH touch).
     pub fn set_expire(&mut self, db: usize, key: &[u8], expire_at: u64) -> bool {
@@ -600,131 +512,6 @@ impl Shard {
         }
     }
 
-    /// Starts a point-in-time snapshot of this shard (see snapshot.rs).
-    /// Replaces any snapshot in progress.
-    pub fn begin_snapshot(&mut self, cut_ms: u64, aux: crate::persist::rdb::AuxInfo) {
-        self.snapshot = Some(snapshot::SnapshotCut::new(&self.dbs, cut_ms, aux));
-    }
-
-    /// Encodes more of the running snapshot (about `budget` bytes); true once
-    /// it is complete. False when no snapshot runs.
-    pub fn snapshot_step(&mut self, budget: usize) -> bool {
-        match self.snapshot.as_mut() {
-            Some(s) => s.step(&self.dbs, budget),
-            None => false,
-        }
-    }
-
-    /// The snapshot bytes encoded so far, in file order.
-    pub fn snapshot_take(&mut self) -> Vec<u8> {
-        self.snapshot
-            .as_mut()
-            .map(|s| s.take_output())
-            .unwrap_or_default()
-    }
-
-    /// Drops the snapshot (finished or abandoned).
-    pub fn end_snapshot(&mut self) {
-        self.snapshot = None;
-    }
-
-    /// True while a snapshot is being written.
-    pub fn snapshot_running(&self) -> bool {
-        self.snapshot.is_some()
-    }
-
-    /// Turns the journal on (appendonly): every later change is journaled.
-    pub fn enable_journal(&mut self) {
-        self.journal = Some(journal::Journal::default());
-        self.in_place.journaling = true;
-    }
-
-    /// Ends a command run in `db` with `args`: counts its in-place writes
-    /// and journals it: as `args` when it changed data and its handler
-    /// journaled nothing itself, else as the handler's records or effects.
-    /// Called after every command handler.
-    #[inline]
-    pub fn settle(&mut self, db: usize, args: &crate::protocol::Args) {
-        if self.in_place.dirty != 0 {
-            self.dirty += std::mem::take(&mut self.in_place.dirty);
-        }
-        if self.journal.is_none() {
-            return;
-        }
-        let c = &mut self.in_place;
-        let (changed, propagated) = (c.changed, c.propagated);
-        c.in_command = false;
-        c.changed = false;
-        c.propagated = false;
-        c.effects = false;
-        if let Some((db, key)) = self.in_place.pending.take() {
-            let loc = self.locate(&key);
-            if let (Some(j), Some(e)) = (self.journal.as_mut(), self.dbs[db].find(loc, &key)) {
-                j.set(db, &key, &e.value, e.expire_at());
-            }
-        }
-        if let Some(j) = self.journal.as_mut() {
-            if changed && !propagated {
-                let argv: smallvec::SmallVec<[&[u8]; 8]> = args.iter_from(0).collect();
-                j.command(db, &argv);
-            }
-            j.end_command();
-        }
-    }
-
-    /// A command starts (see [`journal::Journal::begin_command`]).
-    #[inline]
-    pub fn begin_command(&mut self) {
-        if let Some(j) = self.journal.as_mut() {
-            j.begin_command();
-            self.in_place.in_command = true;
-        }
-    }
-
-    /// Journals `args` (run in `db`) for the running command, in place of
-    /// the arguments it received: for a command whose arguments would not
-    /// replay to the same data (see journal.rs). May be called several times.
-    pub fn propagate(&mut self, db: usize, args: &[&[u8]]) {
-        self.in_place.propagated = true;
-        if let Some(j) = self.journal.as_mut() {
-            j.command(db, args);
-        }
-    }
-
-    /// The running command journals the effects of its writes (each key's new
-    /// state) instead of itself: for RENAME/COPY between keys of different
-    /// slots, which no single-slot command reproduces.
-    pub fn journal_effects(&mut self) {
-        self.in_place.effects = true;
-    }
-
-    /// Effects from now until [`Shard::end_tx_part`] belong to transaction
-    /// `txid` in the journal (no-op without a journal).
-    pub fn begin_tx_part(&mut self, txid: u64) {
-        if let Some(j) = self.journal.as_mut() {
-            j.begin_part(journal::tx_tag(txid));
-        }
-    }
-
-    pub fn end_tx_part(&mut self) {
-        if let Some(j) = self.journal.as_mut() {
-            j.end_part();
-        }
-    }
-
-    /// Journals a `DEL` for every key of `table` expired at `now_ms`, before
-    /// the sweep removes them (replay never expires keys itself).
-    fn journal_expired(&mut self, db: usize, table: usize, now_ms: u64) {
-        let Some(j) = self.journal.as_mut() else {
-            return;
-        };
-        for e in self.dbs[db].table_iter(table) {
-            if e.is_expired(now_ms) {
-                j.del(db, e.key());
-            }
-        }
-    }
-
     /// Removes every key of every database whose expiry is at or before
     /// `now_ms` (after a replay, which expires nothing while it runs).
     pub fn remove_expired(&mut self, now_ms: u64) -> usize {
@@ -798,57 +585,4 @@ impl Shard {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn shard() -> Shard {
-        Shard::new(0, SlotTable::contiguous(1), 16)
-    }
-
-    #[test]
-    fn set_get_and_lazy_expiry() {
-        let mut s = shard();
-        s.set(0, b"k", Value::string(b"v"), 1000);
-        assert!(s.get(0, b"k", 999).is_some());
-        assert_eq!(s.db(0).volatile(), 1);
-        assert!(s.get(0, b"k", 1000).is_none());
-        assert_eq!(s.db(0).len(), 0);
-        assert_eq!(s.db(0).volatile(), 0);
-        assert_eq!(s.stats.expired_keys, 1);
-    }
-
-    #[test]
-    fn active_expiry_sweeps_everything_eventually() {
-        let mut s = shard();
-        for i in 0..1000 {
-            let key = format!("key:{i}");
-            s.set(
-                0,
-                key.as_bytes(),
-                Value::int(i),
-                if i % 2 == 0 { 10 } else { 0 },
-            );
-        }
-        let mut removed = 0;
-        for _ in 0..100 {
-            removed += s.active_expire(20, 1000, || false);
-        }
-        assert_eq!(removed, 500);
-        assert_eq!(s.db(0).len(), 500);
-        assert_eq!(s.db(0).volatile(), 0);
-    }
-
-    #[test]
-    fn active_expiry_finds_sparse_volatile_keys_in_one_call() {
-        let mut s = Shard::new(0, SlotTable::contiguous(1), 1);
-        for i in 0..10_000 {
-            s.set(0, format!("p:{i}").as_bytes(), Value::int(i), 0);
-        }
-        for k in ["a", "b", "c"] {
-            s.set(0, k.as_bytes(), Value::int(1), 10);
-        }
-        assert_eq!(s.active_expire(20, 256, || false), 3);
-        assert_eq!(s.db(0).len(), 10_000);
-        assert_eq!(s.db(0).next_volatile_table(0), None);
-    }
-}
+mod tests;

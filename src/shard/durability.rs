@@ -1,0 +1,132 @@
+//! The shard's side of persistence: running a snapshot cut (snapshot.rs)
+//! alongside writes, and journaling each command or its effects for the AOF
+//! (journal.rs) between `begin_command` and `settle`.
+
+use super::*;
+
+impl Shard {
+    /// Starts a point-in-time snapshot of this shard (see snapshot.rs).
+    /// Replaces any snapshot in progress.
+    pub fn begin_snapshot(&mut self, cut_ms: u64, aux: crate::persist::rdb::AuxInfo) {
+        self.snapshot = Some(snapshot::SnapshotCut::new(&self.dbs, cut_ms, aux));
+    }
+
+    /// Encodes more of the running snapshot (about `budget` bytes); true once
+    /// it is complete. False when no snapshot runs.
+    pub fn snapshot_step(&mut self, budget: usize) -> bool {
+        match self.snapshot.as_mut() {
+            Some(s) => s.step(&self.dbs, budget),
+            None => false,
+        }
+    }
+
+    /// The snapshot bytes encoded so far, in file order.
+    pub fn snapshot_take(&mut self) -> Vec<u8> {
+        self.snapshot
+            .as_mut()
+            .map(|s| s.take_output())
+            .unwrap_or_default()
+    }
+
+    /// Drops the snapshot (finished or abandoned).
+    pub fn end_snapshot(&mut self) {
+        self.snapshot = None;
+    }
+
+    /// True while a snapshot is being written.
+    pub fn snapshot_running(&self) -> bool {
+        self.snapshot.is_some()
+    }
+
+    /// Turns the journal on (appendonly): every later change is journaled.
+    pub fn enable_journal(&mut self) {
+        self.journal = Some(journal::Journal::default());
+        self.in_place.journaling = true;
+    }
+
+    /// Ends a command run in `db` with `args`: counts its in-place writes
+    /// and journals it: as `args` when it changed data and its handler
+    /// journaled nothing itself, else as the handler's records or effects.
+    /// Called after every command handler.
+    #[inline]
+    pub fn settle(&mut self, db: usize, args: &crate::protocol::Args) {
+        if self.in_place.dirty != 0 {
+            self.dirty += std::mem::take(&mut self.in_place.dirty);
+        }
+        if self.journal.is_none() {
+            return;
+        }
+        let c = &mut self.in_place;
+        let (changed, propagated) = (c.changed, c.propagated);
+        c.in_command = false;
+        c.changed = false;
+        c.propagated = false;
+        c.effects = false;
+        if let Some((db, key)) = self.in_place.pending.take() {
+            let loc = self.locate(&key);
+            if let (Some(j), Some(e)) = (self.journal.as_mut(), self.dbs[db].find(loc, &key)) {
+                j.set(db, &key, &e.value, e.expire_at());
+            }
+        }
+        if let Some(j) = self.journal.as_mut() {
+            if changed && !propagated {
+                let argv: smallvec::SmallVec<[&[u8]; 8]> = args.iter_from(0).collect();
+                j.command(db, &argv);
+            }
+            j.end_command();
+        }
+    }
+
+    /// A command starts (see [`journal::Journal::begin_command`]).
+    #[inline]
+    pub fn begin_command(&mut self) {
+        if let Some(j) = self.journal.as_mut() {
+            j.begin_command();
+            self.in_place.in_command = true;
+        }
+    }
+
+    /// Journals `args` (run in `db`) for the running command, in place of
+    /// the arguments it received: for a command whose arguments would not
+    /// replay to the same data (see journal.rs). May be called several times.
+    pub fn propagate(&mut self, db: usize, args: &[&[u8]]) {
+        self.in_place.propagated = true;
+        if let Some(j) = self.journal.as_mut() {
+            j.command(db, args);
+        }
+    }
+
+    /// The running command journals the effects of its writes (each key's new
+    /// state) instead of itself: for RENAME/COPY between keys of different
+    /// slots, which no single-slot command reproduces.
+    pub fn journal_effects(&mut self) {
+        self.in_place.effects = true;
+    }
+
+    /// Effects from now until [`Shard::end_tx_part`] belong to transaction
+    /// `txid` in the journal (no-op without a journal).
+    pub fn begin_tx_part(&mut self, txid: u64) {
+        if let Some(j) = self.journal.as_mut() {
+            j.begin_part(journal::tx_tag(txid));
+        }
+    }
+
+    pub fn end_tx_part(&mut self) {
+        if let Some(j) = self.journal.as_mut() {
+            j.end_part();
+        }
+    }
+
+    /// Journals a `DEL` for every key of `table` expired at `now_ms`, before
+    /// the sweep removes them (replay never expires keys itself).
+    pub(super) fn journal_expired(&mut self, db: usize, table: usize, now_ms: u64) {
+        let Some(j) = self.journal.as_mut() else {
+            return;
+        };
+        for e in self.dbs[db].table_iter(table) {
+            if e.is_expired(now_ms) {
+                j.del(db, e.key());
+            }
+        }
+    }
+}

@@ -166,7 +166,7 @@ pub fn apply(shard: &mut Shard, db: usize, now_ms: u64, op: ShardOp) -> OpResult
             super::memory::allocator::purge();
             OpResult::Ok
         }
-        ShardOp::MemoryUsage { key } => OpResult::Usage(shard.key_memory(db, &key)),
+        ShardOp::MemoryUsage { key } => OpResult::Usage(shard.key_memory(db, &key, now_ms)),
         ShardOp::Keyspace => OpResult::Keyspace {
             dbs: (0..shard.databases())
                 .map(|d| (shard.db(d).len(), shard.db(d).volatile()))

@@ -20,11 +20,11 @@ impl Shard {
     /// expiry column, and its even share of its table's index allocation
     /// (index bytes / keys in the table, rounded down). `None` when absent or
     /// expired (an expired key is reported absent and left for the sweep).
-    pub fn key_memory(&self, db: usize, key: &[u8]) -> Option<usize> {
+    pub fn key_memory(&self, db: usize, key: &[u8], now_ms: u64) -> Option<usize> {
         let loc = self.locate(key);
         let d = self.dbs.get(db)?;
         let e = d.find(loc, key)?;
-        if e.is_expired(crate::clock::unix_ms()) {
+        if e.is_expired(now_ms) {
             return None;
         }
         let column = if d.table_has_expiry_column(loc.table) {

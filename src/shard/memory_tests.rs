@@ -158,19 +158,23 @@ proptest! {
 #[test]
 fn key_memory_and_overhead() {
     let mut s = Shard::new(0, SlotTable::contiguous(1), 2);
-    assert_eq!(s.key_memory(0, b"k"), None);
+    assert_eq!(s.key_memory(0, b"k", crate::clock::unix_ms()), None);
     s.set(0, b"k", Value::int(5), 0);
-    let small = s.key_memory(0, b"k").unwrap();
+    let small = s.key_memory(0, b"k", crate::clock::unix_ms()).unwrap();
     assert!(small >= std::mem::size_of::<super::entry::Entry>());
     s.set(0, b"k", Value::string(&[b'x'; 100]), 0);
-    assert!(s.key_memory(0, b"k").unwrap() >= small + 100);
+    assert!(s.key_memory(0, b"k", crate::clock::unix_ms()).unwrap() >= small + 100);
     assert!(s.db_overhead(0) > 0 && s.db_overhead(1) == 0);
     assert_eq!(
         s.dataset_bytes() + s.db_overhead(0) + s.db_overhead(1),
         s.used_memory()
     );
     s.set(0, b"gone", Value::int(1), 1);
-    assert_eq!(s.key_memory(0, b"gone"), None, "expired keys are absent");
+    assert_eq!(
+        s.key_memory(0, b"gone", crate::clock::unix_ms()),
+        None,
+        "expired keys are absent"
+    );
 }
 
 /// Bytes per key of the test `scripts/memtable.sh` runs, as the shard counts

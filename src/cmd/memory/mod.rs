@@ -13,7 +13,7 @@
 pub mod allocator;
 
 use super::command_docs::{check_subcommand, reply_help};
-use super::error::{CmdError, CmdResult};
+use super::error::CmdError;
 use super::table::{flag::*, spec, CommandSpec, Exec, Global, NO_KEYS};
 use crate::protocol::{Args, ReplyWriter};
 use crate::shard::Shard;
@@ -94,15 +94,6 @@ pub fn parse<'a>(args: &'a Args<'a>) -> Result<Memory<'a>, CmdError> {
 /// Replies `MEMORY HELP`.
 pub fn help(reply: &mut ReplyWriter, args: &Args) {
     reply_help(reply, args, HELP);
-}
-
-/// `MEMORY USAGE`'s answer on the key's shard: its bytes, or nil.
-pub fn usage(shard: &Shard, db: usize, key: &[u8], reply: &mut ReplyWriter) -> CmdResult {
-    match shard.key_memory(db, key) {
-        Some(bytes) => reply.int(bytes as i64),
-        None => reply.null(),
-    }
-    Ok(())
 }
 
 /// One database's share of a shard's memory.

@@ -55,6 +55,18 @@ pub fn config_matches<'a>(
                 out.push((shown, (p.get)(cfg)));
             }
         }
+        // An alias is a name of its own to CONFIG GET, as in Redis.
+        for &(alias, canonical) in params::ALIASES {
+            let hit = if is_glob {
+                glob_match(pattern, alias.as_bytes(), true)
+            } else {
+                pattern.eq_ignore_ascii_case(alias.as_bytes())
+            };
+            if let Some(p) = params::find(canonical).filter(|_| hit && !seen.contains(&alias)) {
+                seen.push(alias);
+                out.push((alias.as_bytes().to_vec(), (p.get)(cfg)));
+            }
+        }
     }
     out
 }
@@ -234,7 +246,12 @@ mod tests {
             "%1\r\n$10\r\nappendonly\r\n$2\r\nno\r\n"
         );
         let all = run(&["config", "get", "*"]);
-        assert!(all.starts_with(&format!("*{}\r\n", 2 * crate::config::PARAMS.len())));
+        let names = crate::config::PARAMS.len() + crate::config::params::ALIASES.len();
+        assert!(all.starts_with(&format!("*{}\r\n", 2 * names)));
+        assert_eq!(
+            run(&["config", "get", "hash-max-ziplist-*"]),
+            "*4\r\n$24\r\nhash-max-ziplist-entries\r\n$3\r\n512\r\n$22\r\nhash-max-ziplist-value\r\n$2\r\n64\r\n"
+        );
         assert_eq!(
             run(&["config", "get"]),
             "-ERR wrong number of arguments for 'config|get' command\r\n"

@@ -44,10 +44,21 @@ impl std::fmt::Debug for Param {
     }
 }
 
-/// Looks a setting up by name, case-insensitively.
+/// Looks a setting up by name or by one of its [`ALIASES`], case-insensitively.
 pub fn find(name: &str) -> Option<&'static Param> {
+    let name = ALIASES
+        .iter()
+        .find(|(alias, _)| alias.eq_ignore_ascii_case(name))
+        .map_or(name, |&(_, canonical)| canonical);
     PARAMS.iter().find(|p| p.name.eq_ignore_ascii_case(name))
 }
+
+/// Old names Redis 7.0 still accepts, as (alias, setting): `CONFIG GET`
+/// shows both, and the TOML file, flags and `CONFIG SET` take either.
+pub static ALIASES: &[(&str, &str)] = &[
+    ("hash-max-ziplist-entries", "hash-max-listpack-entries"),
+    ("hash-max-ziplist-value", "hash-max-listpack-value"),
+];
 
 /// Every setting ringkv knows, in the order `configs/ringkv.toml` lists them.
 pub static PARAMS: &[Param] = &[
@@ -291,6 +302,43 @@ pub static PARAMS: &[Param] = &[
                     "noeviction",
                 ],
             )?;
+            Ok(())
+        },
+    },
+    // --- encodings ---
+    Param {
+        name: "hash-max-listpack-entries",
+        default: "512",
+        doc: "Hashes with at most this many fields keep the compact (listpack) encoding.",
+        mutable: true,
+        kind: Kind::Int,
+        get: |c| c.hash_max_listpack_entries.to_string(),
+        set: |c, v| {
+            c.hash_max_listpack_entries = int(v, 0, i64::MAX)? as usize;
+            Ok(())
+        },
+    },
+    Param {
+        name: "hash-max-listpack-value",
+        default: "64",
+        doc: "Hashes whose fields and values are all at most this many bytes keep the compact (listpack) encoding.",
+        mutable: true,
+        kind: Kind::Int,
+        get: |c| c.hash_max_listpack_value.to_string(),
+        set: |c, v| {
+            c.hash_max_listpack_value = int(v, 0, i64::MAX)? as usize;
+            Ok(())
+        },
+    },
+    Param {
+        name: "set-max-intset-entries",
+        default: "512",
+        doc: "Sets of at most this many integers keep the compact (intset) encoding.",
+        mutable: true,
+        kind: Kind::Int,
+        get: |c| c.set_max_intset_entries.to_string(),
+        set: |c, v| {
+            c.set_max_intset_entries = int(v, 0, i64::MAX)? as usize;
             Ok(())
         },
     },

@@ -312,6 +312,9 @@ impl Core {
                     &changes,
                 );
                 crate::metrics::reconfigure(|n| self.info.config_value(n));
+                self.shard
+                    .borrow_mut()
+                    .configure(&self.info.settings.borrow());
                 JobOutput::Done
             }
             JobKind::ResetStats => {

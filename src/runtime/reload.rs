@@ -56,6 +56,9 @@ pub fn reload(core: &Core) {
                 .collect();
             crate::cmd::config_cmd::apply_changes(&mut core.info.settings.borrow_mut(), &changes);
             crate::metrics::reconfigure(|n| core.info.config_value(n));
+            core.shard
+                .borrow_mut()
+                .configure(&core.info.settings.borrow());
             if core.id == 0 {
                 log::info!("SIGHUP: reloaded settings from {}", file.display());
             }

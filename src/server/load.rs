@@ -47,7 +47,7 @@ pub fn load(cfg: &Config, threads: usize) -> Result<Loaded, String> {
         (0..threads)
             .map(|i| {
                 let mut s = Shard::new(i, slots, cfg.databases);
-                s.set_eviction(cfg.maxmemory_policy, cfg.maxmemory);
+                s.configure(cfg);
                 s
             })
             .collect()
@@ -236,7 +236,7 @@ fn replay_aof(cfg: &Config, aof_dir: &Path, m: &AofManifest) -> Result<Vec<Shard
     let committed = |tag: &str| commits.get(tag).is_some_and(|&(seen, need)| seen >= need);
     let results = in_parallel(parsed.into_iter().enumerate(), |(s, (base, files))| {
         let mut shard = Shard::new(s, slots, cfg.databases);
-        shard.set_eviction(cfg.maxmemory_policy, cfg.maxmemory);
+        shard.configure(cfg);
         for e in base {
             shard.set(e.db as usize, &e.key, e.value, e.expire_at_ms);
         }

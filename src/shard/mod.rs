@@ -153,6 +153,8 @@ pub struct Shard {
     policy: ClockPolicy,
     /// Whether integers count as shared (see [`Shard::set_eviction`]).
     shared_integers: bool,
+    /// When collections leave their compact encodings.
+    limits: value::EncodingLimits,
     /// [`Shard::used_memory`] when built empty: its tables for every db.
     startup_memory: usize,
 }
@@ -177,10 +179,24 @@ impl Shard {
             snapshot: None,
             policy: ClockPolicy::Lru,
             shared_integers: true,
+            limits: value::EncodingLimits::default(),
             startup_memory: 0,
         };
         shard.startup_memory = shard.used_memory();
         shard
+    }
+
+    /// Follows the settings that shape stored data: eviction
+    /// ([`Shard::set_eviction`]) and the encoding thresholds. Called at
+    /// start and after every CONFIG SET or reload.
+    pub fn configure(&mut self, cfg: &crate::config::Config) {
+        self.set_eviction(cfg.maxmemory_policy, cfg.maxmemory);
+        self.limits = value::EncodingLimits::from_config(cfg);
+    }
+
+    /// When collections leave their compact encodings (the live settings).
+    pub fn encoding_limits(&self) -> value::EncodingLimits {
+        self.limits
     }
 
     /// This shard's number (its executor's).

@@ -38,6 +38,38 @@ pub trait ValueType {
     fn rewrite(&self, key: &[u8], expire_at_ms: u64, emit: &mut dyn FnMut(&[&[u8]]));
 }
 
+/// The sizes at which a collection leaves its compact encoding for its
+/// big one (Redis's `hash-max-listpack-entries`, `hash-max-listpack-value`,
+/// `set-max-intset-entries`), as the shard's settings have them. Conversion
+/// is one way, as in Redis: a value never goes back to its compact form.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EncodingLimits {
+    pub hash_max_listpack_entries: usize,
+    pub hash_max_listpack_value: usize,
+    pub set_max_intset_entries: usize,
+}
+
+impl Default for EncodingLimits {
+    /// Redis 7.0's defaults.
+    fn default() -> Self {
+        EncodingLimits {
+            hash_max_listpack_entries: 512,
+            hash_max_listpack_value: 64,
+            set_max_intset_entries: 512,
+        }
+    }
+}
+
+impl EncodingLimits {
+    pub fn from_config(cfg: &crate::config::Config) -> Self {
+        EncodingLimits {
+            hash_max_listpack_entries: cfg.hash_max_listpack_entries,
+            hash_max_listpack_value: cfg.hash_max_listpack_value,
+            set_max_intset_entries: cfg.set_max_intset_entries,
+        }
+    }
+}
+
 /// A value seen as its type: one variant per [`ValueType`].
 pub enum Typed<'a> {
     Str(&'a Str),

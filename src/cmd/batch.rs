@@ -42,6 +42,29 @@ pub struct BatchCtx<'a> {
     pub client: ClientWho<'a>,
 }
 
+/// How many of a batch's next commands have their first key prefetched.
+const PREFETCH_WINDOW: usize = 32;
+
+/// Prefetches the first keys of the commands from `from` on (at most
+/// [`PREFETCH_WINDOW`]), so a pipeline's lookups overlap their cache misses.
+fn prefetch_keys(shard: &Shard, cmds: &impl BatchCmds, db: usize, from: usize) {
+    let to = cmds.count().min(from + PREFETCH_WINDOW);
+    if to - from.min(to) < 2 {
+        return;
+    }
+    let mut keys: [&[u8]; PREFETCH_WINDOW] = [&[]; PREFETCH_WINDOW];
+    let mut n = 0;
+    for i in from..to {
+        if let Some((spec, args, _)) = cmds.entry(i) {
+            if let Some(k) = spec.key_indexes(args.len()).next() {
+                keys[n] = args.get(k);
+                n += 1;
+            }
+        }
+    }
+    shard.prefetch(db, keys[..n].iter().copied());
+}
+
 /// Runs `cmds` from `cursor.next` on, appending each reply to `out` (and,
 /// with `ends`, where each ends). Stops before the first command with a key
 /// for which `is_locked(db, key)` holds and returns false; true when done.
@@ -60,6 +83,7 @@ pub fn run_batch(
     }
     let mut clock = CommandClock::start(ctx.now_ms);
     let mut done = true;
+    prefetch_keys(shard, cmds, ctx.db, cursor.next);
     while cursor.next < cmds.count() {
         let Some((spec, args, part)) = cmds.entry(cursor.next) else {
             cursor.next += 1;

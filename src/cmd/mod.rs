@@ -86,7 +86,7 @@ pub fn run_on_shard(
             return false;
         }
     };
-    shard.begin_command();
+    shard.begin_command(clock.now_ms);
     let mut ctx = ExecCtx {
         shard,
         db,

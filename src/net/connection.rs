@@ -67,7 +67,7 @@ pub async fn handle_connection<S>(
     S: AsyncRead + AsyncWrite + Readable + Unpin,
 {
     let Some(_slot) = limits.admit(core.maxclients()) else {
-        Counters::add(&core.counters.rejected_connections, 1);
+        Counters::add(&core.counters().rejected_connections, 1);
         let refusal = format!("-{}\r\n", crate::cmd::CmdError::MaxClients);
         let _ = stream.write_all(refusal.as_bytes()).await;
         let _ = stream.close().await;
@@ -77,20 +77,20 @@ pub async fn handle_connection<S>(
     let client = Rc::new(RefCell::new(ClientState::new(
         id, peer.addr, peer.laddr, peer.fd,
     )));
-    core.clients.borrow_mut().insert(id, client.clone());
-    Counters::add(&core.counters.connected_clients, 1);
+    core.clients().borrow_mut().insert(id, client.clone());
+    Counters::add(&core.counters().connected_clients, 1);
 
     if let Err(e) = serve_client(&core, &client, &mut stream).await {
-        log::debug!("shard {}: client {id} closed: {e}", core.id);
+        log::debug!("shard {}: client {id} closed: {e}", core.id());
     }
     // Drop its WATCHes (they live in the shards that own the keys).
     crate::route::txn::on_disconnect(&core, &client).await;
     // Leave the client table before the fd is closed, so shutdown and the
     // idle sweep never act on a descriptor number that was reused.
-    core.clients.borrow_mut().remove(&id);
-    core.counters
+    core.clients().borrow_mut().remove(&id);
+    core.counters()
         .connected_clients
-        .set(core.counters.connected_clients.get() - 1);
+        .set(core.counters().connected_clients.get() - 1);
     let _ = stream.close().await;
 }
 
@@ -103,7 +103,7 @@ fn next_client_id(core: &Core) -> u64 {
         c.set(v + 1);
         v
     });
-    n * core.cores as u64 + core.id as u64 + 1
+    n * core.cores() as u64 + core.id() as u64 + 1
 }
 
 /// What one read step brought.
@@ -217,17 +217,17 @@ impl Input {
             return Ok(Read::Eof);
         }
         self.note_read(core, client, got);
-        if self.unparsed() > core.query_buffer_limit {
+        if self.unparsed() > core.query_buffer_limit() {
             log::warn!(
                 "shard {}: closing client: query buffer limit reached",
-                core.id
+                core.id()
             );
             return Ok(Read::Close);
         }
         if self.buf.len() >= MAX_DATA_OFFSET {
             log::warn!(
                 "shard {}: closing client: request over 1 GiB of small arguments",
-                core.id
+                core.id()
             );
             return Ok(Read::Close);
         }
@@ -248,17 +248,17 @@ impl Input {
         let Some(mut arg) = BigArg::new(len, &self.buf[at..]) else {
             log::warn!(
                 "shard {}: closing client: cannot map {len} bytes for an argument",
-                core.id
+                core.id()
             );
             return Ok(Read::Close);
         };
         self.buf.truncate(at);
         while !arg.is_full() {
             // As Redis, whose query buffer is the argument meanwhile.
-            if arg.filled() > core.query_buffer_limit {
+            if arg.filled() > core.query_buffer_limit() {
                 log::warn!(
                     "shard {}: closing client: query buffer limit reached",
-                    core.id
+                    core.id()
                 );
                 return Ok(Read::Close);
             }
@@ -286,7 +286,7 @@ impl Input {
     fn note_read(&self, core: &Core, client: &RefCell<ClientState>, n: usize) {
         // `timeout` and CLIENT LIST's idle= count from the last read or write.
         client.borrow_mut().last_interaction = Instant::now();
-        Counters::add(&core.counters.net_input_bytes, n as u64);
+        Counters::add(&core.counters().net_input_bytes, n as u64);
     }
 }
 
@@ -320,7 +320,7 @@ where
         loop {
             match input
                 .parser
-                .parse(&input.buf, pos, &mut inline, &mut spans, &core.limits)
+                .parse(&input.buf, pos, &mut inline, &mut spans, &core.limits())
             {
                 Ok(ParseOutcome::Incomplete) => break,
                 Ok(ParseOutcome::Empty { consumed }) => pos += consumed,
@@ -386,7 +386,7 @@ where
             core.journal_barrier(mark).await;
             stream.write_all(&out).await?;
             client.borrow_mut().last_interaction = Instant::now();
-            Counters::add(&core.counters.net_output_bytes, out.len() as u64);
+            Counters::add(&core.counters().net_output_bytes, out.len() as u64);
             out.clear();
             if out.capacity() > MAX_READ {
                 out.shrink_to(MIN_READ);

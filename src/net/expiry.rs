@@ -12,13 +12,13 @@ const BUDGET: Duration = Duration::from_millis(1);
 const TABLES_PER_SLICE: usize = 256;
 
 pub async fn active_expiry_loop(core: Rc<Core>) {
-    while !core.stop.is_stopped() {
+    while !core.stop().is_stopped() {
         glommio::timer::sleep(CYCLE).await;
         let start = Instant::now();
         loop {
             let now = unix_ms();
             let removed = core
-                .shard
+                .shard()
                 .borrow_mut()
                 .active_expire(now, TABLES_PER_SLICE, || start.elapsed() >= BUDGET);
             if removed == 0 || start.elapsed() >= BUDGET {

@@ -28,7 +28,7 @@ pub async fn serve(core: Rc<Core>, addr: String) {
     if let Err(e) = std::net::TcpListener::bind(&addr) {
         log::error!(
             "shard {}: metrics endpoint cannot listen on {addr}: {e}",
-            core.id
+            core.id()
         );
         return;
     }
@@ -37,15 +37,15 @@ pub async fn serve(core: Rc<Core>, addr: String) {
         Err(e) => {
             log::error!(
                 "shard {}: metrics endpoint cannot listen on {addr}: {e}",
-                core.id
+                core.id()
             );
             return;
         }
     };
-    log::info!("shard {}: metrics on http://{addr}/metrics", core.id);
+    log::info!("shard {}: metrics on http://{addr}/metrics", core.id());
     loop {
         let accepted = futures_lite::future::or(async { Some(listener.accept().await) }, async {
-            core.stop.wait().await;
+            core.stop().wait().await;
             None
         })
         .await;
@@ -55,7 +55,7 @@ pub async fn serve(core: Rc<Core>, addr: String) {
                 glommio::spawn_local(handle(core.clone(), stream)).detach();
             }
             Some(Err(e)) => {
-                log::warn!("shard {}: metrics accept failed: {e}", core.id);
+                log::warn!("shard {}: metrics accept failed: {e}", core.id());
                 glommio::timer::sleep(Duration::from_millis(10)).await;
             }
         }

@@ -69,7 +69,7 @@ pub async fn idle_sweep(core: Rc<Core>, limits: Rc<ClientLimits>) {
                 false
             },
             async {
-                core.stop.wait().await;
+                core.stop().wait().await;
                 true
             },
         )
@@ -80,19 +80,19 @@ pub async fn idle_sweep(core: Rc<Core>, limits: Rc<ClientLimits>) {
         // Follow the live setting (CONFIG SET timeout reaches every core's copy).
         limits
             .timeout
-            .set(u64::from(core.info.settings.borrow().timeout));
+            .set(u64::from(core.info().settings.borrow().timeout));
         let timeout = limits.timeout.get();
         if timeout == 0 {
             continue;
         }
         let limit = Duration::from_secs(timeout);
         let now = Instant::now();
-        for client in core.clients.borrow().values() {
+        for client in core.clients().borrow().values() {
             let Ok(c) = client.try_borrow() else { continue };
             if now.saturating_duration_since(c.last_interaction) > limit && c.fd >= 0 {
-                log::debug!("shard {}: closing idle client {}", core.id, c.id);
+                log::debug!("shard {}: closing idle client {}", core.id(), c.id);
                 // SAFETY: the fd belongs to a live connection on this core
-                // (connections leave `core.clients` before closing their
+                // (connections leave `core.clients()` before closing their
                 // socket); shutdown(2) only changes socket state.
                 unsafe {
                     libc::shutdown(c.fd, libc::SHUT_RDWR);

@@ -151,18 +151,18 @@ where
 {
     loop {
         let accepted = future::or(async { Some(accept().await) }, async {
-            core.stop.wait().await;
+            core.stop().wait().await;
             None
         })
         .await;
         match accepted {
             None => return None,
             Some(Ok(s)) => {
-                Counters::add(&core.counters.total_connections_received, 1);
+                Counters::add(&core.counters().total_connections_received, 1);
                 return Some(s);
             }
             Some(Err(e)) => {
-                log::warn!("shard {}: {what} accept failed: {e}", core.id);
+                log::warn!("shard {}: {what} accept failed: {e}", core.id());
                 glommio::timer::sleep(std::time::Duration::from_millis(10)).await;
             }
         }
@@ -179,7 +179,7 @@ async fn tcp_accept_loop(
         let _ = stream.set_nodelay(true);
         let fd = stream.as_raw_fd();
         if let Err(e) = set_tcp_keepalive(fd, limits.tcp_keepalive) {
-            log::debug!("shard {}: cannot set TCP keepalive: {e}", core.id);
+            log::debug!("shard {}: cannot set TCP keepalive: {e}", core.id());
         }
         let peer = Peer {
             fd,
@@ -211,13 +211,13 @@ async fn tcp_accept_loop(
 /// Shuts the read side of every client socket so idle connections end at once
 /// and busy ones end after writing the replies of the batch in flight.
 pub fn shut_clients(core: &Core) {
-    for client in core.clients.borrow().values() {
+    for client in core.clients().borrow().values() {
         let Ok(c) = client.try_borrow() else { continue };
         if c.fd < 0 {
             continue;
         }
         // SAFETY: fd belongs to a live connection on this core (connections
-        // leave `core.clients` before closing); shutdown(2) only changes
+        // leave `core.clients()` before closing); shutdown(2) only changes
         // socket state and never invalidates the descriptor.
         unsafe {
             libc::shutdown(c.fd, libc::SHUT_RD);

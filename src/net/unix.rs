@@ -180,7 +180,7 @@ pub async fn receive_loop(core: Rc<Core>, limits: Rc<ClientLimits>, ends: UnixEn
     let rx = rx.connect().await;
     loop {
         let accepted = future::or(rx.recv(), async {
-            core.stop.wait().await;
+            core.stop().wait().await;
             None
         })
         .await;

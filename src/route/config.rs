@@ -25,7 +25,7 @@ pub async fn run(env: &Env<'_>, cmd_idx: usize, out: &mut Vec<u8>) {
         &[][..]
     };
     if eq_ic(sub, "set") && args.len() >= 4 {
-        let planned = config_cmd::plan_set(&env.core.info.settings.borrow(), &args);
+        let planned = config_cmd::plan_set(&env.core.info().settings.borrow(), &args);
         match planned {
             Ok(changes) => {
                 every_core(env, || JobKind::ApplyConfig(changes.clone())).await;
@@ -46,12 +46,12 @@ pub async fn run(env: &Env<'_>, cmd_idx: usize, out: &mut Vec<u8>) {
     let core = env.core;
     let result = {
         let mut client = env.client.borrow_mut();
-        let mut shard = core.shard.borrow_mut();
+        let mut shard = core.shard().borrow_mut();
         let mut ctx = ConnCtx {
             client: &mut client,
-            core: &core.info,
+            core: core.info(),
             shard: &mut shard,
-            txkeys: &core.txkeys,
+            txkeys: core.txkeys(),
             now_ms: env.now_ms,
             reply: ReplyWriter::new(out, resp3),
         };

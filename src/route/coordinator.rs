@@ -63,7 +63,7 @@ pub trait Locker {
 
 impl Locker for Rc<Core> {
     fn me(&self) -> usize {
-        self.id
+        self.id()
     }
 
     fn new_txid(&self) -> TxId {
@@ -71,7 +71,7 @@ impl Locker for Rc<Core> {
     }
 
     async fn lock(&self, shard: usize, txid: TxId, keys: Vec<LockId>, whole: bool) {
-        if shard == self.id {
+        if shard == self.id() {
             self.lock_local(txid, keys, whole).await;
         } else {
             let _locked = self
@@ -81,7 +81,7 @@ impl Locker for Rc<Core> {
     }
 
     fn release(&self, shard: usize, txid: TxId) {
-        if shard == self.id {
+        if shard == self.id() {
             self.release_tx(txid);
         } else {
             drop(self.call(shard, 0, JobKind::Release { txid }));
@@ -324,15 +324,15 @@ impl Tx<'_, Rc<Core>> {
     /// writes, come only when a replay would apply the whole transaction.
     pub async fn commit(self) {
         let core = self.locker;
-        if core.aof.is_some() {
+        if core.aof().is_some() {
             let (txid, parts) = (self.txid, self.shards.len());
             let remote: Vec<_> = self
                 .shards
                 .iter()
-                .filter(|&&s| s != core.id)
+                .filter(|&&s| s != core.id())
                 .map(|&s| core.call(s, 0, JobKind::Commit { txid, parts }))
                 .collect();
-            if self.shards.contains(&core.id) {
+            if self.shards.contains(&core.id()) {
                 core.run_local(0, JobKind::Commit { txid, parts });
             }
             for ack in remote {

@@ -19,7 +19,7 @@ use bytes::Bytes;
 
 /// Runs `op` (built per shard) on every shard; results indexed by shard.
 pub(super) async fn fan_out(env: &Env<'_>, db: usize, make: impl Fn() -> ShardOp) -> Vec<OpResult> {
-    let ops = (0..env.core.cores).map(|s| (s, make())).collect();
+    let ops = (0..env.core.cores()).map(|s| (s, make())).collect();
     run_ops(env, db, ops).await
 }
 
@@ -37,8 +37,8 @@ pub async fn run_fan_out(env: &Env<'_>, f: &'static FanOut, cmd_idx: usize, out:
     };
     let fan_env = FanEnv {
         db,
-        databases: env.core.info.databases,
-        shards: env.core.cores,
+        databases: env.core.info().databases,
+        shards: env.core.cores(),
     };
     let plan = match (f.plan)(&args, &fan_env) {
         Ok(p) => p,
@@ -62,7 +62,7 @@ pub async fn run_fan_out(env: &Env<'_>, f: &'static FanOut, cmd_idx: usize, out:
         Fan::Every => fan_out(env, plan.db, || op(0, 0)).await,
         Fan::EveryAtomic if env.txid.is_some() => fan_out(env, plan.db, || op(0, 0)).await,
         Fan::EveryAtomic => {
-            let tx = Tx::begin(env.core, LockPlan::every_shard(env.core.cores)).await;
+            let tx = Tx::begin(env.core, LockPlan::every_shard(env.core.cores())).await;
             let inner = env.in_tx(tx.txid(), None);
             let results = fan_out(&inner, plan.db, || op(0, 0)).await;
             tx.commit().await;
@@ -88,7 +88,7 @@ async fn walk(env: &Env<'_>, plan: FanPlan, op: &impl Fn(u64, usize) -> ShardOp)
     let mut local = plan.cursor & ((1u64 << SCAN_SHARD_SHIFT) - 1);
     let mut keys = Vec::new();
     let mut next_cursor = 0u64;
-    while shard < env.core.cores {
+    while shard < env.core.cores() {
         let want = plan.count.saturating_sub(keys.len()).max(1);
         let OpResult::Scan { next, keys: found } =
             run_op(env, shard, plan.db, op(local, want)).await
@@ -102,7 +102,7 @@ async fn walk(env: &Env<'_>, plan: FanPlan, op: &impl Fn(u64, usize) -> ShardOp)
         }
         shard += 1;
         local = 0;
-        if keys.len() >= plan.count && shard < env.core.cores {
+        if keys.len() >= plan.count && shard < env.core.cores() {
             next_cursor = (shard as u64) << SCAN_SHARD_SHIFT;
             break;
         }
@@ -116,9 +116,9 @@ async fn walk(env: &Env<'_>, plan: FanPlan, op: &impl Fn(u64, usize) -> ShardOp)
 /// Runs a core-level job on every core.
 pub async fn every_core(env: &Env<'_>, kind: impl Fn() -> JobKind) -> Vec<JobOutput> {
     let core = env.core;
-    let futures: Vec<_> = (0..core.cores)
+    let futures: Vec<_> = (0..core.cores())
         .map(|c| {
-            if c == core.id {
+            if c == core.id() {
                 None
             } else {
                 Some(core.call(c, 0, kind()))
@@ -138,7 +138,7 @@ pub async fn run(env: &Env<'_>, g: Global, cmd_idx: usize, out: &mut Vec<u8>) {
     match g {
         Global::Info => {
             let facts = gather_info(env).await;
-            let text = crate::cmd::info::render_info(&args, &facts, &env.core.info);
+            let text = crate::cmd::info::render_info(&args, &facts, env.core.info());
             ReplyWriter::new(out, resp3).verbatim(text.as_bytes());
         }
         Global::Multi | Global::Exec | Global::Discard | Global::Watch | Global::Unwatch => {
@@ -158,7 +158,7 @@ pub async fn run(env: &Env<'_>, g: Global, cmd_idx: usize, out: &mut Vec<u8>) {
             let facts = gather_info(env).await;
             crate::cmd::server::write_status(
                 &mut ReplyWriter::new(out, resp3),
-                &env.core.info,
+                env.core.info(),
                 facts.connected_clients,
             );
         }
@@ -179,12 +179,12 @@ pub async fn run(env: &Env<'_>, g: Global, cmd_idx: usize, out: &mut Vec<u8>) {
             }
             let core = env.core;
             let mut c = env.client.borrow_mut();
-            let mut shard = core.shard.borrow_mut();
+            let mut shard = core.shard().borrow_mut();
             let mut ctx = crate::cmd::ConnCtx {
                 client: &mut c,
-                core: &core.info,
+                core: core.info(),
                 shard: &mut shard,
-                txkeys: &core.txkeys,
+                txkeys: core.txkeys(),
                 now_ms: env.now_ms,
                 reply: ReplyWriter::new(out, resp3),
             };
@@ -228,7 +228,7 @@ pub async fn run(env: &Env<'_>, g: Global, cmd_idx: usize, out: &mut Vec<u8>) {
 /// Sums every core's counters and every shard's keyspace figures.
 async fn gather_info(env: &Env<'_>) -> crate::cmd::server::InfoFacts {
     let mut facts = crate::cmd::server::InfoFacts {
-        keyspace: vec![(0, 0); env.core.info.databases],
+        keyspace: vec![(0, 0); env.core.info().databases],
         ..Default::default()
     };
     for o in every_core(env, || JobKind::Counters).await {

@@ -23,7 +23,7 @@ pub async fn run(env: &Env<'_>, cmd_idx: usize, out: &mut Vec<u8>) {
     match parsed {
         Memory::Help => memory::help(&mut ReplyWriter::new(out, resp3), &args),
         Memory::Usage(key) => {
-            let owner = env.core.shard.borrow().slots().shard_of(key);
+            let owner = env.core.shard().borrow().slots().shard_of(key);
             let key = bytes::Bytes::copy_from_slice(key);
             match run_op(env, owner, db, ShardOp::MemoryUsage { key }).await {
                 OpResult::Usage(Some(n)) => ReplyWriter::new(out, resp3).int(n as i64),

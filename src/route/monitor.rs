@@ -30,8 +30,8 @@ async fn broadcast(core: Rc<Core>) {
         return;
     }
     let lines = Bytes::from(lines);
-    for c in 0..core.cores {
-        if c != core.id {
+    for c in 0..core.cores() {
+        if c != core.id() {
             // Fire and forget: the reply slot is dropped when it arrives.
             drop(core.call(c, 0, JobKind::Metrics(MetricsJob::Monitor(lines.clone()))));
         }

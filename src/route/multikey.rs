@@ -75,7 +75,7 @@ fn op_job(env: &Env<'_>, shard: usize, op: ShardOp) -> JobKind {
 /// Runs `op` on `shard` (inline when it is this core's) and returns its result.
 pub async fn run_op(env: &Env<'_>, shard: usize, db: usize, op: ShardOp) -> OpResult {
     let core = env.core;
-    let output = if shard == core.id {
+    let output = if shard == core.id() {
         core.run_local(db, op_job(env, shard, op))
     } else {
         core.call(shard, db, op_job(env, shard, op)).await
@@ -92,7 +92,7 @@ pub async fn run_ops(env: &Env<'_>, db: usize, ops: Vec<(usize, ShardOp)>) -> Ve
     let mut local = None;
     let mut futures = Vec::with_capacity(ops.len());
     for (idx, (shard, op)) in ops.into_iter().enumerate() {
-        if shard == core.id {
+        if shard == core.id() {
             local = Some((idx, op));
             futures.push(None);
         } else {
@@ -101,7 +101,7 @@ pub async fn run_ops(env: &Env<'_>, db: usize, ops: Vec<(usize, ShardOp)>) -> Ve
     }
     let mut results: Vec<Option<OpResult>> = (0..futures.len()).map(|_| None).collect();
     if let Some((idx, op)) = local {
-        if let JobOutput::Op(r) = core.run_local(db, op_job(env, core.id, op)) {
+        if let JobOutput::Op(r) = core.run_local(db, op_job(env, core.id(), op)) {
             results[idx] = Some(r);
         }
     }
@@ -143,7 +143,7 @@ pub async fn run(
     let db = env.client.borrow().db;
     let mut dbs = vec![db];
     if let Split::Copy = split {
-        match crate::cmd::generic::parse_copy_args(&args, db, env.core.info.databases) {
+        match crate::cmd::generic::parse_copy_args(&args, db, env.core.info().databases) {
             Ok(o) => dbs.push(o.dst_db),
             Err(e) => {
                 write_error(env.core, out, e.to_string().as_bytes());
@@ -271,7 +271,7 @@ async fn run_split(
         }
         Split::Copy => {
             let opts =
-                match crate::cmd::generic::parse_copy_args(&args, db, env.core.info.databases) {
+                match crate::cmd::generic::parse_copy_args(&args, db, env.core.info().databases) {
                     Ok(o) => o,
                     Err(e) => {
                         write_error(env.core, out, e.to_string().as_bytes());

@@ -76,7 +76,7 @@ pub async fn run(env: &Env<'_>, g: Global, cmd_idx: usize, out: &mut Vec<u8>) {
         }
         Global::LastSave => ReplyWriter::new(out, resp3).int(status::last_save_time() as i64),
         Global::BgRewriteAof => {
-            if core.aof.is_none() {
+            if core.aof().is_none() {
                 // Redis rewrites even with appendonly off; ringkv needs the
                 // per-shard journals, which exist only with appendonly yes.
                 write_cmd_error(core, out, &CmdError::AofRewriteNeedsAppendonly);
@@ -119,12 +119,12 @@ async fn rewrite_when_idle(core: Rc<Core>) {
 pub async fn snapshot(core: &Rc<Core>) -> Result<(), String> {
     let started = Instant::now();
     let (dir, dbfilename) = {
-        let s = core.info.settings.borrow();
+        let s = core.info().settings.borrow();
         (PathBuf::from(&s.dir), s.dbfilename.clone())
     };
     log::info!("Background saving started");
     let gen = crate::clock::unix_ms();
-    let names: Vec<String> = (0..core.cores)
+    let names: Vec<String> = (0..core.cores())
         .map(|s| manifest::snapshot_file_name(&dbfilename, gen, s))
         .collect();
     let targets = names.iter().map(|n| dir.join(n)).collect();
@@ -149,7 +149,7 @@ pub async fn snapshot(core: &Rc<Core>) -> Result<(), String> {
     .await;
     let secs = started.elapsed().as_secs() as i64;
     match &result {
-        Ok(()) => log::info!("DB saved on disk ({} shard files)", core.cores),
+        Ok(()) => log::info!("DB saved on disk ({} shard files)", core.cores()),
         Err(e) => log::error!("Background saving error: {e}"),
     }
     status::finish(Job::Snapshot, result.is_ok(), secs);
@@ -161,7 +161,7 @@ pub async fn snapshot(core: &Rc<Core>) -> Result<(), String> {
 pub async fn rewrite_aof(core: &Rc<Core>) -> Result<(), String> {
     let started = Instant::now();
     let (aof_dir, appendfilename) = {
-        let s = core.info.settings.borrow();
+        let s = core.info().settings.borrow();
         (
             Path::new(&s.dir).join(&s.appenddirname),
             s.appendfilename.clone(),
@@ -185,10 +185,10 @@ pub async fn rewrite_aof(core: &Rc<Core>) -> Result<(), String> {
             kind,
             shard: s,
         };
-        let bases: Vec<AofEntry> = (0..core.cores)
+        let bases: Vec<AofEntry> = (0..core.cores())
             .map(|s| entry(AofFileKind::Base, s))
             .collect();
-        let incrs: Vec<AofEntry> = (0..core.cores)
+        let incrs: Vec<AofEntry> = (0..core.cores())
             .map(|s| entry(AofFileKind::Incr, s))
             .collect();
         let targets = bases.iter().map(|e| aof_dir.join(&e.name)).collect();
@@ -211,7 +211,7 @@ pub async fn rewrite_aof(core: &Rc<Core>) -> Result<(), String> {
         files::replace(&manifest_path, during.render().as_bytes()).await?;
         cut(core, targets, Some(rotate)).await?;
         let mut done = AofManifest {
-            shards: core.cores,
+            shards: core.cores(),
             entries: Vec::new(),
         };
         for (b, i) in bases.into_iter().zip(incrs) {
@@ -246,7 +246,7 @@ async fn cut(
     targets: Vec<PathBuf>,
     rotate: Option<Vec<PathBuf>>,
 ) -> Result<(), String> {
-    let tx = Tx::begin(core, LockPlan::every_shard(core.cores)).await;
+    let tx = Tx::begin(core, LockPlan::every_shard(core.cores())).await;
     let cut_ms = crate::clock::unix_ms();
     let mut rotate = rotate.map(|r| r.into_iter());
     let mut waits = Vec::new();
@@ -256,7 +256,7 @@ async fn cut(
             cut_ms,
             rotate_to: rotate.as_mut().and_then(|r| r.next()),
         };
-        if s == core.id {
+        if s == core.id() {
             core.run_local(0, kind);
         } else {
             waits.push(core.call(s, 0, kind));
@@ -268,8 +268,8 @@ async fn cut(
     tx.release();
     loop {
         let mut running = false;
-        for s in 0..core.cores {
-            let state = if s == core.id {
+        for s in 0..core.cores() {
+            let state = if s == core.id() {
                 core.run_local(0, JobKind::SnapshotPoll)
             } else {
                 core.call(s, 0, JobKind::SnapshotPoll).await
@@ -298,8 +298,8 @@ async fn read_manifest(path: &Path) -> Option<String> {
 /// Sums every shard's (dirty count, AOF incr bytes, last snapshot bytes).
 async fn persist_facts(core: &Rc<Core>) -> (u64, u64, u64) {
     let (mut dirty, mut bytes, mut snap) = (0, 0, 0);
-    for s in 0..core.cores {
-        let out = if s == core.id {
+    for s in 0..core.cores() {
+        let out = if s == core.id() {
             core.run_local(0, JobKind::PersistFacts)
         } else {
             core.call(s, 0, JobKind::PersistFacts).await
@@ -338,14 +338,14 @@ pub fn save_rules(text: &str) -> Vec<(u64, u64)> {
 pub async fn schedule_loop(core: Rc<Core>) {
     loop {
         glommio::timer::sleep(Duration::from_secs(1)).await;
-        if core.stop.is_stopped() {
+        if core.stop().is_stopped() {
             return;
         }
         if status::busy() {
             continue;
         }
         let (save, pct, min_size) = {
-            let s = core.info.settings.borrow();
+            let s = core.info().settings.borrow();
             (
                 s.save.clone(),
                 s.auto_aof_rewrite_percentage,
@@ -353,7 +353,7 @@ pub async fn schedule_loop(core: Rc<Core>) {
             )
         };
         let rules = save_rules(&save);
-        let needs_facts = !rules.is_empty() || (core.aof.is_some() && pct > 0);
+        let needs_facts = !rules.is_empty() || (core.aof().is_some() && pct > 0);
         if !needs_facts {
             continue;
         }
@@ -375,7 +375,7 @@ pub async fn schedule_loop(core: Rc<Core>) {
         // Redis's rule: the AOF grew by `pct` % over its size after the last
         // rewrite (the base files), and is at least `min_size`.
         let base = status::aof_base_size().max(1);
-        if core.aof.is_some() && pct > 0 && base + incr_bytes >= min_size {
+        if core.aof().is_some() && pct > 0 && base + incr_bytes >= min_size {
             let growth = incr_bytes * 100 / base;
             if growth >= pct && status::try_begin(Job::Rewrite) {
                 log::info!("Starting automatic rewriting of AOF on {growth}% growth");
@@ -391,7 +391,7 @@ pub async fn save_on_shutdown(core: &Rc<Core>, mode: ShutdownSave) -> Result<(),
     let wanted = match mode {
         ShutdownSave::Save => true,
         ShutdownSave::NoSave => false,
-        ShutdownSave::Default => !save_rules(&core.info.settings.borrow().save).is_empty(),
+        ShutdownSave::Default => !save_rules(&core.info().settings.borrow().save).is_empty(),
     };
     if !wanted {
         return Ok(());

@@ -164,7 +164,7 @@ pub async fn execute_batch_in(
             }
             continue;
         }
-        Counters::add(&core.counters.total_commands_processed, 1);
+        Counters::add(&core.counters().total_commands_processed, 1);
         let stat_spec = crate::cmd::command_docs::resolve(spec, &args);
         client.borrow_mut().last_cmd = stat_spec.name;
         if crate::metrics::monitor::active() {
@@ -177,7 +177,7 @@ pub async fn execute_batch_in(
             flush(&env, &mut seg, out).await;
             started = Some(quanta::Instant::now());
         }
-        let errors_before = core.counters.total_error_replies.get();
+        let errors_before = core.counters().total_error_replies.get();
         match spec.exec {
             Exec::Shard(_) | Exec::MultiKey(..) => match owner_of_keys(core, spec, &args) {
                 Some(shard) => seg.push(i, shard, spec),
@@ -209,12 +209,12 @@ pub async fn execute_batch_in(
                 let reset = {
                     let mut c = client.borrow_mut();
                     let resp3 = c.resp3;
-                    let mut shard = core.shard.borrow_mut();
+                    let mut shard = core.shard().borrow_mut();
                     let mut ctx = ConnCtx {
                         client: &mut c,
-                        core: &core.info,
+                        core: core.info(),
                         shard: &mut shard,
-                        txkeys: &core.txkeys,
+                        txkeys: core.txkeys(),
                         now_ms: env.now_ms,
                         reply: ReplyWriter::new(out, resp3),
                     };
@@ -222,7 +222,7 @@ pub async fn execute_batch_in(
                         let msg = e.to_string();
                         ctx.reply.error(&msg);
                         crate::metrics::record_error(msg.as_bytes());
-                        Counters::add(&core.counters.total_error_replies, 1);
+                        Counters::add(&core.counters().total_error_replies, 1);
                     }
                     let reset = std::mem::take(&mut c.reset_requested);
                     if reset {
@@ -252,7 +252,7 @@ pub async fn execute_batch_in(
             }
         }
         if let Some(t) = started {
-            let ok = core.counters.total_error_replies.get() == errors_before;
+            let ok = core.counters().total_error_replies.get() == errors_before;
             let _who = ClientWho::Local(client).scope();
             crate::cmd::stat_index::record_command(stat_spec, &args, t, ok);
             // QUIT (or SHUTDOWN) closes before the commands after it run, as
@@ -276,7 +276,7 @@ pub fn disk_error_refusal(
     spec: &'static CommandSpec,
 ) -> Option<String> {
     let refusal = crate::persist::status::write_refusal(|| {
-        let s = core.info.settings.borrow();
+        let s = core.info().settings.borrow();
         s.stop_writes_on_bgsave_error && !super::persist::save_rules(&s.save).is_empty()
     })?;
     let writes = spec.flags & table::flag::WRITE != 0
@@ -293,10 +293,10 @@ pub fn disk_error_refusal(
 
 /// The shard owning every key of this invocation, or None if they span shards.
 fn owner_of_keys(core: &Core, spec: &CommandSpec, args: &Args) -> Option<usize> {
-    if core.cores == 1 {
+    if core.cores() == 1 {
         return Some(0);
     }
-    let shard = core.shard.borrow();
+    let shard = core.shard().borrow();
     let mut owner = None;
     for k in spec.key_indexes(args.len()) {
         let s = shard.slots().shard_of(args.get(k));
@@ -306,7 +306,7 @@ fn owner_of_keys(core: &Core, spec: &CommandSpec, args: &Args) -> Option<usize> 
             _ => {}
         }
     }
-    Some(owner.unwrap_or(core.id))
+    Some(owner.unwrap_or(core.id()))
 }
 
 /// Writes a command error (the one error type, cmd/error.rs) as an error reply.
@@ -315,7 +315,7 @@ pub fn write_cmd_error(core: &Core, out: &mut Vec<u8>, e: &CmdError) {
 }
 
 pub fn write_error(core: &Core, out: &mut Vec<u8>, msg: &[u8]) {
-    Counters::add(&core.counters.total_error_replies, 1);
+    Counters::add(&core.counters().total_error_replies, 1);
     crate::metrics::record_error(msg);
     out.push(b'-');
     out.extend(

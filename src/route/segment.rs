@@ -130,7 +130,7 @@ pub async fn flush(env: &Env<'_>, seg: &mut Segment, out: &mut Vec<u8>) {
         part_spans: &seg.part_spans,
     };
     match seg.single {
-        Some(s) if s == core.id => {
+        Some(s) if s == core.id() => {
             run_local_items(env, items, db, resp3, env.txid, out, None).await
         }
         Some(s) => {
@@ -208,7 +208,7 @@ async fn run_local_items(
     let local = LocalItems {
         items,
         batch: env.batch,
-        shard: core.id,
+        shard: core.id(),
     };
     let ctx = BatchCtx {
         db,
@@ -220,7 +220,7 @@ async fn run_local_items(
     let mut cursor = Cursor::default();
     // Inside a transaction every key of the batch is held by it.
     while !run_batch(
-        &mut core.shard.borrow_mut(),
+        &mut core.shard().borrow_mut(),
         &local,
         &ctx,
         &mut cursor,
@@ -230,7 +230,7 @@ async fn run_local_items(
     ) {
         core.released().await;
     }
-    Counters::add(&core.counters.total_error_replies, cursor.errors);
+    Counters::add(&core.counters().total_error_replies, cursor.errors);
 }
 
 /// This core's items of a segment, as the batch runner reads them.
@@ -274,14 +274,14 @@ async fn run_parallel(
     shards.dedup();
     let parts: Vec<(usize, ReplyFuture)> = shards
         .iter()
-        .filter(|&&s| s != core.id)
+        .filter(|&&s| s != core.id())
         .map(|&s| (s, core.call(s, db, shard_job(env, items, s, resp3, txid))))
         .collect();
     let mut results: Vec<(usize, Vec<u8>, Vec<u32>)> = Vec::new();
-    if shards.contains(&core.id) {
+    if shards.contains(&core.id()) {
         let (mut data, mut ends) = (Vec::new(), Vec::new());
         run_local_items(env, items, db, resp3, txid, &mut data, Some(&mut ends)).await;
-        results.push((core.id, data, ends));
+        results.push((core.id(), data, ends));
     }
     for (s, fut) in parts {
         if let JobOutput::Replies { data, ends } = fut.await {
@@ -309,7 +309,7 @@ async fn run_step_in_order(
 ) {
     let core = env.core;
     let started = quanta::Instant::now();
-    let lock_last = core.aof.is_some();
+    let lock_last = core.aof().is_some();
     if let Some((lower, lock, last)) = plan.forwarded(lock_last) {
         return run_step_forwarded(env, items, db, resp3, (lower, lock, last), started, out).await;
     }
@@ -318,7 +318,7 @@ async fn run_step_in_order(
     let visits = plan.visits(lock_last);
     let mut results: Vec<(usize, Vec<u8>, Vec<u32>)> = Vec::with_capacity(visits.len());
     for (shard, visit) in visits {
-        if shard == core.id {
+        if shard == core.id() {
             match visit {
                 Visit::Lock { keys, whole } => tx.lock(shard, keys, whole).await,
                 Visit::WhenFree(keys) => core.wait_free(&keys).await,
@@ -385,13 +385,13 @@ async fn run_step_forwarded(
     };
     let (token, reply) = core.expect_reply();
     let part = ForwardPart {
-        origin: core.id,
+        origin: core.id(),
         token,
         txid,
         first,
         last,
     };
-    if lock_shard == core.id {
+    if lock_shard == core.id() {
         core.lock_run_forward(db, lock, last_shard, part);
     } else {
         let kind = JobKind::LockRunForward {

@@ -247,7 +247,7 @@ async fn exec(env: &Env<'_>, out: &mut Vec<u8>) {
                 Exec::Conn(_) => {
                     if spec.name == "select" {
                         if let Some(n) = crate::protocol::parser::parse_i64(args.get(1)) {
-                            if n >= 0 && (n as usize) < env.core.info.databases {
+                            if n >= 0 && (n as usize) < env.core.info().databases {
                                 db = n as usize;
                             }
                         }
@@ -263,13 +263,13 @@ async fn exec(env: &Env<'_>, out: &mut Vec<u8>) {
     // transaction, everything below up to the last queued command runs without
     // yielding, so nothing can interleave. With an AOF the commit record of the
     // locked path keeps the queue atomic on replay.
-    let local_ok = env.core.aof.is_none()
+    let local_ok = env.core.aof().is_none()
         && queued
             .specs
             .iter()
             .all(|spec| matches!(spec.exec, Exec::Shard(_) | Exec::MultiKey(..)));
     let plan = if whole {
-        LockPlan::every_shard(env.core.cores)
+        LockPlan::every_shard(env.core.cores())
     } else {
         LockPlan::keys(keys)
     };
@@ -294,7 +294,7 @@ async fn exec(env: &Env<'_>, out: &mut Vec<u8>) {
     }
     for ((shard, db), keys) in places {
         let op = ShardOp::CheckWatch { keys };
-        let r = if shard == env.core.id {
+        let r = if shard == env.core.id() {
             env.core.run_local(db, JobKind::TxOp { txid, op })
         } else {
             env.core.call(shard, db, JobKind::TxOp { txid, op }).await

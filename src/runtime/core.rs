@@ -123,32 +123,32 @@ impl<T> Outbox<T> {
 
 /// One executor's state.
 pub struct Core {
-    pub id: usize,
-    pub cores: usize,
-    pub shard: RefCell<Shard>,
-    pub info: CoreInfo,
-    pub txkeys: TxKeyGen,
-    pub counters: Counters,
-    pub limits: crate::protocol::Limits,
-    pub query_buffer_limit: usize,
+    pub(super) id: usize,
+    pub(super) cores: usize,
+    pub(super) shard: RefCell<Shard>,
+    pub(super) info: CoreInfo,
+    pub(super) txkeys: TxKeyGen,
+    pub(super) counters: Counters,
+    pub(super) limits: crate::protocol::Limits,
+    pub(super) query_buffer_limit: usize,
     /// Clients connected to this core, by id.
-    pub clients: RefCell<hashbrown::HashMap<u64, Rc<RefCell<ClientState>>>>,
+    pub(super) clients: RefCell<hashbrown::HashMap<u64, Rc<RefCell<ClientState>>>>,
     pub(super) outboxes: Vec<Outbox<Job>>,
     pub(super) responses: Vec<Outbox<(u32, JobOutput)>>,
     pending: RefCell<Slab<Slot>>,
     /// Key intent locks of this shard (see locks.rs).
-    pub locks: RefCell<LockTable<Grantee, Parked>>,
+    pub(super) locks: RefCell<LockTable<Grantee, Parked>>,
     /// Forwarded last parts of two-shard steps waiting for their keys, in
     /// arrival order (runtime/forward.rs); at most one per client step.
     pub(super) forwarded: RefCell<std::collections::VecDeque<super::forward::Forwarded>>,
     /// Local tasks waiting for a lock release.
     pub(super) release_waiters: RefCell<Vec<Waker>>,
     next_tx: Cell<u64>,
-    pub stop: super::shutdown::StopSignal,
+    pub(super) stop: super::shutdown::StopSignal,
     /// This shard's AOF writer, when `appendonly` is on.
-    pub aof: Option<Rc<super::aof::AofWriter>>,
+    pub(super) aof: Option<Rc<super::aof::AofWriter>>,
     /// This shard's snapshot writer.
-    pub snapshots: Rc<super::snapshot::SnapshotWriter>,
+    pub(super) snapshots: Rc<super::snapshot::SnapshotWriter>,
 }
 
 impl Core {
@@ -187,6 +187,71 @@ impl Core {
             aof: aof_path.map(super::aof::AofWriter::new),
             snapshots: Default::default(),
         }
+    }
+
+    /// This core's number (its shard's).
+    pub fn id(&self) -> usize {
+        self.id
+    }
+
+    /// How many cores (shards) the server runs.
+    pub fn cores(&self) -> usize {
+        self.cores
+    }
+
+    /// This core's shard. Borrow it only between awaits.
+    pub fn shard(&self) -> &RefCell<Shard> {
+        &self.shard
+    }
+
+    /// Server and connection information this core keeps (settings included).
+    pub fn info(&self) -> &CoreInfo {
+        &self.info
+    }
+
+    /// Where transaction keys (`#TX` tags) come from.
+    pub fn txkeys(&self) -> &TxKeyGen {
+        &self.txkeys
+    }
+
+    /// This core's counters (INFO stats).
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// The protocol limits of this core's connections.
+    pub fn limits(&self) -> crate::protocol::Limits {
+        self.limits
+    }
+
+    /// `client-query-buffer-limit` as started.
+    pub fn query_buffer_limit(&self) -> usize {
+        self.query_buffer_limit
+    }
+
+    /// Clients connected to this core, by id.
+    pub fn clients(&self) -> &RefCell<hashbrown::HashMap<u64, Rc<RefCell<ClientState>>>> {
+        &self.clients
+    }
+
+    /// Key intent locks of this shard (see locks.rs).
+    pub fn locks(&self) -> &RefCell<LockTable<Grantee, Parked>> {
+        &self.locks
+    }
+
+    /// Signalled when the server shuts down.
+    pub fn stop(&self) -> &super::shutdown::StopSignal {
+        &self.stop
+    }
+
+    /// This shard's AOF writer, when `appendonly` is on.
+    pub fn aof(&self) -> Option<&Rc<super::aof::AofWriter>> {
+        self.aof.as_ref()
+    }
+
+    /// This shard's snapshot writer.
+    pub fn snapshots(&self) -> &Rc<super::snapshot::SnapshotWriter> {
+        &self.snapshots
     }
 
     /// Sends `kind` to shard `dest` (never this core) and waits for its output.

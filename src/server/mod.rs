@@ -253,13 +253,13 @@ async fn serve(id: usize, cores: usize, cfg: Config, info: CoreInfo, parts: Part
     glommio::spawn_local(crate::net::expiry::active_expiry_loop(core.clone())).detach();
     let c = core.clone();
     glommio::spawn_local(
-        async move { crate::runtime::bigbuf::lazy_free_loop(c.stop.wait()).await },
+        async move { crate::runtime::bigbuf::lazy_free_loop(c.stop().wait()).await },
     )
     .detach();
-    if let Some(aof) = core.aof.clone() {
+    if let Some(aof) = core.aof().cloned() {
         glommio::spawn_local(aof.run(core.clone())).detach();
     }
-    glommio::spawn_local(core.snapshots.clone().run(core.clone())).detach();
+    glommio::spawn_local(core.snapshots().clone().run(core.clone())).detach();
     if id == 0 {
         glommio::spawn_local(crate::route::persist::schedule_loop(core.clone())).detach();
     }
@@ -278,7 +278,7 @@ async fn serve(id: usize, cores: usize, cfg: Config, info: CoreInfo, parts: Part
     // Drain: close idle connections, wait for in-flight ones.
     crate::net::listener::shut_clients(&core);
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while !core.clients.borrow().is_empty() && std::time::Instant::now() < deadline {
+    while !core.clients().borrow().is_empty() && std::time::Instant::now() < deadline {
         glommio::timer::sleep(Duration::from_millis(1)).await;
     }
     if id == 0 {
@@ -296,7 +296,7 @@ async fn serve(id: usize, cores: usize, cfg: Config, info: CoreInfo, parts: Part
     while !drain.all_arrived() && std::time::Instant::now() < mesh_deadline {
         glommio::timer::sleep(Duration::from_millis(1)).await;
     }
-    if let Some(aof) = &core.aof {
+    if let Some(aof) = &core.aof() {
         aof.stop().await;
     }
     log::info!("shard {id} stopped");
@@ -308,17 +308,17 @@ async fn watch_signals(core: Rc<Core>, signals: glommio::net::UnixStream) {
     let mut signals = signals;
     let mut byte = [0u8; 1];
     let _ = signals.read(&mut byte).await;
-    log::info!("shard {}: shutdown requested", core.id);
-    core.stop.trigger();
+    log::info!("shard {}: shutdown requested", core.id());
+    core.stop().trigger();
 }
 
 /// Sets up this core's metrics recorders and, on core 0, serves the HTTP
 /// endpoint (`metrics-addr`, resolved and checked free by main.rs).
 fn start_metrics(core: &Rc<Core>) {
-    let cfg = crate::metrics::ObsConfig::from_settings(|n| core.info.config_value(n));
-    crate::metrics::start(core.id, core.cores, &cfg);
-    if core.id == 0 {
-        let addr = core.info.metrics_addr.clone();
+    let cfg = crate::metrics::ObsConfig::from_settings(|n| core.info().config_value(n));
+    crate::metrics::start(core.id(), core.cores(), &cfg);
+    if core.id() == 0 {
+        let addr = core.info().metrics_addr.clone();
         if addr.is_empty() {
             log::info!("metrics endpoint disabled");
         } else {

@@ -77,9 +77,11 @@ impl Shard {
         }
     }
 
-    /// A command starts (see [`journal::Journal::begin_command`]).
+    /// A command starts, at `now_ms` (its batch's clock; see
+    /// [`journal::Journal::begin_command`]).
     #[inline]
-    pub fn begin_command(&mut self) {
+    pub fn begin_command(&mut self, now_ms: u64) {
+        self.command_ms = now_ms;
         if let Some(j) = self.journal.as_mut() {
             j.begin_command();
             self.in_place.in_command = true;

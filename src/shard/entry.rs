@@ -85,6 +85,17 @@ impl std::ops::Deref for Key {
     }
 }
 
+impl Key {
+    /// Where the bytes of a heap key start (for a prefetch hint); None inline.
+    #[inline]
+    pub fn heap_ptr(&self) -> Option<*const u8> {
+        match self {
+            Key::Heap(v) => Some(v.as_ptr()),
+            _ => None,
+        }
+    }
+}
+
 impl std::fmt::Debug for Key {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{:?}", String::from_utf8_lossy(self))

@@ -155,6 +155,11 @@ pub struct Shard {
     shared_integers: bool,
     /// When collections leave their compact encodings.
     limits: value::EncodingLimits,
+    /// The running command's clock (Unix ms, the batch's cached time as
+    /// Redis caches it per event-loop turn), set by
+    /// [`Shard::begin_command`]; it stamps the access clock of new values.
+    /// 0 until a command has run (loading), when the wall clock is read.
+    command_ms: u64,
     /// [`Shard::used_memory`] when built empty: its tables for every db.
     startup_memory: usize,
 }
@@ -180,6 +185,7 @@ impl Shard {
             policy: ClockPolicy::Lru,
             shared_integers: true,
             limits: value::EncodingLimits::default(),
+            command_ms: 0,
             startup_memory: 0,
         };
         shard.startup_memory = shard.used_memory();
@@ -264,6 +270,19 @@ impl Shard {
         Loc {
             table: if owned { idx } else { 0 },
             hash: self.hash(key),
+        }
+    }
+
+    /// Prefetch hints for the lookups of a batch's keys (see
+    /// [`Db::prefetch`]): each stage for every key before the next stage.
+    pub fn prefetch<'k>(&self, db: usize, keys: impl Iterator<Item = &'k [u8]> + Clone) {
+        let Some(d) = self.dbs.get(db) else {
+            return;
+        };
+        for stage in 0..3 {
+            for key in keys.clone() {
+                d.prefetch(self.locate(key), stage);
+            }
         }
     }
 
@@ -405,7 +424,11 @@ impl Shard {
         if let Some(j) = self.effect_journal() {
             j.set(db, key, &value, expire_at);
         }
-        let (policy, clock) = (self.policy, self.policy.initial(crate::clock::unix_ms()));
+        let now_ms = match self.command_ms {
+            0 => crate::clock::unix_ms(),
+            ms => ms,
+        };
+        let (policy, clock) = (self.policy, self.policy.initial(now_ms));
         let (entry, replaced) = self.dbs[db].insert(loc, key, value, expire_at, clock);
         // A new value is a new object to Redis (a fresh LRU time) but keeps
         // its LFU count on overwrite (`dbSetValue`).

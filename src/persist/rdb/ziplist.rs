@@ -167,7 +167,7 @@ mod tests {
         bad[8] = 5; // count
         assert!(elements(&bad).is_err());
         let mut bad = zl.clone();
-        bad[HEADER + 2] = 9; // prevlen of the second entry
+        bad[HEADER + 3] = 9; // prevlen of the second entry
         assert!(elements(&bad).is_err());
         let mut bad = zl.clone();
         bad[4] = 0; // tail

@@ -232,6 +232,11 @@ impl Table {
         self.len == 0
     }
 
+    /// Buckets in the array (a power of two, or 0 before the first insert).
+    pub fn bucket_count(&self) -> usize {
+        self.buckets.len()
+    }
+
     /// Heap bytes held: the bucket array and every node.
     pub fn heap_bytes(&self) -> usize {
         self.buckets.len() * NEXT + self.node_bytes

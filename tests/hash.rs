@@ -14,7 +14,7 @@
 
 mod common;
 
-use common::{resp, show, RawConn, RedisServer, TestServer};
+use common::{show, RawConn, RedisServer, TestServer};
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use std::collections::{BTreeSet, HashSet};
 
@@ -86,7 +86,10 @@ fn parse_at(b: &[u8], pos: usize) -> (Node, usize) {
         b'$' if num() < 0 => (Node::Bulk(None), end + 2),
         b'$' => {
             let n = num() as usize;
-            (Node::Bulk(Some(b[end + 2..end + 2 + n].to_vec())), end + 4 + n)
+            (
+                Node::Bulk(Some(b[end + 2..end + 2 + n].to_vec())),
+                end + 4 + n,
+            )
         }
         b'*' | b'%' | b'~' if num() < 0 => (Node::Bulk(None), end + 2),
         b'*' | b'%' | b'~' => {
@@ -180,7 +183,12 @@ impl Pair {
             }
             sets.push(set);
         }
-        assert!(sets[0] == sets[1], "{ctx}: HSCAN {opts:?} sets differ ({} vs {})", sets[0].len(), sets[1].len());
+        assert!(
+            sets[0] == sets[1],
+            "{ctx}: HSCAN {opts:?} sets differ ({} vs {})",
+            sets[0].len(),
+            sets[1].len()
+        );
     }
 }
 
@@ -242,7 +250,10 @@ fn gen(rng: &mut StdRng) -> Vec<Vec<u8>> {
             (0..rng.gen_range(1..4)).for_each(|_| a.push(f(rng)));
         }
         12 => {
-            cmd(&mut a, ["HLEN", "HKEYS", "HVALS", "HGETALL"][rng.gen_range(0..4)]);
+            cmd(
+                &mut a,
+                ["HLEN", "HKEYS", "HVALS", "HGETALL"][rng.gen_range(0..4)],
+            );
             a.push(key.to_vec());
         }
         13 => {
@@ -261,7 +272,18 @@ fn gen(rng: &mut StdRng) -> Vec<Vec<u8>> {
             cmd(&mut a, "HRANDFIELD");
             a.push(key.to_vec());
             if rng.gen_bool(0.8) {
-                let counts = ["0", "1", "2", "5", "-3", "-20", "100", "abc", "-9223372036854775808", "9223372036854775807"];
+                let counts = [
+                    "0",
+                    "1",
+                    "2",
+                    "5",
+                    "-3",
+                    "-20",
+                    "100",
+                    "abc",
+                    "-9223372036854775808",
+                    "9223372036854775807",
+                ];
                 a.push(counts[rng.gen_range(0..counts.len())].as_bytes().to_vec());
                 match rng.gen_range(0..6) {
                     0..=2 => a.push(b"WITHVALUES".to_vec()),
@@ -273,7 +295,11 @@ fn gen(rng: &mut StdRng) -> Vec<Vec<u8>> {
         21..=22 => {
             cmd(&mut a, "HSCAN");
             a.push(key.to_vec());
-            a.push(["0", "abc", "-1", "18446744073709551616"][rng.gen_range(0..4)].as_bytes().to_vec());
+            a.push(
+                ["0", "abc", "-1", "18446744073709551616"][rng.gen_range(0..4)]
+                    .as_bytes()
+                    .to_vec(),
+            );
             match rng.gen_range(0..5) {
                 0 => a.extend([b"MATCH".to_vec(), b"b*".to_vec()]),
                 1 => a.extend([b"COUNT".to_vec(), b"3".to_vec()]),
@@ -309,7 +335,8 @@ fn gen(rng: &mut StdRng) -> Vec<Vec<u8>> {
             a.push(b"SET".to_vec());
             if rng.gen_bool(0.5) {
                 let n = ["2", "4", "16", "128", "512"][rng.gen_range(0..5)];
-                let name = ["hash-max-listpack-entries", "hash-max-ziplist-entries"][rng.gen_range(0..2)];
+                let name =
+                    ["hash-max-listpack-entries", "hash-max-ziplist-entries"][rng.gen_range(0..2)];
                 a.extend([name.as_bytes().to_vec(), n.as_bytes().to_vec()]);
             } else {
                 let n = ["1", "3", "8", "64"][rng.gen_range(0..4)];
@@ -362,7 +389,11 @@ fn check_hrandfield(p: &mut Pair, argv: &[&[u8]], r: &[u8], k: &[u8], ctx: &str)
     assert_eq!(ri.len(), ki.len(), "{ctx}: {} vs {}", short(r), short(k));
     let names = |items: &[Node]| -> Vec<Vec<u8>> {
         let mut out = Vec::new();
-        let step = if withvalues && !matches!(items.first(), Some(Node::Agg(..))) { 2 } else { 1 };
+        let step = if withvalues && !matches!(items.first(), Some(Node::Agg(..))) {
+            2
+        } else {
+            1
+        };
         for it in items.iter().step_by(step) {
             match it {
                 Node::Bulk(Some(b)) => out.push(b.clone()),
@@ -382,7 +413,12 @@ fn check_hrandfield(p: &mut Pair, argv: &[&[u8]], r: &[u8], k: &[u8], ctx: &str)
     }
     if count.is_some_and(|c| c > 1) {
         let distinct: HashSet<_> = kn_names.iter().collect();
-        assert_eq!(distinct.len(), kn_names.len(), "{ctx}: repeats in {}", short(k));
+        assert_eq!(
+            distinct.len(),
+            kn_names.len(),
+            "{ctx}: repeats in {}",
+            short(k)
+        );
         if count.unwrap() as usize >= fields.len() && p.encoding(argv[1]) == b"$8\r\nlistpack\r\n" {
             assert_eq!(short(r), short(k), "{ctx}: whole listpack hash in order");
         }
@@ -398,7 +434,10 @@ fn run_seed(seed: u64, redis: &RedisServer, ringkv: &TestServer, steps: usize) -
         for c in [&mut p.redis[*proto], &mut p.ringkv[*proto]] {
             if i == 0 {
                 assert_eq!(c.cmd(&["FLUSHALL"]), b"+OK\r\n");
-                for (n, v) in [("hash-max-listpack-entries", "512"), ("hash-max-listpack-value", "64")] {
+                for (n, v) in [
+                    ("hash-max-listpack-entries", "512"),
+                    ("hash-max-listpack-value", "64"),
+                ] {
                     assert_eq!(c.cmd(&["CONFIG", "SET", n, v]), b"+OK\r\n");
                 }
             }
@@ -411,7 +450,9 @@ fn run_seed(seed: u64, redis: &RedisServer, ringkv: &TestServer, steps: usize) -
         let ctx = format!(
             "seed {seed} step {step} resp{} {:?}",
             proto + 2,
-            argv.iter().map(|a| show(&a[..a.len().min(40)])).collect::<Vec<_>>()
+            argv.iter()
+                .map(|a| show(&a[..a.len().min(40)]))
+                .collect::<Vec<_>>()
         );
         let name = argv[0].to_ascii_uppercase();
         let key = argv.get(1).copied().unwrap_or_default();
@@ -422,7 +463,12 @@ fn run_seed(seed: u64, redis: &RedisServer, ringkv: &TestServer, steps: usize) -
         if name == b"HRANDFIELD" {
             check_hrandfield(&mut p, &argv, &r, &k, &ctx);
         } else if let (Some(g), true, false) = (group_of(&name), table, r.starts_with(b"-")) {
-            assert!(multiset(&parse(&r), g) == multiset(&parse(&k), g), "{ctx}: {} vs {}", short(&r), short(&k));
+            assert!(
+                multiset(&parse(&r), g) == multiset(&parse(&k), g),
+                "{ctx}: {} vs {}",
+                short(&r),
+                short(&k)
+            );
         } else if name == b"HSCAN" && table && !r.starts_with(b"-") {
             let opts: Vec<&[u8]> = argv[3..].to_vec();
             p.full_scan(key, &opts, &ctx);
@@ -461,10 +507,27 @@ fn random_hash_sequences_match_redis() {
 fn command_info_matches_redis() {
     let redis = RedisServer::start();
     let ringkv = TestServer::start(1);
-    let (mut r, mut k) = (RawConn::connect(redis.port()), RawConn::connect(ringkv.port()));
+    let (mut r, mut k) = (
+        RawConn::connect(redis.port()),
+        RawConn::connect(ringkv.port()),
+    );
     for c in [
-        "hset", "hsetnx", "hget", "hmget", "hmset", "hdel", "hlen", "hstrlen", "hexists", "hkeys",
-        "hvals", "hgetall", "hincrby", "hincrbyfloat", "hrandfield", "hscan",
+        "hset",
+        "hsetnx",
+        "hget",
+        "hmget",
+        "hmset",
+        "hdel",
+        "hlen",
+        "hstrlen",
+        "hexists",
+        "hkeys",
+        "hvals",
+        "hgetall",
+        "hincrby",
+        "hincrbyfloat",
+        "hrandfield",
+        "hscan",
     ] {
         // The first seven fields: name, arity, flags, first, last, step, ACL categories.
         let head = |reply: Vec<u8>| match parse(&reply) {
@@ -496,8 +559,15 @@ fn conversion_thresholds_match_redis() {
         }
     };
     for (entries, value) in [(512usize, 64usize), (4, 8), (1, 1), (0, 0)] {
-        for (n, v) in [("hash-max-listpack-entries", entries), ("hash-max-listpack-value", value)] {
-            check(&mut p, &[b"CONFIG", b"SET", n.as_bytes(), v.to_string().as_bytes()], "config");
+        for (n, v) in [
+            ("hash-max-listpack-entries", entries),
+            ("hash-max-listpack-value", value),
+        ] {
+            check(
+                &mut p,
+                &[b"CONFIG", b"SET", n.as_bytes(), v.to_string().as_bytes()],
+                "config",
+            );
         }
         for len in [value, value + 1] {
             let ctx = format!("entries {entries} value {value} len {len}");
@@ -505,7 +575,11 @@ fn conversion_thresholds_match_redis() {
             check(&mut p, &[b"HSET", b"v", b"f", &vec![b'x'; len]], &ctx);
             check(&mut p, &[b"OBJECT", b"ENCODING", b"v"], &ctx);
             check(&mut p, &[b"DEL", b"v"], &ctx);
-            check(&mut p, &[b"HINCRBY", b"v", &vec![b'7'; len.max(1)], b"1"], &ctx);
+            check(
+                &mut p,
+                &[b"HINCRBY", b"v", &vec![b'7'; len.max(1)], b"1"],
+                &ctx,
+            );
             check(&mut p, &[b"OBJECT", b"ENCODING", b"v"], &ctx);
         }
         check(&mut p, &[b"DEL", b"n"], "n");

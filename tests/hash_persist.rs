@@ -24,13 +24,40 @@ type Contents = BTreeMap<Vec<u8>, Vec<u8>>;
 /// and a 600-field hashtable, plus one with a TTL.
 fn fill(c: &mut RawConn) {
     let ok = |r: Vec<u8>| assert!(r.starts_with(b":") || r == b"+OK\r\n", "{}", show(&r));
-    ok(c.cmd(&["HSET", "lp", "f", "v", "n", "5", "neg", "-4097", "big", "9223372036854775807"]));
-    ok(c.cmd(&[&b"HSET"[..], b"bin", b"\x00\xff", b"", b"", b"\r\n", b"1234567890123456789", b"0"]));
+    ok(c.cmd(&[
+        "HSET",
+        "lp",
+        "f",
+        "v",
+        "n",
+        "5",
+        "neg",
+        "-4097",
+        "big",
+        "9223372036854775807",
+    ]));
+    ok(c.cmd(&[
+        &b"HSET"[..],
+        b"bin",
+        b"\x00\xff",
+        b"",
+        b"",
+        b"\r\n",
+        b"1234567890123456789",
+        b"0",
+    ]));
     ok(c.cmd(&["HSET", "one", "only", "1"]));
     let mut argv: Vec<Vec<u8>> = vec![b"HSET".to_vec(), b"table".to_vec()];
     for i in 0..600 {
         argv.push(format!("field:{i}").into_bytes());
-        argv.push(if i % 2 == 0 { i.to_string() } else { format!("value {i}") }.into_bytes());
+        argv.push(
+            if i % 2 == 0 {
+                i.to_string()
+            } else {
+                format!("value {i}")
+            }
+            .into_bytes(),
+        );
     }
     ok(c.cmd(&argv));
     ok(c.cmd(&["HSET", "ttl", "a", "1"]));
@@ -40,14 +67,16 @@ fn fill(c: &mut RawConn) {
 const KEYS: &[&str] = &["lp", "bin", "one", "table", "ttl"];
 
 fn contents(c: &mut RawConn, key: &str) -> Contents {
-    let mut con_args = vec!["HGETALL", key];
-    let reply = c.cmd(&con_args.drain(..).collect::<Vec<_>>());
+    let reply = c.cmd(&["HGETALL", key]);
     let mut out = Contents::new();
     let mut items = Vec::new();
     let mut pos = reply.iter().position(|&b| b == b'\n').unwrap() + 1;
     while pos < reply.len() {
         let end = pos + reply[pos..].windows(2).position(|w| w == b"\r\n").unwrap();
-        let n: usize = std::str::from_utf8(&reply[pos + 1..end]).unwrap().parse().unwrap();
+        let n: usize = std::str::from_utf8(&reply[pos + 1..end])
+            .unwrap()
+            .parse()
+            .unwrap();
         items.push(reply[end + 2..end + 2 + n].to_vec());
         pos = end + 4 + n;
     }
@@ -73,8 +102,14 @@ fn dump_and_restore_both_ways() {
     }
     let redis = RedisServer::start();
     let ringkv = TestServer::start(2);
-    let (mut r, mut k) = (RawConn::connect(redis.port()), RawConn::connect(ringkv.port()));
-    assert_eq!(r.cmd(&["CONFIG", "SET", "rdbcompression", "no"]), b"+OK\r\n");
+    let (mut r, mut k) = (
+        RawConn::connect(redis.port()),
+        RawConn::connect(ringkv.port()),
+    );
+    assert_eq!(
+        r.cmd(&["CONFIG", "SET", "rdbcompression", "no"]),
+        b"+OK\r\n"
+    );
     fill(&mut r);
     fill(&mut k);
     for key in KEYS {
@@ -84,19 +119,35 @@ fn dump_and_restore_both_ways() {
         }
         // Redis's payload restores here, ours restores there.
         let copy = format!("{key}-copy");
-        assert_eq!(k.cmd(&[b"RESTORE", copy.as_bytes(), b"0", &rd[..]]), b"+OK\r\n");
-        assert_eq!(r.cmd(&[b"RESTORE", copy.as_bytes(), b"0", &kd[..]]), b"+OK\r\n");
+        assert_eq!(
+            k.cmd(&[b"RESTORE", copy.as_bytes(), b"0", &rd[..]]),
+            b"+OK\r\n"
+        );
+        assert_eq!(
+            r.cmd(&[b"RESTORE", copy.as_bytes(), b"0", &kd[..]]),
+            b"+OK\r\n"
+        );
         for (c, what) in [(&mut r, "redis"), (&mut k, "ringkv")] {
             let (a, b) = (contents(c, key), contents(c, &copy));
             assert_eq!(a, b, "{what}: {key} restored");
-            assert_eq!(encoding(c, key), encoding(c, &copy), "{what}: {key} encoding");
+            assert_eq!(
+                encoding(c, key),
+                encoding(c, &copy),
+                "{what}: {key} encoding"
+            );
         }
     }
     // Redis's LZF-compressed payloads restore too.
-    assert_eq!(r.cmd(&["CONFIG", "SET", "rdbcompression", "yes"]), b"+OK\r\n");
+    assert_eq!(
+        r.cmd(&["CONFIG", "SET", "rdbcompression", "yes"]),
+        b"+OK\r\n"
+    );
     for key in ["lp", "table"] {
         let rd = bulk(&r.cmd(&["DUMP", key]));
-        assert_eq!(k.cmd(&[b"RESTORE", b"lzf".as_slice(), b"0", &rd, b"REPLACE"]), b"+OK\r\n");
+        assert_eq!(
+            k.cmd(&[b"RESTORE", b"lzf".as_slice(), b"0", &rd, b"REPLACE"]),
+            b"+OK\r\n"
+        );
         assert_eq!(contents(&mut k, "lzf"), contents(&mut r, key), "LZF {key}");
     }
 }
@@ -108,9 +159,18 @@ fn corrupt_payloads_are_refused_like_redis() {
     }
     let redis = RedisServer::start();
     let ringkv = TestServer::start(1);
-    let (mut r, mut k) = (RawConn::connect(redis.port()), RawConn::connect(ringkv.port()));
-    assert_eq!(r.cmd(&["CONFIG", "SET", "rdbcompression", "no"]), b"+OK\r\n");
-    assert_eq!(r.cmd(&["CONFIG", "SET", "sanitize-dump-payload", "yes"]), b"+OK\r\n");
+    let (mut r, mut k) = (
+        RawConn::connect(redis.port()),
+        RawConn::connect(ringkv.port()),
+    );
+    assert_eq!(
+        r.cmd(&["CONFIG", "SET", "rdbcompression", "no"]),
+        b"+OK\r\n"
+    );
+    assert_eq!(
+        r.cmd(&["CONFIG", "SET", "sanitize-dump-payload", "yes"]),
+        b"+OK\r\n"
+    );
     r.cmd(&["HSET", "h", "a", "1", "b", "2"]);
     let good = bulk(&r.cmd(&["DUMP", "h"]));
     // Re-seal a changed body with a valid footer (version + CRC64 Jones).
@@ -156,8 +216,10 @@ fn snapshot_restart_keeps_hashes_and_redis_dump_loads() {
     let mut server = start(dir.path(), 2);
     let mut c = RawConn::connect(server.port());
     fill(&mut c);
-    let before: Vec<(Contents, Vec<u8>)> =
-        KEYS.iter().map(|k| (contents(&mut c, k), encoding(&mut c, k))).collect();
+    let before: Vec<(Contents, Vec<u8>)> = KEYS
+        .iter()
+        .map(|k| (contents(&mut c, k), encoding(&mut c, k)))
+        .collect();
     let ttl = c.cmd(&["PEXPIRETIME", "ttl"]);
     assert_eq!(c.cmd(&["SAVE"]), b"+OK\r\n");
     for f in snapshot_files(dir.path()) {
@@ -169,7 +231,11 @@ fn snapshot_restart_keeps_hashes_and_redis_dump_loads() {
     let server = start(dir.path(), 3);
     let mut c = RawConn::connect(server.port());
     for (key, want) in KEYS.iter().zip(&before) {
-        assert_eq!(&(contents(&mut c, key), encoding(&mut c, key)), want, "{key}");
+        assert_eq!(
+            &(contents(&mut c, key), encoding(&mut c, key)),
+            want,
+            "{key}"
+        );
     }
     assert_eq!(c.cmd(&["PEXPIRETIME", "ttl"]), ttl);
 
@@ -179,12 +245,18 @@ fn snapshot_restart_keeps_hashes_and_redis_dump_loads() {
     let mut r = RawConn::connect(redis.port);
     fill(&mut r);
     assert_eq!(r.cmd(&["SAVE"]), b"+OK\r\n");
-    let want: Vec<(Contents, Vec<u8>)> =
-        KEYS.iter().map(|k| (contents(&mut r, k), encoding(&mut r, k))).collect();
+    let want: Vec<(Contents, Vec<u8>)> = KEYS
+        .iter()
+        .map(|k| (contents(&mut r, k), encoding(&mut r, k)))
+        .collect();
     let loaded = ringkv(rdir.path(), 2, &["--dbfilename", "dump.rdb"]).start();
     let mut c = RawConn::connect(loaded.port());
     for (key, want) in KEYS.iter().zip(&want) {
-        assert_eq!(&(contents(&mut c, key), encoding(&mut c, key)), want, "{key} from redis");
+        assert_eq!(
+            &(contents(&mut c, key), encoding(&mut c, key)),
+            want,
+            "{key} from redis"
+        );
     }
 }
 
@@ -203,13 +275,19 @@ fn aof_replay_keeps_hashes() {
     c.cmd(&["HSETNX", "lp", "new", "x"]);
     c.cmd(&["RENAME", "lp", "{other}renamed"]);
     let keys = ["bin", "table", "ttl", "{other}renamed", "one"];
-    let before: Vec<(Contents, Vec<u8>)> =
-        keys.iter().map(|k| (contents(&mut c, k), encoding(&mut c, k))).collect();
+    let before: Vec<(Contents, Vec<u8>)> = keys
+        .iter()
+        .map(|k| (contents(&mut c, k), encoding(&mut c, k)))
+        .collect();
     kill9(&mut server);
     let server = aof_ringkv(dir.path(), 1, &[]).start();
     let mut c = RawConn::connect(server.port());
     for (key, want) in keys.iter().zip(&before) {
-        assert_eq!(&(contents(&mut c, key), encoding(&mut c, key)), want, "{key}");
+        assert_eq!(
+            &(contents(&mut c, key), encoding(&mut c, key)),
+            want,
+            "{key}"
+        );
     }
     assert_eq!(c.cmd(&["EXISTS", "one", "lp"]), b":0\r\n");
 }

@@ -105,7 +105,8 @@ fn hstrlen(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
 
 fn hexists(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
     let h = read_hash(ctx.shard, ctx.db, args.get(1), ctx.now_ms)?;
-    ctx.reply.int(h.is_some_and(|h| h.contains(args.get(2))) as i64);
+    ctx.reply
+        .int(h.is_some_and(|h| h.contains(args.get(2))) as i64);
     Ok(())
 }
 

@@ -93,7 +93,8 @@ fn with_count(ctx: &mut ExecCtx, key: &[u8], l: i64, withvalues: bool) -> CmdRes
     if count >= size {
         h.for_each(|f, v| pair(reply, f, v, withvalues));
     } else if count * SUB_STRATEGY_MUL > size || h.is_listpack() {
-        let mut picked = rand::seq::index::sample(&mut rng, size as usize, count as usize).into_vec();
+        let mut picked =
+            rand::seq::index::sample(&mut rng, size as usize, count as usize).into_vec();
         picked.sort_unstable();
         let mut next = picked.into_iter().peekable();
         for (i, (f, v)) in h.pairs().enumerate() {

@@ -94,9 +94,10 @@ pub(super) fn hdel(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
         None => (0, false),
         Some(e) if !e.value.is_hash() => return Err(CmdError::WrongType),
         Some(mut e) => {
-            let present = e.value.as_hash().map_or(0, |h| {
-                args.iter_from(2).filter(|f| h.contains(f)).count()
-            });
+            let present = e
+                .value
+                .as_hash()
+                .map_or(0, |h| args.iter_from(2).filter(|f| h.contains(f)).count());
             if present == 0 {
                 (0, false)
             } else {

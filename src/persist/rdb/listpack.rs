@@ -14,7 +14,7 @@
 //! in 7-bit groups, every byte but the first with its high bit set, so it
 //! can be read from the right.
 //!
-//! Invariant kept by [`append`] (as Redis's `lpAppend`): a string that is
+//! Invariant kept by [`encode_entry`] (as Redis's `lpAppend`): a string that is
 //! the canonical decimal form of an i64 is stored as the smallest integer
 //! encoding, so the bytes equal Redis's for the same operations.
 //! [`validate`] checks a listpack from a file or the network completely;

@@ -66,10 +66,16 @@ pub fn elements(zl: &[u8]) -> Result<Vec<Entry<'_>>, &'static str> {
             }
             2 => return Err("ziplist bad string encoding"),
             _ => match e {
-                0xC0 => (Entry::Int(i16::from_le_bytes([byte(1)?, byte(2)?]) as i64), 3),
+                0xC0 => (
+                    Entry::Int(i16::from_le_bytes([byte(1)?, byte(2)?]) as i64),
+                    3,
+                ),
                 0xD0 => {
                     let d = take(1, 4)?;
-                    (Entry::Int(i32::from_le_bytes([d[0], d[1], d[2], d[3]]) as i64), 5)
+                    (
+                        Entry::Int(i32::from_le_bytes([d[0], d[1], d[2], d[3]]) as i64),
+                        5,
+                    )
                 }
                 0xE0 => {
                     let d = take(1, 8)?;
@@ -79,7 +85,10 @@ pub fn elements(zl: &[u8]) -> Result<Vec<Entry<'_>>, &'static str> {
                 }
                 0xF0 => {
                     let d = take(1, 3)?;
-                    (Entry::Int((i32::from_le_bytes([0, d[0], d[1], d[2]]) >> 8) as i64), 4)
+                    (
+                        Entry::Int((i32::from_le_bytes([0, d[0], d[1], d[2]]) >> 8) as i64),
+                        4,
+                    )
                 }
                 0xFE => (Entry::Int(byte(1)? as i8 as i64), 2),
                 0xF1..=0xFD => (Entry::Int(((e & 0x0F) as i64) - 1), 1),

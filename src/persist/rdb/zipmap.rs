@@ -11,8 +11,11 @@
 
 const END: u8 = 0xFF;
 
+/// A field and its value.
+pub type Pair<'a> = (&'a [u8], &'a [u8]);
+
 /// Decodes and validates a whole zipmap: its (field, value) pairs in order.
-pub fn pairs(zm: &[u8]) -> Result<Vec<(&[u8], &[u8])>, &'static str> {
+pub fn pairs(zm: &[u8]) -> Result<Vec<Pair<'_>>, &'static str> {
     let count = *zm.first().ok_or("zipmap too short")?;
     let mut pos = 1;
     let len_at = |pos: &mut usize| -> Result<usize, &'static str> {

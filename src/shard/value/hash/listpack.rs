@@ -44,6 +44,10 @@ impl Listpack {
         self.pairs
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.pairs == 0
+    }
+
     pub fn bytes(&self) -> &[u8] {
         &self.bytes
     }

@@ -10,7 +10,7 @@
 //! when the field count exceeds `hash-max-listpack-entries` after an
 //! insert (or the listpack would pass 1 GiB, `lpSafeToAdd`); never back,
 //! except when an RDB/DUMP payload is loaded, where Redis's loader rules
-//! choose the encoding afresh ([`rdb`]).
+//! choose the encoding afresh (see `rdb.rs`).
 //!
 //! Memory ([`Hash::heap_bytes`]) is O(1) and exact: the boxed enum, plus
 //! the listpack's bytes or the table's buckets and nodes.
@@ -46,7 +46,10 @@ impl std::fmt::Debug for Hash {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mut m = f.debug_map();
         self.for_each(|k, v| {
-            m.entry(&k.to_vec().escape_ascii().to_string(), &v.to_vec().escape_ascii().to_string());
+            m.entry(
+                &k.to_vec().escape_ascii().to_string(),
+                &v.to_vec().escape_ascii().to_string(),
+            );
         });
         m.finish()
     }
@@ -61,9 +64,9 @@ impl PartialEq for Hash {
         let mut same = true;
         self.for_each(|f, v| {
             if same {
-                same = f.with_bytes(|f| other.get(f)).is_some_and(|o| {
-                    o.with_bytes(|a| v.with_bytes(|b| a == b))
-                });
+                same = f
+                    .with_bytes(|f| other.get(f))
+                    .is_some_and(|o| o.with_bytes(|a| v.with_bytes(|b| a == b)));
             }
         });
         same
@@ -181,7 +184,12 @@ impl Hash {
     /// One step of HSCAN from `cursor` with Redis's COUNT hint: a listpack
     /// answers everything at once (cursor 0); a table visits buckets until
     /// `count` pairs are collected or `10 * count` buckets were visited.
-    pub fn scan<'a>(&'a self, cursor: u64, count: usize, mut f: impl FnMut(Entry<'a>, Entry<'a>)) -> u64 {
+    pub fn scan<'a>(
+        &'a self,
+        cursor: u64,
+        count: usize,
+        mut f: impl FnMut(Entry<'a>, Entry<'a>),
+    ) -> u64 {
         match self {
             Hash::Listpack(_) => {
                 self.for_each(f);

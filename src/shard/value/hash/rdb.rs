@@ -79,7 +79,7 @@ fn listpack_of<'a>(
             return Err(r.corrupt("duplicate hash field"));
         }
     }
-    if l.len() == 0 {
+    if l.is_empty() {
         return Err(r.corrupt("empty hash"));
     }
     Ok(l)
@@ -117,8 +117,15 @@ fn read_ziplist(r: &mut RdbReader<'_>) -> Result<Hash, RdbError> {
 fn read_zipmap(r: &mut RdbReader<'_>, limits: &EncodingLimits) -> Result<Hash, RdbError> {
     let blob = read_blob(r)?;
     let pairs = zipmap::pairs(&blob).map_err(|why| r.corrupt(why))?;
-    let maxlen = pairs.iter().map(|(f, v)| f.len().max(v.len())).max().unwrap_or(0);
-    let l = listpack_of(r, pairs.iter().map(|&(f, v)| (Entry::Str(f), Entry::Str(v))))?;
+    let maxlen = pairs
+        .iter()
+        .map(|(f, v)| f.len().max(v.len()))
+        .max()
+        .unwrap_or(0);
+    let l = listpack_of(
+        r,
+        pairs.iter().map(|&(f, v)| (Entry::Str(f), Entry::Str(v))),
+    )?;
     let mut h = Hash::Listpack(l);
     if maxlen > limits.hash_max_listpack_value {
         h.convert_to_table();

@@ -398,10 +398,7 @@ mod tests {
     use std::collections::{HashMap, HashSet};
 
     fn recount(t: &Table) -> usize {
-        t.buckets.len() * NEXT
-            + t.iter()
-                .map(|(f, v)| Node::size_for(f, v))
-                .sum::<usize>()
+        t.buckets.len() * NEXT + t.iter().map(|(f, v)| Node::size_for(f, v)).sum::<usize>()
     }
 
     #[test]

@@ -41,7 +41,9 @@ fn recount(h: &Hash) -> usize {
                 let nodes: usize = t
                     .iter()
                     .map(|(f, v)| {
-                        let varint = |n: usize| (usize::BITS - n.max(1).leading_zeros()).div_ceil(7) as usize;
+                        let varint = |n: usize| {
+                            (usize::BITS - n.max(1).leading_zeros()).div_ceil(7) as usize
+                        };
                         8 + varint(f.len()) + f.len() + varint(v.len()) + v.len()
                     })
                     .sum();

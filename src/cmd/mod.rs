@@ -17,6 +17,7 @@ pub mod error;
 pub mod fanout;
 pub mod generic;
 pub mod glob;
+pub mod hash;
 pub mod info;
 pub mod keygen;
 pub mod memory;

@@ -25,9 +25,12 @@
 //! an [`RdbError`] carrying the byte offset, and never panics on corrupt input.
 
 pub mod crc64;
+pub mod listpack;
 pub mod lzf;
 pub mod read;
 pub mod write;
+pub mod ziplist;
+pub mod zipmap;
 
 pub use read::{load, read_dump, DumpError, RdbDecode, RdbEntry, RdbReader};
 pub use write::{encode_dump, AuxInfo, RdbPayload, RdbWriter};
@@ -57,6 +60,11 @@ pub mod op {
 
     /// `RDB_TYPE_STRING` (read and written by `shard::value::string`).
     pub const TYPE_STRING: u8 = 0;
+    /// Hash types (read and written by `shard::value::hash`).
+    pub const TYPE_HASH: u8 = 4;
+    pub const TYPE_HASH_ZIPMAP: u8 = 9;
+    pub const TYPE_HASH_ZIPLIST: u8 = 13;
+    pub const TYPE_HASH_LISTPACK: u8 = 16;
 
     /// Length-prefix markers and special string encodings.
     pub const LEN_6BIT: u8 = 0;
@@ -97,6 +105,8 @@ pub enum RdbErrorKind {
     Lzf(lzf::LzfError),
     /// The stored checksum differs from the computed one.
     ChecksumMismatch { stored: u64, computed: u64 },
+    /// A value whose payload is inconsistent (a bad listpack, duplicates...).
+    BadValue(&'static str),
 }
 
 impl fmt::Display for RdbErrorKind {
@@ -119,6 +129,7 @@ impl fmt::Display for RdbErrorKind {
             RdbErrorKind::BadStringEncoding(e) => write!(f, "unknown string encoding {e}"),
             RdbErrorKind::BadLength(n) => write!(f, "invalid length {n}"),
             RdbErrorKind::Lzf(e) => write!(f, "{e}"),
+            RdbErrorKind::BadValue(why) => write!(f, "corrupt value: {why}"),
             RdbErrorKind::ChecksumMismatch { stored, computed } => write!(
                 f,
                 "checksum mismatch (stored {stored:#018x}, computed {computed:#018x})"

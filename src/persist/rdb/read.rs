@@ -244,6 +244,16 @@ impl<'a> RdbReader<'a> {
         usize::try_from(n).map_err(|_| self.err_at(at, RdbErrorKind::BadLength(n)))
     }
 
+    /// A length field (element counts of collection payloads).
+    pub fn read_len(&mut self) -> Result<u64> {
+        self.plain_len()
+    }
+
+    /// An error for a value that does not decode, at the current offset.
+    pub fn corrupt(&self, why: &'static str) -> RdbError {
+        self.err_at(self.pos, RdbErrorKind::BadValue(why))
+    }
+
     /// A string in any encoding (integers stay integers): the primitive
     /// value modules read their payloads with.
     pub fn read_string(&mut self) -> Result<RawString<'a>> {

@@ -10,12 +10,15 @@
 //! inline, heap, in-place, shared big bulk) are the string module's own
 //! business; callers use the helpers below, never the representation.
 
+pub mod hash;
 pub mod string;
 
 use crate::persist::rdb::read::{RdbDecode, RdbReader};
 use crate::persist::rdb::write::RdbPayload;
 use crate::persist::rdb::RdbError;
 use bytes::Bytes;
+use hash::Hash;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use string::Str;
 
 /// What every data type declares, in its own module.
@@ -68,11 +71,38 @@ impl EncodingLimits {
             set_max_intset_entries: cfg.set_max_intset_entries,
         }
     }
+
+    /// Makes these the limits value decoders use ([`EncodingLimits::published`]).
+    pub fn publish(self) {
+        PUBLISHED[0].store(self.hash_max_listpack_entries, Ordering::Relaxed);
+        PUBLISHED[1].store(self.hash_max_listpack_value, Ordering::Relaxed);
+        PUBLISHED[2].store(self.set_max_intset_entries, Ordering::Relaxed);
+    }
+
+    /// The limits last published by [`Shard::configure`](crate::shard::Shard::configure)
+    /// (Redis's defaults before): what RDB load and RESTORE, which decode
+    /// values without a shard at hand, choose encodings by. Every shard
+    /// publishes the same configuration, so this is config, not shard state.
+    pub fn published() -> Self {
+        EncodingLimits {
+            hash_max_listpack_entries: PUBLISHED[0].load(Ordering::Relaxed),
+            hash_max_listpack_value: PUBLISHED[1].load(Ordering::Relaxed),
+            set_max_intset_entries: PUBLISHED[2].load(Ordering::Relaxed),
+        }
+    }
 }
+
+/// See [`EncodingLimits::published`].
+static PUBLISHED: [AtomicUsize; 3] = [
+    AtomicUsize::new(512),
+    AtomicUsize::new(64),
+    AtomicUsize::new(512),
+];
 
 /// A value seen as its type: one variant per [`ValueType`].
 pub enum Typed<'a> {
     Str(&'a Str),
+    Hash(&'a Hash),
 }
 
 /// A stored value. Other Redis types join this enum as they are
@@ -82,6 +112,8 @@ pub enum Typed<'a> {
 pub enum Value {
     /// A string (see string.rs for its encodings).
     Str(Str),
+    /// A hash (see hash/ for its encodings).
+    Hash(Box<Hash>),
 }
 
 const _: () = assert!(std::mem::size_of::<Value>() == 16);
@@ -120,6 +152,7 @@ impl Value {
     pub fn typed(&self) -> Typed<'_> {
         match self {
             Value::Str(s) => Typed::Str(s),
+            Value::Hash(h) => Typed::Hash(h),
         }
     }
 
@@ -127,6 +160,23 @@ impl Value {
     pub fn as_string(&self) -> Option<&Str> {
         match self {
             Value::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The hash, when this is one.
+    pub fn as_hash(&self) -> Option<&Hash> {
+        match self {
+            Value::Hash(h) => Some(h),
+            _ => None,
+        }
+    }
+
+    /// The hash, mutably, when this is one.
+    pub fn as_hash_mut(&mut self) -> Option<&mut Hash> {
+        match self {
+            Value::Hash(h) => Some(h),
+            _ => None,
         }
     }
 
@@ -134,6 +184,7 @@ impl Value {
     pub fn as_string_mut(&mut self) -> Option<&mut Str> {
         match self {
             Value::Str(s) => Some(s),
+            _ => None,
         }
     }
 
@@ -141,6 +192,7 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self.typed() {
             Typed::Str(_) => Str::NAME,
+            Typed::Hash(_) => Hash::NAME,
         }
     }
 
@@ -148,6 +200,7 @@ impl Value {
     pub fn encoding(&self) -> &'static str {
         match self.typed() {
             Typed::Str(s) => s.encoding(),
+            Typed::Hash(h) => h.encoding(),
         }
     }
 
@@ -155,6 +208,7 @@ impl Value {
     pub fn rdb_type(&self) -> u8 {
         match self.typed() {
             Typed::Str(s) => s.rdb_type(),
+            Typed::Hash(h) => h.rdb_type(),
         }
     }
 
@@ -162,18 +216,20 @@ impl Value {
     pub fn write_rdb(&self, out: &mut Vec<u8>) {
         match self.typed() {
             Typed::Str(s) => s.write_rdb(out),
+            Typed::Hash(h) => h.write_rdb(out),
         }
     }
 
     /// Reads a value of `rdb_type`, or `None` for a type ringkv lacks.
     pub fn read_rdb(rdb_type: u8, r: &mut RdbReader<'_>) -> Option<Result<Value, RdbError>> {
-        Str::read_rdb(rdb_type, r)
+        Str::read_rdb(rdb_type, r).or_else(|| Hash::read_rdb(rdb_type, r))
     }
 
     /// Emits the commands that rebuild this value under `key` with that expiry.
     pub fn rewrite(&self, key: &[u8], expire_at_ms: u64, emit: &mut dyn FnMut(&[&[u8]])) {
         match self.typed() {
             Typed::Str(s) => s.rewrite(key, expire_at_ms, emit),
+            Typed::Hash(h) => h.rewrite(key, expire_at_ms, emit),
         }
     }
 
@@ -182,10 +238,16 @@ impl Value {
         matches!(self.typed(), Typed::Str(_))
     }
 
+    /// True for a hash.
+    pub fn is_hash(&self) -> bool {
+        matches!(self.typed(), Typed::Hash(_))
+    }
+
     /// Heap bytes held beyond the entry, for memory accounting.
     pub fn mem_usage(&self) -> usize {
         match self.typed() {
             Typed::Str(s) => s.mem_usage(),
+            Typed::Hash(h) => h.mem_usage(),
         }
     }
 
@@ -194,6 +256,7 @@ impl Value {
     pub fn payload_bytes(&self) -> usize {
         match self.typed() {
             Typed::Str(s) => s.payload_bytes(),
+            Typed::Hash(h) => h.payload_bytes(),
         }
     }
 }

@@ -1,0 +1,58 @@
+//! HSCAN key cursor [MATCH pattern] [COUNT count], as Redis 7.0's
+//! `scanGenericCommand` for a hash: the cursor is checked first (`ERR
+//! invalid cursor`), then the key (a missing one answers an empty scan
+//! whatever the options), then the options. A listpack answers every pair
+//! with cursor 0; a table walks Redis's reverse-binary bucket cursor
+//! (`shard::value::hash::table`), so a field present for the whole scan is
+//! returned at least once. MATCH filters after collecting, as Redis does.
+
+use super::super::error::{CmdError, CmdResult};
+use super::super::generic::scan::parse_cursor;
+use super::super::glob::glob_match;
+use super::super::{arg_i64, eq_ic, ExecCtx};
+use super::{bulk_entry, read_hash};
+use crate::protocol::Args;
+
+pub(super) fn hscan(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
+    let cursor = parse_cursor(args.get(2)).ok_or(CmdError::InvalidCursor)?;
+    let Some(h) = read_hash(ctx.shard, ctx.db, args.get(1), ctx.now_ms)? else {
+        ctx.reply.array(2);
+        ctx.reply.bulk(b"0");
+        ctx.reply.array(0);
+        return Ok(());
+    };
+    let (mut count, mut pattern) = (10usize, None);
+    let mut i = 3;
+    while i < args.len() {
+        let (opt, has_value) = (args.get(i), i + 1 < args.len());
+        if eq_ic(opt, "count") && has_value {
+            let n = arg_i64(args.get(i + 1))?;
+            if n < 1 {
+                return Err(CmdError::Syntax);
+            }
+            count = usize::try_from(n).unwrap_or(usize::MAX);
+        } else if eq_ic(opt, "match") && has_value {
+            let p = args.get(i + 1);
+            pattern = (p != b"*").then_some(p);
+        } else {
+            return Err(CmdError::Syntax);
+        }
+        i += 2;
+    }
+    let mut found = Vec::new();
+    let next = h.scan(cursor, count, |f, v| {
+        let keep = pattern.is_none_or(|p| f.with_bytes(|f| glob_match(p, f, false)));
+        if keep {
+            found.push((f, v));
+        }
+    });
+    let reply = &mut ctx.reply;
+    reply.array(2);
+    reply.bulk(itoa::Buffer::new().format(next).as_bytes());
+    reply.array(found.len() * 2);
+    for (f, v) in found {
+        bulk_entry(reply, f);
+        bulk_entry(reply, v);
+    }
+    Ok(())
+}

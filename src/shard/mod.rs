@@ -192,6 +192,7 @@ impl Shard {
     pub fn configure(&mut self, cfg: &crate::config::Config) {
         self.set_eviction(cfg.maxmemory_policy, cfg.maxmemory);
         self.limits = value::EncodingLimits::from_config(cfg);
+        value::set::publish_load_limits(&self.limits);
     }
 
     /// When collections leave their compact encodings (the live settings).

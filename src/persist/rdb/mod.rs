@@ -25,6 +25,7 @@
 //! an [`RdbError`] carrying the byte offset, and never panics on corrupt input.
 
 pub mod crc64;
+pub mod intset;
 pub mod lzf;
 pub mod read;
 pub mod write;
@@ -57,6 +58,10 @@ pub mod op {
 
     /// `RDB_TYPE_STRING` (read and written by `shard::value::string`).
     pub const TYPE_STRING: u8 = 0;
+    /// `RDB_TYPE_SET`: a count, then the members (`shard::value::set`).
+    pub const TYPE_SET: u8 = 2;
+    /// `RDB_TYPE_SET_INTSET`: the intset's bytes as one string.
+    pub const TYPE_SET_INTSET: u8 = 11;
 
     /// Length-prefix markers and special string encodings.
     pub const LEN_6BIT: u8 = 0;
@@ -97,6 +102,9 @@ pub enum RdbErrorKind {
     Lzf(lzf::LzfError),
     /// The stored checksum differs from the computed one.
     ChecksumMismatch { stored: u64, computed: u64 },
+    /// A collection payload that decodes but breaks its type's rules
+    /// (a bad intset, a duplicate set member, ...).
+    Malformed(&'static str),
 }
 
 impl fmt::Display for RdbErrorKind {
@@ -119,6 +127,7 @@ impl fmt::Display for RdbErrorKind {
             RdbErrorKind::BadStringEncoding(e) => write!(f, "unknown string encoding {e}"),
             RdbErrorKind::BadLength(n) => write!(f, "invalid length {n}"),
             RdbErrorKind::Lzf(e) => write!(f, "{e}"),
+            RdbErrorKind::Malformed(what) => write!(f, "malformed value: {what}"),
             RdbErrorKind::ChecksumMismatch { stored, computed } => write!(
                 f,
                 "checksum mismatch (stored {stored:#018x}, computed {computed:#018x})"

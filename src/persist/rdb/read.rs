@@ -274,6 +274,17 @@ impl<'a> RdbReader<'a> {
         }
     }
 
+    /// A length (an element count of a collection payload).
+    pub fn read_len(&mut self) -> Result<u64> {
+        self.plain_len()
+    }
+
+    /// The error for a collection payload that is well framed but wrong
+    /// (`what` says how), at the current offset.
+    pub fn malformed(&self, what: &'static str) -> RdbError {
+        self.err_at(self.pos, RdbErrorKind::Malformed(what))
+    }
+
     /// A string in any encoding, as bytes (for keys and AUX fields).
     fn string_bytes(&mut self) -> Result<Vec<u8>> {
         Ok(match self.read_string()? {

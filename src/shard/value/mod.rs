@@ -10,12 +10,14 @@
 //! inline, heap, in-place, shared big bulk) are the string module's own
 //! business; callers use the helpers below, never the representation.
 
+pub mod set;
 pub mod string;
 
 use crate::persist::rdb::read::{RdbDecode, RdbReader};
 use crate::persist::rdb::write::RdbPayload;
 use crate::persist::rdb::RdbError;
 use bytes::Bytes;
+use set::Set;
 use string::Str;
 
 /// What every data type declares, in its own module.
@@ -73,6 +75,7 @@ impl EncodingLimits {
 /// A value seen as its type: one variant per [`ValueType`].
 pub enum Typed<'a> {
     Str(&'a Str),
+    Set(&'a Set),
 }
 
 /// A stored value. Other Redis types join this enum as they are
@@ -82,6 +85,8 @@ pub enum Typed<'a> {
 pub enum Value {
     /// A string (see string.rs for its encodings).
     Str(Str),
+    /// A set (see set/mod.rs for its encodings).
+    Set(Box<Set>),
 }
 
 const _: () = assert!(std::mem::size_of::<Value>() == 16);
@@ -120,6 +125,7 @@ impl Value {
     pub fn typed(&self) -> Typed<'_> {
         match self {
             Value::Str(s) => Typed::Str(s),
+            Value::Set(s) => Typed::Set(s),
         }
     }
 
@@ -127,6 +133,7 @@ impl Value {
     pub fn as_string(&self) -> Option<&Str> {
         match self {
             Value::Str(s) => Some(s),
+            _ => None,
         }
     }
 
@@ -134,6 +141,23 @@ impl Value {
     pub fn as_string_mut(&mut self) -> Option<&mut Str> {
         match self {
             Value::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The set, when this is one.
+    pub fn as_set(&self) -> Option<&Set> {
+        match self {
+            Value::Set(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The set, mutably, when this is one.
+    pub fn as_set_mut(&mut self) -> Option<&mut Set> {
+        match self {
+            Value::Set(s) => Some(s),
+            _ => None,
         }
     }
 
@@ -141,6 +165,7 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self.typed() {
             Typed::Str(_) => Str::NAME,
+            Typed::Set(_) => Set::NAME,
         }
     }
 
@@ -148,6 +173,7 @@ impl Value {
     pub fn encoding(&self) -> &'static str {
         match self.typed() {
             Typed::Str(s) => s.encoding(),
+            Typed::Set(s) => s.encoding(),
         }
     }
 
@@ -155,6 +181,7 @@ impl Value {
     pub fn rdb_type(&self) -> u8 {
         match self.typed() {
             Typed::Str(s) => s.rdb_type(),
+            Typed::Set(s) => s.rdb_type(),
         }
     }
 
@@ -162,18 +189,20 @@ impl Value {
     pub fn write_rdb(&self, out: &mut Vec<u8>) {
         match self.typed() {
             Typed::Str(s) => s.write_rdb(out),
+            Typed::Set(s) => s.write_rdb(out),
         }
     }
 
     /// Reads a value of `rdb_type`, or `None` for a type ringkv lacks.
     pub fn read_rdb(rdb_type: u8, r: &mut RdbReader<'_>) -> Option<Result<Value, RdbError>> {
-        Str::read_rdb(rdb_type, r)
+        Str::read_rdb(rdb_type, r).or_else(|| Set::read_rdb(rdb_type, r))
     }
 
     /// Emits the commands that rebuild this value under `key` with that expiry.
     pub fn rewrite(&self, key: &[u8], expire_at_ms: u64, emit: &mut dyn FnMut(&[&[u8]])) {
         match self.typed() {
             Typed::Str(s) => s.rewrite(key, expire_at_ms, emit),
+            Typed::Set(s) => s.rewrite(key, expire_at_ms, emit),
         }
     }
 
@@ -186,6 +215,7 @@ impl Value {
     pub fn mem_usage(&self) -> usize {
         match self.typed() {
             Typed::Str(s) => s.mem_usage(),
+            Typed::Set(s) => s.mem_usage(),
         }
     }
 
@@ -194,6 +224,7 @@ impl Value {
     pub fn payload_bytes(&self) -> usize {
         match self.typed() {
             Typed::Str(s) => s.payload_bytes(),
+            Typed::Set(s) => s.mem_usage(),
         }
     }
 }

@@ -233,6 +233,7 @@ impl CommandSpec {
 fn all_groups() -> impl Iterator<Item = &'static CommandSpec> {
     super::string::COMMANDS
         .iter()
+        .chain(super::set::COMMANDS)
         .chain(super::generic::COMMANDS)
         .chain(super::connection::COMMANDS)
         .chain(super::server::COMMANDS)

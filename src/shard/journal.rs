@@ -174,6 +174,10 @@ impl Journal {
     /// Journals `key` holding `value` with that expiry, as the commands its
     /// type rewrites it to (each one effect, so several form one group).
     pub fn set(&mut self, db: usize, key: &[u8], value: &Value, expire_at: u64) {
+        // A collection is rebuilt by adding to the key: clear it first.
+        if !value.is_string() {
+            self.del(db, key);
+        }
         value.rewrite(key, expire_at, &mut |argv| {
             self.effect(db, |out| aof::encode_command(out, argv))
         });

@@ -80,7 +80,7 @@ pub fn parse_scan_args<'a>(args: &Args<'a>) -> Result<ScanArgs<'a>, CmdError> {
 /// string ends at its first NUL, may not start with white space, may carry
 /// one sign (`-n` wraps around, as strtoul does), must be all digits after
 /// it, and must not overflow 64 bits. The empty string is cursor 0.
-fn parse_cursor(arg: &[u8]) -> Option<u64> {
+pub fn parse_cursor(arg: &[u8]) -> Option<u64> {
     let s = arg.split(|&b| b == 0).next().unwrap_or_default();
     let Some(&first) = s.first() else {
         return Some(0);

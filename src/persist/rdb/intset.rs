@@ -115,8 +115,7 @@ pub fn insert(b: &mut Vec<u8>, v: i64) -> bool {
     let (w, n) = (width(b), len(b));
     let need = width_for(v);
     if need > w {
-        let mut up = Vec::with_capacity(HEADER + (n + 1) * need);
-        up.resize(HEADER + (n + 1) * need, 0);
+        let mut up = vec![0u8; HEADER + (n + 1) * need];
         set_header(&mut up, need, n + 1);
         let shift = usize::from(v < 0);
         for i in 0..n {

@@ -59,6 +59,17 @@ pub enum CmdError {
     NanOrInfinity,
     /// `ERR value is out of range, value must between -2147483648 and 2147483647`
     NotInt32,
+    /// `ERR value is out of range, must be positive` (SPOP count)
+    MustBePositive,
+    /// `ERR value is out of range, value must between -9223372036854775807
+    /// and 9223372036854775807` (SRANDMEMBER count)
+    CountOutOfRange,
+    /// `ERR numkeys should be greater than 0` (SINTERCARD)
+    NumkeysNotPositive,
+    /// `ERR Number of keys can't be greater than number of args`
+    NumkeysTooMany,
+    /// `ERR LIMIT can't be negative` (SINTERCARD)
+    LimitNegative,
     /// `ERR source and destination objects are the same`
     SameObject,
     /// `ERR invalid cursor` (SCAN)
@@ -167,6 +178,15 @@ impl fmt::Display for CmdError {
             CmdError::OffsetOutOfRange => f.write_str("ERR offset is out of range"),
             CmdError::DecrementOverflow => f.write_str("ERR decrement would overflow"),
             CmdError::NanOrInfinity => f.write_str("ERR increment would produce NaN or Infinity"),
+            CmdError::MustBePositive => f.write_str("ERR value is out of range, must be positive"),
+            CmdError::CountOutOfRange => f.write_str(
+                "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
+            ),
+            CmdError::NumkeysNotPositive => f.write_str("ERR numkeys should be greater than 0"),
+            CmdError::NumkeysTooMany => {
+                f.write_str("ERR Number of keys can't be greater than number of args")
+            }
+            CmdError::LimitNegative => f.write_str("ERR LIMIT can't be negative"),
             CmdError::NotInt32 => f.write_str(
                 "ERR value is out of range, value must between -2147483648 and 2147483647",
             ),

@@ -24,6 +24,7 @@ pub mod memory;
 pub mod observability;
 pub mod ops;
 pub mod server;
+pub mod set;
 pub mod split;
 pub mod stat_index;
 pub mod string;

@@ -67,6 +67,9 @@ pub enum OpResult {
     Ok,
     Int(i64),
     Moved(Option<MovedValue>),
+    /// Per key, its elements (None: no such key) — a gather's read
+    /// (cmd/split.rs [`super::split::Gather`]).
+    Lists(Vec<Option<Vec<Vec<u8>>>>),
     Keys(Vec<Vec<u8>>),
     Scan {
         next: u64,

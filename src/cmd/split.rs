@@ -14,6 +14,11 @@
 //!   it) a write on every shard, all in one transaction (MSETNX). Each step is
 //!   a [`PartFn`] run on its shard over that shard's arguments.
 //!
+//! - [`Gather`]: read the source keys on their shards, combine what was
+//!   read on the connection's core with a pure function, then write the
+//!   result on the shards of the written keys, all in one transaction
+//!   (SINTER/SUNION/SDIFF and their STORE forms, SINTERCARD, SMOVE).
+//!
 //! RENAME, RENAMENX and COPY move a value between two shards; their plan is
 //! still route/multikey.rs's (`Split::Rename`, `Split::Copy`).
 //!
@@ -77,6 +82,42 @@ pub struct Guarded {
     pub key_flags: &'static [&'static str],
 }
 
+/// One write of a [`Gather`]: `apply` on the shard owning argument `key`,
+/// over `args` (the key first).
+pub struct GatherWrite {
+    pub key: usize,
+    pub apply: PartFn,
+    pub args: Vec<Bytes>,
+}
+
+/// What a [`Gather`] read: per source key (in `sources` order), its
+/// elements, None when the key does not exist.
+pub type Gathered = [Option<Vec<Vec<u8>>>];
+
+/// The pure step of a [`Gather`]: from the arguments, the encoding limits
+/// and what was read, writes the reply and returns the writes to make (an
+/// error is the reply, nothing is written).
+pub type CombineFn = fn(
+    &Args,
+    &crate::shard::value::EncodingLimits,
+    &Gathered,
+    &mut ReplyWriter,
+) -> Result<Vec<GatherWrite>, CmdError>;
+
+/// Read on every shard, combine here, write where the result goes, as one
+/// transaction.
+pub struct Gather {
+    /// Validates the arguments and names the keys to read (argument indexes).
+    pub sources: fn(&Args) -> Result<Vec<usize>, CmdError>,
+    /// Argument indexes appended, after its keys, to every shard's read.
+    pub extra: fn(&Args) -> Vec<usize>,
+    /// Runs on each shard over its source keys (then the extra words):
+    /// `OpResult::Lists`, one entry per key, or an error.
+    pub read: PartFn,
+    pub combine: CombineFn,
+    pub key_flags: &'static [&'static str],
+}
+
 /// How a multi-key command is split when its keys live on several shards.
 #[derive(Clone, Copy)]
 pub enum Split {
@@ -84,6 +125,8 @@ pub enum Split {
     Parts(&'static SplitParts),
     /// A check on every shard, then a write on every shard ([`Guarded`]).
     Guarded(&'static Guarded),
+    /// Read, combine, write ([`Gather`]).
+    Gather(&'static Gather),
     /// RENAME / RENAMENX: move the value between shards (route/multikey.rs).
     Rename { nx: bool },
     /// COPY: copy the value between shards, DB and REPLACE options.
@@ -96,6 +139,7 @@ impl Split {
         match self {
             Split::Parts(p) => Some(p.key_flags),
             Split::Guarded(g) => Some(g.key_flags),
+            Split::Gather(g) => Some(g.key_flags),
             Split::Rename { .. } | Split::Copy => None,
         }
     }
@@ -106,10 +150,43 @@ impl std::fmt::Debug for Split {
         f.write_str(match self {
             Split::Parts(_) => "Split::Parts",
             Split::Guarded(_) => "Split::Guarded",
+            Split::Gather(_) => "Split::Gather",
             Split::Rename { .. } => "Split::Rename",
             Split::Copy => "Split::Copy",
         })
     }
+}
+
+/// Runs a [`Gather`] inside its handler, when every key is on this shard:
+/// the same read, combine and writes the coordinator runs across shards.
+pub fn gather_here(ctx: &mut super::ExecCtx, args: &Args, g: &Gather) -> Result<(), CmdError> {
+    let keys = (g.sources)(args)?;
+    let words: Vec<Bytes> = keys
+        .iter()
+        .chain((g.extra)(args).iter())
+        .map(|&i| Bytes::copy_from_slice(args.get(i)))
+        .collect();
+    let (db, now_ms) = (ctx.db, ctx.now_ms);
+    let part = PartCtx {
+        db,
+        now_ms,
+        args: &words,
+    };
+    let lists = match (g.read)(ctx.shard, &part) {
+        OpResult::Lists(l) => l,
+        OpResult::Err(e) => return Err(e),
+        _ => return Err(CmdError::Internal),
+    };
+    let limits = ctx.shard.encoding_limits();
+    for w in (g.combine)(args, &limits, &lists, &mut ctx.reply)? {
+        let part = PartCtx {
+            db,
+            now_ms,
+            args: &w.args,
+        };
+        (w.apply)(ctx.shard, &part);
+    }
+    Ok(())
 }
 
 /// Groups the command's key arguments (each with `per_key - 1` following

@@ -234,6 +234,7 @@ fn all_groups() -> impl Iterator<Item = &'static CommandSpec> {
     super::string::COMMANDS
         .iter()
         .chain(super::hash::COMMANDS)
+        .chain(super::set::COMMANDS)
         .chain(super::generic::COMMANDS)
         .chain(super::connection::COMMANDS)
         .chain(super::server::COMMANDS)

@@ -8,14 +8,15 @@
 //! into per-shard parts that join the pipeline's coordinated step with their
 //! neighbours (one lock round for the whole step, route/segment.rs), and
 //! [`merge_parts`] joins the parts' replies. A [`Split::Guarded`] command
-//! (MSETNX), RENAME, RENAMENX and COPY run here as their own transaction of
+//! (MSETNX), a [`Split::Gather`] one (the set algebra, SMOVE), RENAME,
+//! RENAMENX and COPY run here as their own transaction of
 //! shard ops: every key locked (route/coordinator.rs) before the first op
 //! runs and released after the last, so no observer sees half of one.
 
 use super::coordinator::{LockPlan, Tx};
 use super::pipeline::{write_cmd_error, write_error, Env};
 use crate::cmd::ops::{OpResult, ShardOp};
-use crate::cmd::split::{Guarded, Parts, Split};
+use crate::cmd::split::{Gather, Guarded, Parts, Split};
 use crate::cmd::table::CommandSpec;
 use crate::cmd::CmdError;
 use crate::protocol::{Args, ReplyWriter};
@@ -210,6 +211,93 @@ async fn run_guarded(env: &Env<'_>, g: &Guarded, cmd_idx: usize, out: &mut Vec<u
     (g.reply)(proceed, &mut ReplyWriter::new(out, resp3));
 }
 
+/// A [`Split::Gather`] command: `read` on every shard of its source keys
+/// (concurrently), `combine` here over what was read (in source order),
+/// then each write on the shard of its key, one after another; every key
+/// stays locked throughout (the caller's transaction).
+async fn run_gather(env: &Env<'_>, g: &Gather, cmd_idx: usize, out: &mut Vec<u8>) {
+    let args = env.batch.args(cmd_idx);
+    let spans = args.spans();
+    let (db, resp3) = {
+        let c = env.client.borrow();
+        (c.db, c.resp3)
+    };
+    let keys = match (g.sources)(&args) {
+        Ok(k) => k,
+        Err(e) => return write_cmd_error(env.core, out, &e),
+    };
+    let slots = env.core.slots();
+    // Each source key's place: (its shard's part, its position there).
+    let mut parts: Vec<(usize, Vec<bytes::Bytes>)> = Vec::new();
+    let mut at: Vec<(usize, usize)> = Vec::with_capacity(keys.len());
+    for &k in &keys {
+        let shard = slots.shard_of(args.get(k));
+        let p = match parts.iter().position(|(s, _)| *s == shard) {
+            Some(p) => p,
+            None => {
+                parts.push((shard, Vec::new()));
+                parts.len() - 1
+            }
+        };
+        at.push((p, parts[p].1.len()));
+        parts[p].1.push(env.batch.arg_bytes(spans[k]));
+    }
+    let extra: Vec<bytes::Bytes> = (g.extra)(&args)
+        .into_iter()
+        .map(|i| env.batch.arg_bytes(spans[i]))
+        .collect();
+    let ops = parts
+        .into_iter()
+        .map(|(s, mut words)| {
+            words.extend(extra.iter().cloned());
+            (
+                s,
+                ShardOp::Part {
+                    f: g.read,
+                    args: words,
+                },
+            )
+        })
+        .collect();
+    let mut read = Vec::new();
+    for r in run_ops(env, db, ops).await {
+        match r {
+            OpResult::Lists(l) => read.push(l),
+            OpResult::Err(e) => return write_cmd_error(env.core, out, &e),
+            _ => return write_cmd_error(env.core, out, &CmdError::Internal),
+        }
+    }
+    let mut lists = Vec::with_capacity(at.len());
+    for (p, j) in at {
+        match read.get_mut(p).and_then(|l| l.get_mut(j)) {
+            Some(l) => lists.push(l.take()),
+            None => return write_cmd_error(env.core, out, &CmdError::Internal),
+        }
+    }
+    let limits = env.core.shard().borrow().encoding_limits();
+    let mut reply = Vec::new();
+    let writes = (g.combine)(
+        &args,
+        &limits,
+        &lists,
+        &mut ReplyWriter::new(&mut reply, resp3),
+    );
+    match writes {
+        Err(e) => write_cmd_error(env.core, out, &e),
+        Ok(writes) => {
+            for w in writes {
+                let shard = slots.shard_of(args.get(w.key));
+                let op = ShardOp::Part {
+                    f: w.apply,
+                    args: w.args,
+                };
+                run_op(env, shard, db, op).await;
+            }
+            out.extend_from_slice(&reply);
+        }
+    }
+}
+
 async fn run_split(
     env: &Env<'_>,
     _spec: &'static CommandSpec,
@@ -231,6 +319,7 @@ async fn run_split(
             write_cmd_error(env.core, out, &CmdError::Internal);
         }
         Split::Guarded(g) => run_guarded(env, g, cmd_idx, out).await,
+        Split::Gather(g) => run_gather(env, g, cmd_idx, out).await,
         Split::Rename { nx } => {
             let slots = env.core.slots();
             let (src_shard, dst_shard) = (slots.shard_of(args.get(1)), slots.shard_of(args.get(2)));

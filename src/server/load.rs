@@ -21,7 +21,7 @@ use super::replay;
 use crate::config::Config;
 use crate::persist::manifest::{self, AofEntry, AofFileKind, AofManifest, SnapshotManifest};
 use crate::persist::{aof, rdb};
-use crate::shard::value::Value;
+use crate::shard::value::{EncodingLimits, Value};
 use crate::shard::Shard;
 use crate::slot::{key_slot, SlotTable};
 use std::collections::HashMap;
@@ -125,7 +125,8 @@ fn load_snapshot_sources(cfg: &Config, dir: &Path, shards: &mut [Shard]) -> Resu
     let now = unix_ms();
     let databases = cfg.databases;
     // Parse files in parallel; each yields its live entries.
-    let parsed = in_parallel(files.iter(), |path| read_rdb(path, now, databases));
+    let limits = EncodingLimits::from_config(cfg);
+    let parsed = in_parallel(files.iter(), |path| read_rdb(path, now, databases, limits));
     let mut keys = 0usize;
     for entries in parsed {
         for e in entries? {
@@ -144,11 +145,17 @@ fn load_snapshot_sources(cfg: &Config, dir: &Path, shards: &mut [Shard]) -> Resu
 }
 
 /// The live entries of one RDB file (expired ones and bad dbs rejected).
-fn read_rdb(path: &Path, now: u64, databases: usize) -> Result<Vec<rdb::RdbEntry<Value>>, String> {
+/// `limits` are the configured encoding limits loaded values convert by.
+fn read_rdb(
+    path: &Path,
+    now: u64,
+    databases: usize,
+    limits: EncodingLimits,
+) -> Result<Vec<rdb::RdbEntry<Value>>, String> {
     let data = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let mut entries = Vec::new();
     let mut bad_db = None;
-    rdb::load(&data, |e| {
+    rdb::load(&data, limits, |e| {
         if e.db as usize >= databases {
             bad_db.get_or_insert(e.db);
         } else if e.expire_at_ms == 0 || e.expire_at_ms > now {
@@ -275,7 +282,9 @@ fn parse_shard_files(
     for entry in files {
         let path = aof_dir.join(&entry.name);
         match entry.kind {
-            AofFileKind::Base => base = read_rdb(&path, now, cfg.databases)?,
+            AofFileKind::Base => {
+                base = read_rdb(&path, now, cfg.databases, EncodingLimits::from_config(cfg))?
+            }
             AofFileKind::Incr => {
                 // Every listed file exists (a rewrite creates its new incr
                 // files before the manifest names them): a missing one is

@@ -98,6 +98,29 @@ impl Shard {
         }
     }
 
+    /// Runs `f` as a write that journals itself: what `f` passes to
+    /// [`Shard::propagate`] is its record, its in-place writes are not
+    /// journaled as effects. Inside a command handler `f` just runs (the
+    /// handler's arguments are then not journaled); outside one (a part of
+    /// a cross-shard command) it runs as its own command, at `now_ms`.
+    pub fn journaled<R>(&mut self, now_ms: u64, f: impl FnOnce(&mut Self) -> R) -> R {
+        if self.in_place.in_command || self.journal.is_none() {
+            return f(self);
+        }
+        self.begin_command(now_ms);
+        let r = f(self);
+        self.dirty += std::mem::take(&mut self.in_place.dirty);
+        let c = &mut self.in_place;
+        c.in_command = false;
+        c.changed = false;
+        c.propagated = false;
+        c.effects = false;
+        if let Some(j) = self.journal.as_mut() {
+            j.end_command();
+        }
+        r
+    }
+
     /// The running command journals the effects of its writes (each key's new
     /// state) instead of itself: for RENAME/COPY between keys of different
     /// slots, which no single-slot command reproduces.

@@ -198,7 +198,6 @@ impl Shard {
     pub fn configure(&mut self, cfg: &crate::config::Config) {
         self.set_eviction(cfg.maxmemory_policy, cfg.maxmemory);
         self.limits = value::EncodingLimits::from_config(cfg);
-        self.limits.publish();
     }
 
     /// When collections leave their compact encodings (the live settings).

@@ -180,7 +180,10 @@ mod tests {
 
     fn load(file: &[u8]) -> Vec<(u32, Vec<u8>, Value, u64)> {
         let mut v = Vec::new();
-        rdb::load(file, |e| v.push((e.db, e.key, e.value, e.expire_at_ms))).expect("valid rdb");
+        rdb::load(file, Default::default(), |e| {
+            v.push((e.db, e.key, e.value, e.expire_at_ms))
+        })
+        .expect("valid rdb");
         v.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
         v
     }

@@ -84,12 +84,13 @@ pub fn restore(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
     if ttl < 0 {
         return Err(CmdError::Static("ERR Invalid TTL value, must be >= 0"));
     }
-    let value: Value = read_dump(args.get(3)).map_err(|e| match e {
-        DumpError::VersionOrChecksum => {
-            CmdError::Static("ERR DUMP payload version or checksum are wrong")
-        }
-        DumpError::BadFormat => CmdError::Static("ERR Bad data format"),
-    })?;
+    let value: Value =
+        read_dump(args.get(3), ctx.shard.encoding_limits()).map_err(|e| match e {
+            DumpError::VersionOrChecksum => {
+                CmdError::Static("ERR DUMP payload version or checksum are wrong")
+            }
+            DumpError::BadFormat => CmdError::Static("ERR Bad data format"),
+        })?;
     let deleted = opts.replace && ctx.shard.remove(db, key, now).is_some();
     let expire_at = match (ttl as u64, opts.absttl) {
         (0, _) => 0,

@@ -25,6 +25,7 @@
 //! an [`RdbError`] carrying the byte offset, and never panics on corrupt input.
 
 pub mod crc64;
+pub mod intset;
 pub mod listpack;
 pub mod lzf;
 pub mod read;
@@ -65,6 +66,10 @@ pub mod op {
     pub const TYPE_HASH_ZIPMAP: u8 = 9;
     pub const TYPE_HASH_ZIPLIST: u8 = 13;
     pub const TYPE_HASH_LISTPACK: u8 = 16;
+    /// `RDB_TYPE_SET`: a count, then the members (`shard::value::set`).
+    pub const TYPE_SET: u8 = 2;
+    /// `RDB_TYPE_SET_INTSET`: the intset's bytes as one string.
+    pub const TYPE_SET_INTSET: u8 = 11;
 
     /// Length-prefix markers and special string encodings.
     pub const LEN_6BIT: u8 = 0;
@@ -105,7 +110,8 @@ pub enum RdbErrorKind {
     Lzf(lzf::LzfError),
     /// The stored checksum differs from the computed one.
     ChecksumMismatch { stored: u64, computed: u64 },
-    /// A value whose payload is inconsistent (a bad listpack, duplicates...).
+    /// A value whose payload is inconsistent (a bad listpack or intset, a
+    /// duplicate field or member, ...).
     BadValue(&'static str),
 }
 

@@ -16,9 +16,17 @@ use super::{lzf, op, RdbError, RdbErrorKind, RDB_MAX_READ_VERSION};
 /// A value type's payload decoder, implemented by the layer that owns the
 /// values (`shard::value`): this module reads only framing and primitives.
 pub trait RdbDecode: Sized {
+    /// What decoding depends on beyond the bytes (for values: the encoding
+    /// limits that choose a compact or a big layout), passed by the caller.
+    type Settings: Copy;
+
     /// Reads a payload of `rdb_type` after its key; `None` for a type the
     /// implementer does not hold.
-    fn read_rdb(rdb_type: u8, r: &mut RdbReader<'_>) -> Option<Result<Self>>;
+    fn read_rdb(
+        rdb_type: u8,
+        r: &mut RdbReader<'_>,
+        settings: Self::Settings,
+    ) -> Option<Result<Self>>;
 }
 
 /// One key read from a file, its value decoded by `V`.
@@ -112,7 +120,10 @@ impl<'a> RdbReader<'a> {
     }
 
     /// The next key, `Ok(None)` after a verified EOF.
-    pub fn next_entry<V: RdbDecode>(&mut self) -> Result<Option<RdbEntry<V>>> {
+    pub fn next_entry<V: RdbDecode>(
+        &mut self,
+        settings: V::Settings,
+    ) -> Result<Option<RdbEntry<V>>> {
         let mut expire_at_ms = 0;
         while !self.done {
             let at = self.pos;
@@ -154,7 +165,7 @@ impl<'a> RdbReader<'a> {
                 // A value type: its module reads the payload after the key.
                 0..=21 => {
                     let key = self.string_bytes()?;
-                    let Some(value) = V::read_rdb(code, self) else {
+                    let Some(value) = V::read_rdb(code, self, settings) else {
                         // A type ringkv does not hold yet; the key names the culprit.
                         let kind = RdbErrorKind::UnsupportedType {
                             rdb_type: code,
@@ -249,7 +260,9 @@ impl<'a> RdbReader<'a> {
         self.plain_len()
     }
 
-    /// An error for a value that does not decode, at the current offset.
+    /// The error for a value payload that is well framed but wrong (a bad
+    /// listpack or intset, a duplicate member; `why` says how), at the
+    /// current offset.
     pub fn corrupt(&self, why: &'static str) -> RdbError {
         self.err_at(self.pos, RdbErrorKind::BadValue(why))
     }
@@ -307,7 +320,10 @@ pub enum DumpError {
 /// CRC64 of everything before the checksum), then reads the type byte and
 /// the value. Bytes after the value, before the footer, are ignored as Redis
 /// ignores them.
-pub fn read_dump<V: RdbDecode>(payload: &[u8]) -> std::result::Result<V, DumpError> {
+pub fn read_dump<V: RdbDecode>(
+    payload: &[u8],
+    settings: V::Settings,
+) -> std::result::Result<V, DumpError> {
     let Some(body_len) = payload.len().checked_sub(10) else {
         return Err(DumpError::VersionOrChecksum);
     };
@@ -319,7 +335,7 @@ pub fn read_dump<V: RdbDecode>(payload: &[u8]) -> std::result::Result<V, DumpErr
     }
     let mut r = RdbReader::over_payload(body, version);
     let rdb_type = r.u8().map_err(|_| DumpError::BadFormat)?;
-    match V::read_rdb(rdb_type, &mut r) {
+    match V::read_rdb(rdb_type, &mut r, settings) {
         Some(Ok(v)) => Ok(v),
         _ => Err(DumpError::BadFormat),
     }
@@ -327,8 +343,14 @@ pub fn read_dump<V: RdbDecode>(payload: &[u8]) -> std::result::Result<V, DumpErr
 
 impl<'a> RdbReader<'a> {
     /// Yields entries, then at most one error, then nothing.
-    pub fn entries<V: RdbDecode>(mut self) -> impl Iterator<Item = Result<RdbEntry<V>>> + 'a {
-        std::iter::from_fn(move || match self.next_entry() {
+    pub fn entries<V: RdbDecode>(
+        mut self,
+        settings: V::Settings,
+    ) -> impl Iterator<Item = Result<RdbEntry<V>>> + 'a
+    where
+        V::Settings: 'a,
+    {
+        std::iter::from_fn(move || match self.next_entry(settings) {
             Ok(e) => e.map(Ok),
             Err(e) => {
                 self.done = true;
@@ -339,9 +361,13 @@ impl<'a> RdbReader<'a> {
 }
 
 /// Reads a whole file, calling `f` for every entry; returns the RDB version.
-pub fn load<V: RdbDecode>(buf: &[u8], mut f: impl FnMut(RdbEntry<V>)) -> Result<u32> {
+pub fn load<V: RdbDecode>(
+    buf: &[u8],
+    settings: V::Settings,
+    mut f: impl FnMut(RdbEntry<V>),
+) -> Result<u32> {
     let mut r = RdbReader::new(buf)?;
-    while let Some(e) = r.next_entry()? {
+    while let Some(e) = r.next_entry(settings)? {
         f(e);
     }
     Ok(r.version())

@@ -34,7 +34,7 @@ fn file_with(version: &str, body: &[u8]) -> Vec<u8> {
 }
 
 fn all(buf: &[u8]) -> Result<Vec<RdbEntry<Value>>> {
-    RdbReader::new(buf)?.entries().collect()
+    RdbReader::new(buf)?.entries(Default::default()).collect()
 }
 
 fn entry(db: u32, key: &[u8], value: Value, expire_at_ms: u64) -> RdbEntry<Value> {
@@ -76,7 +76,7 @@ fn round_trip_through_writer() {
     let file = write_sample();
     let mut r = RdbReader::new(&file).unwrap();
     let mut got = Vec::new();
-    while let Some(e) = r.next_entry::<Value>().unwrap() {
+    while let Some(e) = r.next_entry::<Value>(Default::default()).unwrap() {
         got.push(e);
     }
     assert_eq!(got, sample());
@@ -86,7 +86,10 @@ fn round_trip_through_writer() {
     assert_eq!(r.aux()[1], (b"redis-bits".to_vec(), b"64".to_vec()));
     assert_eq!(r.aux().len(), 5);
     let mut via_load = Vec::new();
-    assert_eq!(load(&file, |e| via_load.push(e)), Ok(10));
+    assert_eq!(
+        load(&file, Default::default(), |e| via_load.push(e)),
+        Ok(10)
+    );
     assert_eq!(via_load, sample());
 }
 

@@ -11,6 +11,7 @@
 //! business; callers use the helpers below, never the representation.
 
 pub mod hash;
+pub mod set;
 pub mod string;
 
 use crate::persist::rdb::read::{RdbDecode, RdbReader};
@@ -18,7 +19,7 @@ use crate::persist::rdb::write::RdbPayload;
 use crate::persist::rdb::RdbError;
 use bytes::Bytes;
 use hash::Hash;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use set::Set;
 use string::Str;
 
 /// What every data type declares, in its own module.
@@ -34,9 +35,16 @@ pub trait ValueType {
     /// Appends the RDB payload that follows the type byte and the key.
     fn write_rdb(&self, out: &mut Vec<u8>);
     /// Reads a payload of `rdb_type`; `None` when the type is not this one.
-    fn read_rdb(rdb_type: u8, r: &mut RdbReader<'_>) -> Option<Result<Value, RdbError>>;
+    /// `limits` choose between the compact and the big layout, as the
+    /// loading server's settings have them.
+    fn read_rdb(
+        rdb_type: u8,
+        r: &mut RdbReader<'_>,
+        limits: &EncodingLimits,
+    ) -> Option<Result<Value, RdbError>>;
     /// Emits the commands that rebuild the value under `key` with absolute
-    /// expiry `expire_at_ms` (0 = none), for the AOF. Several commands are
+    /// expiry `expire_at_ms` (0 = none), for the AOF, replacing whatever
+    /// the key holds (a collection starts with `DEL`). Several commands are
     /// grouped by the journal so replay applies all or none.
     fn rewrite(&self, key: &[u8], expire_at_ms: u64, emit: &mut dyn FnMut(&[&[u8]]));
 }
@@ -71,38 +79,13 @@ impl EncodingLimits {
             set_max_intset_entries: cfg.set_max_intset_entries,
         }
     }
-
-    /// Makes these the limits value decoders use ([`EncodingLimits::published`]).
-    pub fn publish(self) {
-        PUBLISHED[0].store(self.hash_max_listpack_entries, Ordering::Relaxed);
-        PUBLISHED[1].store(self.hash_max_listpack_value, Ordering::Relaxed);
-        PUBLISHED[2].store(self.set_max_intset_entries, Ordering::Relaxed);
-    }
-
-    /// The limits last published by [`Shard::configure`](crate::shard::Shard::configure)
-    /// (Redis's defaults before): what RDB load and RESTORE, which decode
-    /// values without a shard at hand, choose encodings by. Every shard
-    /// publishes the same configuration, so this is config, not shard state.
-    pub fn published() -> Self {
-        EncodingLimits {
-            hash_max_listpack_entries: PUBLISHED[0].load(Ordering::Relaxed),
-            hash_max_listpack_value: PUBLISHED[1].load(Ordering::Relaxed),
-            set_max_intset_entries: PUBLISHED[2].load(Ordering::Relaxed),
-        }
-    }
 }
-
-/// See [`EncodingLimits::published`].
-static PUBLISHED: [AtomicUsize; 3] = [
-    AtomicUsize::new(512),
-    AtomicUsize::new(64),
-    AtomicUsize::new(512),
-];
 
 /// A value seen as its type: one variant per [`ValueType`].
 pub enum Typed<'a> {
     Str(&'a Str),
     Hash(&'a Hash),
+    Set(&'a Set),
 }
 
 /// A stored value. Other Redis types join this enum as they are
@@ -114,6 +97,8 @@ pub enum Value {
     Str(Str),
     /// A hash (see hash/ for its encodings).
     Hash(Box<Hash>),
+    /// A set (see set/mod.rs for its encodings).
+    Set(Box<Set>),
 }
 
 const _: () = assert!(std::mem::size_of::<Value>() == 16);
@@ -153,6 +138,7 @@ impl Value {
         match self {
             Value::Str(s) => Typed::Str(s),
             Value::Hash(h) => Typed::Hash(h),
+            Value::Set(s) => Typed::Set(s),
         }
     }
 
@@ -188,11 +174,28 @@ impl Value {
         }
     }
 
+    /// The set, when this is one.
+    pub fn as_set(&self) -> Option<&Set> {
+        match self {
+            Value::Set(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The set, mutably, when this is one.
+    pub fn as_set_mut(&mut self) -> Option<&mut Set> {
+        match self {
+            Value::Set(s) => Some(s),
+            _ => None,
+        }
+    }
+
     /// The name `TYPE` reports.
     pub fn type_name(&self) -> &'static str {
         match self.typed() {
             Typed::Str(_) => Str::NAME,
             Typed::Hash(_) => Hash::NAME,
+            Typed::Set(_) => Set::NAME,
         }
     }
 
@@ -201,6 +204,7 @@ impl Value {
         match self.typed() {
             Typed::Str(s) => s.encoding(),
             Typed::Hash(h) => h.encoding(),
+            Typed::Set(s) => s.encoding(),
         }
     }
 
@@ -209,6 +213,7 @@ impl Value {
         match self.typed() {
             Typed::Str(s) => s.rdb_type(),
             Typed::Hash(h) => h.rdb_type(),
+            Typed::Set(s) => s.rdb_type(),
         }
     }
 
@@ -217,12 +222,19 @@ impl Value {
         match self.typed() {
             Typed::Str(s) => s.write_rdb(out),
             Typed::Hash(h) => h.write_rdb(out),
+            Typed::Set(s) => s.write_rdb(out),
         }
     }
 
     /// Reads a value of `rdb_type`, or `None` for a type ringkv lacks.
-    pub fn read_rdb(rdb_type: u8, r: &mut RdbReader<'_>) -> Option<Result<Value, RdbError>> {
-        Str::read_rdb(rdb_type, r).or_else(|| Hash::read_rdb(rdb_type, r))
+    pub fn read_rdb(
+        rdb_type: u8,
+        r: &mut RdbReader<'_>,
+        limits: &EncodingLimits,
+    ) -> Option<Result<Value, RdbError>> {
+        Str::read_rdb(rdb_type, r, limits)
+            .or_else(|| Hash::read_rdb(rdb_type, r, limits))
+            .or_else(|| Set::read_rdb(rdb_type, r, limits))
     }
 
     /// Emits the commands that rebuild this value under `key` with that expiry.
@@ -230,6 +242,7 @@ impl Value {
         match self.typed() {
             Typed::Str(s) => s.rewrite(key, expire_at_ms, emit),
             Typed::Hash(h) => h.rewrite(key, expire_at_ms, emit),
+            Typed::Set(s) => s.rewrite(key, expire_at_ms, emit),
         }
     }
 
@@ -248,6 +261,7 @@ impl Value {
         match self.typed() {
             Typed::Str(s) => s.mem_usage(),
             Typed::Hash(h) => h.mem_usage(),
+            Typed::Set(s) => s.mem_usage(),
         }
     }
 
@@ -257,6 +271,7 @@ impl Value {
         match self.typed() {
             Typed::Str(s) => s.payload_bytes(),
             Typed::Hash(h) => h.payload_bytes(),
+            Typed::Set(s) => s.mem_usage(),
         }
     }
 }
@@ -274,8 +289,14 @@ impl RdbPayload for Value {
 
 /// How `persist::rdb` reads a value without knowing its types.
 impl RdbDecode for Value {
-    fn read_rdb(rdb_type: u8, r: &mut RdbReader<'_>) -> Option<Result<Value, RdbError>> {
-        Value::read_rdb(rdb_type, r)
+    type Settings = EncodingLimits;
+
+    fn read_rdb(
+        rdb_type: u8,
+        r: &mut RdbReader<'_>,
+        limits: EncodingLimits,
+    ) -> Option<Result<Value, RdbError>> {
+        Value::read_rdb(rdb_type, r, &limits)
     }
 }
 

@@ -26,7 +26,7 @@
 //! (derived equality compares the whole buffer), and a `Fixed*` string's
 //! length is above what the next smaller form holds.
 
-use super::{Value, ValueType};
+use super::{EncodingLimits, Value, ValueType};
 use crate::persist::aof::encode_set_argv;
 use crate::persist::rdb::read::{RawString, RdbReader};
 use crate::persist::rdb::write::{encode_int, encode_string};
@@ -264,7 +264,11 @@ impl ValueType for Str {
     }
 
     /// Strings loaded from RDB: `int` when they parse, else built whole.
-    fn read_rdb(rdb_type: u8, r: &mut RdbReader<'_>) -> Option<Result<Value, RdbError>> {
+    fn read_rdb(
+        rdb_type: u8,
+        r: &mut RdbReader<'_>,
+        _limits: &EncodingLimits,
+    ) -> Option<Result<Value, RdbError>> {
         if rdb_type != op::TYPE_STRING {
             return None;
         }

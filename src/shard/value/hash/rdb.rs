@@ -8,8 +8,7 @@
 //! listpack while the count is at most `hash-max-listpack-entries` and no
 //! string is longer than `hash-max-listpack-value`; 16 and 13 stay listpacks
 //! unless the count is over the entries limit; 9 also converts on a long
-//! string. The limits are the ones published by the shards
-//! ([`EncodingLimits::published`]). Every payload is validated fully
+//! string. The limits are the loading server's settings, passed in. Every payload is validated fully
 //! (structure, even element count, no duplicate field, not empty): a bad
 //! one is an [`RdbError`], never a panic.
 
@@ -167,13 +166,16 @@ impl ValueType for Hash {
         }
     }
 
-    fn read_rdb(rdb_type: u8, r: &mut RdbReader<'_>) -> Option<Result<Value, RdbError>> {
-        let limits = EncodingLimits::published();
+    fn read_rdb(
+        rdb_type: u8,
+        r: &mut RdbReader<'_>,
+        limits: &EncodingLimits,
+    ) -> Option<Result<Value, RdbError>> {
         let h = match rdb_type {
-            op::TYPE_HASH => read_pairs(r, &limits),
+            op::TYPE_HASH => read_pairs(r, limits),
             op::TYPE_HASH_LISTPACK => read_listpack(r),
             op::TYPE_HASH_ZIPLIST => read_ziplist(r),
-            op::TYPE_HASH_ZIPMAP => read_zipmap(r, &limits),
+            op::TYPE_HASH_ZIPMAP => read_zipmap(r, limits),
             _ => return None,
         };
         Some(h.map(|mut h| {

@@ -84,7 +84,7 @@ fn round_trip(h: &Hash) {
     file.push(0xFF);
     file.extend_from_slice(&0u64.to_le_bytes());
     let mut r = RdbReader::new(&file).unwrap();
-    let e = r.next_entry::<Value>().unwrap().unwrap();
+    let e = r.next_entry::<Value>(Default::default()).unwrap().unwrap();
     assert_eq!(e.value.as_hash(), Some(h));
 }
 

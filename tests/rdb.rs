@@ -112,7 +112,10 @@ fn write_rdb(data: &Data) -> Vec<u8> {
 
 fn read_rdb(file: &[u8]) -> Data {
     let mut data = Data::new();
-    for e in RdbReader::new(file).expect("header").entries::<Value>() {
+    for e in RdbReader::new(file)
+        .expect("header")
+        .entries::<Value>(Default::default())
+    {
         let RdbEntry {
             db,
             key,
@@ -314,7 +317,7 @@ fn reader_loads_redis_server_dump() {
     let file = std::fs::read(&path).unwrap();
     let err = RdbReader::new(&file)
         .unwrap()
-        .entries::<Value>()
+        .entries::<Value>(Default::default())
         .find_map(Result::err)
         .expect("an error");
     assert!(
@@ -333,8 +336,10 @@ fn corrupt_and_truncated_files_name_the_offset() {
     let file = write_rdb(&data);
 
     for cut in [3, 9, 50, file.len() / 2, file.len() - 9, file.len() - 1] {
-        let err = RdbReader::new(&file[..cut])
-            .and_then(|r| r.entries::<Value>().collect::<Result<Vec<_>, _>>());
+        let err = RdbReader::new(&file[..cut]).and_then(|r| {
+            r.entries::<Value>(Default::default())
+                .collect::<Result<Vec<_>, _>>()
+        });
         let err = err.expect_err("truncated file must fail");
         assert_eq!(err.kind, RdbErrorKind::Truncated, "cut at {cut}: {err}");
         assert!(err.offset <= cut, "cut at {cut}: {err}");
@@ -352,7 +357,7 @@ fn corrupt_and_truncated_files_name_the_offset() {
     bad[huge + 10] ^= 0x40;
     let err = RdbReader::new(&bad)
         .unwrap()
-        .entries::<Value>()
+        .entries::<Value>(Default::default())
         .find_map(Result::err)
         .expect("an error");
     assert!(

@@ -14,6 +14,7 @@
 
 mod common;
 
+use common::reply::{parsed, R};
 use common::{show, RawConn, RedisServer, TestServer};
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use std::collections::{BTreeSet, HashSet};
@@ -64,54 +65,11 @@ const INCRS: &[&[u8]] = &[
     b"0x10",
 ];
 
-/// One parsed RESP reply.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum Node {
-    Line(u8, Vec<u8>),
-    Bulk(Option<Vec<u8>>),
-    Agg(u8, Vec<Node>),
-}
-
-fn parse(b: &[u8]) -> Node {
-    let (n, used) = parse_at(b, 0);
-    assert_eq!(used, b.len(), "trailing bytes in {}", show(b));
-    n
-}
-
-fn parse_at(b: &[u8], pos: usize) -> (Node, usize) {
-    let end = pos + b[pos..].windows(2).position(|w| w == b"\r\n").unwrap();
-    let (t, line) = (b[pos], &b[pos + 1..end]);
-    let num = || std::str::from_utf8(line).unwrap().parse::<i64>().unwrap();
-    match t {
-        b'$' if num() < 0 => (Node::Bulk(None), end + 2),
-        b'$' => {
-            let n = num() as usize;
-            (
-                Node::Bulk(Some(b[end + 2..end + 2 + n].to_vec())),
-                end + 4 + n,
-            )
-        }
-        b'*' | b'%' | b'~' if num() < 0 => (Node::Bulk(None), end + 2),
-        b'*' | b'%' | b'~' => {
-            let n = num() as usize * if t == b'%' { 2 } else { 1 };
-            let mut at = end + 2;
-            let mut items = Vec::new();
-            for _ in 0..n {
-                let (item, next) = parse_at(b, at);
-                items.push(item);
-                at = next;
-            }
-            (Node::Agg(t, items), at)
-        }
-        _ => (Node::Line(t, line.to_vec()), end + 2),
-    }
-}
-
 /// The reply's elements grouped by `group` (pairs for HGETALL), sorted.
-fn multiset(n: &Node, group: usize) -> (u8, Vec<Vec<Node>>) {
+fn multiset(n: &R, group: usize) -> (u8, Vec<Vec<R>>) {
     match n {
-        Node::Agg(t, items) => {
-            let mut g: Vec<Vec<Node>> = items.chunks(group).map(<[Node]>::to_vec).collect();
+        R::Agg(t, items) => {
+            let mut g: Vec<Vec<R>> = items.chunks(group).map(<[R]>::to_vec).collect();
             g.sort();
             (*t, g)
         }
@@ -146,11 +104,11 @@ impl Pair {
     }
 
     fn fields(&mut self, key: &[u8]) -> HashSet<Vec<u8>> {
-        match parse(&self.redis[0].cmd(&[&b"HKEYS"[..], key])) {
-            Node::Agg(_, items) => items
+        match parsed(&self.redis[0].cmd(&[&b"HKEYS"[..], key])) {
+            R::Agg(_, items) => items
                 .into_iter()
                 .filter_map(|n| match n {
-                    Node::Bulk(Some(b)) => Some(b),
+                    R::Bulk(Some(b)) => Some(b),
                     _ => None,
                 })
                 .collect(),
@@ -167,14 +125,14 @@ impl Pair {
                 let mut args: Vec<&[u8]> = vec![b"HSCAN", key, &cursor];
                 args.extend_from_slice(opts);
                 let reply = conn.cmd(&args);
-                let Node::Agg(_, parts) = parse(&reply) else {
-                    set.insert(vec![Node::Line(b'-', reply)]);
+                let R::Agg(_, parts) = parsed(&reply) else {
+                    set.insert(vec![R::Line(b'-', reply)]);
                     break;
                 };
-                let (Node::Bulk(Some(next)), Node::Agg(_, items)) = (&parts[0], &parts[1]) else {
+                let (R::Bulk(Some(next)), R::Agg(_, items)) = (&parts[0], &parts[1]) else {
                     panic!("{ctx}: bad HSCAN reply {}", show(&reply));
                 };
-                set.extend(items.chunks(2).map(<[Node]>::to_vec));
+                set.extend(items.chunks(2).map(<[R]>::to_vec));
                 cursor = next.clone();
                 rounds += 1;
                 if cursor == b"0" || rounds > 100_000 {
@@ -373,35 +331,35 @@ fn check_hrandfield(p: &mut Pair, argv: &[&[u8]], r: &[u8], k: &[u8], ctx: &str)
         assert_eq!(short(r), short(k), "{ctx}");
         return;
     }
-    let (rn, kn) = (parse(r), parse(k));
+    let (rn, kn) = (parsed(r), parsed(k));
     let count: Option<i64> = argv
         .get(2)
         .map(|c| std::str::from_utf8(c).unwrap().parse().unwrap());
     let withvalues = argv.len() == 4;
     let fields = p.fields(argv[1]);
-    let flat = |n: &Node| -> Vec<Node> {
+    let flat = |n: &R| -> Vec<R> {
         match n {
-            Node::Agg(_, items) => items.clone(),
+            R::Agg(_, items) => items.clone(),
             other => vec![other.clone()],
         }
     };
     let (ri, ki) = (flat(&rn), flat(&kn));
     assert_eq!(ri.len(), ki.len(), "{ctx}: {} vs {}", short(r), short(k));
-    let names = |items: &[Node]| -> Vec<Vec<u8>> {
+    let names = |items: &[R]| -> Vec<Vec<u8>> {
         let mut out = Vec::new();
-        let step = if withvalues && !matches!(items.first(), Some(Node::Agg(..))) {
+        let step = if withvalues && !matches!(items.first(), Some(R::Agg(..))) {
             2
         } else {
             1
         };
         for it in items.iter().step_by(step) {
             match it {
-                Node::Bulk(Some(b)) => out.push(b.clone()),
-                Node::Agg(_, pair) => match &pair[0] {
-                    Node::Bulk(Some(b)) => out.push(b.clone()),
+                R::Bulk(Some(b)) => out.push(b.clone()),
+                R::Agg(_, pair) => match &pair[0] {
+                    R::Bulk(Some(b)) => out.push(b.clone()),
                     other => panic!("{ctx}: {other:?}"),
                 },
-                Node::Bulk(None) | Node::Line(b'_', _) => {}
+                R::Bulk(None) | R::Line(b'_', _) => {}
                 other => panic!("{ctx}: {other:?}"),
             }
         }
@@ -464,7 +422,7 @@ fn run_seed(seed: u64, redis: &RedisServer, ringkv: &TestServer, steps: usize) -
             check_hrandfield(&mut p, &argv, &r, &k, &ctx);
         } else if let (Some(g), true, false) = (group_of(&name), table, r.starts_with(b"-")) {
             assert!(
-                multiset(&parse(&r), g) == multiset(&parse(&k), g),
+                multiset(&parsed(&r), g) == multiset(&parsed(&k), g),
                 "{ctx}: {} vs {}",
                 short(&r),
                 short(&k)
@@ -530,9 +488,9 @@ fn command_info_matches_redis() {
         "hscan",
     ] {
         // The first seven fields: name, arity, flags, first, last, step, ACL categories.
-        let head = |reply: Vec<u8>| match parse(&reply) {
-            Node::Agg(_, outer) => match &outer[0] {
-                Node::Agg(_, fields) => fields[..7].to_vec(),
+        let head = |reply: Vec<u8>| match parsed(&reply) {
+            R::Agg(_, outer) => match &outer[0] {
+                R::Agg(_, fields) => fields[..7].to_vec(),
                 other => panic!("{c}: {other:?}"),
             },
             other => panic!("{c}: {other:?}"),
@@ -553,7 +511,10 @@ fn conversion_thresholds_match_redis() {
         let (r, k) = p.both(0, argv);
         match group_of(argv[0]) {
             Some(g) if table => {
-                assert!(multiset(&parse(&r), g) == multiset(&parse(&k), g), "{ctx}")
+                assert!(
+                    multiset(&parsed(&r), g) == multiset(&parsed(&k), g),
+                    "{ctx}"
+                )
             }
             _ => assert_eq!(short(&r), short(&k), "{ctx}"),
         }

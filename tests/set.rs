@@ -8,6 +8,7 @@
 mod common;
 
 use common::persist::{aof_ringkv, TempDir};
+use common::reply::{elements, parse, parsed, unordered, R};
 use common::{show, RawConn, RedisServer, TestServer};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -16,64 +17,6 @@ use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// A parsed RESP reply.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-enum R {
-    Line(u8, Vec<u8>),
-    Bulk(Option<Vec<u8>>),
-    Agg(u8, Vec<R>),
-}
-
-fn parse(b: &[u8], at: &mut usize) -> R {
-    let end = *at
-        + b[*at..]
-            .windows(2)
-            .position(|w| w == b"\r\n")
-            .expect("CRLF");
-    let (kind, line) = (b[*at], b[*at + 1..end].to_vec());
-    *at = end + 2;
-    match kind {
-        b'$' => {
-            let n: i64 = String::from_utf8_lossy(&line).parse().unwrap();
-            if n < 0 {
-                return R::Bulk(None);
-            }
-            let data = b[*at..*at + n as usize].to_vec();
-            *at += n as usize + 2;
-            R::Bulk(Some(data))
-        }
-        b'*' | b'~' | b'%' => {
-            let n: i64 = String::from_utf8_lossy(&line).parse().unwrap();
-            let n = if kind == b'%' { 2 * n } else { n.max(0) };
-            R::Agg(kind, (0..n).map(|_| parse(b, at)).collect())
-        }
-        _ => R::Line(kind, line),
-    }
-}
-
-fn parsed(b: &[u8]) -> R {
-    parse(b, &mut 0)
-}
-
-/// The reply with every aggregate's elements sorted (order ignored).
-fn unordered(r: &R) -> R {
-    match r {
-        R::Agg(k, v) => {
-            let mut v: Vec<R> = v.iter().map(unordered).collect();
-            v.sort();
-            R::Agg(*k, v)
-        }
-        other => other.clone(),
-    }
-}
-
-fn elements(r: &R) -> Vec<R> {
-    match r {
-        R::Agg(_, v) => v.clone(),
-        _ => Vec::new(),
-    }
-}
 
 const KEYS: [&str; 6] = ["s1", "s2", "{s1}x", "s3", "str", "nokey"];
 

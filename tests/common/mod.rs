@@ -12,6 +12,7 @@
 
 pub mod aof;
 pub mod persist;
+pub mod reply;
 pub mod snapshot;
 
 use std::fs::File;

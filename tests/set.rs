@@ -8,7 +8,7 @@
 mod common;
 
 use common::persist::{aof_ringkv, TempDir};
-use common::reply::{elements, parse, parsed, unordered, R};
+use common::reply::{elements, parsed, unordered, R};
 use common::{show, RawConn, RedisServer, TestServer};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};

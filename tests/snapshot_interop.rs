@@ -4,7 +4,8 @@
 //! an already-expired key skipped); leftovers of a crash mid-save leave the
 //! previous snapshot loadable; BGSAVE is one consistent cut across shards (a
 //! cross-shard MSET or RENAME is never half in it) and writes keep being
-//! answered while it runs.
+//! answered while it runs; big collections are encoded a slice at a time while
+//! writes to them wait, and the cut still holds them as they were.
 //!
 //! ringkv only: `RINGKV_TEST_TARGET=redis` skips these. Every server gets its own
 //! temporary `--dir` (kept on failure for inspection); servers are killed on drop.
@@ -13,7 +14,7 @@ mod common;
 
 use common::persist::*;
 use common::snapshot::*;
-use common::target_is_redis;
+use common::{resp, show, target_is_redis};
 use ringkv::slot::SlotTable;
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -375,4 +376,72 @@ fn bgsave_is_a_consistent_cut_and_writes_continue() {
             .unwrap();
         assert_eq!(v, format!("value-{}-0123456789abcdef", FILL - 1));
     }
+}
+
+/// A BGSAVE of collections big enough to be encoded a slice at a time
+/// (shard/snapshot.rs): writes to them pipelined right after BGSAVE wait
+/// for their value's encoding and are then applied; the file holds the
+/// values as of the cut; other commands are served meanwhile. One key per
+/// shard, so one write is a local command and the other a peer's batch.
+#[test]
+fn bgsave_of_big_collections_keeps_the_cut_while_their_writes_wait() {
+    if target_is_redis() {
+        return;
+    }
+    const N: usize = 40_000;
+    let (hash, set) = ("{a}bigh", "{b}bigs");
+    let dir = TempDir::new("big-cut");
+    let mut server = start(dir.path(), 2);
+    let mut c = server.raw();
+    let mut hset: Vec<String> = vec!["HSET".into(), hash.into()];
+    let mut sadd: Vec<String> = vec!["SADD".into(), set.into()];
+    for i in 0..N {
+        hset.extend([format!("f{i}"), format!("v{i}")]);
+        sadd.push(format!("m{i}"));
+    }
+    assert_eq!(c.cmd(&hset), format!(":{N}\r\n").into_bytes());
+    assert_eq!(c.cmd(&sadd), format!(":{N}\r\n").into_bytes());
+
+    let mut pipeline = resp(&["BGSAVE"]);
+    for cmd in [
+        &["HSET", hash, "new", "1"][..],
+        &["SADD", set, "new"],
+        &["HLEN", hash],
+        &["SCARD", set],
+    ] {
+        pipeline.extend(resp(cmd));
+    }
+    c.send(&pipeline);
+    let replies: Vec<Vec<u8>> = (0..5).map(|_| c.reply()).collect();
+    let after = N + 1;
+    assert_eq!(
+        replies.iter().map(|r| show(r)).collect::<Vec<_>>(),
+        [
+            "+Background saving started\r\n".to_string(),
+            ":1\r\n".into(),
+            ":1\r\n".into(),
+            format!(":{after}\r\n"),
+            format!(":{after}\r\n"),
+        ]
+        .map(|s| show(s.as_bytes()))
+    );
+    let mut con = server.connection();
+    wait_bgsave_done(&mut con);
+    assert_eq!(info_field(&mut con, "rdb_last_bgsave_status"), "ok");
+    for f in snapshot_files(dir.path()) {
+        if f.ends_with(".rdb") {
+            check_rdb(&dir.path().join(f));
+        }
+    }
+    shutdown(&mut server, "NOSAVE");
+
+    let server = start(dir.path(), 1);
+    let mut c = server.raw();
+    let n = format!(":{N}\r\n").into_bytes();
+    assert_eq!(c.cmd(&["HLEN", hash]), n);
+    assert_eq!(c.cmd(&["SCARD", set]), n);
+    assert_eq!(c.cmd(&["HEXISTS", hash, "new"]), b":0\r\n");
+    assert_eq!(c.cmd(&["SISMEMBER", set, "new"]), b":0\r\n");
+    assert_eq!(c.cmd(&["HGET", hash, "f39999"]), b"$6\r\nv39999\r\n");
+    assert_eq!(c.cmd(&["SISMEMBER", set, "m0"]), b":1\r\n");
 }

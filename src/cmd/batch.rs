@@ -6,8 +6,9 @@
 //! Per call it enters the client's scope once (SLOWLOG names the client
 //! either way), reads the clock once, and, inside a coordinated transaction,
 //! wraps the commands it runs in one journal group. It never waits: it stops
-//! before the first command whose key another transaction holds and says so;
-//! the caller resumes it (same [`Cursor`]) after a release.
+//! before the first command whose key another transaction holds (or, for a
+//! write, whose value a snapshot is still encoding) and says so; the caller
+//! resumes it (same [`Cursor`]) after a release.
 
 use super::client::ClientWho;
 use super::{run_on_shard, CommandClock, CommandSpec};
@@ -92,6 +93,19 @@ pub fn run_batch(
         if spec
             .key_indexes(args.len())
             .any(|k| is_locked(ctx.db, args.get(k)))
+        {
+            done = false;
+            break;
+        }
+        // A write waits while a snapshot still encodes its key's big value
+        // (shard/snapshot.rs); a transaction's part never waits there: the
+        // shard finishes the value first.
+        if ctx.txid.is_none()
+            && spec.is_write()
+            && shard.snapshot_running()
+            && !spec
+                .key_indexes(args.len())
+                .all(|k| shard.snapshot_admits(ctx.db, args.get(k)))
         {
             done = false;
             break;

@@ -228,6 +228,17 @@ impl Core {
         }
     }
 
+    /// Resumes what waits on a key the running snapshot was still encoding
+    /// (shard/snapshot.rs): parked peers' batches and local commands, as a
+    /// lock release does.
+    pub fn snapshot_released(&self) {
+        self.locks.borrow_mut().epoch += 1;
+        self.resume_parked();
+        for w in self.release_waiters.borrow_mut().drain(..) {
+            w.wake();
+        }
+    }
+
     /// Runs a lock-then-run batch or op whose locks were just granted.
     fn run_granted(&self, g: Grantee) -> Option<JobOutput> {
         let (db, batch) = match g {

@@ -1,6 +1,8 @@
 //! The per-core snapshot writer: after a cut (shard/snapshot.rs) it encodes
 //! the shard a megabyte at a time and writes the bytes to a temporary file
-//! through io_uring, yielding between chunks so the shard keeps serving; at
+//! through io_uring, yielding between chunks so the shard keeps serving (a
+//! big collection is encoded a slice per step, and the commands waiting to
+//! change it are resumed once it is complete); at
 //! the end it fdatasyncs, renames the file into place and fsyncs the
 //! directory.
 
@@ -40,6 +42,9 @@ impl SnapshotWriter {
         let mut shard = core.shard.borrow_mut();
         shard.begin_snapshot(cut_ms, crate::persist::rdb::AuxInfo::now(0));
         self.dirty_at_cut.set(shard.dirty());
+        drop(shard);
+        // Commands waiting on a replaced snapshot's values go on.
+        core.snapshot_released();
         *self.target.borrow_mut() = Some(target);
         *self.state.borrow_mut() = Some(SnapshotState::Running);
         self.notify.notify();
@@ -63,6 +68,9 @@ impl SnapshotWriter {
             let result = write(&core, &target).await.map(|n| self.last_bytes.set(n));
             let mut shard = core.shard.borrow_mut();
             shard.end_snapshot();
+            drop(shard);
+            core.snapshot_released();
+            let mut shard = core.shard.borrow_mut();
             let state = match result {
                 Ok(()) => {
                     shard.settle_dirty(self.dirty_at_cut.get());
@@ -84,14 +92,23 @@ async fn write(core: &Core, target: &Path) -> Result<u64, String> {
     let file = files::create(&tmp).await?;
     let mut pos = 0;
     loop {
-        let (chunk, done) = {
+        let (chunk, done, released) = {
             let mut shard = core.shard.borrow_mut();
             if !shard.snapshot_running() {
                 return Err("snapshot abandoned".into());
             }
             let done = shard.snapshot_step(CHUNK);
-            (shard.snapshot_take(), done)
+            (shard.snapshot_take(), done, shard.snapshot_released())
         };
+        if released {
+            core.snapshot_released();
+        }
+        if chunk.is_empty() && !done {
+            // A slice of a big value encoded nothing to write yet: let the
+            // shard serve before the next one.
+            futures_lite::future::yield_now().await;
+            continue;
+        }
         if let Err(e) = files::write_all(&file, &chunk, &mut pos).await {
             let _ = file.close().await;
             files::remove_quietly(&tmp).await;

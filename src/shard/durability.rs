@@ -8,7 +8,33 @@ impl Shard {
     /// Starts a point-in-time snapshot of this shard (see snapshot.rs).
     /// Replaces any snapshot in progress.
     pub fn begin_snapshot(&mut self, cut_ms: u64, aux: crate::persist::rdb::AuxInfo) {
-        self.snapshot = Some(snapshot::SnapshotCut::new(&self.dbs, cut_ms, aux));
+        self.snapshot = Some(snapshot::SnapshotCut::new(
+            &self.dbs,
+            cut_ms,
+            aux,
+            self.hasher,
+        ));
+    }
+
+    /// True when a write command may change `key` now; false while a
+    /// running snapshot still encodes its value (see shard/snapshot.rs):
+    /// the command waits until [`Self::snapshot_released`] says so.
+    #[inline]
+    pub fn snapshot_admits(&mut self, db: usize, key: &[u8]) -> bool {
+        if self.snapshot.is_none() {
+            return true;
+        }
+        let loc = self.locate(key);
+        match self.snapshot.as_mut() {
+            Some(s) => s.admits(&self.dbs, db, loc, key),
+            None => true,
+        }
+    }
+
+    /// True once after a value the snapshot was encoding is complete:
+    /// commands waiting in [`Self::snapshot_admits`] may go on.
+    pub fn snapshot_released(&mut self) -> bool {
+        self.snapshot.as_mut().is_some_and(|s| s.take_released())
     }
 
     /// Encodes more of the running snapshot (about `budget` bytes); true once

@@ -301,7 +301,7 @@ impl Shard {
             .find(loc, key)
             .is_some_and(|e| e.is_expired(now_ms))
         {
-            self.before_write(db, loc.table);
+            self.before_write(db, loc.table, key);
             self.dbs[db].remove(loc, key);
             self.stats.expired_keys += 1;
             self.touched(db, key);
@@ -392,7 +392,7 @@ impl Shard {
         now_ms: u64,
     ) -> Option<EntryMut<'a>> {
         let loc = self.expire_if_needed(db, key, now_ms);
-        self.before_write(db, loc.table);
+        self.before_write(db, loc.table, key);
         let policy = self.policy;
         let (entry, expire_at, mem) = self.dbs[db].find_mut(loc, key)?;
         Self::touch_clock(policy, entry, now_ms);
@@ -418,7 +418,7 @@ impl Shard {
     /// Stores `value` under `key`, replacing any value; expiry as given (0 = none).
     pub fn set(&mut self, db: usize, key: &[u8], value: Value, expire_at: u64) {
         let loc = self.locate(key);
-        self.before_write(db, loc.table);
+        self.before_write(db, loc.table, key);
         self.touched(db, key);
         self.dirty += 1;
         if let Some(j) = self.effect_journal() {
@@ -446,7 +446,7 @@ impl Shard {
         };
         if expire_at != 0 || old != 0 {
             self.touched(db, key);
-            self.before_write(db, loc.table);
+            self.before_write(db, loc.table, key);
             self.dirty += 1;
             if let Some(j) = self.effect_journal() {
                 j.expire(db, key, expire_at);
@@ -460,7 +460,7 @@ impl Shard {
         let loc = self.expire_if_needed(db, key, now_ms);
         if self.snapshot.is_some() {
             self.dbs[db].find(loc, key)?;
-            self.before_write(db, loc.table);
+            self.before_write(db, loc.table, key);
         }
         let removed = self.dbs[db].remove(loc, key)?;
         self.touched(db, key);
@@ -537,11 +537,19 @@ impl Shard {
         self.dbs.swap(a, b);
     }
 
-    /// Serializes a table into the running snapshot before it changes.
+    /// Serializes a key's table into the running snapshot before the key
+    /// changes (and finishes the key's value if it is still being encoded).
     #[inline]
-    fn before_write(&mut self, db: usize, table: usize) {
+    fn before_write(&mut self, db: usize, table: usize, key: &[u8]) {
         if let Some(s) = self.snapshot.as_mut() {
-            s.before_write(&self.dbs, db, table);
+            s.before_write(&self.dbs, db, table, Some(key));
+        }
+    }
+
+    /// [`Self::before_write`] for a change to any key of a table.
+    fn before_table_write(&mut self, db: usize, table: usize) {
+        if let Some(s) = self.snapshot.as_mut() {
+            s.before_write(&self.dbs, db, table, None);
         }
     }
 
@@ -559,7 +567,7 @@ impl Shard {
         for db in 0..self.dbs.len() {
             for t in 0..tables {
                 if self.dbs[db].table_has_volatile(t) {
-                    self.before_write(db, t);
+                    self.before_table_write(db, t);
                     self.journal_expired(db, t, now_ms);
                     removed += self.dbs[db].expire_table(t, now_ms);
                 }
@@ -608,10 +616,19 @@ impl Shard {
                 db_steps += 1;
                 continue;
             };
-            self.before_write(db, t);
+            table = t + 1;
+            // A table whose big value is still being encoded for a snapshot
+            // waits for the next sweep rather than stall the shard now.
+            if self
+                .snapshot
+                .as_ref()
+                .is_some_and(|s| s.defers_table(db, t))
+            {
+                continue;
+            }
+            self.before_table_write(db, t);
             self.journal_expired(db, t, now_ms);
             removed += self.dbs[db].expire_table(t, now_ms);
-            table = t + 1;
             visited += 1;
             if visited % 16 == 0 && out_of_time() {
                 break;

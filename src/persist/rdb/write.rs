@@ -128,13 +128,19 @@ pub trait RdbPayload {
 /// Appends one key: EXPIRETIME_MS when `expire_at_ms != 0`, the type, the key
 /// and the value's payload (written by its type's module).
 pub fn encode_entry(out: &mut Vec<u8>, key: &[u8], value: &impl RdbPayload, expire_at_ms: u64) {
+    encode_entry_head(out, key, value.rdb_type(), expire_at_ms);
+    value.write_rdb(out);
+}
+
+/// Appends what precedes a key's payload: EXPIRETIME_MS when
+/// `expire_at_ms != 0`, the type byte and the key.
+pub fn encode_entry_head(out: &mut Vec<u8>, key: &[u8], rdb_type: u8, expire_at_ms: u64) {
     if expire_at_ms != 0 {
         out.push(op::EXPIRETIME_MS);
         out.extend_from_slice(&expire_at_ms.to_le_bytes());
     }
-    out.push(value.rdb_type());
+    out.push(rdb_type);
     encode_string(out, key);
-    value.write_rdb(out);
 }
 
 /// Appends a `DUMP` payload: the type byte and the value's RDB payload, then

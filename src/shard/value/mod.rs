@@ -34,6 +34,20 @@ pub trait ValueType {
     fn rdb_type(&self) -> u8;
     /// Appends the RDB payload that follows the type byte and the key.
     fn write_rdb(&self, out: &mut Vec<u8>);
+    /// How many parts [`write_rdb_part`](Self::write_rdb_part) writes the
+    /// payload in (a collection's buckets, say; 1 for a value written whole).
+    fn rdb_parts(&self) -> usize {
+        1
+    }
+    /// Appends the payload's parts `from..from + max` (part 0 brings the
+    /// length prefix); returns the next part, or None once the payload is
+    /// complete. A snapshot writes a big collection this way, a slice per
+    /// step; by default the payload is one part.
+    fn write_rdb_part(&self, out: &mut Vec<u8>, from: usize, max: usize) -> Option<usize> {
+        let _ = (from, max);
+        self.write_rdb(out);
+        None
+    }
     /// Reads a payload of `rdb_type`; `None` when the type is not this one.
     /// `limits` choose between the compact and the big layout, as the
     /// loading server's settings have them.
@@ -223,6 +237,24 @@ impl Value {
             Typed::Str(s) => s.write_rdb(out),
             Typed::Hash(h) => h.write_rdb(out),
             Typed::Set(s) => s.write_rdb(out),
+        }
+    }
+
+    /// Parts the RDB payload is written in (see [`ValueType::rdb_parts`]).
+    pub fn rdb_parts(&self) -> usize {
+        match self.typed() {
+            Typed::Str(s) => s.rdb_parts(),
+            Typed::Hash(h) => h.rdb_parts(),
+            Typed::Set(s) => s.rdb_parts(),
+        }
+    }
+
+    /// Appends parts of the RDB payload (see [`ValueType::write_rdb_part`]).
+    pub fn write_rdb_part(&self, out: &mut Vec<u8>, from: usize, max: usize) -> Option<usize> {
+        match self.typed() {
+            Typed::Str(s) => s.write_rdb_part(out, from, max),
+            Typed::Hash(h) => h.write_rdb_part(out, from, max),
+            Typed::Set(s) => s.write_rdb_part(out, from, max),
         }
     }
 

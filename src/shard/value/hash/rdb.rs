@@ -154,16 +154,35 @@ impl ValueType for Hash {
     }
 
     fn write_rdb(&self, out: &mut Vec<u8>) {
+        let _ = self.write_rdb_part(out, 0, usize::MAX);
+    }
+
+    /// A table's parts are its buckets (about one field each); a listpack
+    /// is one part.
+    fn rdb_parts(&self) -> usize {
+        match self {
+            Hash::Listpack(_) => 1,
+            Hash::Table(t) => t.bucket_count().max(1),
+        }
+    }
+
+    /// Type 16: the listpack as one string; type 4: count, then pairs.
+    fn write_rdb_part(&self, out: &mut Vec<u8>, from: usize, max: usize) -> Option<usize> {
         match self {
             Hash::Listpack(l) => encode_string(out, l.bytes()),
             Hash::Table(t) => {
-                encode_len(out, t.len() as u64);
-                for (f, v) in t.iter() {
+                if from == 0 {
+                    encode_len(out, t.len() as u64);
+                }
+                for (f, v) in t.iter_buckets(from, max) {
                     encode_string(out, f);
                     encode_string(out, v);
                 }
+                let next = from.saturating_add(max);
+                return (next < t.bucket_count()).then_some(next);
             }
         }
+        None
     }
 
     fn read_rdb(

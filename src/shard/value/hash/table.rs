@@ -339,7 +339,20 @@ impl Table {
 
     /// Every (field, value), bucket by bucket.
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
-        self.buckets.iter().flat_map(|head| {
+        self.iter_buckets(0, usize::MAX)
+    }
+
+    /// The (field, value) pairs of buckets `from..from + count` (fewer at
+    /// the end), bucket by bucket: a slice of [`Self::iter`] that costs only
+    /// what it yields.
+    pub fn iter_buckets(
+        &self,
+        from: usize,
+        count: usize,
+    ) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
+        let from = from.min(self.buckets.len());
+        let to = from.saturating_add(count).min(self.buckets.len());
+        self.buckets[from..to].iter().flat_map(|head| {
             std::iter::successors(head.as_ref(), |n| n.next()).map(|n| (n.field(), n.value()))
         })
     }

@@ -324,20 +324,38 @@ impl ValueType for Set {
         }
     }
 
-    /// Type 11: the intset bytes as one string; type 2: count, members.
     fn write_rdb(&self, out: &mut Vec<u8>) {
+        let _ = self.write_rdb_part(out, 0, usize::MAX);
+    }
+
+    /// A table's parts are its buckets (about one member each); an intset
+    /// is one part.
+    fn rdb_parts(&self) -> usize {
+        match &self.0 {
+            Repr::Ints(_) => 1,
+            Repr::Table(t) => t.bucket_count().max(1),
+        }
+    }
+
+    /// Type 11: the intset bytes as one string; type 2: count, members.
+    fn write_rdb_part(&self, out: &mut Vec<u8>, from: usize, max: usize) -> Option<usize> {
         match &self.0 {
             Repr::Ints(b) => {
                 encode_len(out, b.len() as u64);
                 out.extend_from_slice(b);
             }
             Repr::Table(t) => {
-                encode_len(out, t.len() as u64);
-                for m in t.iter() {
+                if from == 0 {
+                    encode_len(out, t.len() as u64);
+                }
+                for m in t.iter_buckets(from, max) {
                     encode_string(out, m);
                 }
+                let next = from.saturating_add(max);
+                return (next < t.bucket_count()).then_some(next);
             }
         }
+        None
     }
 
     fn read_rdb(

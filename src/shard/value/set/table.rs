@@ -263,9 +263,18 @@ impl MemberTable {
     }
 
     pub fn iter(&self) -> Iter<'_> {
+        self.iter_buckets(0, usize::MAX)
+    }
+
+    /// The members of buckets `from..from + count` (fewer at the end),
+    /// bucket by bucket: a slice of [`Self::iter`] that costs only what it
+    /// yields.
+    pub fn iter_buckets(&self, from: usize, count: usize) -> Iter<'_> {
+        let from = from.min(self.buckets.len());
+        let to = from.saturating_add(count).min(self.buckets.len());
         Iter {
-            buckets: &self.buckets,
-            at: 0,
+            buckets: &self.buckets[..to],
+            at: from,
             chain: Chain {
                 next: None,
                 _table: std::marker::PhantomData,

@@ -1,5 +1,6 @@
 //! The active expiry cycle of one shard: every 100 ms, sweep tables holding
-//! volatile keys for at most ~1 ms, yielding so no connection waits behind it.
+//! volatile keys for at most ~1 ms, yielding so no connection waits behind it;
+//! then let the allocator return pages freed a while ago.
 
 use crate::clock::unix_ms;
 use crate::runtime::core::Core;
@@ -26,5 +27,6 @@ pub async fn active_expiry_loop(core: Rc<Core>) {
             }
             glommio::yield_if_needed().await;
         }
+        crate::cmd::memory::allocator::decay();
     }
 }

@@ -80,7 +80,7 @@ impl MemCount {
 /// allocator's size classes: ..., 2048, 2560, 3072, 3584, 4096, ...) that
 /// holds `len + 1`.
 fn grown(len: usize, size: usize) -> usize {
-    let need = (len + 1).max(4) * size;
+    let need = (len + 1) * size;
     let pow = 1usize << (usize::BITS - 1 - need.leading_zeros());
     let step = (pow / 4).max(16);
     need.div_ceil(step) * step / size
@@ -201,6 +201,8 @@ pub struct Db {
     /// Bit t set iff table t has a key with a TTL; allocated with `tables`.
     volatile_tables: Vec<u64>,
     mem: MemCount,
+    /// Tables allocated at start-up, kept (empty) when the db is cleared.
+    resident: bool,
 }
 
 impl Db {
@@ -216,6 +218,7 @@ impl Db {
             volatile: 0,
             volatile_tables: Vec::new(),
             mem: MemCount::default(),
+            resident: false,
         }
     }
 
@@ -267,7 +270,7 @@ impl Db {
         debug_assert_eq!(self.mem, self.recount_memory(), "memory count drifted");
     }
 
-    fn fixed_bytes(&self) -> usize {
+    pub(super) fn fixed_bytes(&self) -> usize {
         self.tables.capacity() * size_of::<Table>() + self.volatile_tables.capacity() * 8
     }
 
@@ -449,12 +452,32 @@ impl Db {
         self.mem.payload -= entry.payload_bytes();
     }
 
+    /// Empties the database. Its slot tables stay allocated (empty) when
+    /// they were allocated at start-up, else they go.
     pub fn clear(&mut self) {
-        self.tables = Vec::new();
-        self.volatile_tables = Vec::new();
+        if self.resident {
+            for t in &mut self.tables {
+                *t = Table::default();
+            }
+            self.volatile_tables.fill(0);
+        } else {
+            self.tables = Vec::new();
+            self.volatile_tables = Vec::new();
+        }
         self.keys = 0;
         self.volatile = 0;
-        self.mem = MemCount::default();
+        self.mem = MemCount {
+            total: self.fixed_bytes(),
+            ..MemCount::default()
+        };
+    }
+
+    /// Allocates the slot tables now rather than at the first write (the
+    /// shard does so for database 0, a cost of its start-up, as Redis's
+    /// main dictionary is).
+    pub fn allocate_tables(&mut self) {
+        self.resident = true;
+        self.tables_mut();
     }
 
     /// Removes the expired entries of table `t`; returns how many were removed.
@@ -567,12 +590,22 @@ mod tests {
         assert_eq!(db.next_volatile_table(0), None);
         db.debug_check_memory();
         db.clear();
-        assert_eq!(db.memory(), MemCount::default());
+        // Emptied, it keeps only its slot tables' fixed cost.
+        assert_eq!(db.len(), 0);
+        assert_eq!(
+            db.memory(),
+            MemCount {
+                total: db.fixed_bytes(),
+                payload: 0
+            }
+        );
+        db.debug_check_memory();
     }
 
     #[test]
     fn growth_follows_size_classes() {
-        assert_eq!(grown(0, 40), 4);
+        assert_eq!(grown(0, 40), 1); // a lone key's table holds one entry
+        assert_eq!(grown(3, 40), 4);
         assert_eq!(grown(64, 40), 76); // 2600 B -> the 3072 class
         assert_eq!(grown(76, 40), 89); // -> 3584
         let mut cap = 0;

@@ -188,6 +188,7 @@ impl Shard {
             command_ms: 0,
             startup_memory: 0,
         };
+        shard.dbs[0].allocate_tables();
         shard.startup_memory = shard.used_memory();
         shard
     }

@@ -100,6 +100,16 @@ pub fn stats_text() -> String {
     out
 }
 
+/// Lets mimalloc return the pages it freed a while ago (its purge delay) to
+/// the system: it does so only inside allocation calls of the same thread,
+/// so an idle executor would keep them; called every expiry cycle, as
+/// Redis's jemalloc background thread decays dirty pages.
+pub fn decay() {
+    // SAFETY: mi_collect has no preconditions; `false` is the cheap,
+    // unforced collection.
+    unsafe { libmimalloc_sys::mi_collect(false) }
+}
+
 /// `MEMORY PURGE`: asks mimalloc to return free pages of this thread's heap
 /// (and abandoned ones) to the system.
 pub fn purge() {

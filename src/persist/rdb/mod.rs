@@ -113,6 +113,9 @@ pub enum RdbErrorKind {
     /// A value whose payload is inconsistent (a bad listpack or intset, a
     /// duplicate field or member, ...).
     BadValue(&'static str),
+    /// A collection with no elements: Redis 7.0's loader skips such a key
+    /// in a file (and counts it), and refuses it in a RESTORE payload.
+    EmptyKey,
 }
 
 impl fmt::Display for RdbErrorKind {
@@ -136,6 +139,7 @@ impl fmt::Display for RdbErrorKind {
             RdbErrorKind::BadLength(n) => write!(f, "invalid length {n}"),
             RdbErrorKind::Lzf(e) => write!(f, "{e}"),
             RdbErrorKind::BadValue(why) => write!(f, "corrupt value: {why}"),
+            RdbErrorKind::EmptyKey => write!(f, "empty collection"),
             RdbErrorKind::ChecksumMismatch { stored, computed } => write!(
                 f,
                 "checksum mismatch (stored {stored:#018x}, computed {computed:#018x})"

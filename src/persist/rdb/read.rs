@@ -61,11 +61,18 @@ pub struct RdbReader<'a> {
     db: u32,
     aux: Vec<(Vec<u8>, Vec<u8>)>,
     done: bool,
+    /// Keys of empty collections passed over (Redis's "empty keys skipped").
+    empty_keys_skipped: u64,
 }
 
 type Result<T> = std::result::Result<T, RdbError>;
 
 impl<'a> RdbReader<'a> {
+    /// Keys of empty collections skipped so far.
+    pub fn empty_keys_skipped(&self) -> u64 {
+        self.empty_keys_skipped
+    }
+
     /// Checks the magic and version (1..=10).
     pub fn new(buf: &'a [u8]) -> Result<Self> {
         let mut r = RdbReader {
@@ -75,6 +82,7 @@ impl<'a> RdbReader<'a> {
             db: 0,
             aux: Vec::new(),
             done: false,
+            empty_keys_skipped: 0,
         };
         if r.bytes(5)? != b"REDIS" {
             return Err(r.err_at(0, RdbErrorKind::BadMagic));
@@ -102,6 +110,7 @@ impl<'a> RdbReader<'a> {
             db: 0,
             aux: Vec::new(),
             done: true,
+            empty_keys_skipped: 0,
         }
     }
 
@@ -173,11 +182,21 @@ impl<'a> RdbReader<'a> {
                         };
                         return Err(self.err_at(at, kind));
                     };
+                    let value = match value {
+                        // As Redis 7.0: an empty collection's key is skipped.
+                        Err(e) if e.kind == RdbErrorKind::EmptyKey => {
+                            log::warn!("rdb: skipping empty key {}", String::from_utf8_lossy(&key));
+                            self.empty_keys_skipped += 1;
+                            expire_at_ms = 0;
+                            continue;
+                        }
+                        v => v?,
+                    };
                     let db = self.db;
                     return Ok(Some(RdbEntry {
                         db,
                         key,
-                        value: value?,
+                        value,
                         expire_at_ms,
                     }));
                 }
@@ -265,6 +284,12 @@ impl<'a> RdbReader<'a> {
     /// current offset.
     pub fn corrupt(&self, why: &'static str) -> RdbError {
         self.err_at(self.pos, RdbErrorKind::BadValue(why))
+    }
+
+    /// The error for a collection payload with no elements (see
+    /// [`RdbErrorKind::EmptyKey`]): a file's loader skips the key.
+    pub fn empty_key(&self) -> RdbError {
+        self.err_at(self.pos, RdbErrorKind::EmptyKey)
     }
 
     /// A string in any encoding (integers stay integers): the primitive

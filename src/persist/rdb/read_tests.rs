@@ -170,6 +170,34 @@ fn unsupported_types_and_opcodes() {
 }
 
 #[test]
+fn empty_collections_are_skipped_as_redis_does() {
+    // An empty set (2), hash (4) and listpack hash (16), the first with an
+    // expiry that must not stick to the next key; then a string.
+    let mut body = Vec::new();
+    encode_select_db(&mut body, 0, 4, 1);
+    body.push(op::EXPIRETIME_MS);
+    body.extend_from_slice(&9_000_000_000_000u64.to_le_bytes());
+    body.extend_from_slice(&[op::TYPE_SET, 1, b'e', 0]);
+    body.extend_from_slice(&[op::TYPE_HASH, 1, b'h', 0]);
+    let listpack = [7, 0, 0, 0, 0, 0, 0xff];
+    body.extend_from_slice(&[op::TYPE_HASH_LISTPACK, 1, b'l', 7]);
+    body.extend_from_slice(&listpack);
+    encode_entry(&mut body, b"s", &bytes("v"), 0);
+    let file = file_with("0010", &body);
+    let mut r = RdbReader::new(&file).unwrap();
+    let mut got = Vec::new();
+    while let Some(e) = r.next_entry::<Value>(Default::default()).unwrap() {
+        got.push(e);
+    }
+    assert_eq!(got, vec![entry(0, b"s", bytes("v"), 0)]);
+    assert_eq!(r.empty_keys_skipped(), 3);
+    // An empty intset is corrupt to Redis 7.0 as well (its integrity check).
+    let mut body = Vec::new();
+    body.extend_from_slice(&[op::TYPE_SET_INTSET, 1, b'i', 8, 2, 0, 0, 0, 0, 0, 0, 0]);
+    assert!(all(&file_with("0010", &body)).is_err());
+}
+
+#[test]
 fn header_and_checksum_checks() {
     let good = write_sample();
     assert_eq!(

@@ -37,7 +37,7 @@ fn raw_bytes(s: RawString<'_>) -> Cow<'_, [u8]> {
 fn read_pairs(r: &mut RdbReader<'_>, limits: &EncodingLimits) -> Result<Hash, RdbError> {
     let len = r.read_len()?;
     if len == 0 {
-        return Err(r.corrupt("empty hash"));
+        return Err(r.empty_key());
     }
     let mut h = Hash::new();
     if len > limits.hash_max_listpack_entries as u64 {
@@ -79,7 +79,7 @@ fn listpack_of<'a>(
         }
     }
     if l.is_empty() {
-        return Err(r.corrupt("empty hash"));
+        return Err(r.empty_key());
     }
     Ok(l)
 }
@@ -91,7 +91,10 @@ fn read_blob<'a>(r: &mut RdbReader<'a>) -> Result<Cow<'a, [u8]>, RdbError> {
 fn read_listpack(r: &mut RdbReader<'_>) -> Result<Hash, RdbError> {
     let blob = read_blob(r)?.into_owned();
     let count = lp::validate(&blob).map_err(|_| r.corrupt("hash listpack integrity"))?;
-    if count == 0 || count % 2 != 0 {
+    if count == 0 {
+        return Err(r.empty_key());
+    }
+    if count % 2 != 0 {
         return Err(r.corrupt("hash listpack must hold pairs"));
     }
     let mut seen = HashSet::with_capacity(count / 2);

@@ -260,7 +260,7 @@ impl Set {
     fn read_members(r: &mut RdbReader<'_>, limits: &EncodingLimits) -> Result<Set, RdbError> {
         let n = r.read_len()?;
         if n == 0 {
-            return Err(r.corrupt("empty set"));
+            return Err(r.empty_key());
         }
         let mut s = if n as usize <= limits.set_max_intset_entries.min(INTSET_CAP) {
             Set::empty_intset()

@@ -3,7 +3,7 @@
 //! replay removes the same members.
 
 use super::members::bulk_member;
-use super::{is_set, read_set};
+use super::read_set;
 use crate::cmd::error::{CmdError, CmdResult};
 use crate::cmd::{arg_i64, ExecCtx};
 use crate::protocol::Args;
@@ -96,18 +96,17 @@ pub fn spop(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
         _ => None,
     };
     let (db, now, key) = (ctx.db, ctx.now_ms, args.get(1));
-    if !is_set(ctx.shard, db, key, now)? {
-        match count {
-            Some(_) => ctx.reply.set(0),
-            None => ctx.reply.null(),
+    // One lookup (expiring the key if due) for the type and the size.
+    let len = match ctx.shard.get(db, key, now) {
+        Some(e) => e.value.as_set().ok_or(CmdError::WrongType)?.len() as u64,
+        None => {
+            match count {
+                Some(_) => ctx.reply.set(0),
+                None => ctx.reply.null(),
+            }
+            return Ok(());
         }
-        return Ok(());
-    }
-    let len = ctx
-        .shard
-        .peek(db, key, now)
-        .and_then(|e| e.value.as_set().map(Set::len))
-        .unwrap_or(0) as u64;
+    };
     let Some(count) = count else {
         let popped = {
             let Some(mut e) = ctx.shard.get_mut(db, key, now) else {

@@ -43,27 +43,34 @@ pub struct BatchCtx<'a> {
     pub client: ClientWho<'a>,
 }
 
-/// How many of a batch's next commands have their first key prefetched.
+/// How many keys of a batch's next commands are prefetched at once.
 const PREFETCH_WINDOW: usize = 32;
 
-/// Prefetches the first keys of the commands from `from` on (at most
-/// [`PREFETCH_WINDOW`]), so a pipeline's lookups overlap their cache misses.
-fn prefetch_keys(shard: &Shard, cmds: &impl BatchCmds, db: usize, from: usize) {
-    let to = cmds.count().min(from + PREFETCH_WINDOW);
-    if to - from.min(to) < 2 {
-        return;
-    }
+/// Prefetches the keys of the commands from `from` on (at most
+/// [`PREFETCH_WINDOW`] keys, every key of a command: an MSET's ten as much
+/// as ten GETs' one), so a pipeline's lookups overlap their cache misses.
+/// Returns the first command whose keys were not all prefetched.
+fn prefetch_keys(shard: &Shard, cmds: &impl BatchCmds, db: usize, from: usize) -> usize {
     let mut keys: [&[u8]; PREFETCH_WINDOW] = [&[]; PREFETCH_WINDOW];
     let mut n = 0;
-    for i in from..to {
-        if let Some((spec, args, _)) = cmds.entry(i) {
-            if let Some(k) = spec.key_indexes(args.len()).next() {
+    let mut next = from;
+    while next < cmds.count() {
+        if let Some((spec, args, _)) = cmds.entry(next) {
+            let count = spec.key_indexes(args.len()).count();
+            if n + count > PREFETCH_WINDOW && n > 0 {
+                break;
+            }
+            for k in spec.key_indexes(args.len()).take(PREFETCH_WINDOW - n) {
                 keys[n] = args.get(k);
                 n += 1;
             }
         }
+        next += 1;
     }
-    shard.prefetch(db, keys[..n].iter().copied());
+    if n >= 2 {
+        shard.prefetch(db, keys[..n].iter().copied());
+    }
+    next
 }
 
 /// Runs `cmds` from `cursor.next` on, appending each reply to `out` (and,
@@ -84,8 +91,11 @@ pub fn run_batch(
     }
     let mut clock = CommandClock::start(ctx.now_ms);
     let mut done = true;
-    prefetch_keys(shard, cmds, ctx.db, cursor.next);
+    let mut prefetched = prefetch_keys(shard, cmds, ctx.db, cursor.next);
     while cursor.next < cmds.count() {
+        if cursor.next == prefetched {
+            prefetched = prefetch_keys(shard, cmds, ctx.db, cursor.next);
+        }
         let Some((spec, args, part)) = cmds.entry(cursor.next) else {
             cursor.next += 1;
             continue;

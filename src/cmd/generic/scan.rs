@@ -48,13 +48,24 @@ pub struct ScanArgs<'a> {
 /// MATCH or TYPE overrides an earlier one; COUNT < 1 is a syntax error).
 pub fn parse_scan_args<'a>(args: &Args<'a>) -> Result<ScanArgs<'a>, CmdError> {
     let cursor = parse_cursor(args.get(1)).ok_or(CmdError::InvalidCursor)?;
+    parse_scan_options(args, 2, true).map(|o| ScanArgs { cursor, ..o })
+}
+
+/// Parses the options of a SCAN-family command from argument `from` on (as
+/// [`parse_scan_args`]; the cursor is left 0). TYPE is SCAN's alone: with
+/// `with_type` false (HSCAN, SSCAN) it is a syntax error, as in Redis.
+pub fn parse_scan_options<'a>(
+    args: &Args<'a>,
+    from: usize,
+    with_type: bool,
+) -> Result<ScanArgs<'a>, CmdError> {
     let mut out = ScanArgs {
-        cursor,
+        cursor: 0,
         count: 10,
         pattern: None,
         type_name: None,
     };
-    let mut i = 2;
+    let mut i = from;
     while i < args.len() {
         let (opt, has_value) = (args.get(i), i + 1 < args.len());
         if eq_ic(opt, "count") && has_value {
@@ -66,7 +77,7 @@ pub fn parse_scan_args<'a>(args: &Args<'a>) -> Result<ScanArgs<'a>, CmdError> {
         } else if eq_ic(opt, "match") && has_value {
             let p = args.get(i + 1);
             out.pattern = if p == b"*" { None } else { Some(p) };
-        } else if eq_ic(opt, "type") && has_value {
+        } else if eq_ic(opt, "type") && has_value && with_type {
             out.type_name = Some(args.get(i + 1));
         } else {
             return Err(CmdError::Syntax);

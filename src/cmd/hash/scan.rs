@@ -7,9 +7,9 @@
 //! returned at least once. MATCH filters after collecting, as Redis does.
 
 use super::super::error::{CmdError, CmdResult};
-use super::super::generic::scan::parse_cursor;
+use super::super::generic::scan::{parse_cursor, parse_scan_options, ScanArgs};
 use super::super::glob::glob_match;
-use super::super::{arg_i64, eq_ic, ExecCtx};
+use super::super::ExecCtx;
 use super::{bulk_entry, read_hash};
 use crate::protocol::Args;
 
@@ -21,24 +21,8 @@ pub(super) fn hscan(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
         ctx.reply.array(0);
         return Ok(());
     };
-    let (mut count, mut pattern) = (10usize, None);
-    let mut i = 3;
-    while i < args.len() {
-        let (opt, has_value) = (args.get(i), i + 1 < args.len());
-        if eq_ic(opt, "count") && has_value {
-            let n = arg_i64(args.get(i + 1))?;
-            if n < 1 {
-                return Err(CmdError::Syntax);
-            }
-            count = usize::try_from(n).unwrap_or(usize::MAX);
-        } else if eq_ic(opt, "match") && has_value {
-            let p = args.get(i + 1);
-            pattern = (p != b"*").then_some(p);
-        } else {
-            return Err(CmdError::Syntax);
-        }
-        i += 2;
-    }
+    // Options after the key is found, as Redis's scanGenericCommand.
+    let ScanArgs { count, pattern, .. } = parse_scan_options(args, 3, false)?;
     let mut found = Vec::new();
     let next = h.scan(cursor, count, |f, v| {
         let keep = pattern.is_none_or(|p| f.with_bytes(|f| glob_match(p, f, false)));

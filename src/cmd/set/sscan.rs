@@ -4,9 +4,9 @@
 
 use super::read_set;
 use crate::cmd::error::{CmdError, CmdResult};
-use crate::cmd::generic::scan::parse_cursor;
+use crate::cmd::generic::scan::{parse_cursor, parse_scan_options, ScanArgs};
 use crate::cmd::glob::glob_match;
-use crate::cmd::{arg_i64, eq_ic, ExecCtx};
+use crate::cmd::ExecCtx;
 use crate::protocol::Args;
 
 pub fn sscan(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
@@ -24,24 +24,7 @@ pub fn sscan(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
         return Ok(());
     };
     // Options after the key is found, as Redis's scanGenericCommand.
-    let (mut count, mut pattern) = (10usize, None);
-    let mut i = 3;
-    while i < args.len() {
-        let has_value = i + 1 < args.len();
-        if eq_ic(args.get(i), "count") && has_value {
-            let n = arg_i64(args.get(i + 1))?;
-            if n < 1 {
-                return Err(CmdError::Syntax);
-            }
-            count = usize::try_from(n).unwrap_or(usize::MAX);
-        } else if eq_ic(args.get(i), "match") && has_value {
-            let p = args.get(i + 1);
-            pattern = (p != b"*").then_some(p);
-        } else {
-            return Err(CmdError::Syntax);
-        }
-        i += 2;
-    }
+    let ScanArgs { count, pattern, .. } = parse_scan_options(args, 3, false)?;
     let mut found: Vec<Vec<u8>> = Vec::new();
     let next = set.scan(cursor, count, |m| {
         m.with(|b| {

@@ -56,11 +56,11 @@ fn prefetch_keys(shard: &Shard, cmds: &impl BatchCmds, db: usize, from: usize) -
     let mut next = from;
     while next < cmds.count() {
         if let Some((spec, args, _)) = cmds.entry(next) {
-            let count = spec.key_indexes(args.len()).count();
+            let count = spec.key_indexes(&args).count();
             if n + count > PREFETCH_WINDOW && n > 0 {
                 break;
             }
-            for k in spec.key_indexes(args.len()).take(PREFETCH_WINDOW - n) {
+            for k in spec.key_indexes(&args).take(PREFETCH_WINDOW - n) {
                 keys[n] = args.get(k);
                 n += 1;
             }
@@ -101,7 +101,7 @@ pub fn run_batch(
             continue;
         };
         if spec
-            .key_indexes(args.len())
+            .key_indexes(&args)
             .any(|k| is_locked(ctx.db, args.get(k)))
         {
             done = false;
@@ -114,7 +114,7 @@ pub fn run_batch(
             && spec.is_write()
             && shard.snapshot_running()
             && !spec
-                .key_indexes(args.len())
+                .key_indexes(&args)
                 .all(|k| shard.snapshot_admits(ctx.db, args.get(k)))
         {
             done = false;

@@ -171,14 +171,35 @@ pub fn write_info(reply: &mut ReplyWriter, spec: &CommandSpec) {
     }
 }
 
-/// The key specifications: one `index` + `range` spec derived from
-/// (first, last, step), as Redis reports for simple key patterns.
+/// The key specifications: an `index` + `range` spec derived from
+/// (first, last, step), as Redis reports for simple key patterns, then an
+/// `index` + `keynum` spec for a key count.
 fn write_key_specs(reply: &mut ReplyWriter, spec: &CommandSpec) {
-    if spec.first_key <= 0 {
-        reply.set(0);
-        return;
+    let ranged = spec.first_key > 0;
+    let counted = spec.numkeys_at > 0;
+    reply.set(usize::from(ranged) + usize::from(counted));
+    if ranged {
+        write_range_spec(reply, spec);
     }
-    reply.set(1);
+    if counted {
+        begin_key_spec(reply, spec, spec.numkeys_at as i64);
+        reply.map(2);
+        reply.bulk(b"type");
+        reply.bulk(b"keynum");
+        reply.bulk(b"spec");
+        reply.map(3);
+        reply.bulk(b"keynumidx");
+        reply.int(0);
+        reply.bulk(b"firstkey");
+        reply.int(1);
+        reply.bulk(b"keystep");
+        reply.int(1);
+    }
+}
+
+/// A key spec's flags and its `begin_search` at argument `index`, up to
+/// its `find_keys` value.
+fn begin_key_spec(reply: &mut ReplyWriter, spec: &CommandSpec, index: i64) {
     reply.map(3);
     reply.bulk(b"flags");
     let flags = key_flags(spec);
@@ -193,8 +214,13 @@ fn write_key_specs(reply: &mut ReplyWriter, spec: &CommandSpec) {
     reply.bulk(b"spec");
     reply.map(1);
     reply.bulk(b"index");
-    reply.int(spec.first_key as i64);
+    reply.int(index);
     reply.bulk(b"find_keys");
+}
+
+/// The `range` spec of (first, last, step).
+fn write_range_spec(reply: &mut ReplyWriter, spec: &CommandSpec) {
+    begin_key_spec(reply, spec, spec.first_key as i64);
     reply.map(2);
     reply.bulk(b"type");
     reply.bulk(b"range");
@@ -347,14 +373,18 @@ fn keys_of(args: &Args) -> Result<(&'static CommandSpec, Vec<usize>), CmdError> 
         }
         spec = find_subcommand(subs, args.get(3)).ok_or(CmdError::InvalidCommand)?;
     }
-    if spec.first_key <= 0 {
+    if spec.first_key <= 0 && spec.numkeys_at == 0 {
         return Err(CmdError::NoKeyArguments);
     }
-    let argc = args.len() - 2;
-    if !spec.arity_ok(argc) {
+    let cmd = args.tail(2);
+    if !spec.arity_ok(cmd.len()) {
         return Err(CmdError::InvalidArgCount);
     }
-    Ok((spec, spec.key_indexes(argc).collect()))
+    let keys: Vec<usize> = spec.key_indexes(&cmd).collect();
+    if keys.is_empty() {
+        return Err(CmdError::InvalidGetKeysArguments);
+    }
+    Ok((spec, keys))
 }
 
 /// `COMMAND GETKEYS cmd arg...`: the key arguments of a full command.

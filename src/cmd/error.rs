@@ -91,6 +91,9 @@ pub enum CmdError {
     InvalidCommand,
     /// `ERR The command has no key arguments`
     NoKeyArguments,
+    /// `ERR Invalid arguments specified for command` (COMMAND GETKEYS: the
+    /// key count names no key)
+    InvalidGetKeysArguments,
     /// `ERR Invalid number of arguments specified for command`
     InvalidArgCount,
     /// `ERR CONFIG SET failed (possibly related to argument '<name>') - <why>`
@@ -207,6 +210,9 @@ impl fmt::Display for CmdError {
             }
             CmdError::InvalidCommand => f.write_str("ERR Invalid command specified"),
             CmdError::NoKeyArguments => f.write_str("ERR The command has no key arguments"),
+            CmdError::InvalidGetKeysArguments => {
+                f.write_str("ERR Invalid arguments specified for command")
+            }
             CmdError::InvalidArgCount => {
                 f.write_str("ERR Invalid number of arguments specified for command")
             }

@@ -32,6 +32,8 @@ pub mod flag {
     pub const NO_MULTI: u32 = 1 << 15;
     pub const ALLOW_BUSY: u32 = 1 << 16;
     pub const NO_ASYNC_LOADING: u32 = 1 << 17;
+    /// Keys found by parsing arguments (a key count), not by position alone.
+    pub const MOVABLEKEYS: u32 = 1 << 18;
 
     /// (bit, name) in the order Redis prints them.
     pub const NAMES: &[(u32, &str)] = &[
@@ -51,8 +53,9 @@ pub mod flag {
         (NO_AUTH, "no_auth"),
         (MAY_REPLICATE, "may_replicate"),
         (NO_MULTI, "no_multi"),
-        (ALLOW_BUSY, "allow_busy"),
         (NO_ASYNC_LOADING, "no_async_loading"),
+        (MOVABLEKEYS, "movablekeys"),
+        (ALLOW_BUSY, "allow_busy"),
     ];
 }
 
@@ -122,6 +125,9 @@ pub struct CommandSpec {
     pub first_key: i32,
     pub last_key: i32,
     pub step: i32,
+    /// Where a key count stands (Redis's `keynum` key spec: the count, then
+    /// that many keys, as SINTERCARD's `numkeys key…`); 0 when none.
+    pub numkeys_at: usize,
     /// ACL categories without the `@`.
     pub acl: &'static [&'static str],
     /// Command group for `COMMAND DOCS` (string, generic, connection, server).
@@ -158,6 +164,7 @@ pub const fn spec(
         first_key: keys.0,
         last_key: keys.1,
         step: keys.2,
+        numkeys_at: 0,
         acl,
         group,
         summary,
@@ -173,6 +180,16 @@ impl CommandSpec {
     pub const fn with_subcommands(self, subs: &'static [CommandSpec]) -> CommandSpec {
         CommandSpec {
             subcommands: subs,
+            ..self
+        }
+    }
+
+    /// This entry with a key count at argument `at`, followed by that many
+    /// keys (besides any keys its positions name): `movablekeys`.
+    pub const fn with_numkeys(self, at: usize) -> CommandSpec {
+        CommandSpec {
+            numkeys_at: at,
+            flags: self.flags | flag::MOVABLEKEYS,
             ..self
         }
     }
@@ -211,8 +228,31 @@ impl CommandSpec {
         }
     }
 
-    /// Indexes of the key arguments of this invocation.
-    pub fn key_indexes(&self, argc: usize) -> impl Iterator<Item = usize> {
+    /// Indexes of the key arguments of this invocation: the positional
+    /// ones, then those its key count names. A count that is not a number
+    /// from 0 to the arguments left names none (the handler refuses it).
+    pub fn key_indexes(&self, args: &Args) -> impl Iterator<Item = usize> {
+        let counted = match self.numkeys_at {
+            0 => 0..0,
+            at => {
+                let first = at + 1;
+                match args.len().checked_sub(first).zip(
+                    (at < args.len())
+                        .then(|| crate::protocol::parser::parse_i64(args.get(at)))
+                        .flatten(),
+                ) {
+                    Some((left, n)) if n >= 0 && n as u64 <= left as u64 => {
+                        first..first + n as usize
+                    }
+                    _ => 0..0,
+                }
+            }
+        };
+        self.positional_keys(args.len()).chain(counted)
+    }
+
+    /// Indexes of the keys (first, last, step) name in `argc` arguments.
+    fn positional_keys(&self, argc: usize) -> std::iter::StepBy<std::ops::Range<usize>> {
         let argc = argc as i32;
         let (first, step) = (self.first_key, self.step.max(1));
         let last = if self.last_key < 0 {
@@ -226,7 +266,7 @@ impl CommandSpec {
         } else {
             (1, 1)
         };
-        (start..end).step_by(step as usize).map(|i| i as usize)
+        (start as usize..end as usize).step_by(step as usize)
     }
 }
 
@@ -288,7 +328,11 @@ mod tests {
                 c.name
             );
             if let Exec::Shard(_) | Exec::MultiKey(..) = c.exec {
-                assert!(c.first_key > 0, "{} runs on a shard but has no key", c.name);
+                assert!(
+                    c.first_key > 0 || c.numkeys_at > 0,
+                    "{} runs on a shard but has no key",
+                    c.name
+                );
             }
         }
         assert!(lookup(b"GeT").is_some());
@@ -315,13 +359,29 @@ mod tests {
         }
     }
 
+    fn keys_of(cmd: &str) -> Vec<usize> {
+        let owned = crate::protocol::args::OwnedArgs::from_parts(cmd.split(' '));
+        let args = owned.args();
+        let spec = lookup(args.get(0)).unwrap();
+        spec.key_indexes(&args).collect()
+    }
+
     #[test]
     fn key_positions() {
-        let mset = lookup(b"mset").unwrap();
-        assert_eq!(mset.key_indexes(5).collect::<Vec<_>>(), vec![1, 3]);
-        let del = lookup(b"del").unwrap();
-        assert_eq!(del.key_indexes(4).collect::<Vec<_>>(), vec![1, 2, 3]);
-        let get = lookup(b"get").unwrap();
-        assert_eq!(get.key_indexes(2).collect::<Vec<_>>(), vec![1]);
+        assert_eq!(keys_of("mset a 1 b 2"), vec![1, 3]);
+        assert_eq!(keys_of("del a b c"), vec![1, 2, 3]);
+        assert_eq!(keys_of("get a"), vec![1]);
+    }
+
+    #[test]
+    fn key_counts() {
+        assert_eq!(keys_of("sintercard 2 a b"), vec![2, 3]);
+        assert_eq!(keys_of("sintercard 1 a LIMIT 5"), vec![2]);
+        // A count that is no count, negative or past the end names no key.
+        for bad in ["sintercard x a", "sintercard -1 a", "sintercard 3 a b"] {
+            assert_eq!(keys_of(bad), Vec::<usize>::new(), "{bad}");
+        }
+        assert_eq!(keys_of("sintercard 0 a"), Vec::<usize>::new());
+        assert!(lookup(b"sintercard").unwrap().flags & flag::MOVABLEKEYS != 0);
     }
 }

@@ -102,6 +102,15 @@ impl<'a> Args<'a> {
         self.big
     }
 
+    /// The arguments from index `from` on, as a command of their own
+    /// (`COMMAND GETKEYS cmd arg…` reads `cmd arg…` so).
+    pub fn tail(&self, from: usize) -> Args<'a> {
+        Args {
+            spans: &self.spans[from.min(self.spans.len())..],
+            ..*self
+        }
+    }
+
     /// Arguments from index `from` on.
     pub fn iter_from(&self, from: usize) -> impl Iterator<Item = &'a [u8]> + '_ {
         (from..self.len()).map(move |i| self.get(i))

@@ -217,7 +217,7 @@ impl Cluster {
         let spec = table::lookup(args.get(0)).expect("known command");
         assert!(spec.arity_ok(args.len()), "arity");
         let mut owners: Vec<usize> = spec
-            .key_indexes(args.len())
+            .key_indexes(&args)
             .map(|k| self.slots.shard_of(args.get(k)))
             .collect();
         owners.dedup();

@@ -155,7 +155,7 @@ pub async fn run(
     let plan = {
         let slots = env.core.slots();
         let mut items = Vec::new();
-        for k in spec.key_indexes(args.len()) {
+        for k in spec.key_indexes(&args) {
             let key = args.get(k);
             let owner = slots.shard_of(key);
             for &d in &dbs {

@@ -298,7 +298,7 @@ fn owner_of_keys(core: &Core, spec: &CommandSpec, args: &Args) -> Option<usize> 
     }
     let shard = core.shard().borrow();
     let mut owner = None;
-    for k in spec.key_indexes(args.len()) {
+    for k in spec.key_indexes(args) {
         let s = shard.slots().shard_of(args.get(k));
         match owner {
             None => owner = Some(s),

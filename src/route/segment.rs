@@ -175,7 +175,7 @@ pub async fn flush(env: &Env<'_>, seg: &mut Segment, out: &mut Vec<u8>) {
             let plan = LockPlan::for_step(seg.items.iter().flat_map(|item| {
                 let args = items.args(env.batch, item);
                 item.spec
-                    .key_indexes(args.len())
+                    .key_indexes(&args)
                     .map(move |k| (item.shard, lock_id(db, args.get(k))))
             }));
             run_step_in_order(env, items, db, resp3, plan, out).await;

@@ -238,7 +238,7 @@ async fn exec(env: &Env<'_>, out: &mut Vec<u8>) {
         for (spec, args) in queued.iter() {
             match spec.exec {
                 Exec::Shard(_) | Exec::MultiKey(..) => {
-                    for k in spec.key_indexes(args.len()) {
+                    for k in spec.key_indexes(&args) {
                         let key = args.get(k);
                         keys.push((slots.shard_of(key), lock_id(db, key)));
                     }

@@ -61,7 +61,7 @@ impl CmdBatch {
             let args = self.args(i);
             self.cmds[i]
                 .spec
-                .key_indexes(args.len())
+                .key_indexes(&args)
                 .map(move |k| args.get(k))
         })
     }

@@ -121,7 +121,7 @@ impl Replayer<'_> {
         let owned = OwnedArgs::from_parts(&cmd.args);
         let args = owned.args();
         if spec
-            .key_indexes(args.len())
+            .key_indexes(&args)
             .any(|k| self.shard.slots().shard_of(args.get(k)) != self.shard.id())
         {
             return Err(err("key belongs to another shard"));

@@ -154,7 +154,7 @@ proptest! {
         // What is left is the slot tables' fixed cost (db 0's from start-up).
         let fixed: usize = s.dbs.iter().map(|d| d.fixed_bytes()).sum();
         prop_assert_eq!(s.used_memory(), fixed);
-        prop_assert!(s.dbs.iter().all(|d| d.len() == 0 && d.memory().payload == 0));
+        prop_assert!(s.dbs.iter().all(|d| d.is_empty() && d.memory().payload == 0));
     }
 }
 

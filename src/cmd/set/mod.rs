@@ -23,7 +23,7 @@ mod smove;
 mod sscan;
 
 use super::error::CmdError;
-use super::table::{flag::*, spec, CommandSpec, Exec};
+use super::table::{flag::*, spec, CommandSpec, Exec, NO_KEYS};
 use crate::shard::entry::EntryRef;
 use crate::shard::value::set::Set;
 use crate::shard::Shard;
@@ -35,10 +35,7 @@ const R_SLOW: &[&str] = &["read", "set", "slow"];
 const W_FAST: &[&str] = &["write", "set", "fast"];
 const W_SLOW: &[&str] = &["write", "set", "slow"];
 
-/// As Redis 7.0's `COMMAND INFO` and `COMMAND DOCS` report them, except
-/// SINTERCARD's key positions: Redis says `0 0 0` with `movablekeys`; the
-/// table routes by positions, so it declares every argument from the
-/// first key on (a superset of its keys).
+/// As Redis 7.0's `COMMAND INFO` and `COMMAND DOCS` report them.
 #[rustfmt::skip]
 pub static COMMANDS: &[CommandSpec] = &[
     spec("set", "sadd", -3, WRITE | DENYOOM | FAST, ONE, W_FAST, "Add one or more members to a set", "1.0.0", Exec::Shard(members::sadd)),
@@ -51,7 +48,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     spec("set", "spop", -2, WRITE | FAST, ONE, W_FAST, "Remove and return one or multiple random members from a set", "1.0.0", Exec::Shard(random::spop)),
     spec("set", "smove", 4, WRITE | FAST, (1, 2, 1), W_FAST, "Move a member from one set to another", "1.0.0", Exec::MultiKey(smove::smove, smove::SMOVE_SPLIT)),
     spec("set", "sinter", -2, READONLY, ALL, R_SLOW, "Intersect multiple sets", "1.0.0", Exec::MultiKey(algebra::sinter, algebra::SINTER_SPLIT)),
-    spec("set", "sintercard", -3, READONLY, (2, -1, 1), R_SLOW, "Intersect multiple sets and return the cardinality of the result", "7.0.0", Exec::MultiKey(algebra::sintercard, algebra::SINTERCARD_SPLIT)),
+    spec("set", "sintercard", -3, READONLY, NO_KEYS, R_SLOW, "Intersect multiple sets and return the cardinality of the result", "7.0.0", Exec::MultiKey(algebra::sintercard, algebra::SINTERCARD_SPLIT)).with_numkeys(1),
     spec("set", "sinterstore", -3, WRITE | DENYOOM, ALL, W_SLOW, "Intersect multiple sets and store the resulting set in a key", "1.0.0", Exec::MultiKey(algebra::sinterstore, algebra::SINTERSTORE_SPLIT)),
     spec("set", "sunion", -2, READONLY, ALL, R_SLOW, "Add multiple sets", "1.0.0", Exec::MultiKey(algebra::sunion, algebra::SUNION_SPLIT)),
     spec("set", "sunionstore", -3, WRITE | DENYOOM, ALL, W_SLOW, "Add multiple sets and store the resulting set in a key", "1.0.0", Exec::MultiKey(algebra::sunionstore, algebra::SUNIONSTORE_SPLIT)),

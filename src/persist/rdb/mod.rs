@@ -70,6 +70,11 @@ pub mod op {
     pub const TYPE_SET: u8 = 2;
     /// `RDB_TYPE_SET_INTSET`: the intset's bytes as one string.
     pub const TYPE_SET_INTSET: u8 = 11;
+    /// List types (read by `shard::value::list`, which writes quicklist 2).
+    pub const TYPE_LIST: u8 = 1;
+    pub const TYPE_LIST_ZIPLIST: u8 = 10;
+    pub const TYPE_LIST_QUICKLIST: u8 = 14;
+    pub const TYPE_LIST_QUICKLIST_2: u8 = 18;
 
     /// Length-prefix markers and special string encodings.
     pub const LEN_6BIT: u8 = 0;

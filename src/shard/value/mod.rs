@@ -11,6 +11,7 @@
 //! business; callers use the helpers below, never the representation.
 
 pub mod hash;
+pub mod list;
 pub mod set;
 pub mod string;
 
@@ -19,6 +20,7 @@ use crate::persist::rdb::write::RdbPayload;
 use crate::persist::rdb::RdbError;
 use bytes::Bytes;
 use hash::Hash;
+use list::List;
 use set::Set;
 use string::Str;
 
@@ -72,6 +74,9 @@ pub struct EncodingLimits {
     pub hash_max_listpack_entries: usize,
     pub hash_max_listpack_value: usize,
     pub set_max_intset_entries: usize,
+    /// `list-max-listpack-size`: a list node's cap, negative for its bytes
+    /// (-1..-5: 4..64 KiB), positive for its element count.
+    pub list_max_listpack_size: i64,
 }
 
 impl Default for EncodingLimits {
@@ -81,6 +86,7 @@ impl Default for EncodingLimits {
             hash_max_listpack_entries: 512,
             hash_max_listpack_value: 64,
             set_max_intset_entries: 512,
+            list_max_listpack_size: -2,
         }
     }
 }
@@ -91,6 +97,8 @@ impl EncodingLimits {
             hash_max_listpack_entries: cfg.hash_max_listpack_entries,
             hash_max_listpack_value: cfg.hash_max_listpack_value,
             set_max_intset_entries: cfg.set_max_intset_entries,
+            // Not a setting yet: lists have no commands that push so far.
+            list_max_listpack_size: -2,
         }
     }
 }
@@ -100,6 +108,7 @@ pub enum Typed<'a> {
     Str(&'a Str),
     Hash(&'a Hash),
     Set(&'a Set),
+    List(&'a List),
 }
 
 /// A stored value. Other Redis types join this enum as they are
@@ -113,6 +122,8 @@ pub enum Value {
     Hash(Box<Hash>),
     /// A set (see set/mod.rs for its encodings).
     Set(Box<Set>),
+    /// A list (see list/mod.rs: a quicklist of listpacks).
+    List(Box<List>),
 }
 
 const _: () = assert!(std::mem::size_of::<Value>() == 16);
@@ -153,6 +164,7 @@ impl Value {
             Value::Str(s) => Typed::Str(s),
             Value::Hash(h) => Typed::Hash(h),
             Value::Set(s) => Typed::Set(s),
+            Value::List(l) => Typed::List(l),
         }
     }
 
@@ -210,6 +222,7 @@ impl Value {
             Typed::Str(_) => Str::NAME,
             Typed::Hash(_) => Hash::NAME,
             Typed::Set(_) => Set::NAME,
+            Typed::List(_) => List::NAME,
         }
     }
 
@@ -219,6 +232,7 @@ impl Value {
             Typed::Str(s) => s.encoding(),
             Typed::Hash(h) => h.encoding(),
             Typed::Set(s) => s.encoding(),
+            Typed::List(l) => l.encoding(),
         }
     }
 
@@ -228,6 +242,7 @@ impl Value {
             Typed::Str(s) => s.rdb_type(),
             Typed::Hash(h) => h.rdb_type(),
             Typed::Set(s) => s.rdb_type(),
+            Typed::List(l) => l.rdb_type(),
         }
     }
 
@@ -237,6 +252,7 @@ impl Value {
             Typed::Str(s) => s.write_rdb(out),
             Typed::Hash(h) => h.write_rdb(out),
             Typed::Set(s) => s.write_rdb(out),
+            Typed::List(l) => l.write_rdb(out),
         }
     }
 
@@ -246,6 +262,7 @@ impl Value {
             Typed::Str(s) => s.rdb_parts(),
             Typed::Hash(h) => h.rdb_parts(),
             Typed::Set(s) => s.rdb_parts(),
+            Typed::List(l) => l.rdb_parts(),
         }
     }
 
@@ -255,6 +272,7 @@ impl Value {
             Typed::Str(s) => s.write_rdb_part(out, from, max),
             Typed::Hash(h) => h.write_rdb_part(out, from, max),
             Typed::Set(s) => s.write_rdb_part(out, from, max),
+            Typed::List(l) => l.write_rdb_part(out, from, max),
         }
     }
 
@@ -267,6 +285,7 @@ impl Value {
         Str::read_rdb(rdb_type, r, limits)
             .or_else(|| Hash::read_rdb(rdb_type, r, limits))
             .or_else(|| Set::read_rdb(rdb_type, r, limits))
+            .or_else(|| List::read_rdb(rdb_type, r, limits))
     }
 
     /// Emits the commands that rebuild this value under `key` with that expiry.
@@ -275,6 +294,7 @@ impl Value {
             Typed::Str(s) => s.rewrite(key, expire_at_ms, emit),
             Typed::Hash(h) => h.rewrite(key, expire_at_ms, emit),
             Typed::Set(s) => s.rewrite(key, expire_at_ms, emit),
+            Typed::List(l) => l.rewrite(key, expire_at_ms, emit),
         }
     }
 
@@ -294,6 +314,7 @@ impl Value {
             Typed::Str(s) => s.mem_usage(),
             Typed::Hash(h) => h.mem_usage(),
             Typed::Set(s) => s.mem_usage(),
+            Typed::List(l) => l.mem_usage(),
         }
     }
 
@@ -304,6 +325,7 @@ impl Value {
             Typed::Str(s) => s.payload_bytes(),
             Typed::Hash(h) => h.payload_bytes(),
             Typed::Set(s) => s.mem_usage(),
+            Typed::List(l) => l.payload_bytes(),
         }
     }
 }

@@ -20,6 +20,7 @@ pub mod glob;
 pub mod hash;
 pub mod info;
 pub mod keygen;
+pub mod list;
 pub mod memory;
 pub mod observability;
 pub mod ops;

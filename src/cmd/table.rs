@@ -275,6 +275,7 @@ fn all_groups() -> impl Iterator<Item = &'static CommandSpec> {
         .iter()
         .chain(super::hash::COMMANDS)
         .chain(super::set::COMMANDS)
+        .chain(super::list::COMMANDS)
         .chain(super::generic::COMMANDS)
         .chain(super::connection::COMMANDS)
         .chain(super::server::COMMANDS)

@@ -58,6 +58,7 @@ pub fn find(name: &str) -> Option<&'static Param> {
 pub static ALIASES: &[(&str, &str)] = &[
     ("hash-max-ziplist-entries", "hash-max-listpack-entries"),
     ("hash-max-ziplist-value", "hash-max-listpack-value"),
+    ("list-max-ziplist-size", "list-max-listpack-size"),
 ];
 
 /// Every setting ringkv knows, in the order `configs/ringkv.toml` lists them.
@@ -339,6 +340,30 @@ pub static PARAMS: &[Param] = &[
         get: |c| c.set_max_intset_entries.to_string(),
         set: |c, v| {
             c.set_max_intset_entries = int(v, 0, i64::MAX)? as usize;
+            Ok(())
+        },
+    },
+    Param {
+        name: "list-max-listpack-size",
+        default: "-2",
+        doc: "A list node's cap: -1..-5 for 4, 8, 16, 32 or 64 KiB, a positive number for elements per node.",
+        mutable: true,
+        kind: Kind::Int,
+        get: |c| c.list_max_listpack_size.to_string(),
+        set: |c, v| {
+            c.list_max_listpack_size = int(v, i32::MIN as i64, i32::MAX as i64)?;
+            Ok(())
+        },
+    },
+    Param {
+        name: "list-compress-depth",
+        default: "0",
+        doc: "Accepted for Redis compatibility; ringkv does not compress list nodes (every depth acts as 0).",
+        mutable: true,
+        kind: Kind::Int,
+        get: |c| c.list_compress_depth.to_string(),
+        set: |c, v| {
+            c.list_compress_depth = int(v, 0, i32::MAX as i64)?;
             Ok(())
         },
     },

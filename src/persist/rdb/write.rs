@@ -150,16 +150,6 @@ pub fn encode_dump(out: &mut Vec<u8>, value: &impl RdbPayload) {
     let start = out.len();
     out.push(value.rdb_type());
     value.write_rdb(out);
-    seal_dump_from(out, start);
-}
-
-/// Appends a `DUMP` footer to `payload`, which holds a type byte and a value
-/// payload: the RDB version and the CRC64 of it all.
-pub fn seal_dump(payload: &mut Vec<u8>) {
-    seal_dump_from(payload, 0);
-}
-
-fn seal_dump_from(out: &mut Vec<u8>, start: usize) {
     out.extend_from_slice(&(RDB_VERSION as u16).to_le_bytes());
     let crc = super::crc64::crc64(&out[start..]);
     out.extend_from_slice(&crc.to_le_bytes());

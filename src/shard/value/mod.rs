@@ -97,8 +97,7 @@ impl EncodingLimits {
             hash_max_listpack_entries: cfg.hash_max_listpack_entries,
             hash_max_listpack_value: cfg.hash_max_listpack_value,
             set_max_intset_entries: cfg.set_max_intset_entries,
-            // Not a setting yet: lists have no commands that push so far.
-            list_max_listpack_size: -2,
+            list_max_listpack_size: cfg.list_max_listpack_size,
         }
     }
 }
@@ -212,6 +211,22 @@ impl Value {
     pub fn as_set_mut(&mut self) -> Option<&mut Set> {
         match self {
             Value::Set(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The list, when this is one.
+    pub fn as_list(&self) -> Option<&List> {
+        match self {
+            Value::List(l) => Some(l),
+            _ => None,
+        }
+    }
+
+    /// The list, mutably, when this is one.
+    pub fn as_list_mut(&mut self) -> Option<&mut List> {
+        match self {
+            Value::List(l) => Some(l),
             _ => None,
         }
     }

@@ -21,6 +21,11 @@ use crate::persist::rdb::write::{encode_len, encode_string};
 use crate::persist::rdb::{op, ziplist, RdbError};
 use std::collections::VecDeque;
 
+/// Elements per RPUSH of an AOF rewrite (Redis's AOF_REWRITE_ITEMS_PER_CMD).
+const REWRITE_CHUNK: usize = 64;
+
+mod ops;
+
 /// Redis's cap on a node's bytes when the fill is a count
 /// (`SIZE_SAFETY_LIMIT`).
 const SAFETY_BYTES: usize = 8192;
@@ -45,11 +50,7 @@ impl Node {
 
     /// Whether one more element of `entry` bytes keeps the node within `fill`.
     fn has_room(&self, entry: usize, fill: i64) -> bool {
-        let bytes = self.lp.len() + entry;
-        match fill {
-            f if f >= 0 => (self.count as i64) < f.max(1) && bytes <= SAFETY_BYTES,
-            f => bytes <= 4096usize << (f.unsigned_abs().clamp(1, 5) - 1),
-        }
+        Node::within(self.lp.len() + entry, self.count + 1, fill)
     }
 
     /// Inserts `s` at byte offset `at` (an entry start, or the EOF byte).
@@ -373,16 +374,23 @@ impl ValueType for List {
         }))
     }
 
-    /// `DEL key`, then `RESTORE key 0 <payload>` (the list's DUMP payload:
-    /// ringkv has no list commands yet, so a replay could not run RPUSH;
-    /// RPUSH in chunks comes with them), then `PEXPIREAT`.
+    /// `DEL key`, `RPUSH key e…` in chunks of [`REWRITE_CHUNK`], then
+    /// `PEXPIREAT`; copies one chunk at a time.
     fn rewrite(&self, key: &[u8], expire_at_ms: u64, emit: &mut dyn FnMut(&[&[u8]])) {
         emit(&[b"DEL", key]);
-        let mut payload = Vec::with_capacity(self.payload_bytes() + 16);
-        payload.push(self.rdb_type());
-        self.write_rdb(&mut payload);
-        crate::persist::rdb::write::seal_dump(&mut payload);
-        emit(&[b"RESTORE", key, b"0", &payload]);
+        let mut elems = self.iter().peekable();
+        while elems.peek().is_some() {
+            let chunk: Vec<Vec<u8>> = elems
+                .by_ref()
+                .take(REWRITE_CHUNK)
+                .map(|e| e.to_vec())
+                .collect();
+            let mut argv: Vec<&[u8]> = Vec::with_capacity(2 + chunk.len());
+            argv.push(b"RPUSH");
+            argv.push(key);
+            argv.extend(chunk.iter().map(Vec::as_slice));
+            emit(&argv);
+        }
         if expire_at_ms != 0 {
             let at = itoa::Buffer::new().format(expire_at_ms).to_owned();
             emit(&[b"PEXPIREAT", key, at.as_bytes()]);

@@ -1,0 +1,248 @@
+//! List commands through the real binary: a seeded differential run
+//! against redis-server over every list command ringkv has (replies byte
+//! for byte, errors included), RESP2 and RESP3, one and two shards, with
+//! small node fills so that lists span many nodes; then the lists' whole
+//! contents compared; an AOF replay of list writes.
+
+mod common;
+
+use common::persist::{aof_ringkv, kill9, TempDir};
+use common::{show, RawConn, RedisServer, TestServer};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+const KEYS: [&str; 5] = ["l1", "l2", "{l1}x", "str", "nokey"];
+
+fn element(rng: &mut StdRng) -> Vec<u8> {
+    match rng.gen_range(0..12) {
+        0 => b"-0".to_vec(),
+        1 => b"01".to_vec(),
+        2 => Vec::new(),
+        3 => i64::MAX.to_string().into_bytes(),
+        4 => i64::MIN.to_string().into_bytes(),
+        5 => vec![0, 255, b'\r', b'\n'],
+        6 => vec![b'w'; rng.gen_range(60..300)],
+        7 => (70000 + rng.gen_range(0..3)).to_string().into_bytes(),
+        _ => format!("e{}", rng.gen_range(0..6)).into_bytes(),
+    }
+}
+
+fn index(rng: &mut StdRng) -> Vec<u8> {
+    match rng.gen_range(0..10) {
+        0 => b"x".to_vec(),
+        1 => i64::MIN.to_string().into_bytes(),
+        2 => i64::MAX.to_string().into_bytes(),
+        _ => rng.gen_range(-12i64..12).to_string().into_bytes(),
+    }
+}
+
+fn random_command(rng: &mut StdRng) -> Vec<Vec<u8>> {
+    let names = [
+        "LPUSH", "RPUSH", "LPUSHX", "RPUSHX", "LPOP", "RPOP", "LLEN", "LRANGE", "LINDEX", "LSET",
+        "LTRIM", "LREM", "LINSERT", "LPOS", "RPUSH", "LPUSH",
+    ];
+    let name = names[rng.gen_range(0..names.len())];
+    let mut a: Vec<Vec<u8>> = vec![name.as_bytes().to_vec()];
+    a.push(KEYS[rng.gen_range(0..KEYS.len())].as_bytes().to_vec());
+    match name {
+        "LPUSH" | "RPUSH" | "LPUSHX" | "RPUSHX" => {
+            for _ in 0..rng.gen_range(1..8) {
+                a.push(element(rng));
+            }
+        }
+        "LPOP" | "RPOP" => match rng.gen_range(0..6) {
+            0 => {}
+            1 => a.push(b"-1".to_vec()),
+            2 => {
+                a.push(b"1".to_vec());
+                a.push(b"2".to_vec());
+            }
+            _ => a.push(rng.gen_range(0..5).to_string().into_bytes()),
+        },
+        "LRANGE" | "LTRIM" => {
+            a.push(index(rng));
+            a.push(index(rng));
+        }
+        "LINDEX" => a.push(index(rng)),
+        "LSET" => {
+            a.push(index(rng));
+            a.push(element(rng));
+        }
+        "LREM" => {
+            a.push(index(rng));
+            a.push(element(rng));
+        }
+        "LINSERT" => {
+            a.push(
+                ["BEFORE", "after", "middle"][rng.gen_range(0..3)]
+                    .as_bytes()
+                    .to_vec(),
+            );
+            a.push(element(rng));
+            a.push(element(rng));
+        }
+        "LPOS" => {
+            a.push(element(rng));
+            for _ in 0..rng.gen_range(0..3) {
+                let opt = ["RANK", "COUNT", "MAXLEN", "BOGUS"][rng.gen_range(0..4)];
+                a.push(opt.as_bytes().to_vec());
+                if rng.gen_bool(0.95) {
+                    a.push(index(rng));
+                }
+            }
+        }
+        _ => {}
+    }
+    a
+}
+
+fn render(argv: &[Vec<u8>]) -> Vec<String> {
+    argv.iter()
+        .map(|x| String::from_utf8_lossy(x).into_owned())
+        .collect()
+}
+
+#[test]
+fn differential_against_redis() {
+    for threads in [1, 2] {
+        for resp3 in [false, true] {
+            let (ringkv, redis) = (TestServer::start(threads), RedisServer::start());
+            let (mut a, mut b) = (ringkv.raw(), redis.raw());
+            for c in [&mut a, &mut b] {
+                if resp3 {
+                    c.cmd(&["HELLO", "3"]);
+                }
+                c.cmd(&["SET", "str", "x"]);
+            }
+            let mut rng = StdRng::seed_from_u64(15 + threads as u64 * 2 + resp3 as u64);
+            for step in 0..3000 {
+                if step == 1000 {
+                    // Nodes of two elements from here on: every path over
+                    // node boundaries (ringkv's nodes; Redis's answers are
+                    // the same whatever its nodes).
+                    for c in [&mut a, &mut b] {
+                        let set = ["CONFIG", "SET", "list-max-listpack-size", "2"];
+                        assert_eq!(c.cmd(&set), b"+OK\r\n");
+                    }
+                }
+                let argv = random_command(&mut rng);
+                let (ours, theirs) = (a.cmd(&argv), b.cmd(&argv));
+                assert_eq!(
+                    show(&ours),
+                    show(&theirs),
+                    "threads {threads} resp3 {resp3} step {step}: {:?}",
+                    render(&argv)
+                );
+            }
+            for key in KEYS {
+                let range = ["LRANGE", key, "0", "-1"];
+                assert_eq!(show(&a.cmd(&range)), show(&b.cmd(&range)), "{key}");
+                let ty = ["TYPE", key];
+                assert_eq!(show(&a.cmd(&ty)), show(&b.cmd(&ty)), "{key}");
+            }
+        }
+    }
+}
+
+/// Lists of thousands of elements over many nodes: LRANGE windows, LINDEX
+/// everywhere, LINSERT and LSET splitting nodes, LTRIM and LREM, against
+/// redis-server.
+#[test]
+fn long_lists_against_redis() {
+    let (ringkv, redis) = (TestServer::start(1), RedisServer::start());
+    let (mut a, mut b) = (ringkv.raw(), redis.raw());
+    let mut rng = StdRng::seed_from_u64(1515);
+    let both = |a: &mut RawConn, b: &mut RawConn, argv: &[Vec<u8>]| {
+        let (ours, theirs) = (a.cmd(argv), b.cmd(argv));
+        assert_eq!(show(&ours), show(&theirs), "{:?}", render(argv));
+    };
+    let cmd =
+        |parts: &[&str]| -> Vec<Vec<u8>> { parts.iter().map(|p| p.as_bytes().to_vec()).collect() };
+    for round in 0..4 {
+        let mut push = cmd(&["RPUSH", "big"]);
+        for i in 0..2000 {
+            push.push(format!("v{}", (i * 7 + round) % 500).into_bytes());
+        }
+        both(&mut a, &mut b, &push);
+        both(&mut a, &mut b, &cmd(&["LPUSH", "big", "head", "12345"]));
+        for _ in 0..50 {
+            let (s, e) = (rng.gen_range(-3000i64..3000), rng.gen_range(-3000i64..3000));
+            both(
+                &mut a,
+                &mut b,
+                &cmd(&["LRANGE", "big", &s.to_string(), &e.to_string()]),
+            );
+            both(&mut a, &mut b, &cmd(&["LINDEX", "big", &s.to_string()]));
+            both(
+                &mut a,
+                &mut b,
+                &cmd(&[
+                    "LSET",
+                    "big",
+                    &e.to_string(),
+                    &"z".repeat(rng.gen_range(1..400)),
+                ]),
+            );
+            let pivot = format!("v{}", rng.gen_range(0..500));
+            both(
+                &mut a,
+                &mut b,
+                &cmd(&["LINSERT", "big", "AFTER", &pivot, "ins"]),
+            );
+            both(
+                &mut a,
+                &mut b,
+                &cmd(&["LPOS", "big", &pivot, "RANK", "-2", "COUNT", "3"]),
+            );
+        }
+        let v = format!("v{}", round * 3);
+        both(&mut a, &mut b, &cmd(&["LREM", "big", "-3", &v]));
+        both(&mut a, &mut b, &cmd(&["LREM", "big", "0", "ins"]));
+        both(&mut a, &mut b, &cmd(&["LTRIM", "big", "100", "-100"]));
+        both(&mut a, &mut b, &cmd(&["LRANGE", "big", "0", "-1"]));
+        both(&mut a, &mut b, &cmd(&["LPOP", "big", "333"]));
+        both(&mut a, &mut b, &cmd(&["RPOP", "big", "333"]));
+        both(&mut a, &mut b, &cmd(&["LLEN", "big"]));
+    }
+    both(&mut a, &mut b, &cmd(&["LTRIM", "big", "5", "1"]));
+    both(&mut a, &mut b, &cmd(&["EXISTS", "big"]));
+}
+
+/// List writes replay from the AOF after kill -9, on another thread count.
+#[test]
+fn aof_replays_list_writes() {
+    let dir = TempDir::new("list-aof-writes");
+    let mut server = aof_ringkv(dir.path(), 2, &[]).start();
+    let mut c = server.raw();
+    let cmds: &[&[&str]] = &[
+        &["RPUSH", "q", "a", "b", "c", "d", "e"],
+        &["LPUSH", "q", "z"],
+        &["LPOP", "q"],
+        &["RPOP", "q", "2"],
+        &["LINSERT", "q", "BEFORE", "b", "ab"],
+        &["LSET", "q", "-1", "last"],
+        &["RPUSH", "{q}2", "x", "y", "x"],
+        &["LREM", "{q}2", "0", "x"],
+        &["RPUSH", "t", "1", "2", "3", "4"],
+        &["LTRIM", "t", "1", "2"],
+    ];
+    for argv in cmds {
+        let r = c.cmd(argv);
+        assert!(!r.starts_with(b"-"), "{argv:?}: {}", show(&r));
+    }
+    let state = |c: &mut RawConn| -> Vec<Vec<u8>> {
+        ["q", "{q}2", "t"]
+            .iter()
+            .map(|k| c.cmd(&["LRANGE", k, "0", "-1"]))
+            .collect()
+    };
+    let want = state(&mut c);
+    assert_eq!(
+        show(&want[0]),
+        show(b"*4\r\n$1\r\na\r\n$2\r\nab\r\n$1\r\nb\r\n$4\r\nlast\r\n")
+    );
+    kill9(&mut server);
+    let server = aof_ringkv(dir.path(), 3, &[]).start();
+    let mut c = server.raw();
+    assert_eq!(state(&mut c), want);
+}

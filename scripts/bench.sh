@@ -13,8 +13,8 @@
 #   --client-cpus LIST  taskset list for the clients (default 0)
 #   --requests N        SET/GET requests per run with -P 1 (default 200000)
 #   --requests-p16 N    SET/GET requests per run with -P 16 (default 10 x --requests)
-#   --only LIST         comma-separated tests to run, of set,get,hset,sadd,spop,mset,tx,
-#                       pipe (default all)
+#   --only LIST         comma-separated tests to run, of set,get,hset,sadd,spop,lpush,
+#                       rpush,lpop,rpop,lrange_100,lrange_600,mset,tx,pipe (default all)
 #   --mset-requests N   MSET requests with -P 1, -P 16 runs 10 x N (default: a quarter
 #                       of the SET/GET counts)
 #   --tx-requests N     transactions with -P 1, -P 16 runs 10 x N (default: a quarter
@@ -31,6 +31,9 @@
 #   set, get  redis-benchmark -t set|get -c 50 -r 100000, with -P 1 and -P 16
 #   hset, sadd, spop  the same for redis-benchmark's HSET myhash, SADD myset and
 #             SPOP myset (run after sadd; SPOP finds an empty set once it popped all)
+#   lpush, rpush, lpop, rpop, lrange_100, lrange_600  the same for redis-benchmark's
+#             list tests on mylist (an lrange test first fills mylist with LPUSHes,
+#             which its CPU time includes, for both servers alike)
 #   mset      redis-benchmark -t mset (10 random keys per MSET, so with several ringkv
 #             threads an MSET spans shards), -c 50 -r 100000, with -P 1 and -P 16
 #   tx        scripts/txbench.py: MULTI / INCR key:<rand> / INCR key:<rand> / EXEC,
@@ -46,7 +49,7 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 
-ALL_TESTS=set,get,hset,sadd,spop,mset,tx,pipe
+ALL_TESTS=set,get,hset,sadd,spop,lpush,rpush,lpop,rpop,lrange_100,lrange_600,mset,tx,pipe
 THREADS=1
 SERVER_CPUS=""
 CLIENT_CPUS=0
@@ -76,7 +79,7 @@ while [[ $# -gt 0 ]]; do
         --aof) AOF=$2; shift 2 ;;
         --baseline-threads) BASE_THREADS=$2; shift 2 ;;
         --baseline-cpus) BASE_CPUS=$2; shift 2 ;;
-        -h|--help) sed -n '2,42p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,47p' "$0"; exit 0 ;;
         *) echo "unknown option: $1" >&2; exit 2 ;;
     esac
 done
@@ -101,8 +104,7 @@ for n in "$REQ_P1" "$REQ_P16" "$MSET_P1" "$MSET_P16" "$TX_P1" "$TX_P16" "$TX_CLI
 done
 
 TOOLS=(redis-server redis-cli taskset ss)
-{ want set || want get || want hset || want sadd || want spop || want mset; } &&
-    TOOLS+=(redis-benchmark)
+TOOLS+=(redis-benchmark)
 want tx && TOOLS+=(python3)
 for tool in "${TOOLS[@]}"; do
     command -v "$tool" >/dev/null || { echo "bench.sh: $tool is not installed" >&2; exit 1; }
@@ -265,7 +267,7 @@ bench() {
     for p in 1 16; do
         n=$REQ_P1
         [[ $p -eq 16 ]] && n=$REQ_P16
-        for test in set get hset sadd spop; do
+        for test in set get hset sadd spop lpush rpush lpop rpop lrange_100 lrange_600; do
             want "$test" || continue
             measure "$name" "$pid" "${test^^}" "$p" "$n" \
                 redis-benchmark -p "$port" -t "$test" -P "$p" -c 50 -r 100000 -n "$n" --csv

@@ -9,11 +9,13 @@
 #   set     one set of 1M 9-byte members (hashtable)
 #   intset  1k sets of 500 small integers each (intset), per member
 #   oneset  100k sets of one 9-byte member each, per key
+#   list    one list of 1M 9-byte elements (RPUSH), per element
+#   onelist 100k lists of one 9-byte element each, per key
 # Usage: scripts/memtable.sh [path/to/ringkv] [case...]   (default: all cases)
 set -euo pipefail
 BIN=${1:-${CARGO_TARGET_DIR:-target}/release/ringkv}
 shift || true
-CASES=${*:-str int hash lphash set intset oneset}
+CASES=${*:-str int hash lphash set intset oneset list onelist}
 PORT=${PORT:-7391}
 TMP=$(mktemp -d)
 trap 'kill "$PID" 2>/dev/null || true; rm -rf "$TMP"' EXIT
@@ -59,6 +61,8 @@ gen() {
         else if (kind == "set")    fill("SADD", "set:", 1, 1000000, 0, 0)
         else if (kind == "intset") fill("SADD", "ints:", 1000, 500, 0, 1)
         else if (kind == "oneset") fill("SADD", "one:", 100000, 1, 0, 0)
+        else if (kind == "list")   fill("RPUSH", "list:", 1, 1000000, 0, 0)
+        else if (kind == "onelist") fill("RPUSH", "onel:", 100000, 1, 0, 0)
     }'
 }
 

@@ -53,13 +53,24 @@ impl Node {
         Node::within(self.lp.len() + entry, self.count + 1, fill)
     }
 
-    /// Inserts `s` at byte offset `at` (an entry start, or the EOF byte).
+    /// Inserts `s` at byte offset `at` (an entry start, or the EOF byte):
+    /// encoded in place of the EOF byte, then rotated into position, so no
+    /// temporary buffer; the allocation stays exact.
     fn insert_at(&mut self, at: usize, s: &[u8]) {
-        let mut enc = Vec::with_capacity(lp::entry_size(s));
-        lp::encode_entry(&mut enc, s);
-        lp::splice(&mut self.lp, at, at, &enc);
+        let eof = self.end();
+        self.lp.reserve_exact(lp::entry_size(s));
+        self.lp.truncate(eof);
+        lp::encode_entry(&mut self.lp, s);
+        let size = self.lp.len() - eof;
+        self.lp[at..].rotate_right(size);
+        self.lp.push(lp::EOF);
         self.count += 1;
         lp::set_header(&mut self.lp, self.count);
+    }
+
+    /// (allocated, used) bytes of the listpack.
+    fn bytes(&self) -> (usize, usize) {
+        (self.lp.capacity(), self.lp.len())
     }
 
     /// Offset of the EOF byte (where an appended entry goes).
@@ -111,11 +122,24 @@ fn prev_start(buf: &[u8], pos: usize) -> Option<usize> {
 }
 
 /// A list (see the module comment).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default)]
 pub struct List {
     nodes: VecDeque<Node>,
     len: usize,
+    /// The nodes' listpack bytes, allocated and used, kept up to date by
+    /// every edit (so memory accounting costs O(1), not O(nodes)).
+    allocated: usize,
+    used: usize,
 }
+
+impl PartialEq for List {
+    /// The same elements in the same nodes.
+    fn eq(&self, other: &List) -> bool {
+        self.len == other.len && self.nodes == other.nodes
+    }
+}
+
+impl Eq for List {}
 
 impl List {
     pub fn new() -> List {
@@ -140,13 +164,11 @@ impl List {
         let size = lp::entry_size(s);
         let fill = limits.list_max_listpack_size;
         if !self.nodes.back().is_some_and(|n| n.has_room(size, fill)) {
-            self.nodes.push_back(Node::new());
+            self.insert_node(self.nodes.len(), Node::new());
         }
-        if let Some(n) = self.nodes.back_mut() {
-            let end = n.end();
-            n.insert_at(end, s);
-            self.len += 1;
-        }
+        let last = self.nodes.len() - 1;
+        self.edit_node(last, |n| n.insert_at(n.end(), s));
+        self.len += 1;
     }
 
     /// Prepends `s` at the head (LPUSH), in a new node when the first is full.
@@ -154,22 +176,55 @@ impl List {
         let size = lp::entry_size(s);
         let fill = limits.list_max_listpack_size;
         if !self.nodes.front().is_some_and(|n| n.has_room(size, fill)) {
-            self.nodes.push_front(Node::new());
+            self.insert_node(0, Node::new());
         }
-        if let Some(n) = self.nodes.front_mut() {
-            n.insert_at(lp::HEADER, s);
-            self.len += 1;
+        self.edit_node(0, |n| n.insert_at(lp::HEADER, s));
+        self.len += 1;
+    }
+
+    /// Runs `f` on node `i`, keeping the byte counts true.
+    fn edit_node<R>(&mut self, i: usize, f: impl FnOnce(&mut Node) -> R) -> R {
+        let node = &mut self.nodes[i];
+        let (a, u) = node.bytes();
+        let r = f(node);
+        let (a2, u2) = node.bytes();
+        self.allocated = self.allocated + a2 - a;
+        self.used = self.used + u2 - u;
+        r
+    }
+
+    /// Puts `node` at position `i` (the node array doubles from one slot:
+    /// a deque's default first allocation of four would cost a short list
+    /// 96 bytes for nothing).
+    fn insert_node(&mut self, i: usize, node: Node) {
+        if self.nodes.len() == self.nodes.capacity() {
+            self.nodes.reserve_exact(self.nodes.len().max(1));
+        }
+        let (a, u) = node.bytes();
+        self.allocated += a;
+        self.used += u;
+        self.nodes.insert(i, node);
+    }
+
+    /// Drops node `i` (emptied).
+    fn remove_node(&mut self, i: usize) {
+        if let Some(node) = self.nodes.remove(i) {
+            let (a, u) = node.bytes();
+            self.allocated -= a;
+            self.used -= u;
         }
     }
 
     /// Removes and returns the head element (LPOP).
     pub fn pop_front(&mut self) -> Option<Vec<u8>> {
-        let n = self.nodes.front_mut()?;
+        let n = self.nodes.front()?;
         let (e, end) = lp::entry_at(&n.lp, lp::HEADER)?;
         let v = e.to_vec();
-        n.remove_span(lp::HEADER, end);
-        if n.count == 0 {
-            self.nodes.pop_front();
+        if self.edit_node(0, |n| {
+            n.remove_span(lp::HEADER, end);
+            n.count == 0
+        }) {
+            self.remove_node(0);
         }
         self.len -= 1;
         Some(v)
@@ -177,13 +232,16 @@ impl List {
 
     /// Removes and returns the tail element (RPOP).
     pub fn pop_back(&mut self) -> Option<Vec<u8>> {
-        let n = self.nodes.back_mut()?;
+        let n = self.nodes.back()?;
         let (e, start) = n.last()?;
         let v = e.to_vec();
-        let end = n.end();
-        n.remove_span(start, end);
-        if n.count == 0 {
-            self.nodes.pop_back();
+        let last = self.nodes.len() - 1;
+        if self.edit_node(last, |n| {
+            let end = n.end();
+            n.remove_span(start, end);
+            n.count == 0
+        }) {
+            self.remove_node(last);
         }
         self.len -= 1;
         Some(v)
@@ -203,20 +261,19 @@ impl List {
 
     /// Heap bytes: the node array and every listpack.
     pub fn heap_bytes(&self) -> usize {
-        self.nodes.capacity() * std::mem::size_of::<Node>()
-            + self.nodes.iter().map(|n| n.lp.capacity()).sum::<usize>()
+        self.nodes.capacity() * std::mem::size_of::<Node>() + self.allocated
     }
 
     /// Bytes of element data (the listpacks' lengths).
     pub fn payload_bytes(&self) -> usize {
-        self.nodes.iter().map(|n| n.lp.len()).sum()
+        self.used
     }
 
     /// Appends a validated listpack of `count` (> 0) elements as one node.
     fn append_node(&mut self, mut bytes: Vec<u8>, count: usize) {
         bytes.shrink_to_fit();
         self.len += count;
-        self.nodes.push_back(Node { lp: bytes, count });
+        self.insert_node(self.nodes.len(), Node { lp: bytes, count });
     }
 
     /// Appends a node read from a file: a validated, non-empty listpack.

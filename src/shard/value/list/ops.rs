@@ -84,15 +84,16 @@ impl List {
             return;
         }
         let (n, start) = self.locate(i);
-        let node = &mut self.nodes[n];
-        let at = List::offset(node, i - start);
-        let Some((_, end)) = lp::entry_at(&node.lp, at) else {
+        let at = List::offset(&self.nodes[n], i - start);
+        let Some((_, end)) = lp::entry_at(&self.nodes[n].lp, at) else {
             return;
         };
         let mut enc = Vec::with_capacity(lp::entry_size(s));
         lp::encode_entry(&mut enc, s);
-        lp::splice(&mut node.lp, at, end, &enc);
-        lp::set_header(&mut node.lp, node.count);
+        self.edit_node(n, |node| {
+            lp::splice(&mut node.lp, at, end, &enc);
+            lp::set_header(&mut node.lp, node.count);
+        });
         self.split_if_full(n, limits);
     }
 
@@ -114,7 +115,7 @@ impl List {
                 let Some(e) = it.next() else { break };
                 if needle.matches(&e) {
                     let where_ = if after { it.pos() } else { at };
-                    self.nodes[n].insert_at(where_, s);
+                    self.edit_node(n, |node| node.insert_at(where_, s));
                     self.len += 1;
                     self.split_if_full(n, limits);
                     return true;
@@ -144,8 +145,9 @@ impl List {
             node.lp.shrink_to_fit();
             node
         };
-        self.nodes[n] = rebuild(a);
-        self.nodes.insert(n + 1, rebuild(b));
+        self.remove_node(n);
+        self.insert_node(n, rebuild(a));
+        self.insert_node(n + 1, rebuild(b));
     }
 
     /// Removes up to `count` elements equal to `s` (0: all), from the head

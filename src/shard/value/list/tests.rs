@@ -20,6 +20,9 @@ fn elements(l: &List) -> Vec<Vec<u8>> {
 /// Checks the invariants the module comment states.
 fn check(l: &List) {
     assert_eq!(l.len, l.nodes.iter().map(|n| n.count).sum::<usize>());
+    let allocated: usize = l.nodes.iter().map(|n| n.lp.capacity()).sum();
+    let used: usize = l.nodes.iter().map(|n| n.lp.len()).sum();
+    assert_eq!((l.allocated, l.used), (allocated, used), "byte counts");
     for n in &l.nodes {
         assert!(n.count > 0);
         assert_eq!(lp::validate(&n.lp), Ok(n.count));
@@ -32,6 +35,10 @@ enum Op {
     PushFront(Vec<u8>),
     PopBack,
     PopFront,
+    Set(usize, Vec<u8>),
+    InsertAfter(Vec<u8>, Vec<u8>),
+    Remove(Vec<u8>, i64),
+    Keep(usize, usize),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -40,11 +47,16 @@ fn op() -> impl Strategy<Value = Op> {
         proptest::collection::vec(any::<u8>(), 0..80),
         Just(vec![b'x'; 5000]),
     ];
+    let small = (0i64..6).prop_map(|n| n.to_string().into_bytes());
     prop_oneof![
-        elem.clone().prop_map(Op::PushBack),
-        elem.prop_map(Op::PushFront),
-        Just(Op::PopBack),
-        Just(Op::PopFront),
+        4 => elem.clone().prop_map(Op::PushBack),
+        4 => elem.clone().prop_map(Op::PushFront),
+        2 => Just(Op::PopBack),
+        2 => Just(Op::PopFront),
+        1 => (0usize..50, elem).prop_map(|(i, e)| Op::Set(i, e)),
+        1 => (small.clone(), small.clone()).prop_map(|(p, e)| Op::InsertAfter(p, e)),
+        1 => (small, -2i64..3).prop_map(|(e, c)| Op::Remove(e, c)),
+        1 => (0usize..30, 0usize..60).prop_map(|(a, b)| Op::Keep(a, b)),
     ]
 }
 
@@ -59,6 +71,35 @@ proptest! {
                 Op::PushFront(e) => { l.push_front(&e, &limits); model.push_front(e); }
                 Op::PopBack => prop_assert_eq!(l.pop_back(), model.pop_back()),
                 Op::PopFront => prop_assert_eq!(l.pop_front(), model.pop_front()),
+                Op::Set(i, e) => if i < model.len() {
+                    l.set(i, &e, &limits);
+                    model[i] = e;
+                },
+                Op::InsertAfter(p, e) => {
+                    let at = model.iter().position(|x| *x == p);
+                    prop_assert_eq!(l.insert_at_pivot(&p, &e, true, &limits), at.is_some());
+                    if let Some(at) = at {
+                        model.insert(at + 1, e);
+                    }
+                }
+                Op::Remove(e, count) => {
+                    let mut want = 0;
+                    let limit = if count == 0 { usize::MAX } else { count.unsigned_abs() as usize };
+                    let mut kept: Vec<Vec<u8>> = model.iter().cloned().collect();
+                    if count < 0 {
+                        kept.reverse();
+                    }
+                    kept.retain(|x| !(*x == e && want < limit && { want += 1; true }));
+                    if count < 0 {
+                        kept.reverse();
+                    }
+                    prop_assert_eq!(l.remove_matching(&e, count, &limits), want);
+                    model = kept.into_iter().collect();
+                }
+                Op::Keep(a, b) => if a <= b && b < model.len() {
+                    l.keep_range(a, b, &limits);
+                    model = model.iter().skip(a).take(b - a + 1).cloned().collect();
+                },
             }
             check(&l);
         }

@@ -48,6 +48,17 @@ pub enum RawString<'a> {
     Owned(Vec<u8>),
 }
 
+impl RawString<'_> {
+    /// The string's bytes (an integer in decimal), owned.
+    pub fn into_bytes(self) -> Vec<u8> {
+        match self {
+            RawString::Int(n) => itoa::Buffer::new().format(n).as_bytes().to_vec(),
+            RawString::Slice(b) => b.to_vec(),
+            RawString::Owned(b) => b,
+        }
+    }
+}
+
 /// A length field or, for strings, a special encoding marker.
 enum Len {
     Plain(u64),
@@ -324,11 +335,7 @@ impl<'a> RdbReader<'a> {
 
     /// A string in any encoding, as bytes (for keys and AUX fields).
     fn string_bytes(&mut self) -> Result<Vec<u8>> {
-        Ok(match self.read_string()? {
-            RawString::Int(n) => itoa::Buffer::new().format(n).as_bytes().to_vec(),
-            RawString::Slice(b) => b.to_vec(),
-            RawString::Owned(b) => b,
-        })
+        Ok(self.read_string()?.into_bytes())
     }
 }
 

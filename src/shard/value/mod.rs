@@ -102,6 +102,32 @@ impl EncodingLimits {
     }
 }
 
+/// The AOF-rewrite form the collections share: `DEL key`, then `cmd key
+/// arg…` with at most `per_command` arguments each (copied one command at a
+/// time), then `PEXPIREAT key ms` when the key has an expiry.
+fn rewrite_in_chunks(
+    cmd: &[u8],
+    key: &[u8],
+    args: impl Iterator<Item = Vec<u8>>,
+    per_command: usize,
+    expire_at_ms: u64,
+    emit: &mut dyn FnMut(&[&[u8]]),
+) {
+    emit(&[b"DEL", key]);
+    let mut args = args.peekable();
+    while args.peek().is_some() {
+        let chunk: Vec<Vec<u8>> = args.by_ref().take(per_command).collect();
+        let mut argv: Vec<&[u8]> = Vec::with_capacity(2 + chunk.len());
+        argv.extend_from_slice(&[cmd, key]);
+        argv.extend(chunk.iter().map(Vec::as_slice));
+        emit(&argv);
+    }
+    if expire_at_ms != 0 {
+        let mut ms = itoa::Buffer::new();
+        emit(&[b"PEXPIREAT", key, ms.format(expire_at_ms).as_bytes()]);
+    }
+}
+
 /// A value seen as its type: one variant per [`ValueType`].
 pub enum Typed<'a> {
     Str(&'a Str),

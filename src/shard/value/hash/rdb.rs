@@ -18,6 +18,7 @@ use crate::persist::rdb::listpack as lp;
 use crate::persist::rdb::read::{RawString, RdbReader};
 use crate::persist::rdb::write::{encode_len, encode_string};
 use crate::persist::rdb::{op, ziplist, zipmap, RdbError};
+use crate::shard::value::rewrite_in_chunks;
 use crate::shard::value::{EncodingLimits, Value, ValueType};
 use std::borrow::Cow;
 use std::collections::HashSet;
@@ -212,25 +213,7 @@ impl ValueType for Hash {
     /// before: they also journal effects, e.g. RENAME across slots), then
     /// `HSET key f v …` with at most 64 pairs each, then `PEXPIREAT`.
     fn rewrite(&self, key: &[u8], expire_at_ms: u64, emit: &mut dyn FnMut(&[&[u8]])) {
-        emit(&[b"DEL", key]);
-        let mut pairs = self.pairs().peekable();
-        while pairs.peek().is_some() {
-            let chunk: Vec<(Vec<u8>, Vec<u8>)> = pairs
-                .by_ref()
-                .take(REWRITE_PAIRS)
-                .map(|(f, v)| (f.to_vec(), v.to_vec()))
-                .collect();
-            let mut argv: Vec<&[u8]> = Vec::with_capacity(2 + chunk.len() * 2);
-            argv.extend_from_slice(&[b"HSET", key]);
-            for (f, v) in &chunk {
-                argv.push(f);
-                argv.push(v);
-            }
-            emit(&argv);
-        }
-        if expire_at_ms != 0 {
-            let mut ms = itoa::Buffer::new();
-            emit(&[b"PEXPIREAT", key, ms.format(expire_at_ms).as_bytes()]);
-        }
+        let args = self.pairs().flat_map(|(f, v)| [f.to_vec(), v.to_vec()]);
+        rewrite_in_chunks(b"HSET", key, args, 2 * REWRITE_PAIRS, expire_at_ms, emit);
     }
 }

@@ -14,9 +14,9 @@
 //! the listpacks' lengths plus the node array). A stored list is never
 //! empty (the commands that empty one delete its key).
 
-use super::{EncodingLimits, Value, ValueType};
+use super::{rewrite_in_chunks, EncodingLimits, Value, ValueType};
 use crate::persist::rdb::listpack::{self as lp, Entry};
-use crate::persist::rdb::read::{RawString, RdbReader};
+use crate::persist::rdb::read::RdbReader;
 use crate::persist::rdb::write::{encode_len, encode_string};
 use crate::persist::rdb::{op, ziplist, RdbError};
 use std::collections::VecDeque;
@@ -293,7 +293,7 @@ impl List {
         let mut list = List::new();
         for _ in 0..nodes {
             let container = r.read_len()?;
-            let bytes = raw_bytes(r.read_string()?);
+            let bytes = r.read_string()?.into_bytes();
             match container {
                 CONTAINER_PLAIN => list.push_back(&bytes, limits),
                 CONTAINER_PACKED => list.read_node(r, bytes)?,
@@ -308,7 +308,7 @@ impl List {
         let nodes = r.read_len()?;
         let mut list = List::new();
         for _ in 0..nodes {
-            let zl = raw_bytes(r.read_string()?);
+            let zl = r.read_string()?.into_bytes();
             let elems = ziplist::elements(&zl).map_err(|why| r.corrupt(why))?;
             if elems.is_empty() {
                 // Redis 7.0 skips an empty ziplist node.
@@ -321,7 +321,7 @@ impl List {
 
     /// RDB type 10: one ziplist holding the whole list.
     fn read_ziplist(r: &mut RdbReader<'_>, limits: &EncodingLimits) -> Result<List, RdbError> {
-        let zl = raw_bytes(r.read_string()?);
+        let zl = r.read_string()?.into_bytes();
         let elems = ziplist::elements(&zl).map_err(|why| r.corrupt(why))?;
         let mut list = List::new();
         for e in elems {
@@ -335,7 +335,7 @@ impl List {
         let n = r.read_len()?;
         let mut list = List::new();
         for _ in 0..n {
-            let s = raw_bytes(r.read_string()?);
+            let s = r.read_string()?.into_bytes();
             list.push_back(&s, limits);
         }
         Ok(list)
@@ -354,14 +354,6 @@ fn listpack_of(elems: &[Entry<'_>]) -> Vec<u8> {
     lp::splice(&mut out, end, end, &body);
     lp::set_header(&mut out, elems.len());
     out
-}
-
-fn raw_bytes(s: RawString<'_>) -> Vec<u8> {
-    match s {
-        RawString::Int(n) => itoa::Buffer::new().format(n).as_bytes().to_vec(),
-        RawString::Slice(b) => b.to_vec(),
-        RawString::Owned(b) => b,
-    }
 }
 
 impl ValueType for List {
@@ -432,26 +424,10 @@ impl ValueType for List {
     }
 
     /// `DEL key`, `RPUSH key e…` in chunks of [`REWRITE_CHUNK`], then
-    /// `PEXPIREAT`; copies one chunk at a time.
+    /// `PEXPIREAT`.
     fn rewrite(&self, key: &[u8], expire_at_ms: u64, emit: &mut dyn FnMut(&[&[u8]])) {
-        emit(&[b"DEL", key]);
-        let mut elems = self.iter().peekable();
-        while elems.peek().is_some() {
-            let chunk: Vec<Vec<u8>> = elems
-                .by_ref()
-                .take(REWRITE_CHUNK)
-                .map(|e| e.to_vec())
-                .collect();
-            let mut argv: Vec<&[u8]> = Vec::with_capacity(2 + chunk.len());
-            argv.push(b"RPUSH");
-            argv.push(key);
-            argv.extend(chunk.iter().map(Vec::as_slice));
-            emit(&argv);
-        }
-        if expire_at_ms != 0 {
-            let at = itoa::Buffer::new().format(expire_at_ms).to_owned();
-            emit(&[b"PEXPIREAT", key, at.as_bytes()]);
-        }
+        let elements = self.iter().map(|e| e.to_vec());
+        rewrite_in_chunks(b"RPUSH", key, elements, REWRITE_CHUNK, expire_at_ms, emit);
     }
 }
 

@@ -17,7 +17,7 @@
 
 pub mod table;
 
-use super::{EncodingLimits, Value, ValueType};
+use super::{rewrite_in_chunks, EncodingLimits, Value, ValueType};
 use crate::persist::rdb::intset;
 use crate::persist::rdb::read::{RawString, RdbReader};
 use crate::persist::rdb::write::{encode_len, encode_string};
@@ -372,26 +372,10 @@ impl ValueType for Set {
     }
 
     /// `DEL key`, `SADD key m…` in chunks of [`REWRITE_CHUNK`], then
-    /// `PEXPIREAT`; copies one chunk at a time.
+    /// `PEXPIREAT`.
     fn rewrite(&self, key: &[u8], expire_at_ms: u64, emit: &mut dyn FnMut(&[&[u8]])) {
-        emit(&[b"DEL", key]);
-        let mut members = self.iter().peekable();
-        while members.peek().is_some() {
-            let chunk: Vec<Vec<u8>> = members
-                .by_ref()
-                .take(REWRITE_CHUNK)
-                .map(|m| m.to_vec())
-                .collect();
-            let mut argv: Vec<&[u8]> = Vec::with_capacity(2 + chunk.len());
-            argv.push(b"SADD");
-            argv.push(key);
-            argv.extend(chunk.iter().map(Vec::as_slice));
-            emit(&argv);
-        }
-        if expire_at_ms != 0 {
-            let at = itoa::Buffer::new().format(expire_at_ms).to_owned();
-            emit(&[b"PEXPIREAT", key, at.as_bytes()]);
-        }
+        let members = self.iter().map(|m| m.to_vec());
+        rewrite_in_chunks(b"SADD", key, members, REWRITE_CHUNK, expire_at_ms, emit);
     }
 }
 

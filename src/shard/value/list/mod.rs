@@ -423,7 +423,7 @@ impl ValueType for List {
         }))
     }
 
-    /// `DEL key`, `RPUSH key e…` in chunks of [`REWRITE_CHUNK`], then
+    /// `DEL key`, `RPUSH key e…` in chunks of 64 (as Redis), then
     /// `PEXPIREAT`.
     fn rewrite(&self, key: &[u8], expire_at_ms: u64, emit: &mut dyn FnMut(&[&[u8]])) {
         let elements = self.iter().map(|e| e.to_vec());

@@ -308,8 +308,9 @@ fn reader_loads_redis_server_dump() {
     assert_same(&read_rdb(&file), &want);
 
     // A type ringkv does not hold yet is refused, naming the key.
-    let _: i64 = redis::cmd("RPUSH")
-        .arg("a list")
+    let _: i64 = redis::cmd("ZADD")
+        .arg("a zset")
+        .arg(1)
         .arg("x")
         .query(&mut con)
         .unwrap();
@@ -321,11 +322,11 @@ fn reader_loads_redis_server_dump() {
         .find_map(Result::err)
         .expect("an error");
     assert!(
-        matches!(err.kind, RdbErrorKind::UnsupportedType { rdb_type: 18, .. }),
+        matches!(err.kind, RdbErrorKind::UnsupportedType { rdb_type: 17, .. }),
         "{err}"
     );
     assert!(
-        err.to_string().contains("for key \"a list\" at offset"),
+        err.to_string().contains("for key \"a zset\" at offset"),
         "{err}"
     );
 }

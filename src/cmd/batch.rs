@@ -54,13 +54,12 @@ fn prefetch_keys(shard: &Shard, cmds: &impl BatchCmds, db: usize, from: usize) -
     let mut keys: [&[u8]; PREFETCH_WINDOW] = [&[]; PREFETCH_WINDOW];
     let mut n = 0;
     let mut next = from;
-    while next < cmds.count() {
+    'commands: while next < cmds.count() {
         if let Some((spec, args, _)) = cmds.entry(next) {
-            let count = spec.key_indexes(&args).count();
-            if n + count > PREFETCH_WINDOW && n > 0 {
-                break;
-            }
-            for k in spec.key_indexes(&args).take(PREFETCH_WINDOW - n) {
+            for k in spec.key_indexes(&args) {
+                if n == PREFETCH_WINDOW {
+                    break 'commands;
+                }
                 keys[n] = args.get(k);
                 n += 1;
             }
@@ -93,7 +92,9 @@ pub fn run_batch(
     let mut done = true;
     let mut prefetched = prefetch_keys(shard, cmds, ctx.db, cursor.next);
     while cursor.next < cmds.count() {
-        if cursor.next == prefetched {
+        // At or past the last window's end (a command of more keys than
+        // the window is refilled before each run until passed).
+        if cursor.next >= prefetched {
             prefetched = prefetch_keys(shard, cmds, ctx.db, cursor.next);
         }
         let Some((spec, args, part)) = cmds.entry(cursor.next) else {

@@ -128,6 +128,12 @@ pub fn run_batch(
             e.push(out.len() as u32);
         }
         cursor.next += 1;
+        // As Redis, blocked clients are served after each command that made
+        // their keys ready (a transaction's after its release), before the
+        // next command runs.
+        if ctx.txid.is_none() && shard.blocking().has_ready() {
+            shard.serve_ready(ctx.now_ms, &is_locked);
+        }
     }
     if ctx.txid.is_some() {
         shard.end_tx_part();

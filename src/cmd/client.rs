@@ -45,6 +45,8 @@ pub struct ClientState {
     pub reset_requested: bool,
     /// MULTI queue and WATCHed keys.
     pub tx: TxState,
+    /// Waiting in a blocking command (CLIENT LIST flag `b`).
+    pub blocked: bool,
     /// [`ClientState::ident`]'s cache, rebuilt when the name changed.
     ident: Option<Arc<ClientIdent>>,
 }
@@ -148,6 +150,7 @@ impl ClientState {
             close_after_reply: false,
             reset_requested: false,
             tx: TxState::default(),
+            blocked: false,
             ident: None,
         }
     }
@@ -175,12 +178,15 @@ impl ClientState {
         ClientType::Normal
     }
 
-    /// The `flags=` field: `x` in MULTI, `e` no-evict, `T` no-touch, `N` when
+    /// The `flags=` field: `x` in MULTI, `b` blocked, `e` no-evict, `T` no-touch, `N` when
     /// none is set (Redis's order).
     fn flags(&self) -> String {
         let mut f = String::new();
         if self.tx.queued.is_some() {
             f.push('x');
+        }
+        if self.blocked {
+            f.push('b');
         }
         if self.no_evict {
             f.push('e');

@@ -87,6 +87,12 @@ pub enum CmdError {
         sub: String,
         container: String,
     },
+    /// `ERR unknown subcommand or wrong number of arguments for '<sub>'.
+    /// Try <CONTAINER> HELP.` (a known subcommand with too many arguments)
+    SubcommandSyntax {
+        sub: String,
+        container: String,
+    },
     /// `ERR Invalid command specified` (COMMAND GETKEYS)
     InvalidCommand,
     /// `ERR The command has no key arguments`
@@ -208,6 +214,10 @@ impl fmt::Display for CmdError {
             CmdError::UnknownSubcommand { sub, container } => {
                 write!(f, "ERR unknown subcommand '{sub}'. Try {container} HELP.")
             }
+            CmdError::SubcommandSyntax { sub, container } => write!(
+                f,
+                "ERR unknown subcommand or wrong number of arguments for '{sub}'. Try {container} HELP."
+            ),
             CmdError::InvalidCommand => f.write_str("ERR Invalid command specified"),
             CmdError::NoKeyArguments => f.write_str("ERR The command has no key arguments"),
             CmdError::InvalidGetKeysArguments => {

@@ -60,6 +60,15 @@ pub enum ShardOp {
     /// EXEC's check: Int(number of keys changed since `Watch`), counting a
     /// key that existed then and has expired since.
     CheckWatch { keys: Vec<(Bytes, u64, bool)> },
+    /// A blocking command's attempt over `waiter.keys` (this shard's, in
+    /// order); queues the waiter when nothing serves it and `register`.
+    TryServe {
+        waiter: crate::shard::blocking::Waiter,
+        register: bool,
+    },
+    /// Removes a wait from this shard's queues: Int(1), or Int(0) when it
+    /// is no longer queued (served: its delivery is on its way).
+    CancelWait { id: crate::shard::blocking::WaitId },
 }
 
 #[derive(Debug)]
@@ -90,6 +99,8 @@ pub enum OpResult {
     Memory(super::memory::ShardMemory),
     /// MEMORY USAGE's answer (None: no such key).
     Usage(Option<usize>),
+    /// What a blocking command's attempt produced.
+    Served(crate::shard::blocking::Served),
     Err(CmdError),
 }
 
@@ -164,6 +175,10 @@ pub fn apply(shard: &mut Shard, db: usize, now_ms: u64, op: ShardOp) -> OpResult
                 })
                 .count() as i64,
         ),
+        ShardOp::TryServe { waiter, register } => {
+            OpResult::Served(shard.try_serve(waiter, now_ms, register))
+        }
+        ShardOp::CancelWait { id } => OpResult::Int(shard.blocking_mut().remove(id) as i64),
         ShardOp::Memory => OpResult::Memory(super::memory::shard_memory(shard)),
         ShardOp::Purge => {
             super::memory::allocator::purge();

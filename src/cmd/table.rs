@@ -114,6 +114,8 @@ pub enum Exec {
     FanOut(&'static FanOut),
     /// Server-wide command run by the router.
     Global(Global),
+    /// A command that may wait for its keys (cmd/blocking.rs, route/blocking.rs).
+    Blocking(&'static super::blocking::BlockSpec),
 }
 
 /// One command's declaration.

@@ -127,6 +127,8 @@ struct Input {
     read_size: usize,
     /// The stream ended after the bytes now buffered.
     eof: bool,
+    /// Bytes arrived while a command was blocked: parse them before reading.
+    buffered: bool,
 }
 
 impl Input {
@@ -138,6 +140,7 @@ impl Input {
             sizes: ReadSize::default(),
             read_size: MIN_READ,
             eof: false,
+            buffered: false,
         }
     }
 
@@ -158,6 +161,9 @@ impl Input {
     ) -> std::io::Result<Read> {
         if self.eof {
             return Ok(Read::Eof);
+        }
+        if std::mem::take(&mut self.buffered) {
+            return Ok(Read::Data);
         }
         if let Some((at, len)) = self.parser.big_bulk() {
             return self.read_big(core, client, stream, spans, at, len).await;
@@ -283,6 +289,50 @@ impl Input {
         Ok(Read::Data)
     }
 
+    /// While a command of this client is blocked: keeps reading what the
+    /// client sends (into the query buffer, parsed once it is unblocked, as
+    /// Redis) and resolves when the client is gone (end of stream, an error,
+    /// or the query buffer limit crossed). A request whose big argument is
+    /// still arriving is not read meanwhile.
+    async fn until_gone<S: AsyncRead + Readable + Unpin>(
+        &mut self,
+        core: &Core,
+        client: &RefCell<ClientState>,
+        stream: &mut S,
+    ) {
+        loop {
+            if self.parser.big_bulk().is_some() {
+                return std::future::pending().await;
+            }
+            if stream.readable().await.is_err() {
+                return;
+            }
+            let len = self.buf.len();
+            self.buf.resize(len + MIN_READ, 0);
+            let read = futures_lite::future::poll_once(stream.read(&mut self.buf[len..])).await;
+            match read {
+                Some(Ok(0)) | Some(Err(_)) => {
+                    self.buf.truncate(len);
+                    self.eof = true;
+                    return;
+                }
+                Some(Ok(n)) => {
+                    self.buf.truncate(len + n);
+                    self.note_read(core, client, n);
+                    self.buffered = true;
+                }
+                None => self.buf.truncate(len),
+            }
+            if self.unparsed() > core.query_buffer_limit() {
+                log::warn!(
+                    "shard {}: closing blocked client: query buffer limit reached",
+                    core.id()
+                );
+                return;
+            }
+        }
+    }
+
     fn note_read(&self, core: &Core, client: &RefCell<ClientState>, n: usize) {
         // `timeout` and CLIENT LIST's idle= count from the last read or write.
         client.borrow_mut().last_interaction = Instant::now();
@@ -341,15 +391,34 @@ where
         }
         let data = input.buf.split_to(pos).freeze();
         let inline_bytes = bytes::Bytes::copy_from_slice(&inline);
+        let big = std::mem::take(&mut input.big);
         let batch = Batch {
             data: &data,
             inline: &inline_bytes,
-            big: &input.big,
+            big: &big,
             spans: &spans,
             cmds: &cmds,
         };
         let mark = core.journal_mark();
-        execute_batch(core, client, &batch, &mut out).await;
+        let mut from = 0;
+        while let Some((blocked_at, parked)) =
+            execute_batch(core, client, &batch, from, &mut out).await
+        {
+            // The replies before a blocked command leave now.
+            if !out.is_empty() {
+                core.journal_barrier(mark).await;
+                stream.write_all(&out).await?;
+                Counters::add(&core.counters().net_output_bytes, out.len() as u64);
+                out.clear();
+            }
+            let left = input.until_gone(core, client, stream);
+            match crate::route::blocking::park(core, client, parked, left).await {
+                Some(reply) => out.extend_from_slice(&reply),
+                None => return Ok(()),
+            }
+            from = blocked_at + 1;
+        }
+        input.big = big;
         drop(data);
         // The request still arriving keeps its spans and big arguments.
         let pending_big = match input.parser.pending_start() {

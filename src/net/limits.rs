@@ -89,7 +89,9 @@ pub async fn idle_sweep(core: Rc<Core>, limits: Rc<ClientLimits>) {
         let now = Instant::now();
         for client in core.clients().borrow().values() {
             let Ok(c) = client.try_borrow() else { continue };
-            if now.saturating_duration_since(c.last_interaction) > limit && c.fd >= 0 {
+            // A blocked client waits for its own timeout, as in Redis.
+            let idle = now.saturating_duration_since(c.last_interaction) > limit;
+            if idle && c.fd >= 0 && !c.blocked {
                 log::debug!("shard {}: closing idle client {}", core.id(), c.id);
                 // SAFETY: the fd belongs to a live connection on this core
                 // (connections leave `core.clients()` before closing their

@@ -186,6 +186,12 @@ impl Collector for Scrape {
             "Clients connected",
             self.sum(|c| c.counters.connected_clients) as i64,
         )?;
+        gauge(
+            e,
+            "blocked_clients",
+            "Clients waiting in a blocking command",
+            self.sum(|c| c.counters.blocked_clients) as i64,
+        )?;
         counter(
             e,
             "connections_received",

@@ -177,6 +177,16 @@ pub async fn run(env: &Env<'_>, g: Global, cmd_idx: usize, out: &mut Vec<u8>) {
                 }
                 return;
             }
+            if (3..=4).contains(&args.len()) && eq_ic(args.get(1), "unblock") {
+                match crate::cmd::connection::parse_unblock(&args) {
+                    Ok((id, error)) => {
+                        let n = unblock(env.core, id, error).await;
+                        ReplyWriter::new(out, resp3).int(n);
+                    }
+                    Err(e) => write_error(env.core, out, e.to_string().as_bytes()),
+                }
+                return;
+            }
             let core = env.core;
             let mut c = env.client.borrow_mut();
             let mut shard = core.shard().borrow_mut();
@@ -225,6 +235,21 @@ pub async fn run(env: &Env<'_>, g: Global, cmd_idx: usize, out: &mut Vec<u8>) {
     }
 }
 
+/// CLIENT UNBLOCK on the core of client `id` (ids encode their core,
+/// net/connection.rs): 1 if it was blocked.
+async fn unblock(core: &std::rc::Rc<crate::runtime::core::Core>, id: u64, error: bool) -> i64 {
+    let Some(home) = id.checked_sub(1).map(|n| (n % core.cores() as u64) as usize) else {
+        return 0;
+    };
+    if home == core.id() {
+        return core.blocked().unblock(id, error) as i64;
+    }
+    match core.call(home, 0, JobKind::Unblock { client: id, error }).await {
+        JobOutput::Op(OpResult::Int(n)) => n,
+        _ => 0,
+    }
+}
+
 /// Sums every core's counters and every shard's keyspace figures.
 async fn gather_info(env: &Env<'_>) -> crate::cmd::server::InfoFacts {
     let mut facts = crate::cmd::server::InfoFacts {
@@ -235,6 +260,7 @@ async fn gather_info(env: &Env<'_>) -> crate::cmd::server::InfoFacts {
         if let JobOutput::Counters(c) = o {
             let CoreCounters {
                 connected_clients,
+                blocked_clients,
                 total_connections_received,
                 rejected_connections,
                 total_commands_processed,
@@ -243,6 +269,7 @@ async fn gather_info(env: &Env<'_>) -> crate::cmd::server::InfoFacts {
                 net_output_bytes,
             } = c;
             facts.connected_clients += connected_clients;
+            facts.blocked_clients += blocked_clients;
             facts.total_connections_received += total_connections_received;
             facts.rejected_connections += rejected_connections;
             facts.total_commands_processed += total_commands_processed;

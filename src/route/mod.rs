@@ -10,6 +10,7 @@
 //! Tests: an in-process harness with three shards and a manual clock
 //! (`harness`).
 
+pub mod blocking;
 pub mod config;
 pub mod coordinator;
 #[cfg(test)]

@@ -215,7 +215,7 @@ async fn run_guarded(env: &Env<'_>, g: &Guarded, cmd_idx: usize, out: &mut Vec<u
 /// (concurrently), `combine` here over what was read (in source order),
 /// then each write on the shard of its key, one after another; every key
 /// stays locked throughout (the caller's transaction).
-async fn run_gather(env: &Env<'_>, g: &Gather, cmd_idx: usize, out: &mut Vec<u8>) {
+pub async fn run_gather(env: &Env<'_>, g: &Gather, cmd_idx: usize, out: &mut Vec<u8>) {
     let args = env.batch.args(cmd_idx);
     let spans = args.spans();
     let (db, resp3) = {

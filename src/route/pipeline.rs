@@ -94,24 +94,30 @@ impl<'a> Env<'a> {
 /// (shard, (db, key)s) to lock along with the first op sent to that shard.
 pub type PendingLock = RefCell<Option<(usize, Vec<LockId>)>>;
 
-/// Executes every command of `batch` in order, appending replies to `out`.
+/// Executes the commands of `batch` from `from` on, in order, appending
+/// replies to `out`, up to a command that blocks: that command's index and
+/// wait are returned (the connection parks it, route/blocking.rs, then
+/// resumes after it).
 pub async fn execute_batch(
     core: &Rc<Core>,
     client: &Rc<RefCell<ClientState>>,
     batch: &Batch<'_>,
+    from: usize,
     out: &mut Vec<u8>,
-) {
-    execute_batch_in(core, client, batch, out, None).await
+) -> Option<(usize, super::blocking::Parked)> {
+    execute_batch_in(core, client, batch, from, out, None).await
 }
 
-/// [`execute_batch`], inside transaction `txid` when given (EXEC's queue).
+/// [`execute_batch`], inside transaction `txid` when given (EXEC's queue,
+/// where nothing blocks).
 pub async fn execute_batch_in(
     core: &Rc<Core>,
     client: &Rc<RefCell<ClientState>>,
     batch: &Batch<'_>,
+    from: usize,
     out: &mut Vec<u8>,
     txid: Option<TxId>,
-) {
+) -> Option<(usize, super::blocking::Parked)> {
     let env = Env {
         core,
         client,
@@ -121,7 +127,7 @@ pub async fn execute_batch_in(
         lock_with_first_op: None,
     };
     let mut seg = Segment::default();
-    for i in 0..batch.cmds.len() {
+    for i in from..batch.cmds.len() {
         let args = batch.args(i);
         let found = table::lookup(args.get(0));
         if txid.is_none() && super::txn::queue_if_multi(&env, found, i, out) {
@@ -173,7 +179,10 @@ pub async fn execute_batch_in(
         }
         // Shard commands are timed where they run (run_on_shard); the rest here.
         let mut started = None;
-        if matches!(spec.exec, Exec::Conn(_) | Exec::Global(_) | Exec::FanOut(_)) {
+        if matches!(
+            spec.exec,
+            Exec::Conn(_) | Exec::Global(_) | Exec::FanOut(_) | Exec::Blocking(_)
+        ) {
             flush(&env, &mut seg, out).await;
             started = Some(quanta::Instant::now());
         }
@@ -246,6 +255,16 @@ pub async fn execute_batch_in(
                 super::txn::run(&env, g, i, out).await;
             }
             Exec::FanOut(f) => global::run_fan_out(&env, f, i, out).await,
+            Exec::Blocking(b) => {
+                if let Some(parked) = super::blocking::start(&env, spec, b, i, out).await {
+                    // Recorded now, as Redis records a command that blocks.
+                    if let Some(t) = started {
+                        let _who = ClientWho::Local(client).scope();
+                        crate::cmd::stat_index::record_command(stat_spec, &args, t, true);
+                    }
+                    return Some((i, parked));
+                }
+            }
             Exec::Global(g) => {
                 flush(&env, &mut seg, out).await;
                 global::run(&env, g, i, out).await;
@@ -264,6 +283,7 @@ pub async fn execute_batch_in(
         }
     }
     flush(&env, &mut seg, out).await;
+    None
 }
 
 /// While the data cannot be persisted (persist/status.rs), Redis's MISCONF

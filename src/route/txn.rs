@@ -237,7 +237,7 @@ async fn exec(env: &Env<'_>, out: &mut Vec<u8>) {
         let mut db = start_db;
         for (spec, args) in queued.iter() {
             match spec.exec {
-                Exec::Shard(_) | Exec::MultiKey(..) => {
+                Exec::Shard(_) | Exec::MultiKey(..) | Exec::Blocking(_) => {
                     for k in spec.key_indexes(&args) {
                         let key = args.get(k);
                         keys.push((slots.shard_of(key), lock_id(db, key)));
@@ -335,6 +335,7 @@ async fn exec(env: &Env<'_>, out: &mut Vec<u8>) {
         env.core,
         env.client,
         &batch,
+        0,
         out,
         Some(txid),
     ))

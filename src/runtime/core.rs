@@ -64,6 +64,7 @@ impl Counters {
     pub fn snapshot(&self) -> CoreCounters {
         CoreCounters {
             connected_clients: self.connected_clients.get(),
+            blocked_clients: 0,
             total_connections_received: self.total_connections_received.get(),
             rejected_connections: self.rejected_connections.get(),
             total_commands_processed: self.total_commands_processed.get(),
@@ -149,6 +150,8 @@ pub struct Core {
     pub(super) aof: Option<Rc<super::aof::AofWriter>>,
     /// This shard's snapshot writer.
     pub(super) snapshots: Rc<super::snapshot::SnapshotWriter>,
+    /// This core's blocked clients (blocked.rs).
+    pub(super) blocked: super::blocked::BlockedTable,
 }
 
 impl Core {
@@ -186,6 +189,7 @@ impl Core {
             stop: super::shutdown::StopSignal::default(),
             aof: aof_path.map(super::aof::AofWriter::new),
             snapshots: Default::default(),
+            blocked: Default::default(),
         }
     }
 
@@ -370,7 +374,7 @@ impl Core {
                     .map(|c| c.borrow().clone())
                     .collect(),
             ),
-            JobKind::Counters => JobOutput::Counters(self.counters.snapshot()),
+            JobKind::Counters => JobOutput::Counters(self.counter_snapshot()),
             JobKind::ApplyConfig(changes) => {
                 crate::cmd::config_cmd::apply_changes(
                     &mut self.info.settings.borrow_mut(),
@@ -389,6 +393,25 @@ impl Core {
                 JobOutput::Done
             }
             JobKind::Metrics(job) => JobOutput::Metrics(super::gather::run_job(self, job)),
+            JobKind::Deliver { from, delivery } => {
+                self.deliver(from, delivery);
+                JobOutput::Done
+            }
+            JobKind::PutBack(taken) => {
+                self.put_back(taken);
+                JobOutput::Done
+            }
+            JobKind::Unblock { client, error } => JobOutput::Op(crate::cmd::ops::OpResult::Int(
+                self.blocked.unblock(client, error) as i64,
+            )),
+        }
+    }
+
+    /// This core's counters now, with its blocked clients.
+    pub fn counter_snapshot(&self) -> CoreCounters {
+        CoreCounters {
+            blocked_clients: self.blocked.count() as u64,
+            ..self.counters.snapshot()
         }
     }
 

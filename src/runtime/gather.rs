@@ -101,7 +101,7 @@ pub fn run_job(core: &Core, job: MetricsJob) -> MetricsOutput {
 fn snapshot(core: &Core) -> CoreSnapshot {
     let mut s = CoreSnapshot {
         core: core.id,
-        counters: core.counters.snapshot(),
+        counters: core.counter_snapshot(),
         in_flight: core.in_flight(),
         ..Default::default()
     };

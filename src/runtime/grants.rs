@@ -226,6 +226,7 @@ impl Core {
         for w in self.release_waiters.borrow_mut().drain(..) {
             w.wake();
         }
+        self.blocking_released();
     }
 
     /// Resumes what waits on a key the running snapshot was still encoding
@@ -237,6 +238,7 @@ impl Core {
         for w in self.release_waiters.borrow_mut().drain(..) {
             w.wake();
         }
+        self.blocking_released();
     }
 
     /// Runs a lock-then-run batch or op whose locks were just granted.

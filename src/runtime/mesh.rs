@@ -82,6 +82,8 @@ pub struct BatchCmd {
 #[derive(Debug, Default, Clone)]
 pub struct CoreCounters {
     pub connected_clients: u64,
+    /// Clients waiting in a blocking command (runtime/blocked.rs).
+    pub blocked_clients: u64,
     pub total_connections_received: u64,
     pub rejected_connections: u64,
     pub total_commands_processed: u64,
@@ -160,6 +162,16 @@ pub enum JobKind {
     ResetStats,
     /// Observability: stats snapshot, SLOWLOG, LATENCY, MONITOR lines.
     Metrics(super::gather::MetricsJob),
+    /// A blocked command's outcome, for the waiting client's core (one-way;
+    /// `from`: the shard that served it).
+    Deliver {
+        from: usize,
+        delivery: crate::shard::blocking::Delivery,
+    },
+    /// Put back what a pop took for a waiter that had left (one-way).
+    PutBack(crate::shard::blocking::Taken),
+    /// CLIENT UNBLOCK for a client of this core: Op(Int(1)) if it was blocked.
+    Unblock { client: u64, error: bool },
 }
 
 /// One two-shard step on its way through [`JobKind::LockRunForward`].

@@ -7,6 +7,7 @@
 
 pub mod aof;
 pub mod bigbuf;
+pub mod blocked;
 pub mod core;
 pub mod files;
 pub mod forward;

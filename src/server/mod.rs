@@ -251,6 +251,7 @@ async fn serve(id: usize, cores: usize, cfg: Config, info: CoreInfo, parts: Part
         glommio::spawn_local(async move { c.receive_responses(rx.connect().await).await }).detach();
     }
     glommio::spawn_local(crate::net::expiry::active_expiry_loop(core.clone())).detach();
+    glommio::spawn_local(core.clone().blocking_pump()).detach();
     let c = core.clone();
     glommio::spawn_local(
         async move { crate::runtime::bigbuf::lazy_free_loop(c.stop().wait()).await },

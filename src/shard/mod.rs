@@ -19,6 +19,7 @@
 //! [`Shard::exists`] do not (Redis's `LOOKUP_NOTOUCH`: TYPE, EXISTS, TTL,
 //! OBJECT).
 
+pub mod blocking;
 pub mod db;
 mod durability;
 pub mod entry;
@@ -162,6 +163,8 @@ pub struct Shard {
     command_ms: u64,
     /// [`Shard::used_memory`] when built empty: its tables for every db.
     startup_memory: usize,
+    /// Blocked commands waiting on this shard's keys (blocking.rs).
+    blocking: blocking::Blocking,
 }
 
 impl Shard {
@@ -187,6 +190,7 @@ impl Shard {
             limits: value::EncodingLimits::default(),
             command_ms: 0,
             startup_memory: 0,
+            blocking: blocking::Blocking::default(),
         };
         shard.dbs[0].allocate_tables();
         shard.startup_memory = shard.used_memory();
@@ -421,6 +425,7 @@ impl Shard {
         let loc = self.locate(key);
         self.before_write(db, loc.table, key);
         self.touched(db, key);
+        self.signal_ready(db, key);
         self.dirty += 1;
         if let Some(j) = self.effect_journal() {
             j.set(db, key, &value, expire_at);
@@ -536,6 +541,7 @@ impl Shard {
             j.swap_db(a, b);
         }
         self.dbs.swap(a, b);
+        self.signal_swapped(a, b);
     }
 
     /// Serializes a key's table into the running snapshot before the key

@@ -55,6 +55,7 @@ pub static CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
     spec("connection", "client|setinfo", 4, CLIENT_FLAGS, NO_KEYS, SLOW_CONN, "Set client or connection specific info", "7.2.0", Exec::Conn(client_setinfo)),
     spec("connection", "client|no-evict", 3, ADMIN | CLIENT_FLAGS, NO_KEYS, ADMIN_CONN, "Set client eviction mode for the current connection", "7.0.0", Exec::Conn(client_no_evict)),
     spec("connection", "client|no-touch", 3, CLIENT_FLAGS, NO_KEYS, SLOW_CONN, "Controls whether commands sent by the client will alter the LRU/LFU of the keys they access.", "7.2.0", Exec::Conn(client_no_touch)),
+    spec("connection", "client|unblock", -3, ADMIN | NOSCRIPT | LOADING | STALE, NO_KEYS, &["admin", "slow", "dangerous", "connection"], "Unblock a client blocked in a blocking command from a different connection", "5.0.0", Exec::Conn(client_unblock)),
     spec("connection", "client|help", 2, LOADING | STALE, NO_KEYS, SLOW_CONN, "Show helpful text about the different subcommands", "5.0.0", Exec::Conn(client_help)),
 ];
 
@@ -324,6 +325,36 @@ fn client_no_touch(ctx: &mut ConnCtx, args: &Args) -> CmdResult {
     ctx.client.no_touch = on_off(args.get(2))?;
     ctx.reply.ok();
     Ok(())
+}
+
+/// `CLIENT UNBLOCK id [TIMEOUT|ERROR]`: the client id and whether it gets
+/// an error, checked as Redis 7.0 does.
+pub fn parse_unblock(args: &Args) -> Result<(u64, bool), CmdError> {
+    if args.len() > 4 {
+        return Err(CmdError::SubcommandSyntax {
+            sub: "unblock".into(),
+            container: "CLIENT".into(),
+        });
+    }
+    let id = arg_i64(args.get(2))?;
+    let error = match args.len() {
+        4 if eq_ic(args.get(3), "error") => true,
+        4 if eq_ic(args.get(3), "timeout") => false,
+        4 => {
+            return Err(CmdError::Static(
+                "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR",
+            ))
+        }
+        _ => false,
+    };
+    Ok((id as u64, error))
+}
+
+/// The router answers CLIENT UNBLOCK (the client may be on any core,
+/// route/global.rs); here only its arguments are checked.
+fn client_unblock(_ctx: &mut ConnCtx, args: &Args) -> CmdResult {
+    parse_unblock(args)?;
+    Err(CmdError::SubcommandElsewhere)
 }
 
 fn client_help(ctx: &mut ConnCtx, args: &Args) -> CmdResult {

@@ -3,18 +3,12 @@
 //! some after), the key deleted when a command empties it, and nothing
 //! marked modified when nothing changes.
 
-use super::{clamp_range, is_list};
+use super::{clamp_range, is_list, End};
 use crate::cmd::error::{CmdError, CmdResult};
 use crate::cmd::{arg_i64, eq_ic, ExecCtx};
 use crate::protocol::Args;
 use crate::shard::value::list::List;
 use crate::shard::value::Value;
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum End {
-    Head,
-    Tail,
-}
 
 /// Pushes `args[2..]` at `end`; creates the list unless `only_existing`.
 /// Replies with the new length (0 when the key is absent and must exist).

@@ -284,6 +284,28 @@ pub fn parse(s: &[u8]) -> Option<Ext> {
     finite(neg, r)
 }
 
+/// The nearest `f64` (infinities stay infinite; values beyond f64's range
+/// become infinite, below it zero).
+pub fn to_f64(x: Ext) -> f64 {
+    match x {
+        Ext::Inf { neg } => {
+            if neg {
+                f64::NEG_INFINITY
+            } else {
+                f64::INFINITY
+            }
+        }
+        Ext::Finite { neg, m, e } => {
+            let v = m as f64 * 2f64.powi(e.clamp(-2000, 2000));
+            if neg {
+                -v
+            } else {
+                v
+            }
+        }
+    }
+}
+
 /// One x87 addition. `None` when the result is NaN or an infinity.
 pub fn add(a: Ext, b: Ext) -> Option<Ext> {
     let (

@@ -1,0 +1,259 @@
+//! Blocked clients, as their own core keeps them, and the pump that carries
+//! what shards served to the waiting clients.
+//!
+//! A blocked command has one [`WaitSlot`] on its client's core, keyed by a
+//! sequence number ([`WaitId`] with the core). The shards owning its keys
+//! queue it and serve it in place (shard/blocking.rs); each shard's pump
+//! task takes the outcome (after the AOF covers the pop it journaled) to the
+//! waiter's core, where [`Core::deliver`] hands the first outcome to the
+//! slot. An outcome for a wait that is gone (the client timed out,
+//! disconnected, was unblocked, or another shard served it first) is sent
+//! back: what its pop took goes back where it was taken from
+//! (`JobKind::PutBack`), so an element is popped by exactly one waiter or
+//! stays in the list.
+
+use super::core::Core;
+use super::mesh::{Job, JobKind, NO_TOKEN};
+use crate::shard::blocking::{Delivery, Served, Taken, WaitId};
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+
+/// What ends a wait, besides its timeout and its client leaving.
+#[derive(Debug)]
+pub enum Outcome {
+    /// A shard served it: the reply.
+    Reply(Vec<u8>),
+    /// A key is ready but serving needs another shard: run again here.
+    WakeHome,
+}
+
+/// One blocked command on its client's core.
+#[derive(Default)]
+pub struct WaitSlot {
+    outcome: RefCell<Option<Outcome>>,
+    /// CLIENT UNBLOCK asked for this (true: with an error).
+    unblock: Cell<Option<bool>>,
+    waker: RefCell<Option<Waker>>,
+}
+
+impl WaitSlot {
+    fn wake(&self) {
+        if let Some(w) = self.waker.borrow_mut().take() {
+            w.wake();
+        }
+    }
+
+    pub fn take_outcome(&self) -> Option<Outcome> {
+        self.outcome.borrow_mut().take()
+    }
+
+    pub fn unblock_requested(&self) -> Option<bool> {
+        self.unblock.get()
+    }
+
+    /// Resolves once an outcome is there.
+    pub fn delivered(&self) -> impl Future<Output = ()> + '_ {
+        std::future::poll_fn(move |cx| {
+            if self.outcome.borrow().is_some() {
+                Poll::Ready(())
+            } else {
+                *self.waker.borrow_mut() = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        })
+    }
+
+    /// Resolves once an outcome or an unblock request is there.
+    pub fn changed(&self) -> impl Future<Output = ()> + '_ {
+        std::future::poll_fn(move |cx| {
+            if self.outcome.borrow().is_some() || self.unblock.get().is_some() {
+                Poll::Ready(())
+            } else {
+                *self.waker.borrow_mut() = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        })
+    }
+}
+
+/// This core's blocked commands.
+#[derive(Default)]
+pub struct BlockedTable {
+    next: Cell<u64>,
+    /// seq → (client id, slot).
+    waits: RefCell<hashbrown::HashMap<u64, (u64, Rc<WaitSlot>)>>,
+}
+
+impl BlockedTable {
+    /// A new wait of `client`.
+    pub fn open(&self, client: u64) -> (u64, Rc<WaitSlot>) {
+        let seq = self.next.get() + 1;
+        self.next.set(seq);
+        let slot = Rc::new(WaitSlot::default());
+        self.waits.borrow_mut().insert(seq, (client, slot.clone()));
+        (seq, slot)
+    }
+
+    /// Forgets a wait: outcomes arriving later are sent back.
+    pub fn close(&self, seq: u64) {
+        self.waits.borrow_mut().remove(&seq);
+    }
+
+    /// How many clients are blocked (INFO `blocked_clients`).
+    pub fn count(&self) -> usize {
+        self.waits.borrow().len()
+    }
+
+    /// CLIENT UNBLOCK: true if `client` was blocked.
+    pub fn unblock(&self, client: u64, error: bool) -> bool {
+        let waits = self.waits.borrow();
+        match waits.values().find(|(c, _)| *c == client) {
+            Some((_, slot)) => {
+                if slot.unblock.get().is_none() {
+                    slot.unblock.set(Some(error));
+                    slot.wake();
+                }
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+impl Core {
+    /// This core's blocked commands.
+    pub fn blocked(&self) -> &BlockedTable {
+        &self.blocked
+    }
+
+    /// A shard's outcome for wait `seq` of this core (served by shard
+    /// `from`): the first one wakes the waiter; any other is sent back.
+    pub fn deliver(&self, from: usize, delivery: Delivery) {
+        let Delivery { id, served } = delivery;
+        let slot = self.blocked.waits.borrow_mut().remove(&id.seq);
+        let outcome = match served {
+            Served::Reply { reply, .. } if slot.is_some() => Outcome::Reply(reply),
+            Served::WakeHome if slot.is_some() => Outcome::WakeHome,
+            Served::Reply {
+                taken: Some(taken), ..
+            } => return self.put_back_on(from, taken),
+            _ => return,
+        };
+        if let Some((_, slot)) = slot {
+            *slot.outcome.borrow_mut() = Some(outcome);
+            slot.wake();
+        }
+    }
+
+    fn put_back_on(&self, shard: usize, taken: Taken) {
+        if shard == self.id() {
+            self.put_back(taken);
+        } else {
+            self.send_job(
+                shard,
+                Job {
+                    token: NO_TOKEN,
+                    db: 0,
+                    kind: JobKind::PutBack(taken),
+                },
+            );
+        }
+    }
+
+    /// Puts back what a pop took for a waiter that left (its next waiter,
+    /// if any, is then served from it).
+    pub fn put_back(&self, taken: Taken) {
+        let mut shard = self.shard().borrow_mut();
+        let now = crate::clock::unix_ms();
+        if !crate::cmd::list::blocking::put_back(&mut shard, &taken, now) {
+            log::warn!(
+                "shard {}: {} element(s) popped for a client that left could not go back: the key holds another type now",
+                self.id(),
+                taken.elements.len()
+            );
+        }
+    }
+
+    /// Removes wait `id` from shard `shard` without waiting for the answer.
+    pub fn forget_wait(&self, shard: usize, id: WaitId) {
+        if shard == self.id() {
+            self.shard().borrow_mut().blocking_mut().remove(id);
+        } else {
+            let op = crate::cmd::ops::ShardOp::CancelWait { id };
+            self.send_job(
+                shard,
+                Job {
+                    token: NO_TOKEN,
+                    db: 0,
+                    kind: JobKind::Op(op),
+                },
+            );
+        }
+    }
+
+    /// Tells the pump that a release may have freed a ready key.
+    pub fn blocking_released(&self) {
+        let mut shard = self.shard().borrow_mut();
+        if shard.blocking().has_ready() {
+            shard.blocking_mut().notify();
+        }
+    }
+
+    /// The pump: serves this shard's ready keys that no transaction holds
+    /// and carries every outcome to its waiter's core, forever.
+    pub async fn blocking_pump(self: Rc<Self>) {
+        loop {
+            Pump { core: &self }.await;
+            let deliveries = {
+                let mut shard = self.shard().borrow_mut();
+                let now = crate::clock::unix_ms();
+                shard.serve_ready(now, |db, key| self.key_locked(db, key, None));
+                shard.blocking_mut().take_deliveries()
+            };
+            if deliveries.is_empty() {
+                continue;
+            }
+            // A reply leaves only once the AOF covers the pop it reports.
+            self.journal_barrier(0).await;
+            for d in deliveries {
+                if d.id.home == self.id() {
+                    self.deliver(self.id(), d);
+                } else {
+                    self.send_job(
+                        d.id.home,
+                        Job {
+                            token: NO_TOKEN,
+                            db: 0,
+                            kind: JobKind::Deliver {
+                                from: self.id(),
+                                delivery: d,
+                            },
+                        },
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Resolves when the shard has been notified (a key became ready, a
+/// delivery waits, a release may have freed a ready key).
+struct Pump<'a> {
+    core: &'a Core,
+}
+
+impl Future for Pump<'_> {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let mut shard = self.core.shard().borrow_mut();
+        if shard.blocking_mut().take_notified() {
+            Poll::Ready(())
+        } else {
+            shard.blocking_mut().set_pump(cx.waker().clone());
+            Poll::Pending
+        }
+    }
+}

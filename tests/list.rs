@@ -1,6 +1,7 @@
 //! List commands through the real binary: a seeded differential run
-//! against redis-server over every list command ringkv has (replies byte
-//! for byte, errors included), RESP2 and RESP3, one and two shards, with
+//! against redis-server over every list command (replies byte for byte,
+//! errors included; the blocking ones with short timeouts, so that they
+//! answer at once or time out), RESP2 and RESP3, one and two shards, with
 //! small node fills so that lists span many nodes; then the lists' whole
 //! contents compared; an AOF replay of list writes.
 
@@ -41,6 +42,9 @@ fn random_command(rng: &mut StdRng) -> Vec<Vec<u8>> {
         "LPUSH", "RPUSH", "LPUSHX", "RPUSHX", "LPOP", "RPOP", "LLEN", "LRANGE", "LINDEX", "LSET",
         "LTRIM", "LREM", "LINSERT", "LPOS", "RPUSH", "LPUSH",
     ];
+    if rng.gen_bool(0.25) {
+        return multi_key_command(rng);
+    }
     let name = names[rng.gen_range(0..names.len())];
     let mut a: Vec<Vec<u8>> = vec![name.as_bytes().to_vec()];
     a.push(KEYS[rng.gen_range(0..KEYS.len())].as_bytes().to_vec());
@@ -92,6 +96,78 @@ fn random_command(rng: &mut StdRng) -> Vec<Vec<u8>> {
             }
         }
         _ => {}
+    }
+    a
+}
+
+fn key(rng: &mut StdRng) -> Vec<u8> {
+    KEYS[rng.gen_range(0..KEYS.len())].as_bytes().to_vec()
+}
+
+fn end(rng: &mut StdRng) -> Vec<u8> {
+    let choices = if rng.gen_bool(0.95) { 4 } else { 5 };
+    ["LEFT", "right", "RIGHT", "left", "up"][rng.gen_range(0..choices)]
+        .as_bytes()
+        .to_vec()
+}
+
+/// A timeout: mostly short (a blocking command on empty keys then waits
+/// 10 ms), sometimes one Redis refuses.
+fn timeout(rng: &mut StdRng) -> Vec<u8> {
+    ["0.01", "0.01", "0.01", "0.01", "-1", "x", "inf", "1e-5"][rng.gen_range(0..8)]
+        .as_bytes()
+        .to_vec()
+}
+
+/// LMOVE, RPOPLPUSH, LMPOP and the blocking commands over one to three of
+/// the keys (on one or both shards), with their options and bad ones.
+fn multi_key_command(rng: &mut StdRng) -> Vec<Vec<u8>> {
+    let names = [
+        "LMOVE", "RPOPLPUSH", "LMPOP", "BLPOP", "BRPOP", "BLMPOP", "BLMOVE", "BRPOPLPUSH",
+    ];
+    let name = names[rng.gen_range(0..names.len())];
+    let mut a: Vec<Vec<u8>> = vec![name.as_bytes().to_vec()];
+    let keys = |rng: &mut StdRng, n: usize| (0..n).map(|_| key(rng)).collect::<Vec<_>>();
+    let mpop_tail = |rng: &mut StdRng, a: &mut Vec<Vec<u8>>| {
+        let n = rng.gen_range(1..4);
+        let count = if rng.gen_bool(0.05) { 0 } else { n };
+        a.push(count.to_string().into_bytes());
+        a.extend(keys(rng, n));
+        if rng.gen_bool(0.97) {
+            a.push(end(rng));
+        }
+        match rng.gen_range(0..6) {
+            0 => a.extend([b"COUNT".to_vec(), rng.gen_range(1..6).to_string().into_bytes()]),
+            1 => a.extend([b"count".to_vec(), b"0".to_vec()]),
+            2 => a.push(b"COUNT".to_vec()),
+            _ => {}
+        }
+    };
+    match name {
+        "LMOVE" | "BLMOVE" => {
+            a.extend(keys(rng, 2));
+            a.push(end(rng));
+            a.push(end(rng));
+            if name == "BLMOVE" {
+                a.push(timeout(rng));
+            }
+        }
+        "RPOPLPUSH" | "BRPOPLPUSH" => {
+            a.extend(keys(rng, 2));
+            if name == "BRPOPLPUSH" {
+                a.push(timeout(rng));
+            }
+        }
+        "LMPOP" => mpop_tail(rng, &mut a),
+        "BLMPOP" => {
+            a.push(timeout(rng));
+            mpop_tail(rng, &mut a);
+        }
+        _ => {
+            let n = rng.gen_range(1..4);
+            a.extend(keys(rng, n));
+            a.push(timeout(rng));
+        }
     }
     a
 }

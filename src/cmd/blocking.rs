@@ -12,9 +12,12 @@ use crate::shard::blocking::ServeFn;
 pub struct BlockSpec {
     /// Checks the arguments in Redis's order and says how to block.
     pub parse: fn(&Args) -> Result<BlockReq, CmdError>,
-    /// The reply when the timeout passes (or inside MULTI, where nothing
-    /// blocks): BLPOP's null array, BLMOVE's null.
+    /// The reply when the timeout passes (Redis's null array for every
+    /// list command, BLMOVE's included).
     pub timed_out: fn(&mut ReplyWriter),
+    /// The reply inside MULTI, where nothing blocks, when nothing serves
+    /// it at once: BLPOP's null array, BLMOVE's null.
+    pub not_blocking: fn(&mut ReplyWriter),
     /// How the command runs when the keys it writes ([`BlockReq::writes`])
     /// live on another shard than those it waits on: as this non-blocking
     /// command's split (BLMOVE as LMOVE), through the coordinator.

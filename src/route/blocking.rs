@@ -83,7 +83,7 @@ pub async fn start(
     let may_wait = env.txid.is_none();
     match attempt(env, block, &args, &req, cmd_idx, may_wait).await {
         Attempt::Reply(reply) => out.extend_from_slice(&reply),
-        Attempt::NotServed => (block.timed_out)(&mut reply_writer(env, out)),
+        Attempt::NotServed => (block.not_blocking)(&mut reply_writer(env, out)),
         Attempt::Waiting(wait) => {
             let mut cmd = Queued::default();
             cmd.push(spec, &args);

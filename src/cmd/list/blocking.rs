@@ -17,18 +17,21 @@ use bytes::Bytes;
 pub static BLPOP: BlockSpec = BlockSpec {
     parse: |args| pop_req(args, End::Head),
     timed_out: |w| w.null_array(),
+    not_blocking: |w| w.null_array(),
     across: None,
 };
 
 pub static BRPOP: BlockSpec = BlockSpec {
     parse: |args| pop_req(args, End::Tail),
     timed_out: |w| w.null_array(),
+    not_blocking: |w| w.null_array(),
     across: None,
 };
 
 pub static BLMPOP: BlockSpec = BlockSpec {
     parse: blmpop_req,
     timed_out: |w| w.null_array(),
+    not_blocking: |w| w.null_array(),
     across: None,
 };
 
@@ -37,13 +40,15 @@ pub static BLMOVE: BlockSpec = BlockSpec {
         let (from, to) = (End::parse(args.get(3))?, End::parse(args.get(4))?);
         move_req(args, args.get(5), from, to, b"LMOVE")
     },
-    timed_out: |w| w.null(),
+    timed_out: |w| w.null_array(),
+    not_blocking: |w| w.null(),
     across: Some(super::moves::LMOVE_SPLIT),
 };
 
 pub static BRPOPLPUSH: BlockSpec = BlockSpec {
     parse: |args| move_req(args, args.get(3), End::Tail, End::Head, b"RPOPLPUSH"),
-    timed_out: |w| w.null(),
+    timed_out: |w| w.null_array(),
+    not_blocking: |w| w.null(),
     across: Some(super::moves::RPOPLPUSH_SPLIT),
 };
 
@@ -59,10 +64,11 @@ fn pop_req(args: &Args, end: End) -> Result<BlockReq, CmdError> {
     })
 }
 
-/// BLMPOP timeout numkeys key… LEFT|RIGHT [COUNT n].
+/// BLMPOP timeout numkeys key… LEFT|RIGHT [COUNT n]: as Redis, the
+/// options are checked before the timeout.
 fn blmpop_req(args: &Args) -> Result<BlockReq, CmdError> {
-    let timeout_ms = parse_timeout(args.get(1))?;
     let m = parse_mpop(args, 2)?;
+    let timeout_ms = parse_timeout(args.get(1))?;
     Ok(BlockReq {
         timeout_ms,
         keys: m.keys.collect(),

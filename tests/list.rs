@@ -284,7 +284,8 @@ fn long_lists_against_redis() {
     both(&mut a, &mut b, &cmd(&["EXISTS", "big"]));
 }
 
-/// List writes replay from the AOF after kill -9, on another thread count.
+/// List writes, moves and served blocking commands replay from the AOF
+/// after kill -9, on another thread count.
 #[test]
 fn aof_replays_list_writes() {
     let dir = TempDir::new("list-aof-writes");
@@ -301,13 +302,53 @@ fn aof_replays_list_writes() {
         &["LREM", "{q}2", "0", "x"],
         &["RPUSH", "t", "1", "2", "3", "4"],
         &["LTRIM", "t", "1", "2"],
+        &["RPUSH", "m", "m1", "m2", "m3", "m4", "m5"],
+        &["LMOVE", "m", "{m}d", "LEFT", "RIGHT"],
+        &["LMOVE", "m", "t", "RIGHT", "LEFT"],
+        &["RPOPLPUSH", "m", "{q}2"],
+        &["LMPOP", "2", "nokey", "m", "LEFT", "COUNT", "1"],
     ];
     for argv in cmds {
         let r = c.cmd(argv);
         assert!(!r.starts_with(b"-"), "{argv:?}: {}", show(&r));
     }
+    // Blocked clients served by pushes: journaled as the pops and moves
+    // they made.
+    let mut waiters: Vec<RawConn> = Vec::new();
+    for argv in [
+        &["BLPOP", "w", "0"][..],
+        &["BLMOVE", "w2", "{w2}d", "LEFT", "LEFT", "0"],
+        &["BRPOPLPUSH", "w3", "t", "0"],
+        &["BLMPOP", "0", "1", "w4", "RIGHT", "COUNT", "2"],
+    ] {
+        let mut w = server.raw();
+        w.send(&common::resp(argv));
+        waiters.push(w);
+    }
+    let blocked = |c: &mut RawConn| {
+        let info = c.cmd(&["INFO", "clients"]);
+        String::from_utf8_lossy(&info).contains("blocked_clients:4")
+    };
+    let start = std::time::Instant::now();
+    while !blocked(&mut c) {
+        assert!(start.elapsed() < std::time::Duration::from_secs(5));
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    for key in ["w", "w2", "w3", "w4"] {
+        c.cmd(&["RPUSH", key, "x", "y", "z"]);
+    }
+    let replies: Vec<String> = waiters.iter_mut().map(|w| show(&w.reply())).collect();
+    assert_eq!(
+        replies,
+        [
+            show(b"*2\r\n$1\r\nw\r\n$1\r\nx\r\n"),
+            show(b"$1\r\nx\r\n"),
+            show(b"$1\r\nz\r\n"),
+            show(b"*2\r\n$2\r\nw4\r\n*2\r\n$1\r\nz\r\n$1\r\ny\r\n"),
+        ]
+    );
     let state = |c: &mut RawConn| -> Vec<Vec<u8>> {
-        ["q", "{q}2", "t"]
+        ["q", "{q}2", "t", "m", "{m}d", "w", "w2", "{w2}d", "w3", "w4"]
             .iter()
             .map(|k| c.cmd(&["LRANGE", k, "0", "-1"]))
             .collect()

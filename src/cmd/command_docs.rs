@@ -122,6 +122,10 @@ pub fn key_flags(spec: &CommandSpec) -> &'static [&'static str] {
     if !spec.is_write() {
         return &["RO", "access"];
     }
+    if let super::Exec::Blocking(_) = spec.exec {
+        // Every blocking command pops what it waits for.
+        return &["RW", "access", "delete"];
+    }
     spec.split()
         .and_then(|split| split.key_flags())
         .unwrap_or(&["RW", "access", "update"])

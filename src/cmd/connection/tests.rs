@@ -217,7 +217,7 @@ fn client_subcommands() {
     assert_eq!(h.run(&["client", "getname"]), "_\r\n");
     let help = h.run(&["client", "help"]);
     assert!(help.starts_with(
-        "*23\r\n+CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:\r\n+GETNAME\r\n"
+        "*25\r\n+CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:\r\n+GETNAME\r\n"
     ));
     assert!(help.ends_with("+HELP\r\n+    Prints this help.\r\n"));
 }

@@ -66,9 +66,6 @@ pub enum ShardOp {
         waiter: crate::shard::blocking::Waiter,
         register: bool,
     },
-    /// Removes a wait from this shard's queues: Int(1), or Int(0) when it
-    /// is no longer queued (served: its delivery is on its way).
-    CancelWait { id: crate::shard::blocking::WaitId },
 }
 
 #[derive(Debug)]
@@ -178,7 +175,6 @@ pub fn apply(shard: &mut Shard, db: usize, now_ms: u64, op: ShardOp) -> OpResult
         ShardOp::TryServe { waiter, register } => {
             OpResult::Served(shard.try_serve(waiter, now_ms, register))
         }
-        ShardOp::CancelWait { id } => OpResult::Int(shard.blocking_mut().remove(id) as i64),
         ShardOp::Memory => OpResult::Memory(super::memory::shard_memory(shard)),
         ShardOp::Purge => {
             super::memory::allocator::purge();

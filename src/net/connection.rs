@@ -309,19 +309,18 @@ impl Input {
             }
             let len = self.buf.len();
             self.buf.resize(len + MIN_READ, 0);
-            let read = futures_lite::future::poll_once(stream.read(&mut self.buf[len..])).await;
-            match read {
-                Some(Ok(0)) | Some(Err(_)) => {
+            // Readable: the read completes (with bytes, or 0 at the end).
+            match stream.read(&mut self.buf[len..]).await {
+                Ok(0) | Err(_) => {
                     self.buf.truncate(len);
                     self.eof = true;
                     return;
                 }
-                Some(Ok(n)) => {
+                Ok(n) => {
                     self.buf.truncate(len + n);
                     self.note_read(core, client, n);
                     self.buffered = true;
                 }
-                None => self.buf.truncate(len),
             }
             if self.unparsed() > core.query_buffer_limit() {
                 log::warn!(

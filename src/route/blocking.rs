@@ -25,7 +25,7 @@ use crate::cmd::ops::{OpResult, ShardOp};
 use crate::cmd::split::Split;
 use crate::cmd::{CmdError, CommandSpec};
 use crate::protocol::{Args, ReplyWriter};
-use crate::runtime::blocked::{Outcome, WaitSlot};
+use crate::runtime::blocked::{Candidate, Outcome, WaitSlot};
 use crate::runtime::core::Core;
 use crate::runtime::locks::lock_id;
 use crate::runtime::mesh::JobKind;
@@ -326,11 +326,13 @@ pub async fn park(
                 leave(core, &parked.wait);
                 break None;
             }
-            Event::Changed => match parked.wait.slot.take_outcome() {
-                Some(o) => Some(o),
-                None => cancel(core, &parked.wait).await,
-            },
-            Event::TimedOut => cancel(core, &parked.wait).await,
+            // Served by its one shard: nothing else can come.
+            Event::Changed if parked.wait.shards.len() == 1 && parked.wait.slot.has_candidates() => {
+                core.blocked().close(parked.wait.id.seq);
+                choose(core, parked.wait.slot.take_candidates())
+            }
+            // Served by a shard of several, unblocked, or timed out.
+            Event::Changed | Event::TimedOut => settle(core, &parked.wait).await,
         };
         match outcome {
             Some(Outcome::Reply(reply)) => break Some(reply),
@@ -360,19 +362,22 @@ fn ended(client: &RefCell<ClientState>, parked: &Parked) -> Vec<u8> {
     out
 }
 
-/// Removes the waiter from every shard. A shard that no longer had it has
-/// served it: its delivery is on its way and is the outcome.
-async fn cancel(core: &Rc<Core>, wait: &Registered) -> Option<Outcome> {
+/// Ends a wait on several shards, or one that timed out or was unblocked:
+/// removes the waiter from every shard; each shard that no longer had it
+/// has served it and its outcome is on its way. Once all are in, the
+/// outcome whose key became ready first is the waiter's (Redis serves keys
+/// in the order they became ready), the others go back; None when no
+/// shard had served it.
+async fn settle(core: &Rc<Core>, wait: &Registered) -> Option<Outcome> {
     let mut answers = Vec::new();
     let mut gone = 0;
     for &s in &wait.shards {
         if s == core.id() {
-            if !core.shard().borrow_mut().blocking_mut().remove(wait.id) {
+            if !core.cancel_wait(wait.id) {
                 gone += 1;
             }
         } else {
-            let op = ShardOp::CancelWait { id: wait.id };
-            answers.push(core.call(s, 0, JobKind::Op(op)));
+            answers.push(core.call(s, 0, JobKind::CancelWait(wait.id)));
         }
     }
     for a in answers {
@@ -380,18 +385,28 @@ async fn cancel(core: &Rc<Core>, wait: &Registered) -> Option<Outcome> {
             gone += 1;
         }
     }
-    if let Some(o) = wait.slot.take_outcome() {
-        return Some(o);
-    }
-    if gone == 0 {
-        core.blocked().close(wait.id.seq);
-        return None;
-    }
-    wait.slot.delivered().await;
-    wait.slot.take_outcome()
+    wait.slot.delivered(gone).await;
+    core.blocked().close(wait.id.seq);
+    choose(core, wait.slot.take_candidates())
 }
 
-/// The client left: forget the wait everywhere, without waiting.
+/// The outcome whose key became ready first; the others go back.
+fn choose(core: &Core, mut candidates: Vec<Candidate>) -> Option<Outcome> {
+    // A shard that was asked to cancel and could not serve it says so.
+    candidates.retain(|c| !matches!(c.served, Served::NotReady));
+    candidates.sort_by_key(|c| c.ready_at);
+    let mut candidates = candidates.into_iter();
+    let first = candidates.next()?;
+    candidates.for_each(|c| core.send_back(c));
+    match first.served {
+        Served::Reply { reply, .. } => Some(Outcome::Reply(reply)),
+        Served::WakeHome => Some(Outcome::WakeHome),
+        Served::NotReady => None,
+    }
+}
+
+/// Forgets the wait here and on every shard, without waiting (the client
+/// left, or one shard served it).
 fn leave(core: &Core, wait: &Registered) {
     core.blocked().close(wait.id.seq);
     for &s in &wait.shards {

@@ -139,8 +139,30 @@ pub async fn flush(env: &Env<'_>, seg: &mut Segment, out: &mut Vec<u8>) {
                 out.extend_from_slice(&data);
             }
         }
-        None if (seg.readonly && !seg.split) || env.txid.is_some() => {
+        None if seg.readonly && !seg.split => {
             run_parallel(env, items, db, resp3, env.txid, out).await
+        }
+        None if env.txid.is_some() => {
+            // Inside a transaction (its keys held): each run of commands
+            // for one shard after the other, in queue order, so that keys
+            // become ready in that order (blocked clients are served in
+            // it, shard/blocking.rs); a split command's parts run together.
+            let list = &seg.items[..];
+            let mut start = 0;
+            while start < list.len() {
+                let mut end = start + 1;
+                while end < list.len()
+                    && (list[end].shard == list[end - 1].shard || list[end].idx == list[end - 1].idx)
+                {
+                    end += 1;
+                }
+                let run = Items {
+                    list: &list[start..end],
+                    ..items
+                };
+                run_parallel(env, run, db, resp3, env.txid, out).await;
+                start = end;
+            }
         }
         None if debug_reorder() => {
             // Test-only broken build: per-shard parts one after another, last

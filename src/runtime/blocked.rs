@@ -30,10 +30,21 @@ pub enum Outcome {
     WakeHome,
 }
 
-/// One blocked command on its client's core.
+/// A shard's outcome for a wait, as it arrived.
+#[derive(Debug)]
+pub struct Candidate {
+    /// The shard that served it.
+    pub from: usize,
+    pub served: Served,
+    pub ready_at: u64,
+}
+
+/// One blocked command on its client's core: the outcomes shards sent
+/// (several when keys on several shards became ready at once; the
+/// waiter keeps the one that became ready first).
 #[derive(Default)]
 pub struct WaitSlot {
-    outcome: RefCell<Option<Outcome>>,
+    candidates: RefCell<Vec<Candidate>>,
     /// CLIENT UNBLOCK asked for this (true: with an error).
     unblock: Cell<Option<bool>>,
     waker: RefCell<Option<Waker>>,
@@ -46,18 +57,22 @@ impl WaitSlot {
         }
     }
 
-    pub fn take_outcome(&self) -> Option<Outcome> {
-        self.outcome.borrow_mut().take()
+    pub fn has_candidates(&self) -> bool {
+        !self.candidates.borrow().is_empty()
+    }
+
+    pub fn take_candidates(&self) -> Vec<Candidate> {
+        std::mem::take(&mut *self.candidates.borrow_mut())
     }
 
     pub fn unblock_requested(&self) -> Option<bool> {
         self.unblock.get()
     }
 
-    /// Resolves once an outcome is there.
-    pub fn delivered(&self) -> impl Future<Output = ()> + '_ {
+    /// Resolves once `n` outcomes have arrived.
+    pub fn delivered(&self, n: usize) -> impl Future<Output = ()> + '_ {
         std::future::poll_fn(move |cx| {
-            if self.outcome.borrow().is_some() {
+            if self.candidates.borrow().len() >= n {
                 Poll::Ready(())
             } else {
                 *self.waker.borrow_mut() = Some(cx.waker().clone());
@@ -69,7 +84,7 @@ impl WaitSlot {
     /// Resolves once an outcome or an unblock request is there.
     pub fn changed(&self) -> impl Future<Output = ()> + '_ {
         std::future::poll_fn(move |cx| {
-            if self.outcome.borrow().is_some() || self.unblock.get().is_some() {
+            if self.has_candidates() || self.unblock.get().is_some() {
                 Poll::Ready(())
             } else {
                 *self.waker.borrow_mut() = Some(cx.waker().clone());
@@ -85,6 +100,9 @@ pub struct BlockedTable {
     next: Cell<u64>,
     /// seq → (client id, slot).
     waits: RefCell<hashbrown::HashMap<u64, (u64, Rc<WaitSlot>)>>,
+    /// Elements to put back into keys a transaction holds: they go back
+    /// at its release (a transaction never sees a key change under it).
+    held_back: RefCell<Vec<Taken>>,
 }
 
 impl BlockedTable {
@@ -97,7 +115,8 @@ impl BlockedTable {
         (seq, slot)
     }
 
-    /// Forgets a wait: outcomes arriving later are sent back.
+    /// Forgets a wait: outcomes arriving later are sent back (those that
+    /// arrived are the caller's).
     pub fn close(&self, seq: u64) {
         self.waits.borrow_mut().remove(&seq);
     }
@@ -130,21 +149,38 @@ impl Core {
     }
 
     /// A shard's outcome for wait `seq` of this core (served by shard
-    /// `from`): the first one wakes the waiter; any other is sent back.
+    /// `from`): it goes to the waiter, or back when the wait is over.
     pub fn deliver(&self, from: usize, delivery: Delivery) {
-        let Delivery { id, served } = delivery;
-        let slot = self.blocked.waits.borrow_mut().remove(&id.seq);
-        let outcome = match served {
-            Served::Reply { reply, .. } if slot.is_some() => Outcome::Reply(reply),
-            Served::WakeHome if slot.is_some() => Outcome::WakeHome,
-            Served::Reply {
-                taken: Some(taken), ..
-            } => return self.put_back_on(from, taken),
-            _ => return,
-        };
-        if let Some((_, slot)) = slot {
-            *slot.outcome.borrow_mut() = Some(outcome);
-            slot.wake();
+        let Delivery {
+            id,
+            served,
+            ready_at,
+        } = delivery;
+        let slot = self.blocked.waits.borrow().get(&id.seq).map(|(_, s)| s.clone());
+        match slot {
+            Some(slot) => {
+                slot.candidates.borrow_mut().push(Candidate {
+                    from,
+                    served,
+                    ready_at,
+                });
+                slot.wake();
+            }
+            None => self.send_back(Candidate {
+                from,
+                served,
+                ready_at,
+            }),
+        }
+    }
+
+    /// An outcome the waiter does not take: what its pop took goes back.
+    pub fn send_back(&self, c: Candidate) {
+        if let Served::Reply {
+            taken: Some(taken), ..
+        } = c.served
+        {
+            self.put_back_on(c.from, taken);
         }
     }
 
@@ -164,9 +200,15 @@ impl Core {
     }
 
     /// Puts back what a pop took for a waiter that left (its next waiter,
-    /// if any, is then served from it).
+    /// if any, is then served from it), once no transaction holds the key.
     pub fn put_back(&self, taken: Taken) {
         let mut shard = self.shard().borrow_mut();
+        // As any write: not under a transaction's lock, nor into a value a
+        // snapshot still encodes (snapshot_released comes here again).
+        if self.key_locked(taken.db, &taken.key, None) || !shard.snapshot_admits(taken.db, &taken.key) {
+            self.blocked.held_back.borrow_mut().push(taken);
+            return;
+        }
         let now = crate::clock::unix_ms();
         if !crate::cmd::list::blocking::put_back(&mut shard, &taken, now) {
             log::warn!(
@@ -177,25 +219,39 @@ impl Core {
         }
     }
 
-    /// Removes wait `id` from shard `shard` without waiting for the answer.
+    /// Cancels wait `id` on this shard (`Shard::cancel_wait`): true when it
+    /// was removed, false when its delivery is or will be on its way.
+    pub fn cancel_wait(&self, id: WaitId) -> bool {
+        let now = crate::clock::unix_ms();
+        self.shard()
+            .borrow_mut()
+            .cancel_wait(id, now, |db, key| self.key_locked(db, key, None))
+    }
+
+    /// Cancels wait `id` on shard `shard` without waiting for the answer.
     pub fn forget_wait(&self, shard: usize, id: WaitId) {
         if shard == self.id() {
-            self.shard().borrow_mut().blocking_mut().remove(id);
+            self.cancel_wait(id);
         } else {
-            let op = crate::cmd::ops::ShardOp::CancelWait { id };
             self.send_job(
                 shard,
                 Job {
                     token: NO_TOKEN,
                     db: 0,
-                    kind: JobKind::Op(op),
+                    kind: JobKind::CancelWait(id),
                 },
             );
         }
     }
 
-    /// Tells the pump that a release may have freed a ready key.
+    /// After a release (or a snapshot letting a value go): puts back what
+    /// waited for its key, and tells the
+    /// pump that a ready key may be free.
     pub fn blocking_released(&self) {
+        let held = std::mem::take(&mut *self.blocked.held_back.borrow_mut());
+        for taken in held {
+            self.put_back(taken);
+        }
         let mut shard = self.shard().borrow_mut();
         if shard.blocking().has_ready() {
             shard.blocking_mut().notify();

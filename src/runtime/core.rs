@@ -401,6 +401,9 @@ impl Core {
                 self.put_back(taken);
                 JobOutput::Done
             }
+            JobKind::CancelWait(id) => {
+                JobOutput::Op(crate::cmd::ops::OpResult::Int(self.cancel_wait(id) as i64))
+            }
             JobKind::Unblock { client, error } => JobOutput::Op(crate::cmd::ops::OpResult::Int(
                 self.blocked.unblock(client, error) as i64,
             )),

@@ -170,6 +170,9 @@ pub enum JobKind {
     },
     /// Put back what a pop took for a waiter that had left (one-way).
     PutBack(crate::shard::blocking::Taken),
+    /// Cancel a wait on this shard (`Shard::cancel_wait`): Op(Int(1)) when
+    /// removed, Op(Int(0)) when a delivery is (or will be) on its way.
+    CancelWait(crate::shard::blocking::WaitId),
     /// CLIENT UNBLOCK for a client of this core: Op(Int(1)) if it was blocked.
     Unblock { client: u64, error: bool },
 }

@@ -102,6 +102,18 @@ pub struct Waiter {
 pub struct Delivery {
     pub id: WaitId,
     pub served: Served,
+    /// When the key that served it became ready ([`ready_stamp`]): a waiter
+    /// served by several shards at once keeps the earliest, as Redis serves
+    /// keys in the order they became ready.
+    pub ready_at: u64,
+}
+
+/// A process-wide order of signals: a key signalled after another (the
+/// later command of one EXEC on another shard, say) gets a greater stamp.
+/// Taken only when someone waits on the key.
+fn ready_stamp() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 /// (db, key) → its waiters, first come first.
@@ -110,9 +122,14 @@ type Queues = HashMap<(usize, Box<[u8]>), VecDeque<Arc<Waiter>>>;
 #[derive(Default)]
 pub struct Blocking {
     queues: Queues,
-    /// Keys signalled and not yet served, in signal order, each once.
-    ready: Vec<(usize, Bytes)>,
+    /// Keys signalled and not yet served, in signal order, each once, with
+    /// their [`ready_stamp`].
+    ready: Vec<(usize, Bytes, u64)>,
     deliveries: Vec<Delivery>,
+    /// Waits their core asked to cancel while a key they wait on was ready
+    /// but held by a transaction: served when it is released, or told
+    /// they were not ([`Served::NotReady`]).
+    cancelling: Vec<WaitId>,
     /// Set when the pump has work (a key became ready, a delivery waits,
     /// a release may have freed a ready key); cleared as it starts.
     notified: bool,
@@ -142,10 +159,11 @@ impl Blocking {
         {
             return;
         }
-        if self.ready.iter().any(|(d, k)| *d == db && k == key) {
+        if self.ready.iter().any(|(d, k, _)| *d == db && k == key) {
             return;
         }
-        self.ready.push((db, Bytes::copy_from_slice(key)));
+        self.ready
+            .push((db, Bytes::copy_from_slice(key), ready_stamp()));
         self.wake();
     }
 
@@ -175,6 +193,15 @@ impl Blocking {
                 .or_default()
                 .push_back(w.clone());
         }
+    }
+
+    /// Whether `id` waits on a key that is ready (held by a transaction).
+    fn waits_on_ready(&self, id: WaitId) -> bool {
+        self.ready.iter().any(|(db, key, _)| {
+            self.queues
+                .get(&super::watch::DbKeyRef(*db, key))
+                .is_some_and(|q| q.iter().any(|w| w.id == id))
+        })
     }
 
     /// Removes a wait from every queue of this shard; true if it was queued.
@@ -282,20 +309,67 @@ impl Shard {
         let mut deferred = Vec::new();
         while !self.blocking.ready.is_empty() {
             let ready = std::mem::take(&mut self.blocking.ready);
-            for (db, key) in ready {
+            for (db, key, stamp) in ready {
                 // A transaction holds it, or a snapshot still encodes it
                 // (a write waits for that, durability.rs).
                 if is_locked(db, &key) || !self.snapshot_admits(db, &key) {
-                    deferred.push((db, key));
+                    deferred.push((db, key, stamp));
                     continue;
                 }
-                self.serve_key(db, &key, now_ms);
+                self.serve_key(db, &key, stamp, now_ms);
             }
         }
         self.blocking.ready = deferred;
     }
 
-    fn serve_key(&mut self, db: usize, key: &Bytes, now_ms: u64) {
+    /// Cancels wait `id` here: true when it was removed; false when it was
+    /// served (its delivery is on its way) or waits on a ready key that a
+    /// transaction still holds (it is served, or told it was not, after
+    /// the release: its delivery will come). Serve what is ready first.
+    pub fn cancel_wait(&mut self, id: WaitId, now_ms: u64, is_locked: impl Fn(usize, &[u8]) -> bool) -> bool {
+        self.serve_ready(now_ms, is_locked);
+        if self.blocking.waits_on_ready(id) {
+            self.blocking.cancelling.push(id);
+            return false;
+        }
+        self.blocking.remove(id)
+    }
+
+    fn serve_key(&mut self, db: usize, key: &Bytes, ready_at: u64, now_ms: u64) {
+        self.serve_waiters(db, key, ready_at, now_ms);
+        if self.blocking.cancelling.is_empty() {
+            return;
+        }
+        // Cancelled waits this key did not serve: they are told so.
+        let left: Vec<WaitId> = match self.blocking.queues.get(&super::watch::DbKeyRef(db, key)) {
+            Some(q) => q
+                .iter()
+                .map(|w| w.id)
+                .filter(|id| self.blocking.cancelling.contains(id))
+                .collect(),
+            None => Vec::new(),
+        };
+        for id in left {
+            self.blocking.remove(id);
+            self.blocking.deliveries.push(Delivery {
+                id,
+                served: Served::NotReady,
+                ready_at,
+            });
+            self.blocking.wake();
+        }
+        let queued = |b: &Blocking, id: &WaitId| b.queues.values().any(|q| q.iter().any(|w| w.id == *id));
+        let still: Vec<WaitId> = self
+            .blocking
+            .cancelling
+            .iter()
+            .copied()
+            .filter(|id| queued(&self.blocking, id))
+            .collect();
+        self.blocking.cancelling = still;
+    }
+
+    fn serve_waiters(&mut self, db: usize, key: &Bytes, ready_at: u64, now_ms: u64) {
         loop {
             let front = match self.blocking.queues.get(&super::watch::DbKeyRef(db, key)) {
                 Some(q) => q.front().cloned(),
@@ -314,7 +388,11 @@ impl Shard {
                 Served::NotReady => return,
                 served => {
                     self.blocking.remove(w.id);
-                    self.blocking.deliveries.push(Delivery { id: w.id, served });
+                    self.blocking.deliveries.push(Delivery {
+                        id: w.id,
+                        served,
+                        ready_at,
+                    });
                     self.blocking.wake();
                 }
             }
@@ -346,7 +424,7 @@ mod tests {
         b.signal(0, b"a");
         b.signal(0, b"b");
         b.signal(1, b"a");
-        let ready: Vec<_> = b.ready.iter().map(|(_, k)| k.clone()).collect();
+        let ready: Vec<_> = b.ready.iter().map(|(_, k, _)| k.clone()).collect();
         assert_eq!(ready, vec![Bytes::from_static(b"b"), Bytes::from_static(b"a")]);
         assert_eq!(b.waits(), 1);
         assert!(b.remove(WaitId { home: 0, seq: 1 }));

@@ -123,7 +123,14 @@ fn timeout(rng: &mut StdRng) -> Vec<u8> {
 /// the keys (on one or both shards), with their options and bad ones.
 fn multi_key_command(rng: &mut StdRng) -> Vec<Vec<u8>> {
     let names = [
-        "LMOVE", "RPOPLPUSH", "LMPOP", "BLPOP", "BRPOP", "BLMPOP", "BLMOVE", "BRPOPLPUSH",
+        "LMOVE",
+        "RPOPLPUSH",
+        "LMPOP",
+        "BLPOP",
+        "BRPOP",
+        "BLMPOP",
+        "BLMOVE",
+        "BRPOPLPUSH",
     ];
     let name = names[rng.gen_range(0..names.len())];
     let mut a: Vec<Vec<u8>> = vec![name.as_bytes().to_vec()];
@@ -137,7 +144,10 @@ fn multi_key_command(rng: &mut StdRng) -> Vec<Vec<u8>> {
             a.push(end(rng));
         }
         match rng.gen_range(0..6) {
-            0 => a.extend([b"COUNT".to_vec(), rng.gen_range(1..6).to_string().into_bytes()]),
+            0 => a.extend([
+                b"COUNT".to_vec(),
+                rng.gen_range(1..6).to_string().into_bytes(),
+            ]),
             1 => a.extend([b"count".to_vec(), b"0".to_vec()]),
             2 => a.push(b"COUNT".to_vec()),
             _ => {}
@@ -348,10 +358,12 @@ fn aof_replays_list_writes() {
         ]
     );
     let state = |c: &mut RawConn| -> Vec<Vec<u8>> {
-        ["q", "{q}2", "t", "m", "{m}d", "w", "w2", "{w2}d", "w3", "w4"]
-            .iter()
-            .map(|k| c.cmd(&["LRANGE", k, "0", "-1"]))
-            .collect()
+        [
+            "q", "{q}2", "t", "m", "{m}d", "w", "w2", "{w2}d", "w3", "w4",
+        ]
+        .iter()
+        .map(|k| c.cmd(&["LRANGE", k, "0", "-1"]))
+        .collect()
     };
     let want = state(&mut c);
     assert_eq!(

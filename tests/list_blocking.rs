@@ -6,7 +6,8 @@
 //! other connections in the order the clients blocked, waits over keys on
 //! different shards, which waiter a pipeline or an EXEC serves, timeouts and
 //! their parse errors, CLIENT UNBLOCK, clients that disconnect while blocked,
-//! keys recreated with another type. Then a bounded stress run of producers,
+//! keys recreated with another type, shutdown while clients are blocked.
+//! Then a bounded stress run of producers,
 //! consumers and BLMOVE chains over all shards: every element arrives exactly
 //! once, in push order where one consumer owns a key, and no blocked client is
 //! left behind.
@@ -70,6 +71,36 @@ fn exec_readiness_order_across_shards() {
     assert_ne!(table.shard_of(b"a"), table.shard_of(b"b"));
     let server = TestServer::builder().threads(4).start();
     exec_serves_in_signal_order(&server, "a", "b");
+}
+
+/// SIGTERM while clients are blocked (on one shard, on several, in a
+/// BLMOVE across shards): the server exits 0 promptly and each blocked
+/// client sees its connection closed, as Redis closes them at shutdown.
+#[test]
+fn shutdown_while_blocked() {
+    if common::target_is_redis() {
+        return; // The harness stops redis-server by SIGKILL; nothing to compare.
+    }
+    let mut server = TestServer::builder().threads(4).start();
+    let mut ctl = server.raw();
+    let mut waiters: Vec<RawConn> = Vec::new();
+    for (i, argv) in [
+        &["BLPOP", "a", "0"][..],
+        &["BLPOP", "a", "b", "c", "d", "0"],
+        &["BLMOVE", "c", "d", "LEFT", "RIGHT", "0"],
+        &["BLMPOP", "0", "2", "b", "d", "LEFT"],
+    ]
+    .iter()
+    .enumerate()
+    {
+        waiters.push(waiter(&server, &mut ctl, argv, i + 1));
+    }
+    server.signal(libc::SIGTERM);
+    let status = server.wait_exit(Duration::from_secs(10)).expect("exits");
+    assert_eq!(status.code(), Some(0), "{}", server.log());
+    for mut w in waiters {
+        w.expect_closed();
+    }
 }
 
 /// Producers push unique elements over eight queues on four shards while

@@ -47,7 +47,7 @@ pub fn parse_timeout(arg: &[u8]) -> Result<Option<u64>, CmdError> {
     const NEGATIVE: CmdError = CmdError::Static("ERR timeout is negative");
     let x = super::string::long_double::parse(arg).ok_or(NOT_FLOAT)?;
     let ms = (super::string::long_double::to_f64(x) * 1000.0).ceil();
-    if !ms.is_finite() || ms >= 9.223_372_036_854_775e18 || ms < 0.0 {
+    if !(0.0..9.223_372_036_854_775e18).contains(&ms) {
         return Err(NEGATIVE);
     }
     Ok(match ms as u64 {

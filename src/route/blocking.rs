@@ -9,10 +9,13 @@
 //! attempt that finds nothing answers as timed out.
 //!
 //! Then the connection parks ([`park`]): the shards serve the waiter in
-//! place and deliver its reply (runtime/blocked.rs). A timeout or CLIENT
-//! UNBLOCK first removes the waiter from every shard; a shard that had
-//! already served it has a delivery on its way, which is then the reply.
-//! A client that disconnects leaves at once; a late delivery's elements go
+//! place and deliver its reply (runtime/blocked.rs). A wait on one shard
+//! takes its delivery. A wait on several shards, once one served it, and
+//! any wait that times out or is unblocked, first cancels the waiter on
+//! every shard: a shard that had already served it (or holds a ready key
+//! for it under a transaction) sends its outcome; of those, the one whose
+//! key became ready first is the reply, the others' elements go back. A
+//! client that disconnects leaves at once; a late delivery's elements go
 //! back to their list. A serve that needs another shard (BLMOVE to a key
 //! elsewhere) wakes the client's core, which attempts again.
 
@@ -78,7 +81,9 @@ pub async fn start(
             return None;
         }
     };
-    let deadline = req.timeout_ms.map(|ms| Instant::now() + Duration::from_millis(ms));
+    let deadline = req
+        .timeout_ms
+        .map(|ms| Instant::now() + Duration::from_millis(ms));
     // Inside EXEC (the keys held by it) nothing blocks.
     let may_wait = env.txid.is_none();
     match attempt(env, block, &args, &req, cmd_idx, may_wait).await {
@@ -130,7 +135,12 @@ async fn attempt(
         }
     }
     let across = match block.across {
-        Some(split) if req.writes.iter().any(|&i| !shards.contains(&slots.shard_of(args.get(i)))) => {
+        Some(split)
+            if req
+                .writes
+                .iter()
+                .any(|&i| !shards.contains(&slots.shard_of(args.get(i)))) =>
+        {
             Some(split)
         }
         _ => None,
@@ -154,10 +164,20 @@ async fn attempt(
         db,
         keys,
         serve: req.serve,
-        words: req.words.iter().map(|w| Bytes::copy_from_slice(w)).collect(),
+        words: req
+            .words
+            .iter()
+            .map(|w| Bytes::copy_from_slice(w))
+            .collect(),
         resp3,
     };
-    let id = wait.as_ref().map_or(WaitId { home: core.id(), seq: 0 }, |w| w.0);
+    let id = wait.as_ref().map_or(
+        WaitId {
+            home: core.id(),
+            seq: 0,
+        },
+        |w| w.0,
+    );
     let steps = Steps {
         waited: &waited,
         shards: &shards,
@@ -169,8 +189,7 @@ async fn attempt(
     };
     let (served, _) = if env.txid.is_some() {
         steps.run(env).await
-    } else if let (Some(ids), None) = (LockPlan::keys(locks.clone()).only_on(core.id()), across)
-    {
+    } else if let (Some(ids), None) = (LockPlan::keys(locks.clone()).only_on(core.id()), across) {
         // Every key on this shard: once none is held, the whole attempt
         // runs without yielding.
         core_wait_free(core, &ids).await;
@@ -304,7 +323,9 @@ pub async fn park(
             let deadline = parked.deadline;
             let mut timer = std::pin::pin!(async move {
                 match deadline {
-                    Some(d) => glommio::timer::sleep(d.saturating_duration_since(Instant::now())).await,
+                    Some(d) => {
+                        glommio::timer::sleep(d.saturating_duration_since(Instant::now())).await
+                    }
                     None => std::future::pending::<()>().await,
                 }
             });
@@ -327,7 +348,9 @@ pub async fn park(
                 break None;
             }
             // Served by its one shard: nothing else can come.
-            Event::Changed if parked.wait.shards.len() == 1 && parked.wait.slot.has_candidates() => {
+            Event::Changed
+                if parked.wait.shards.len() == 1 && parked.wait.slot.has_candidates() =>
+            {
                 core.blocked().close(parked.wait.id.seq);
                 choose(core, parked.wait.slot.take_candidates())
             }

@@ -238,13 +238,19 @@ pub async fn run(env: &Env<'_>, g: Global, cmd_idx: usize, out: &mut Vec<u8>) {
 /// CLIENT UNBLOCK on the core of client `id` (ids encode their core,
 /// net/connection.rs): 1 if it was blocked.
 async fn unblock(core: &std::rc::Rc<crate::runtime::core::Core>, id: u64, error: bool) -> i64 {
-    let Some(home) = id.checked_sub(1).map(|n| (n % core.cores() as u64) as usize) else {
+    let Some(home) = id
+        .checked_sub(1)
+        .map(|n| (n % core.cores() as u64) as usize)
+    else {
         return 0;
     };
     if home == core.id() {
         return core.blocked().unblock(id, error) as i64;
     }
-    match core.call(home, 0, JobKind::Unblock { client: id, error }).await {
+    match core
+        .call(home, 0, JobKind::Unblock { client: id, error })
+        .await
+    {
         JobOutput::Op(OpResult::Int(n)) => n,
         _ => 0,
     }

@@ -152,7 +152,8 @@ pub async fn flush(env: &Env<'_>, seg: &mut Segment, out: &mut Vec<u8>) {
             while start < list.len() {
                 let mut end = start + 1;
                 while end < list.len()
-                    && (list[end].shard == list[end - 1].shard || list[end].idx == list[end - 1].idx)
+                    && (list[end].shard == list[end - 1].shard
+                        || list[end].idx == list[end - 1].idx)
                 {
                     end += 1;
                 }

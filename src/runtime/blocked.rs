@@ -5,15 +5,17 @@
 //! sequence number ([`WaitId`] with the core). The shards owning its keys
 //! queue it and serve it in place (shard/blocking.rs); each shard's pump
 //! task takes the outcome (after the AOF covers the pop it journaled) to the
-//! waiter's core, where [`Core::deliver`] hands the first outcome to the
-//! slot. An outcome for a wait that is gone (the client timed out,
-//! disconnected, was unblocked, or another shard served it first) is sent
-//! back: what its pop took goes back where it was taken from
-//! (`JobKind::PutBack`), so an element is popped by exactly one waiter or
-//! stays in the list.
+//! waiter's core, where [`Core::deliver`] adds it to the slot. A wait on
+//! several shards may be served by more than one at once: the client's core
+//! keeps the outcome whose key became ready first (route/blocking.rs) and
+//! sends the others back. An outcome for a wait that is over (the client
+//! timed out, disconnected or was unblocked) is sent back too: what its pop
+//! took goes back where it was taken from (`JobKind::PutBack`), once no
+//! transaction holds the key, so an element is popped by exactly one waiter
+//! or stays in the list.
 
 use super::core::Core;
-use super::mesh::{Job, JobKind, NO_TOKEN};
+use super::mesh::JobKind;
 use crate::shard::blocking::{Delivery, Served, Taken, WaitId};
 use std::cell::{Cell, RefCell};
 use std::future::Future;
@@ -156,7 +158,12 @@ impl Core {
             served,
             ready_at,
         } = delivery;
-        let slot = self.blocked.waits.borrow().get(&id.seq).map(|(_, s)| s.clone());
+        let slot = self
+            .blocked
+            .waits
+            .borrow()
+            .get(&id.seq)
+            .map(|(_, s)| s.clone());
         match slot {
             Some(slot) => {
                 slot.candidates.borrow_mut().push(Candidate {
@@ -188,14 +195,7 @@ impl Core {
         if shard == self.id() {
             self.put_back(taken);
         } else {
-            self.send_job(
-                shard,
-                Job {
-                    token: NO_TOKEN,
-                    db: 0,
-                    kind: JobKind::PutBack(taken),
-                },
-            );
+            self.send_one_way(shard, JobKind::PutBack(taken));
         }
     }
 
@@ -205,7 +205,9 @@ impl Core {
         let mut shard = self.shard().borrow_mut();
         // As any write: not under a transaction's lock, nor into a value a
         // snapshot still encodes (snapshot_released comes here again).
-        if self.key_locked(taken.db, &taken.key, None) || !shard.snapshot_admits(taken.db, &taken.key) {
+        if self.key_locked(taken.db, &taken.key, None)
+            || !shard.snapshot_admits(taken.db, &taken.key)
+        {
             self.blocked.held_back.borrow_mut().push(taken);
             return;
         }
@@ -233,14 +235,7 @@ impl Core {
         if shard == self.id() {
             self.cancel_wait(id);
         } else {
-            self.send_job(
-                shard,
-                Job {
-                    token: NO_TOKEN,
-                    db: 0,
-                    kind: JobKind::CancelWait(id),
-                },
-            );
+            self.send_one_way(shard, JobKind::CancelWait(id));
         }
     }
 
@@ -278,17 +273,8 @@ impl Core {
                 if d.id.home == self.id() {
                     self.deliver(self.id(), d);
                 } else {
-                    self.send_job(
-                        d.id.home,
-                        Job {
-                            token: NO_TOKEN,
-                            db: 0,
-                            kind: JobKind::Deliver {
-                                from: self.id(),
-                                delivery: d,
-                            },
-                        },
-                    );
+                    let from = self.id();
+                    self.send_one_way(d.id.home, JobKind::Deliver { from, delivery: d });
                 }
             }
         }

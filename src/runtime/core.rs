@@ -535,6 +535,18 @@ impl Core {
         self.outboxes[dest].push(job);
     }
 
+    /// Queues `kind` for peer `dest`, answered to nobody (one-way).
+    pub fn send_one_way(&self, dest: usize, kind: JobKind) {
+        self.send_job(
+            dest,
+            Job {
+                token: super::mesh::NO_TOKEN,
+                db: 0,
+                kind,
+            },
+        );
+    }
+
     /// Hands `output` to whoever waits on `token` on this core.
     pub fn complete(&self, token: u32, output: JobOutput) {
         let mut pending = self.pending.borrow_mut();

@@ -174,7 +174,10 @@ pub enum JobKind {
     /// removed, Op(Int(0)) when a delivery is (or will be) on its way.
     CancelWait(crate::shard::blocking::WaitId),
     /// CLIENT UNBLOCK for a client of this core: Op(Int(1)) if it was blocked.
-    Unblock { client: u64, error: bool },
+    Unblock {
+        client: u64,
+        error: bool,
+    },
 }
 
 /// One two-shard step on its way through [`JobKind::LockRunForward`].

@@ -153,10 +153,7 @@ impl Blocking {
     }
 
     fn signal(&mut self, db: usize, key: &[u8]) {
-        if !self
-            .queues
-            .contains_key(&super::watch::DbKeyRef(db, key))
-        {
+        if !self.queues.contains_key(&super::watch::DbKeyRef(db, key)) {
             return;
         }
         if self.ready.iter().any(|(d, k, _)| *d == db && k == key) {
@@ -326,7 +323,12 @@ impl Shard {
     /// served (its delivery is on its way) or waits on a ready key that a
     /// transaction still holds (it is served, or told it was not, after
     /// the release: its delivery will come). Serve what is ready first.
-    pub fn cancel_wait(&mut self, id: WaitId, now_ms: u64, is_locked: impl Fn(usize, &[u8]) -> bool) -> bool {
+    pub fn cancel_wait(
+        &mut self,
+        id: WaitId,
+        now_ms: u64,
+        is_locked: impl Fn(usize, &[u8]) -> bool,
+    ) -> bool {
         self.serve_ready(now_ms, is_locked);
         if self.blocking.waits_on_ready(id) {
             self.blocking.cancelling.push(id);
@@ -358,7 +360,8 @@ impl Shard {
             });
             self.blocking.wake();
         }
-        let queued = |b: &Blocking, id: &WaitId| b.queues.values().any(|q| q.iter().any(|w| w.id == *id));
+        let queued =
+            |b: &Blocking, id: &WaitId| b.queues.values().any(|q| q.iter().any(|w| w.id == *id));
         let still: Vec<WaitId> = self
             .blocking
             .cancelling
@@ -408,7 +411,10 @@ mod tests {
         Waiter {
             id: WaitId { home: 0, seq },
             db: 0,
-            keys: keys.iter().map(|k| Bytes::copy_from_slice(k.as_bytes())).collect(),
+            keys: keys
+                .iter()
+                .map(|k| Bytes::copy_from_slice(k.as_bytes()))
+                .collect(),
             serve: |_, _| Served::NotReady,
             words: Vec::new(),
             resp3: false,
@@ -425,7 +431,10 @@ mod tests {
         b.signal(0, b"b");
         b.signal(1, b"a");
         let ready: Vec<_> = b.ready.iter().map(|(_, k, _)| k.clone()).collect();
-        assert_eq!(ready, vec![Bytes::from_static(b"b"), Bytes::from_static(b"a")]);
+        assert_eq!(
+            ready,
+            vec![Bytes::from_static(b"b"), Bytes::from_static(b"a")]
+        );
         assert_eq!(b.waits(), 1);
         assert!(b.remove(WaitId { home: 0, seq: 1 }));
         assert!(!b.remove(WaitId { home: 0, seq: 1 }));

@@ -3,7 +3,7 @@
 //! some after), the key deleted when a command empties it, and nothing
 //! marked modified when nothing changes.
 
-use super::{clamp_range, is_list, End};
+use super::{clamp_range, is_list, pop_elements, End};
 use crate::cmd::error::{CmdError, CmdResult};
 use crate::cmd::{arg_i64, eq_ic, ExecCtx};
 use crate::protocol::Args;
@@ -89,25 +89,7 @@ fn pop(ctx: &mut ExecCtx, args: &Args, end: End) -> CmdResult {
         ctx.reply.array(0);
         return Ok(());
     }
-    let (popped, empty) = {
-        let Some(mut e) = ctx.shard.get_mut(db, key, now) else {
-            return Ok(());
-        };
-        let Some(l) = e.value.as_list_mut() else {
-            return Err(CmdError::WrongType);
-        };
-        let n = count.unwrap_or(1).min(l.len());
-        let popped: Vec<Vec<u8>> = (0..n)
-            .filter_map(|_| match end {
-                End::Head => l.pop_front(),
-                End::Tail => l.pop_back(),
-            })
-            .collect();
-        (popped, l.is_empty())
-    };
-    if empty {
-        ctx.shard.remove(db, key, now);
-    }
+    let popped = pop_elements(ctx.shard, db, key, end, count.unwrap_or(1), now).unwrap_or_default();
     match count {
         Some(_) => {
             ctx.reply.array(popped.len());

@@ -102,7 +102,7 @@ pub struct Waiter {
 pub struct Delivery {
     pub id: WaitId,
     pub served: Served,
-    /// When the key that served it became ready ([`ready_stamp`]): a waiter
+    /// When the key that served it became ready (`ready_stamp`): a waiter
     /// served by several shards at once keeps the earliest, as Redis serves
     /// keys in the order they became ready.
     pub ready_at: u64,

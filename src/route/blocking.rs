@@ -195,7 +195,16 @@ async fn attempt(
         core_wait_free(core, &ids).await;
         steps.run(env).await
     } else {
-        let (tx, last) = Tx::begin_but_last(core, LockPlan::keys(locks)).await;
+        let plan = LockPlan::keys(locks);
+        let (tx, last) = match (&shards[..], across) {
+            // One remote shard: its locks ride on the attempt's op there.
+            ([s], None) if plan.only_on(*s).is_some() => {
+                let mut tx = Tx::new(core);
+                tx.holds(*s);
+                (tx, plan.only_on(*s).map(|ids| (*s, ids)))
+            }
+            _ => Tx::begin_but_last(core, plan).await,
+        };
         let pending = RefCell::new(last);
         let inner = env.in_tx(tx.txid(), Some(&pending));
         let r = steps.run(&inner).await;

@@ -361,7 +361,7 @@ pub async fn park(
                 if parked.wait.shards.len() == 1 && parked.wait.slot.has_candidates() =>
             {
                 core.blocked().close(parked.wait.id.seq);
-                choose(core, parked.wait.slot.take_candidates())
+                choose(core, parked.wait.slot.take_candidates()).await
             }
             // Served by a shard of several, unblocked, or timed out.
             Event::Changed | Event::TimedOut => settle(core, &parked.wait).await,
@@ -419,17 +419,20 @@ async fn settle(core: &Rc<Core>, wait: &Registered) -> Option<Outcome> {
     }
     wait.slot.delivered(gone).await;
     core.blocked().close(wait.id.seq);
-    choose(core, wait.slot.take_candidates())
+    choose(core, wait.slot.take_candidates()).await
 }
 
-/// The outcome whose key became ready first; the others go back.
-fn choose(core: &Core, mut candidates: Vec<Candidate>) -> Option<Outcome> {
+/// The outcome whose key became ready first; the others go back (before
+/// the reply leaves).
+async fn choose(core: &Rc<Core>, mut candidates: Vec<Candidate>) -> Option<Outcome> {
     // A shard that was asked to cancel and could not serve it says so.
     candidates.retain(|c| !matches!(c.served, Served::NotReady));
     candidates.sort_by_key(|c| c.ready_at);
     let mut candidates = candidates.into_iter();
     let first = candidates.next()?;
-    candidates.for_each(|c| core.send_back(c));
+    for c in candidates {
+        core.send_back_now(c).await;
+    }
     match first.served {
         Served::Reply { reply, .. } => Some(Outcome::Reply(reply)),
         Served::WakeHome => Some(Outcome::WakeHome),

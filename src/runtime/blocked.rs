@@ -191,6 +191,22 @@ impl Core {
         }
     }
 
+    /// [`Core::send_back`], resolved once the elements are back in their
+    /// list (or held for the release of the transaction holding it): a
+    /// reply sent after it cannot be overtaken by a read that misses them.
+    pub async fn send_back_now(self: &Rc<Self>, c: Candidate) {
+        if let Served::Reply {
+            taken: Some(taken), ..
+        } = c.served
+        {
+            if c.from == self.id() {
+                self.put_back(taken);
+            } else {
+                self.call(c.from, 0, JobKind::PutBack(taken)).await;
+            }
+        }
+    }
+
     fn put_back_on(&self, shard: usize, taken: Taken) {
         if shard == self.id() {
             self.put_back(taken);

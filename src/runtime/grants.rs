@@ -201,6 +201,9 @@ impl Core {
     /// notifies the lock requests that became grantable.
     pub fn release_tx(&self, txid: TxId) {
         let granted = self.locks.borrow_mut().release(txid);
+        // Elements held back for this transaction's keys first: what runs
+        // next must see them.
+        self.blocking_released();
         self.resume_parked();
         for g in granted {
             match g {
@@ -226,7 +229,6 @@ impl Core {
         for w in self.release_waiters.borrow_mut().drain(..) {
             w.wake();
         }
-        self.blocking_released();
     }
 
     /// Resumes what waits on a key the running snapshot was still encoding

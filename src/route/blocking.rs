@@ -196,14 +196,18 @@ async fn attempt(
         steps.run(env).await
     } else {
         let plan = LockPlan::keys(locks);
-        let (tx, last) = match (&shards[..], across) {
+        let one_remote = match (&shards[..], across) {
+            ([s], None) => plan.only_on(*s).map(|ids| (*s, ids)),
+            _ => None,
+        };
+        let (tx, last) = match one_remote {
             // One remote shard: its locks ride on the attempt's op there.
-            ([s], None) if plan.only_on(*s).is_some() => {
+            Some((s, ids)) => {
                 let mut tx = Tx::new(core);
-                tx.holds(*s);
-                (tx, plan.only_on(*s).map(|ids| (*s, ids)))
+                tx.holds(s);
+                (tx, Some((s, ids)))
             }
-            _ => Tx::begin_but_last(core, plan).await,
+            None => Tx::begin_but_last(core, plan).await,
         };
         let pending = RefCell::new(last);
         let inner = env.in_tx(tx.txid(), Some(&pending));
@@ -260,7 +264,8 @@ impl Steps<'_> {
         if let [shard] = self.shards {
             let keys = self.waited.iter().map(|(_, k)| k.clone()).collect();
             let r = self.try_serve(env, *shard, keys, self.register).await;
-            return (r.clone(), r.is_some());
+            let served = r.is_some();
+            return (r, served);
         }
         for (shard, key) in self.waited {
             if let Some(reply) = self.try_serve(env, *shard, vec![key.clone()], false).await {

@@ -145,7 +145,8 @@ impl Blocking {
     }
 
     /// How many waits (not keys) this shard holds.
-    pub fn waits(&self) -> usize {
+    #[cfg(test)]
+    fn waits(&self) -> usize {
         let mut ids: Vec<WaitId> = self.queues.values().flatten().map(|w| w.id).collect();
         ids.sort_unstable_by_key(|id| (id.home, id.seq));
         ids.dedup();

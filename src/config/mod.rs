@@ -54,6 +54,8 @@ pub struct Config {
     pub hash_max_listpack_entries: usize,
     pub hash_max_listpack_value: usize,
     pub set_max_intset_entries: usize,
+    pub zset_max_listpack_entries: usize,
+    pub zset_max_listpack_value: usize,
     pub list_max_listpack_size: i64,
     pub list_compress_depth: i64,
     pub disable_thp: bool,

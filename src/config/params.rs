@@ -58,6 +58,8 @@ pub fn find(name: &str) -> Option<&'static Param> {
 pub static ALIASES: &[(&str, &str)] = &[
     ("hash-max-ziplist-entries", "hash-max-listpack-entries"),
     ("hash-max-ziplist-value", "hash-max-listpack-value"),
+    ("zset-max-ziplist-entries", "zset-max-listpack-entries"),
+    ("zset-max-ziplist-value", "zset-max-listpack-value"),
     ("list-max-ziplist-size", "list-max-listpack-size"),
 ];
 
@@ -328,6 +330,30 @@ pub static PARAMS: &[Param] = &[
         get: |c| c.hash_max_listpack_value.to_string(),
         set: |c, v| {
             c.hash_max_listpack_value = int(v, 0, i64::MAX)? as usize;
+            Ok(())
+        },
+    },
+    Param {
+        name: "zset-max-listpack-entries",
+        default: "128",
+        doc: "Sorted sets with at most this many members keep the compact (listpack) encoding.",
+        mutable: true,
+        kind: Kind::Int,
+        get: |c| c.zset_max_listpack_entries.to_string(),
+        set: |c, v| {
+            c.zset_max_listpack_entries = int(v, 0, i64::MAX)? as usize;
+            Ok(())
+        },
+    },
+    Param {
+        name: "zset-max-listpack-value",
+        default: "64",
+        doc: "Sorted sets whose members are all at most this many bytes keep the compact (listpack) encoding.",
+        mutable: true,
+        kind: Kind::Int,
+        get: |c| c.zset_max_listpack_value.to_string(),
+        set: |c, v| {
+            c.zset_max_listpack_value = int(v, 0, i64::MAX)? as usize;
             Ok(())
         },
     },

@@ -75,6 +75,12 @@ pub mod op {
     pub const TYPE_LIST_ZIPLIST: u8 = 10;
     pub const TYPE_LIST_QUICKLIST: u8 = 14;
     pub const TYPE_LIST_QUICKLIST_2: u8 = 18;
+    /// Sorted-set types (read by `shard::value::zset`, which writes 17 or 5):
+    /// scores as strings (3), binary doubles (5), a ziplist (12), a listpack (17).
+    pub const TYPE_ZSET: u8 = 3;
+    pub const TYPE_ZSET_2: u8 = 5;
+    pub const TYPE_ZSET_ZIPLIST: u8 = 12;
+    pub const TYPE_ZSET_LISTPACK: u8 = 17;
 
     /// Length-prefix markers and special string encodings.
     pub const LEN_6BIT: u8 = 0;

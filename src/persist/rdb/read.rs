@@ -290,6 +290,11 @@ impl<'a> RdbReader<'a> {
         self.plain_len()
     }
 
+    /// An 8-byte little-endian IEEE double (RDB's binary scores).
+    pub fn read_binary_double(&mut self) -> Result<f64> {
+        Ok(f64::from_le_bytes(self.array()?))
+    }
+
     /// The error for a value payload that is well framed but wrong (a bad
     /// listpack or intset, a duplicate member; `why` says how), at the
     /// current offset.

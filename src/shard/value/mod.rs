@@ -14,6 +14,7 @@ pub mod hash;
 pub mod list;
 pub mod set;
 pub mod string;
+pub mod zset;
 
 use crate::persist::rdb::read::{RdbDecode, RdbReader};
 use crate::persist::rdb::write::RdbPayload;
@@ -23,6 +24,7 @@ use hash::Hash;
 use list::List;
 use set::Set;
 use string::Str;
+use zset::ZSet;
 
 /// What every data type declares, in its own module.
 pub trait ValueType {
@@ -74,6 +76,9 @@ pub struct EncodingLimits {
     pub hash_max_listpack_entries: usize,
     pub hash_max_listpack_value: usize,
     pub set_max_intset_entries: usize,
+    /// `zset-max-listpack-entries` and `zset-max-listpack-value`.
+    pub zset_max_listpack_entries: usize,
+    pub zset_max_listpack_value: usize,
     /// `list-max-listpack-size`: a list node's cap, negative for its bytes
     /// (-1..-5: 4..64 KiB), positive for its element count.
     pub list_max_listpack_size: i64,
@@ -86,6 +91,8 @@ impl Default for EncodingLimits {
             hash_max_listpack_entries: 512,
             hash_max_listpack_value: 64,
             set_max_intset_entries: 512,
+            zset_max_listpack_entries: 128,
+            zset_max_listpack_value: 64,
             list_max_listpack_size: -2,
         }
     }
@@ -97,6 +104,8 @@ impl EncodingLimits {
             hash_max_listpack_entries: cfg.hash_max_listpack_entries,
             hash_max_listpack_value: cfg.hash_max_listpack_value,
             set_max_intset_entries: cfg.set_max_intset_entries,
+            zset_max_listpack_entries: cfg.zset_max_listpack_entries,
+            zset_max_listpack_value: cfg.zset_max_listpack_value,
             list_max_listpack_size: cfg.list_max_listpack_size,
         }
     }
@@ -134,6 +143,7 @@ pub enum Typed<'a> {
     Hash(&'a Hash),
     Set(&'a Set),
     List(&'a List),
+    ZSet(&'a ZSet),
 }
 
 /// A stored value. Other Redis types join this enum as they are
@@ -149,6 +159,8 @@ pub enum Value {
     Set(Box<Set>),
     /// A list (see list/mod.rs: a quicklist of listpacks).
     List(Box<List>),
+    /// A sorted set (see zset/).
+    ZSet(Box<ZSet>),
 }
 
 const _: () = assert!(std::mem::size_of::<Value>() == 16);
@@ -190,6 +202,7 @@ impl Value {
             Value::Hash(h) => Typed::Hash(h),
             Value::Set(s) => Typed::Set(s),
             Value::List(l) => Typed::List(l),
+            Value::ZSet(z) => Typed::ZSet(z),
         }
     }
 
@@ -257,6 +270,22 @@ impl Value {
         }
     }
 
+    /// The sorted set, when this is one.
+    pub fn as_zset(&self) -> Option<&ZSet> {
+        match self {
+            Value::ZSet(z) => Some(z),
+            _ => None,
+        }
+    }
+
+    /// The sorted set, mutably, when this is one.
+    pub fn as_zset_mut(&mut self) -> Option<&mut ZSet> {
+        match self {
+            Value::ZSet(z) => Some(z),
+            _ => None,
+        }
+    }
+
     /// The name `TYPE` reports.
     pub fn type_name(&self) -> &'static str {
         match self.typed() {
@@ -264,6 +293,7 @@ impl Value {
             Typed::Hash(_) => Hash::NAME,
             Typed::Set(_) => Set::NAME,
             Typed::List(_) => List::NAME,
+            Typed::ZSet(_) => ZSet::NAME,
         }
     }
 
@@ -274,6 +304,7 @@ impl Value {
             Typed::Hash(h) => h.encoding(),
             Typed::Set(s) => s.encoding(),
             Typed::List(l) => l.encoding(),
+            Typed::ZSet(z) => z.encoding(),
         }
     }
 
@@ -284,6 +315,7 @@ impl Value {
             Typed::Hash(h) => h.rdb_type(),
             Typed::Set(s) => s.rdb_type(),
             Typed::List(l) => l.rdb_type(),
+            Typed::ZSet(z) => z.rdb_type(),
         }
     }
 
@@ -294,6 +326,7 @@ impl Value {
             Typed::Hash(h) => h.write_rdb(out),
             Typed::Set(s) => s.write_rdb(out),
             Typed::List(l) => l.write_rdb(out),
+            Typed::ZSet(z) => z.write_rdb(out),
         }
     }
 
@@ -304,6 +337,7 @@ impl Value {
             Typed::Hash(h) => h.rdb_parts(),
             Typed::Set(s) => s.rdb_parts(),
             Typed::List(l) => l.rdb_parts(),
+            Typed::ZSet(z) => z.rdb_parts(),
         }
     }
 
@@ -314,6 +348,7 @@ impl Value {
             Typed::Hash(h) => h.write_rdb_part(out, from, max),
             Typed::Set(s) => s.write_rdb_part(out, from, max),
             Typed::List(l) => l.write_rdb_part(out, from, max),
+            Typed::ZSet(z) => z.write_rdb_part(out, from, max),
         }
     }
 
@@ -327,6 +362,7 @@ impl Value {
             .or_else(|| Hash::read_rdb(rdb_type, r, limits))
             .or_else(|| Set::read_rdb(rdb_type, r, limits))
             .or_else(|| List::read_rdb(rdb_type, r, limits))
+            .or_else(|| ZSet::read_rdb(rdb_type, r, limits))
     }
 
     /// Emits the commands that rebuild this value under `key` with that expiry.
@@ -336,6 +372,7 @@ impl Value {
             Typed::Hash(h) => h.rewrite(key, expire_at_ms, emit),
             Typed::Set(s) => s.rewrite(key, expire_at_ms, emit),
             Typed::List(l) => l.rewrite(key, expire_at_ms, emit),
+            Typed::ZSet(z) => z.rewrite(key, expire_at_ms, emit),
         }
     }
 
@@ -356,6 +393,7 @@ impl Value {
             Typed::Hash(h) => h.mem_usage(),
             Typed::Set(s) => s.mem_usage(),
             Typed::List(l) => l.mem_usage(),
+            Typed::ZSet(z) => z.mem_usage(),
         }
     }
 
@@ -367,6 +405,7 @@ impl Value {
             Typed::Hash(h) => h.payload_bytes(),
             Typed::Set(s) => s.mem_usage(),
             Typed::List(l) => l.payload_bytes(),
+            Typed::ZSet(z) => z.mem_usage(),
         }
     }
 }

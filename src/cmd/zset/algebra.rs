@@ -20,7 +20,7 @@ use crate::cmd::split::{gather_here, Gather, GatherWrite, Gathered, PartCtx, Spl
 use crate::cmd::{arg_i64, eq_ic, ExecCtx};
 use crate::protocol::reply::format_double;
 use crate::protocol::{Args, ReplyWriter};
-use crate::shard::value::zset::{ZMember, ZSet, REWRITE_CHUNK};
+use crate::shard::value::zset::{cmp_entry, ZMember, ZSet, REWRITE_CHUNK};
 use crate::shard::value::{EncodingLimits, Value};
 use crate::shard::Shard;
 use bytes::Bytes;
@@ -325,20 +325,23 @@ fn combine(
         reply.int(entries.len() as i64);
         return Ok(Vec::new());
     }
-    let z = ZSet::build(entries, limits);
-    if store {
-        reply.int(z.len() as i64);
-        let mut words = vec![Bytes::copy_from_slice(args.get(1))];
-        words.extend(encode_pairs(z.iter()).into_iter().map(Bytes::from));
-        return Ok(vec![GatherWrite {
-            key: 1,
-            apply: store_part,
-            args: words,
-        }]);
+    if !store {
+        // Answered from the result as computed (Redis replies from its
+        // skiplist: a -0 stays -0).
+        let mut sorted = entries;
+        sorted.sort_by(|a, b| cmp_entry((a.1, &a.0), (b.1, &b.0)));
+        reply_entries(reply, &sorted, o.withscores);
+        return Ok(Vec::new());
     }
-    let sorted: Vec<(Vec<u8>, f64)> = z.iter().map(|(m, s)| (m.to_vec(), s)).collect();
-    reply_entries(reply, &sorted, o.withscores);
-    Ok(Vec::new())
+    let z = ZSet::build(entries, limits);
+    reply.int(z.len() as i64);
+    let mut words = vec![Bytes::copy_from_slice(args.get(1))];
+    words.extend(encode_pairs(z.iter()).into_iter().map(Bytes::from));
+    Ok(vec![GatherWrite {
+        key: 1,
+        apply: store_part,
+        args: words,
+    }])
 }
 
 /// A STORE form's write on the destination's shard: the key becomes a

@@ -85,7 +85,10 @@ impl ZSet {
         let maxlen = entries.iter().map(|(m, _)| m.len()).max().unwrap_or(0);
         let packed = entries.len() <= limits.zset_max_listpack_entries
             && maxlen <= limits.zset_max_listpack_value;
-        let mut e: Vec<(f64, Vec<u8>)> = entries.into_iter().map(|(m, s)| (s, m)).collect();
+        let mut e: Vec<(f64, Vec<u8>)> = entries
+            .into_iter()
+            .map(|(m, s)| (if packed && s == 0.0 { 0.0 } else { s }, m))
+            .collect();
         e.sort_by(|a, b| cmp_entry((a.0, &a.1), (b.0, &b.1)));
         ZSet { entries: e, packed }
     }
@@ -116,16 +119,23 @@ impl ZSet {
     /// Converts to the skiplist when the set passes the limits.
     pub fn insert(&mut self, m: &[u8], score: f64, limits: &EncodingLimits) -> Option<f64> {
         let old = self.remove(m);
-        let at = self
-            .entries
-            .partition_point(|(s, x)| cmp_entry((*s, x), (score, m)) == Ordering::Less);
-        self.entries.insert(at, (score, m.to_vec()));
         if self.packed
-            && (self.entries.len() > limits.zset_max_listpack_entries
+            && (self.entries.len() + 1 > limits.zset_max_listpack_entries
                 || m.len() > limits.zset_max_listpack_value)
         {
             self.packed = false;
         }
+        // A listpack keeps an integral score as an integer (Redis 7.0's
+        // `double2ll`), so -0 is stored, and read back, as 0.
+        let score = if self.packed && score == 0.0 {
+            0.0
+        } else {
+            score
+        };
+        let at = self
+            .entries
+            .partition_point(|(s, x)| cmp_entry((*s, x), (score, m)) == Ordering::Less);
+        self.entries.insert(at, (score, m.to_vec()));
         old
     }
 

@@ -1,4 +1,4 @@
-//! The generic key commands on hashes and sets, against redis-server: TYPE,
+//! The generic key commands on hashes, sets and sorted sets, against redis-server: TYPE,
 //! OBJECT, EXISTS/DEL/UNLINK, the EXPIRE family, RENAME/RENAMENX, COPY (DB,
 //! REPLACE), MOVE, SWAPDB, RANDOMKEY, SCAN ... TYPE, and WRONGTYPE from
 //! string commands on collections and from collection commands on strings.
@@ -170,6 +170,58 @@ fn script() -> Vec<(Vec<Vec<u8>>, Cmp)> {
     add("SADD only a", Exact);
     add("RANDOMKEY", Exact);
     add("SELECT 0", Exact);
+    // Sorted sets: the generic commands and WRONGTYPE both ways.
+    add("ZADD z 1 a 2 b 3 c", Exact);
+    let zmembers: Vec<String> = (0..600).map(|i| format!("{i} m{i}")).collect();
+    add(&format!("ZADD bigz {}", zmembers.join(" ")), Exact);
+    for k in ["z", "bigz"] {
+        add(&format!("TYPE {k}"), Exact);
+        add(&format!("OBJECT ENCODING {k}"), Exact);
+        for cmd in [
+            "GET {k}",
+            "APPEND {k} x",
+            "INCR {k}",
+            "STRLEN {k}",
+            "HGET {k} a",
+            "SCARD {k}",
+            "LLEN {k}",
+            "SADD {k} x",
+        ] {
+            add(&cmd.replace("{k}", k), Exact);
+        }
+    }
+    for cmd in [
+        "ZADD str 1 a",
+        "ZCARD h2",
+        "ZRANGE s2 0 -1",
+        "ZSCORE str a",
+        "ZUNIONSTORE d 2 z str",
+        "ZINTER 2 z s2",
+        "ZPOPMIN str",
+        "ZRANGESTORE d str 0 -1",
+    ] {
+        add(cmd, Exact);
+    }
+    add("EXPIRE bigz 500", Exact);
+    add("RENAME bigz {bigz}2", Exact);
+    add("TTL {bigz}2", Exact);
+    add("ZRANGE {bigz}2 590 -1 WITHSCORES", Exact);
+    add("OBJECT ENCODING {bigz}2", Exact);
+    add("COPY z z2", Exact);
+    add("ZADD z2 9 d", Exact);
+    add("ZRANGE z 0 -1 WITHSCORES", Exact);
+    add("ZRANGE z2 0 -1 WITHSCORES", Exact);
+    add("COPY {bigz}2 bigz9 DB 1", Exact);
+    add("MOVE z2 2", Exact);
+    add("SELECT 1", Exact);
+    add("ZCARD bigz9", Exact);
+    add("ZRANK bigz9 m300", Exact);
+    add("SELECT 2", Exact);
+    add("ZRANGE z2 0 -1 WITHSCORES", Exact);
+    add("SELECT 0", Exact);
+    add("SCAN 0 TYPE zset COUNT 10000", Scan);
+    add("SET z now-a-string", Exact);
+    add("TYPE z", Exact);
     // DEL / UNLINK of collections, then their names reused as strings.
     add("DEL h2 s2 nokey", Exact);
     add("UNLINK bigh2 bigs", Exact);

@@ -11,6 +11,7 @@
 #![allow(dead_code)]
 
 pub mod aof;
+pub mod blocking;
 pub mod persist;
 pub mod reply;
 pub mod snapshot;

@@ -23,6 +23,7 @@ pub mod info;
 pub mod keygen;
 pub mod list;
 pub mod memory;
+pub mod mpop;
 pub mod observability;
 pub mod ops;
 pub mod server;
@@ -32,6 +33,7 @@ pub mod stat_index;
 pub mod string;
 pub mod table;
 pub mod transactions;
+pub mod zset;
 
 use crate::protocol::{Args, ReplyWriter};
 use crate::shard::Shard;

@@ -278,6 +278,7 @@ fn all_groups() -> impl Iterator<Item = &'static CommandSpec> {
         .chain(super::hash::COMMANDS)
         .chain(super::set::COMMANDS)
         .chain(super::list::COMMANDS)
+        .chain(super::zset::COMMANDS)
         .chain(super::generic::COMMANDS)
         .chain(super::connection::COMMANDS)
         .chain(super::server::COMMANDS)

@@ -228,7 +228,7 @@ impl Core {
             return;
         }
         let now = crate::clock::unix_ms();
-        if !crate::cmd::list::blocking::put_back(&mut shard, &taken, now) {
+        if !(taken.restore)(&mut shard, &taken, now) {
             log::warn!(
                 "shard {}: {} element(s) popped for a client that left could not go back: the key holds another type now",
                 self.id(),

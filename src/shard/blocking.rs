@@ -63,7 +63,11 @@ pub struct Taken {
     pub key: Bytes,
     /// Taken from the head (else the tail), in the order taken.
     pub head: bool,
+    /// What was taken, as the type's serve function encodes it (a list's
+    /// elements; a sorted set's member/score pairs).
     pub elements: Vec<Vec<u8>>,
+    /// Puts them back (false when the key now holds another type).
+    pub restore: fn(&mut Shard, &Taken, u64) -> bool,
 }
 
 /// What serving a waiter from one key produced.

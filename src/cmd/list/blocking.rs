@@ -163,6 +163,7 @@ fn serve_pop(shard: &mut Shard, c: &ServeCtx) -> Served {
             key: Bytes::copy_from_slice(c.key),
             head: end == End::Head,
             elements: popped,
+            restore: put_back,
         }),
     }
 }

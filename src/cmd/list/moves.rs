@@ -199,53 +199,12 @@ fn push_part(shard: &mut Shard, p: &PartCtx) -> OpResult {
     })
 }
 
-/// LMPOP's (and BLMPOP's) options after the key count at `numkeys_at`:
-/// the keys' argument indexes, the end and the count (1 without COUNT),
-/// checked in Redis 7.0's order.
-pub struct MpopArgs {
-    pub keys: std::ops::Range<usize>,
-    pub end: End,
-    pub count: usize,
-    /// Where the end and the COUNT value stand.
-    pub end_at: usize,
-    pub count_at: Option<usize>,
-}
+/// LMPOP's (and BLMPOP's) options after the key count at `numkeys_at`
+/// (cmd/mpop.rs), with LEFT|RIGHT as the end.
+pub type MpopArgs = crate::cmd::mpop::MpopArgs<End>;
 
 pub fn parse_mpop(args: &Args, numkeys_at: usize) -> Result<MpopArgs, CmdError> {
-    const NUMKEYS: CmdError = CmdError::Static("ERR numkeys should be greater than 0");
-    const COUNT: CmdError = CmdError::Static("ERR count should be greater than 0");
-    let numkeys = match arg_i64(args.get(numkeys_at)) {
-        Ok(n) if n > 0 => n as usize,
-        _ => return Err(NUMKEYS),
-    };
-    let end_at = numkeys_at
-        .checked_add(numkeys)
-        .and_then(|n| n.checked_add(1))
-        .filter(|&n| n < args.len())
-        .ok_or(CmdError::Syntax)?;
-    let end = End::parse(args.get(end_at))?;
-    let mut count_at = None;
-    let mut j = end_at + 1;
-    while j < args.len() {
-        if eq_ic(args.get(j), "count") && count_at.is_none() && j + 1 < args.len() {
-            match arg_i64(args.get(j + 1)) {
-                Ok(n) if n > 0 => {}
-                _ => return Err(COUNT),
-            }
-            count_at = Some(j + 1);
-            j += 2;
-        } else {
-            return Err(CmdError::Syntax);
-        }
-    }
-    let count = count_at.map_or(1, |at| arg_i64(args.get(at)).unwrap_or(1) as usize);
-    Ok(MpopArgs {
-        keys: numkeys_at + 1..end_at,
-        end,
-        count,
-        end_at,
-        count_at,
-    })
+    crate::cmd::mpop::parse_mpop(args, numkeys_at, End::parse)
 }
 
 /// LMPOP numkeys key… LEFT|RIGHT [COUNT n] across shards: peek every key,

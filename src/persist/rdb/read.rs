@@ -290,6 +290,16 @@ impl<'a> RdbReader<'a> {
         self.plain_len()
     }
 
+    /// One raw byte (the length byte of RDB's text scores).
+    pub fn read_u8(&mut self) -> Result<u8> {
+        self.u8()
+    }
+
+    /// `n` raw bytes.
+    pub fn read_bytes(&mut self, n: usize) -> Result<&'a [u8]> {
+        self.bytes(n)
+    }
+
     /// An 8-byte little-endian IEEE double (RDB's binary scores).
     pub fn read_binary_double(&mut self) -> Result<f64> {
         Ok(f64::from_le_bytes(self.array()?))

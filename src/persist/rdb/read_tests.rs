@@ -150,12 +150,12 @@ fn unsupported_types_and_opcodes() {
     encode_select_db(&mut body, 0, 1, 0);
     let header_len = file_with("0010", &[]).len() - 9; // less EOF + CRC
     let at = header_len + body.len();
-    body.extend_from_slice(&[3, 3, b'h', b'\r', b'1']);
+    body.extend_from_slice(&[15, 3, b'h', b'\r', b'1']);
     let err = all(&file_with("0010", &body)).unwrap_err();
     let shown = err.to_string();
     assert_eq!(err.offset, at, "{shown}");
     assert!(
-        shown.contains("unsupported value type 3 for key \"h\\r1\""),
+        shown.contains("unsupported value type 15 for key \"h\\r1\""),
         "{shown}"
     );
     assert!(shown.ends_with(&format!("at offset {at}")), "{shown}");

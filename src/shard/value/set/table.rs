@@ -12,6 +12,13 @@
 //! `hash & mask` whatever the table's size, so a cursor stays valid across
 //! growth and shrinking and never misses a member present for the whole scan.
 //!
+//! The table is generic over `EXTRA`, a fixed number of bytes each node
+//! carries between its link and its length (`[next][extra][len][bytes]`):
+//! 0 for sets (`MemberTable`, the default), 8 for sorted sets, whose nodes
+//! hold their score there (zset/skiplist.rs). The node handles
+//! ([`MemberTable::find_node`] and friends) exist for that use: a node's
+//! address is stable for its whole life, rehashing only relinks it.
+//!
 //! Invariants: `buckets.len()` is 0 or a power of two; `len` counts the
 //! nodes; `node_bytes` is the sum of their allocation sizes; every node is
 //! owned by exactly one chain and freed exactly once (on removal or drop).
@@ -32,9 +39,14 @@ const MIN_BUCKETS: usize = 4;
 
 type Link = Option<NonNull<u8>>;
 
-/// Heap bytes of the node for a member of `len` bytes.
+/// Heap bytes of a set's node for a member of `len` bytes.
 pub fn node_size(len: usize) -> usize {
-    NEXT + if len <= SHORT_MAX { 1 } else { 5 } + len
+    node_size_with(0, len)
+}
+
+/// Heap bytes of a node with `extra` bytes for a member of `len` bytes.
+pub const fn node_size_with(extra: usize, len: usize) -> usize {
+    NEXT + extra + if len <= SHORT_MAX { 1 } else { 5 } + len
 }
 
 fn layout(size: usize) -> Layout {
@@ -42,9 +54,9 @@ fn layout(size: usize) -> Layout {
     Layout::from_size_align(size, NEXT).unwrap_or(Layout::new::<usize>())
 }
 
-/// A new node holding `m`, not linked.
-fn node_new(m: &[u8], next: Link) -> NonNull<u8> {
-    let size = node_size(m.len());
+/// A new node holding `m` (its extra bytes zeroed), not linked.
+fn node_new<const EXTRA: usize>(m: &[u8], next: Link) -> NonNull<u8> {
+    let size = node_size_with(EXTRA, m.len());
     let lay = layout(size);
     // SAFETY: the layout has a non-zero size (at least NEXT + 1).
     let p = unsafe { alloc(lay) };
@@ -52,10 +64,12 @@ fn node_new(m: &[u8], next: Link) -> NonNull<u8> {
         handle_alloc_error(lay)
     };
     // SAFETY: `p` points at `size` writable bytes, aligned for a pointer;
-    // the writes below stay inside them (NEXT + prefix + m.len() == size).
+    // the writes below stay inside them (NEXT + EXTRA + prefix + m.len()
+    // == size).
     unsafe {
         (p.as_ptr() as *mut *mut u8).write(next.map_or(std::ptr::null_mut(), |n| n.as_ptr()));
-        let mut at = p.as_ptr().add(NEXT);
+        std::ptr::write_bytes(p.as_ptr().add(NEXT), 0, EXTRA);
+        let mut at = p.as_ptr().add(NEXT + EXTRA);
         if m.len() <= SHORT_MAX {
             at.write(m.len() as u8);
             at = at.add(1);
@@ -69,12 +83,13 @@ fn node_new(m: &[u8], next: Link) -> NonNull<u8> {
     p
 }
 
-/// The member bytes of a live node.
+/// The member bytes of a live node of a `MemberTable<EXTRA>`.
 ///
-/// SAFETY (callers): `p` is a live node built by [`node_new`], and the
-/// returned slice is not used after the node is freed.
-unsafe fn node_bytes<'a>(p: NonNull<u8>) -> &'a [u8] {
-    let at = p.as_ptr().add(NEXT);
+/// # Safety
+/// `p` is a live node built by that table, and the returned slice is not
+/// used after the node is freed.
+pub unsafe fn node_bytes<'a, const EXTRA: usize>(p: NonNull<u8>) -> &'a [u8] {
+    let at = p.as_ptr().add(NEXT + EXTRA);
     let first = *at;
     if first as usize <= SHORT_MAX {
         std::slice::from_raw_parts(at.add(1), first as usize)
@@ -95,11 +110,20 @@ unsafe fn node_set_next(p: NonNull<u8>, next: Link) {
     (p.as_ptr() as *mut *mut u8).write(next.map_or(std::ptr::null_mut(), |n| n.as_ptr()));
 }
 
+/// The address of a live node's extra bytes (8-byte aligned).
+///
+/// # Safety
+/// `p` is a live node of a `MemberTable<EXTRA>` with `EXTRA > 0`; the
+/// pointer is used only while the node lives.
+pub unsafe fn node_extra(p: NonNull<u8>) -> *mut u8 {
+    p.as_ptr().add(NEXT)
+}
+
 /// Frees a node that no chain links any more; returns its size.
 ///
 /// SAFETY (callers): `p` is a live node, unlinked, never used again.
-unsafe fn node_free(p: NonNull<u8>) -> usize {
-    let size = node_size(node_bytes(p).len());
+unsafe fn node_free<const EXTRA: usize>(p: NonNull<u8>) -> usize {
+    let size = node_size_with(EXTRA, node_bytes::<EXTRA>(p).len());
     dealloc(p.as_ptr(), layout(size));
     size
 }
@@ -112,7 +136,7 @@ pub fn hash(m: &[u8]) -> u64 {
 }
 
 /// A set of byte strings (see the module comment).
-pub struct MemberTable {
+pub struct MemberTable<const EXTRA: usize = 0> {
     buckets: Box<[Link]>,
     len: usize,
     node_bytes: usize,
@@ -121,18 +145,30 @@ pub struct MemberTable {
 // SAFETY: the table owns its nodes exclusively (no sharing, no interior
 // mutability); moving it to another thread moves that ownership, and shared
 // references only read.
-unsafe impl Send for MemberTable {}
+unsafe impl<const EXTRA: usize> Send for MemberTable<EXTRA> {}
 // SAFETY: see above: `&MemberTable` only reads the nodes.
-unsafe impl Sync for MemberTable {}
+unsafe impl<const EXTRA: usize> Sync for MemberTable<EXTRA> {}
 
-impl Default for MemberTable {
+impl<const EXTRA: usize> Default for MemberTable<EXTRA> {
     fn default() -> Self {
-        MemberTable::new()
+        MemberTable::empty()
     }
 }
 
 impl MemberTable {
     pub fn new() -> Self {
+        MemberTable::empty()
+    }
+
+    /// A table sized for `n` members.
+    pub fn with_capacity(n: usize) -> Self {
+        MemberTable::sized(n)
+    }
+}
+
+impl<const EXTRA: usize> MemberTable<EXTRA> {
+    /// An empty table (no buckets).
+    pub fn empty() -> Self {
         MemberTable {
             buckets: Box::new([]),
             len: 0,
@@ -141,8 +177,8 @@ impl MemberTable {
     }
 
     /// A table sized for `n` members.
-    pub fn with_capacity(n: usize) -> Self {
-        let mut t = MemberTable::new();
+    pub fn sized(n: usize) -> Self {
+        let mut t = MemberTable::empty();
         if n > 0 {
             t.buckets = vec![None; n.next_power_of_two().max(MIN_BUCKETS)].into_boxed_slice();
         }
@@ -171,7 +207,7 @@ impl MemberTable {
         (h as usize) & (self.buckets.len() - 1)
     }
 
-    fn chain(&self, bucket: usize) -> Chain<'_> {
+    fn chain(&self, bucket: usize) -> Chain<'_, EXTRA> {
         Chain {
             next: self.buckets.get(bucket).copied().flatten(),
             _table: std::marker::PhantomData,
@@ -179,11 +215,26 @@ impl MemberTable {
     }
 
     pub fn contains(&self, m: &[u8]) -> bool {
+        self.find_node(m).is_some()
+    }
+
+    /// The node holding `m`.
+    pub fn find_node(&self, m: &[u8]) -> Option<NonNull<u8>> {
         if self.len == 0 {
-            return false;
+            return None;
         }
         let b = self.bucket_of(hash(m));
-        self.chain(b).any(|x| x == m)
+        let mut cur = self.buckets[b];
+        while let Some(p) = cur {
+            // SAFETY: `p` is a live node of chain `b`.
+            unsafe {
+                if node_bytes::<EXTRA>(p) == m {
+                    return Some(p);
+                }
+                cur = node_next(p);
+            }
+        }
+        None
     }
 
     /// Adds `m`; false when it was present.
@@ -197,17 +248,31 @@ impl MemberTable {
 
     /// Adds a member known to be absent.
     pub fn insert_new(&mut self, m: &[u8]) {
+        self.insert_new_node(m);
+    }
+
+    /// Adds a member known to be absent; returns its node (extra bytes
+    /// zeroed), whose address stays valid until the member is removed.
+    pub fn insert_new_node(&mut self, m: &[u8]) -> NonNull<u8> {
         if self.len >= self.buckets.len() {
             self.rehash((self.buckets.len() * 2).max(MIN_BUCKETS));
         }
         let b = self.bucket_of(hash(m));
-        self.buckets[b] = Some(node_new(m, self.buckets[b]));
+        let p = node_new::<EXTRA>(m, self.buckets[b]);
+        self.buckets[b] = Some(p);
         self.len += 1;
-        self.node_bytes += node_size(m.len());
+        self.node_bytes += node_size_with(EXTRA, m.len());
+        p
     }
 
     /// Removes `m`; false when it was absent.
     pub fn remove(&mut self, m: &[u8]) -> bool {
+        self.remove_with(m, |_| ())
+    }
+
+    /// Removes `m`, first showing its node to `before_free` (still live,
+    /// already unlinked); false when it was absent.
+    pub fn remove_with(&mut self, m: &[u8], before_free: impl FnOnce(NonNull<u8>)) -> bool {
         if self.len == 0 {
             return false;
         }
@@ -219,12 +284,13 @@ impl MemberTable {
             // it is freed and not touched after.
             unsafe {
                 let next = node_next(p);
-                if node_bytes(p) == m {
+                if node_bytes::<EXTRA>(p) == m {
                     match prev {
                         Some(q) => node_set_next(q, next),
                         None => self.buckets[b] = next,
                     }
-                    self.node_bytes -= node_free(p);
+                    before_free(p);
+                    self.node_bytes -= node_free::<EXTRA>(p);
                     self.len -= 1;
                     self.shrink_if_sparse();
                     return true;
@@ -254,7 +320,7 @@ impl MemberTable {
                 // exactly one new chain.
                 unsafe {
                     cur = node_next(p);
-                    let b = self.bucket_of(hash(node_bytes(p)));
+                    let b = self.bucket_of(hash(node_bytes::<EXTRA>(p)));
                     node_set_next(p, self.buckets[b]);
                     self.buckets[b] = Some(p);
                 }
@@ -262,14 +328,14 @@ impl MemberTable {
         }
     }
 
-    pub fn iter(&self) -> Iter<'_> {
+    pub fn iter(&self) -> Iter<'_, EXTRA> {
         self.iter_buckets(0, usize::MAX)
     }
 
     /// The members of buckets `from..from + count` (fewer at the end),
     /// bucket by bucket: a slice of [`Self::iter`] that costs only what it
     /// yields.
-    pub fn iter_buckets(&self, from: usize, count: usize) -> Iter<'_> {
+    pub fn iter_buckets(&self, from: usize, count: usize) -> Iter<'_, EXTRA> {
         let from = from.min(self.buckets.len());
         let to = from.saturating_add(count).min(self.buckets.len());
         Iter {
@@ -302,12 +368,21 @@ impl MemberTable {
     /// increment, so the buckets of any smaller or larger table that share
     /// a visited bucket's low bits are all behind it.
     pub fn scan(&self, cursor: u64, mut f: impl FnMut(&[u8])) -> u64 {
+        // SAFETY: the node is live while `self` is borrowed.
+        self.scan_nodes(cursor, |p| f(unsafe { node_bytes::<EXTRA>(p) }))
+    }
+
+    /// [`Self::scan`], showing each visited member's node.
+    pub fn scan_nodes(&self, cursor: u64, mut f: impl FnMut(NonNull<u8>)) -> u64 {
         if self.buckets.is_empty() {
             return 0;
         }
         let mask = (self.buckets.len() - 1) as u64;
-        for m in self.chain((cursor & mask) as usize) {
-            f(m);
+        let mut cur = self.buckets[(cursor & mask) as usize];
+        while let Some(p) = cur {
+            f(p);
+            // SAFETY: `p` is a live node of the table borrowed here.
+            cur = unsafe { node_next(p) };
         }
         let v = (cursor | !mask).reverse_bits().wrapping_add(1);
         v.reverse_bits()
@@ -315,12 +390,12 @@ impl MemberTable {
 }
 
 /// The members of one chain.
-struct Chain<'a> {
+struct Chain<'a, const EXTRA: usize> {
     next: Link,
-    _table: std::marker::PhantomData<&'a MemberTable>,
+    _table: std::marker::PhantomData<&'a MemberTable<EXTRA>>,
 }
 
-impl<'a> Iterator for Chain<'a> {
+impl<'a, const EXTRA: usize> Iterator for Chain<'a, EXTRA> {
     type Item = &'a [u8];
 
     fn next(&mut self) -> Option<&'a [u8]> {
@@ -328,19 +403,19 @@ impl<'a> Iterator for Chain<'a> {
         // SAFETY: `p` is a live node of a table borrowed for 'a.
         unsafe {
             self.next = node_next(p);
-            Some(node_bytes(p))
+            Some(node_bytes::<EXTRA>(p))
         }
     }
 }
 
 /// Every member, bucket by bucket.
-pub struct Iter<'a> {
+pub struct Iter<'a, const EXTRA: usize = 0> {
     buckets: &'a [Link],
     at: usize,
-    chain: Chain<'a>,
+    chain: Chain<'a, EXTRA>,
 }
 
-impl<'a> Iterator for Iter<'a> {
+impl<'a, const EXTRA: usize> Iterator for Iter<'a, EXTRA> {
     type Item = &'a [u8];
 
     fn next(&mut self) -> Option<&'a [u8]> {
@@ -366,21 +441,21 @@ impl Clone for MemberTable {
     }
 }
 
-impl Drop for MemberTable {
+impl<const EXTRA: usize> Drop for MemberTable<EXTRA> {
     fn drop(&mut self) {
         for mut cur in self.buckets.iter().copied() {
             while let Some(p) = cur {
                 // SAFETY: every node is freed once, after its successor is read.
                 unsafe {
                     cur = node_next(p);
-                    node_free(p);
+                    node_free::<EXTRA>(p);
                 }
             }
         }
     }
 }
 
-impl std::fmt::Debug for MemberTable {
+impl<const EXTRA: usize> std::fmt::Debug for MemberTable<EXTRA> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_set()
             .entries(self.iter().map(|m| m.escape_ascii().to_string()))

@@ -14,15 +14,27 @@
 //! half-open rank ranges `start..end` that the caller has clamped to
 //! `0..=len`.
 //!
+//! Layout: this file holds the type and dispatches to the encodings:
+//! listpack.rs (Redis's listpack bytes), skiplist.rs (member table plus
+//! tree.rs, an order-statistic B+tree); rdb.rs is the [`ValueType`] face
+//! (RDB types 17/5 written, 17/12/5/3 read, AOF rewrite); tests.rs checks
+//! both against a model.
+//!
 //! Invariant: a stored sorted set is never empty (commands delete an
 //! emptied key).
 
-use super::{EncodingLimits, Value, ValueType};
-use crate::persist::rdb::read::{RawString, RdbReader};
-use crate::persist::rdb::write::{encode_len, encode_string};
-use crate::persist::rdb::{op, RdbError};
-use crate::protocol::reply::format_double;
+mod listpack;
+mod rdb;
+mod skiplist;
+mod tree;
+
+#[cfg(test)]
+mod tests;
+
+use super::EncodingLimits;
+use listpack::Listpack;
 use rand::Rng;
+use skiplist::Skiplist;
 use std::cmp::Ordering;
 
 /// AOF rewrite: members per `ZADD` (Redis's AOF_REWRITE_ITEMS_PER_CMD).
@@ -58,11 +70,21 @@ impl ZMember<'_> {
 }
 
 /// A sorted-set value (see the module comment).
-#[derive(Clone, PartialEq)]
-pub struct ZSet {
-    /// Ascending (score, member).
-    entries: Vec<(f64, Vec<u8>)>,
-    packed: bool,
+#[derive(Clone)]
+pub struct ZSet(Repr);
+
+#[derive(Clone)]
+enum Repr {
+    Packed(Listpack),
+    Big(Skiplist),
+}
+
+/// Redis's `LISTPACK_MAX_SAFETY_SIZE`: a listpack never grows past 1 GiB.
+const LISTPACK_MAX_SAFE: usize = 1 << 30;
+
+/// Whether `n` members of at most `maxlen` bytes stay a listpack.
+fn fits(n: usize, maxlen: usize, limits: &EncodingLimits) -> bool {
+    n <= limits.zset_max_listpack_entries && maxlen <= limits.zset_max_listpack_value
 }
 
 impl ZSet {
@@ -70,11 +92,13 @@ impl ZSet {
     /// 7.0's `zaddGenericCommand`): a skiplist when the entry limit is 0 or
     /// the member is longer than the value limit, else a listpack.
     pub fn new_for(first_len: usize, limits: &EncodingLimits) -> ZSet {
-        let packed =
-            limits.zset_max_listpack_entries > 0 && first_len <= limits.zset_max_listpack_value;
-        ZSet {
-            entries: Vec::new(),
-            packed,
+        if limits.zset_max_listpack_entries > 0 && first_len <= limits.zset_max_listpack_value {
+            ZSet(Repr::Packed(Listpack::default()))
+        } else {
+            ZSet(Repr::Big(
+                Skiplist::from_pairs(std::iter::empty::<(&[u8], f64)>(), 0, false)
+                    .unwrap_or_else(|| unreachable!("no pairs, no duplicate")),
+            ))
         }
     }
 
@@ -83,99 +107,131 @@ impl ZSet {
     /// `zsetConvertToListpackIfNeeded`), else a skiplist.
     pub fn build(entries: Vec<(Vec<u8>, f64)>, limits: &EncodingLimits) -> ZSet {
         let maxlen = entries.iter().map(|(m, _)| m.len()).max().unwrap_or(0);
-        let packed = entries.len() <= limits.zset_max_listpack_entries
-            && maxlen <= limits.zset_max_listpack_value;
-        let mut e: Vec<(f64, Vec<u8>)> = entries
-            .into_iter()
-            .map(|(m, s)| (if packed && s == 0.0 { 0.0 } else { s }, m))
-            .collect();
-        e.sort_by(|a, b| cmp_entry((a.0, &a.1), (b.0, &b.1)));
-        ZSet { entries: e, packed }
+        let total: usize = entries.iter().map(|(m, _)| m.len()).sum();
+        if fits(entries.len(), maxlen, limits) && total < LISTPACK_MAX_SAFE {
+            let mut e = entries;
+            e.sort_by(|a, b| cmp_entry((a.1, &a.0), (b.1, &b.0)));
+            e.dedup_by(|a, b| a.0 == b.0);
+            ZSet(Repr::Packed(Listpack::from_sorted(
+                e.iter().map(|(m, s)| (ZMember::Bytes(m), *s)),
+            )))
+        } else {
+            let n = entries.len();
+            ZSet::big(Skiplist::from_pairs(entries.into_iter(), n, false))
+        }
+    }
+
+    fn big(s: Option<Skiplist>) -> ZSet {
+        ZSet(Repr::Big(s.unwrap_or_else(|| {
+            unreachable!("a lenient build never refuses")
+        })))
     }
 
     pub fn len(&self) -> usize {
-        self.entries.len()
+        match &self.0 {
+            Repr::Packed(l) => l.len(),
+            Repr::Big(s) => s.len(),
+        }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.len() == 0
     }
 
     /// True in the `listpack` encoding.
     pub fn is_packed(&self) -> bool {
-        self.packed
-    }
-
-    fn find(&self, m: &[u8]) -> Option<usize> {
-        self.entries.iter().position(|(_, x)| x == m)
+        matches!(self.0, Repr::Packed(_))
     }
 
     /// The member's score.
     pub fn score(&self, m: &[u8]) -> Option<f64> {
-        self.find(m).map(|i| self.entries[i].0)
+        match &self.0 {
+            Repr::Packed(l) => l.score(m),
+            Repr::Big(s) => s.score(m),
+        }
     }
 
     /// Sets `m`'s score (adding it when absent); returns the old score.
-    /// Converts to the skiplist when the set passes the limits.
+    /// An equal score (`-0 == 0` included) changes nothing, as in Redis.
+    /// Converts to the skiplist, before adding a new member, when the set
+    /// would pass the entry limit or `m` is longer than the value limit.
     pub fn insert(&mut self, m: &[u8], score: f64, limits: &EncodingLimits) -> Option<f64> {
-        let old = self.remove(m);
-        if self.packed
-            && (self.entries.len() + 1 > limits.zset_max_listpack_entries
-                || m.len() > limits.zset_max_listpack_value)
-        {
-            self.packed = false;
+        match &mut self.0 {
+            Repr::Packed(l) => {
+                if let Some(old) = l.score(m) {
+                    if old != score {
+                        l.remove(m);
+                        l.insert_new(m, score);
+                    }
+                    return Some(old);
+                }
+                if l.len() < limits.zset_max_listpack_entries
+                    && m.len() <= limits.zset_max_listpack_value
+                    && l.bytes().len() + m.len() < LISTPACK_MAX_SAFE
+                {
+                    l.insert_new(m, score);
+                    return None;
+                }
+                self.convert();
+                self.insert(m, score, limits)
+            }
+            Repr::Big(s) => s.insert(m, score),
         }
-        // A listpack keeps an integral score as an integer (Redis 7.0's
-        // `double2ll`), so -0 is stored, and read back, as 0.
-        let score = if self.packed && score == 0.0 {
-            0.0
-        } else {
-            score
-        };
-        let at = self
-            .entries
-            .partition_point(|(s, x)| cmp_entry((*s, x), (score, m)) == Ordering::Less);
-        self.entries.insert(at, (score, m.to_vec()));
-        old
+    }
+
+    /// Listpack to skiplist (one way).
+    fn convert(&mut self) {
+        if let Repr::Packed(l) = &self.0 {
+            let n = l.len();
+            let entries = l.iter().map(|(m, s)| (m.to_vec(), s));
+            *self = ZSet::big(Skiplist::from_pairs(entries, n + 1, false));
+        }
     }
 
     /// Removes `m`; returns its score.
     pub fn remove(&mut self, m: &[u8]) -> Option<f64> {
-        let i = self.find(m)?;
-        Some(self.entries.remove(i).0)
+        match &mut self.0 {
+            Repr::Packed(l) => l.remove(m),
+            Repr::Big(s) => s.remove(m),
+        }
     }
 
     /// The member's 0-based rank (from the highest score when `reverse`)
     /// and score.
     pub fn rank(&self, m: &[u8], reverse: bool) -> Option<(usize, f64)> {
-        let i = self.find(m)?;
+        let (i, s) = match &self.0 {
+            Repr::Packed(l) => l.rank(m)?,
+            Repr::Big(b) => b.rank(m)?,
+        };
         let r = if reverse { self.len() - 1 - i } else { i };
-        Some((r, self.entries[i].0))
+        Some((r, s))
     }
 
     /// How many members order before score `s`: those with a lower score,
     /// and also those equal to it when `after_equal`.
     pub fn score_rank(&self, s: f64, after_equal: bool) -> usize {
-        self.entries
-            .partition_point(|(x, _)| if after_equal { *x <= s } else { *x < s })
+        match &self.0 {
+            Repr::Packed(l) => l.count(|x, _| if after_equal { x <= s } else { x < s }),
+            Repr::Big(b) => b.score_rank(s, after_equal),
+        }
     }
 
     /// How many members order before member bytes `m` when every score is
     /// equal (the lex commands' precondition): those less than `m`, and
     /// also one equal to it when `after_equal`.
     pub fn lex_rank(&self, m: &[u8], after_equal: bool) -> usize {
-        self.entries.partition_point(|(_, x)| {
-            if after_equal {
-                x.as_slice() <= m
-            } else {
-                x.as_slice() < m
-            }
-        })
+        match &self.0 {
+            Repr::Packed(l) => l.count(|_, x| if after_equal { x <= m } else { x < m }),
+            Repr::Big(b) => b.lex_rank(m, after_equal),
+        }
     }
 
     /// The entry at rank `r` (ascending).
     pub fn at_rank(&self, r: usize) -> Option<(ZMember<'_>, f64)> {
-        self.entries.get(r).map(|(s, m)| (ZMember::Bytes(m), *s))
+        match &self.0 {
+            Repr::Packed(l) => l.at_rank(r),
+            Repr::Big(b) => b.at_rank(r),
+        }
     }
 
     /// Entries of ranks `start..end` (ascending ranks), from `end - 1`
@@ -186,13 +242,9 @@ impl ZSet {
         end: usize,
         reverse: bool,
     ) -> Box<dyn Iterator<Item = (ZMember<'_>, f64)> + '_> {
-        let it = self.entries[start..end]
-            .iter()
-            .map(|(s, m)| (ZMember::Bytes(m.as_slice()), *s));
-        if reverse {
-            Box::new(it.rev())
-        } else {
-            Box::new(it)
+        match &self.0 {
+            Repr::Packed(l) => l.range(start, end, reverse),
+            Repr::Big(b) => Box::new(b.range(start, end, reverse)),
         }
     }
 
@@ -203,23 +255,29 @@ impl ZSet {
 
     /// Removes the entries of ranks `start..end`.
     pub fn remove_range(&mut self, start: usize, end: usize) {
-        self.entries.drain(start..end);
+        match &mut self.0 {
+            Repr::Packed(l) => l.remove_range(start, end),
+            Repr::Big(b) => b.remove_range(start, end),
+        }
     }
 
     /// Removes and returns up to `count` entries from the lowest scores
     /// (from the highest when `max`), in that order.
     pub fn pop(&mut self, count: usize, max: bool) -> Vec<(Vec<u8>, f64)> {
         let n = count.min(self.len());
-        let mut out = Vec::with_capacity(n);
-        for _ in 0..n {
-            let (s, m) = if max {
-                self.entries.pop().unwrap_or_default()
-            } else {
-                self.entries.remove(0)
-            };
-            out.push((m, s));
+        match &mut self.0 {
+            Repr::Packed(l) => {
+                let len = l.len();
+                let (start, end) = if max { (len - n, len) } else { (0, n) };
+                let out: Vec<(Vec<u8>, f64)> = l
+                    .range(start, end, max)
+                    .map(|(m, s)| (m.to_vec(), s))
+                    .collect();
+                l.remove_range(start, end);
+                out
+            }
+            Repr::Big(b) => (0..n).filter_map(|_| b.pop(max)).collect(),
         }
-        out
     }
 
     /// A uniformly random entry.
@@ -233,116 +291,45 @@ impl ZSet {
     /// ZSCAN: visits about `count` entries from `cursor`, returns the next
     /// cursor (0 when done). A packed set is visited whole (cursor 0), as
     /// Redis does; a big one guarantees every member present for the whole
-    /// scan is visited at least once.
+    /// scan is visited at least once (a reverse-binary cursor over the
+    /// member table's buckets, valid across resizes).
     pub fn scan(&self, cursor: u64, count: usize, mut f: impl FnMut(ZMember<'_>, f64)) -> u64 {
-        let start = if self.packed { 0 } else { cursor as usize };
-        let end = if self.packed {
-            self.len()
-        } else {
-            start.saturating_add(count.max(1)).min(self.len())
-        };
-        for (m, s) in self.range(start.min(end), end, false) {
-            f(m, s);
-        }
-        if end >= self.len() {
-            0
-        } else {
-            end as u64
-        }
-    }
-
-    /// Heap bytes held.
-    pub fn heap_bytes(&self) -> usize {
-        self.entries.capacity() * std::mem::size_of::<(f64, Vec<u8>)>()
-            + self
-                .entries
-                .iter()
-                .map(|(_, m)| m.capacity())
-                .sum::<usize>()
-    }
-
-    fn read_zset2(r: &mut RdbReader<'_>, limits: &EncodingLimits) -> Result<ZSet, RdbError> {
-        let n = r.read_len()?;
-        if n == 0 {
-            return Err(r.empty_key());
-        }
-        let mut entries = Vec::new();
-        for _ in 0..n {
-            let m = match r.read_string()? {
-                RawString::Int(v) => itoa::Buffer::new().format(v).as_bytes().to_vec(),
-                RawString::Slice(b) => b.to_vec(),
-                RawString::Owned(b) => b,
-            };
-            let s = r.read_binary_double()?;
-            if s.is_nan() {
-                return Err(r.corrupt("NaN score"));
+        match &self.0 {
+            Repr::Packed(l) => {
+                l.iter().for_each(|(m, s)| f(m, s));
+                0
             }
-            entries.push((m, s));
+            Repr::Big(b) => b.scan(cursor, count, f),
         }
-        let z = ZSet::build(entries, limits);
-        Ok(z)
+    }
+
+    /// Heap bytes held: the listpack's buffer, or the member table's
+    /// buckets and nodes plus the tree's nodes (sizes as requested).
+    pub fn heap_bytes(&self) -> usize {
+        match &self.0 {
+            Repr::Packed(l) => l.heap_bytes(),
+            Repr::Big(b) => b.heap_bytes(),
+        }
+    }
+
+    /// The listpack bytes, when packed (DUMP, tests).
+    pub fn listpack_bytes(&self) -> Option<&[u8]> {
+        match &self.0 {
+            Repr::Packed(l) => Some(l.bytes()),
+            Repr::Big(_) => None,
+        }
     }
 }
 
-impl ValueType for ZSet {
-    const NAME: &'static str = "zset";
-
-    fn encoding(&self) -> &'static str {
-        if self.packed {
-            "listpack"
-        } else {
-            "skiplist"
-        }
-    }
-
-    fn mem_usage(&self) -> usize {
-        std::mem::size_of::<ZSet>() + self.heap_bytes()
-    }
-
-    fn rdb_type(&self) -> u8 {
-        op::TYPE_ZSET_2
-    }
-
-    /// Type 5: count, then member and binary score from the highest score
-    /// down, as Redis writes a skiplist.
-    fn write_rdb(&self, out: &mut Vec<u8>) {
-        encode_len(out, self.len() as u64);
-        for (s, m) in self.entries.iter().rev() {
-            encode_string(out, m);
-            out.extend_from_slice(&s.to_le_bytes());
-        }
-    }
-
-    fn read_rdb(
-        rdb_type: u8,
-        r: &mut RdbReader<'_>,
-        limits: &EncodingLimits,
-    ) -> Option<Result<Value, RdbError>> {
-        let z = match rdb_type {
-            op::TYPE_ZSET_2 => ZSet::read_zset2(r, limits),
-            _ => return None,
-        };
-        Some(z.map(|z| Value::ZSet(Box::new(z))))
-    }
-
-    /// `DEL key`, `ZADD key score member…` in chunks of [`REWRITE_CHUNK`]
-    /// members, then `PEXPIREAT`.
-    fn rewrite(&self, key: &[u8], expire_at_ms: u64, emit: &mut dyn FnMut(&[&[u8]])) {
-        emit(&[b"DEL", key]);
-        let all: Vec<(f64, Vec<u8>)> = self.iter().map(|(m, s)| (s, m.to_vec())).collect();
-        for chunk in all.chunks(REWRITE_CHUNK) {
-            let scores: Vec<String> = chunk.iter().map(|(s, _)| format_double(*s)).collect();
-            let mut argv: Vec<&[u8]> = vec![b"ZADD", key];
-            for ((_, m), s) in chunk.iter().zip(&scores) {
-                argv.push(s.as_bytes());
-                argv.push(m);
-            }
-            emit(&argv);
-        }
-        if expire_at_ms != 0 {
-            let mut ms = itoa::Buffer::new();
-            emit(&[b"PEXPIREAT", key, ms.format(expire_at_ms).as_bytes()]);
-        }
+impl PartialEq for ZSet {
+    /// Same encoding and the same entries in order.
+    fn eq(&self, other: &ZSet) -> bool {
+        self.is_packed() == other.is_packed()
+            && self.len() == other.len()
+            && self
+                .iter()
+                .zip(other.iter())
+                .all(|((m, s), (n, t))| s == t && m.with(|a| n.with(|b| a == b)))
     }
 }
 
@@ -350,11 +337,12 @@ impl Eq for ZSet {}
 
 impl std::fmt::Debug for ZSet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use super::ValueType;
         f.debug_tuple(self.encoding())
             .field(
                 &self
                     .iter()
-                    .map(|(m, s)| (m.to_vec(), s))
+                    .map(|(m, s)| (m.to_vec().escape_ascii().to_string(), s))
                     .collect::<Vec<_>>(),
             )
             .finish()

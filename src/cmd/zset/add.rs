@@ -82,7 +82,7 @@ fn zadd_generic(ctx: &mut ExecCtx, args: &Args, incr: bool) -> CmdResult {
         at += 1;
     }
     let n = args.len() - at;
-    if n == 0 || n % 2 != 0 {
+    if n == 0 || !n.is_multiple_of(2) {
         return Err(CmdError::Syntax);
     }
     if f.nx && f.xx {
@@ -90,7 +90,8 @@ fn zadd_generic(ctx: &mut ExecCtx, args: &Args, incr: bool) -> CmdResult {
             "ERR XX and NX options at the same time are not compatible",
         ));
     }
-    if (f.gt && f.nx) || (f.lt && f.nx) || (f.gt && f.lt) {
+    // Redis's own test: GT or LT with NX, or GT with LT.
+    if (f.nx && (f.gt || f.lt)) || (f.gt && f.lt) {
         return Err(CmdError::Static(
             "ERR GT, LT, and/or NX options at the same time are not compatible",
         ));
@@ -121,7 +122,7 @@ fn zadd_generic(ctx: &mut ExecCtx, args: &Args, incr: bool) -> CmdResult {
             for &(score, m) in &pairs {
                 let cur = z.score(m);
                 if let Outcome::Score(s) = f.outcome(cur, score)? {
-                    if cur != Some(s) || cur.is_none() {
+                    if cur != Some(s) {
                         changes = true;
                         break;
                     }
@@ -142,7 +143,7 @@ fn zadd_generic(ctx: &mut ExecCtx, args: &Args, incr: bool) -> CmdResult {
                         Some(c) if c != s => updated += 1,
                         Some(_) => {}
                     }
-                    if cur != Some(s) || cur.is_none() {
+                    if cur != Some(s) {
                         z.insert(m, s, &limits);
                     }
                     last = Some(s);

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::TestServer;
+use common::{tags_on_different_shards, TestServer};
 use redis::Commands;
 use ringkv::slot::{key_slot, SlotTable};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -15,19 +15,6 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 const RUN_FOR: Duration = Duration::from_secs(5);
-
-/// Two hashtags whose keys land on different shards (first and last) of a
-/// server with `threads` shards.
-fn tags_on_different_shards(threads: usize) -> (String, String) {
-    let table = SlotTable::contiguous(threads);
-    let find = |shard: usize| {
-        (0..10_000)
-            .map(|i| format!("t{i}"))
-            .find(|t| table.shard_of_slot(key_slot(t.as_bytes())) == shard)
-            .expect("a tag for every shard")
-    };
-    (find(0), find(threads - 1))
-}
 
 fn conn(server: &TestServer) -> redis::Connection {
     server.connection()

@@ -9,7 +9,7 @@ mod common;
 
 use common::persist::{aof_ringkv, TempDir};
 use common::reply::{elements, parsed, unordered, R};
-use common::{show, RawConn, RedisServer, TestServer};
+use common::{show, tags_on_different_shards, RawConn, RedisServer, TestServer};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use ringkv::slot::{key_slot, SlotTable};
@@ -334,17 +334,6 @@ fn command_info_matches_redis() {
         );
         assert_eq!(head(&ours), head(&theirs), "{c}");
     }
-}
-
-fn tags_on_different_shards(threads: usize) -> (String, String) {
-    let table = SlotTable::contiguous(threads);
-    let find = |shard: usize| {
-        (0..10_000)
-            .map(|i| format!("t{i}"))
-            .find(|t| table.shard_of_slot(key_slot(t.as_bytes())) == shard)
-            .expect("a tag for every shard")
-    };
-    (find(0), find(threads - 1))
 }
 
 /// SMOVE ping-pongs N members between two sets on different shards while

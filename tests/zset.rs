@@ -9,10 +9,13 @@
 mod common;
 
 use common::reply::{elements, parsed, R};
-use common::{show, RawConn, RedisServer, TestServer};
+use common::{show, tags_on_different_shards, RawConn, RedisServer, TestServer};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
 const KEYS: [&str; 7] = ["z1", "z2", "{z1}x", "z3", "str", "set", "nokey"];
 
@@ -528,4 +531,82 @@ fn command_info_matches_redis() {
         );
         assert_eq!(head(&ours), head(&theirs), "{c}");
     }
+}
+
+/// Members move between two sorted sets on different shards in
+/// transactions (ZREM here, ZADD there) while ZUNIONSTORE copies both into
+/// a third; observers always see exactly N members in the union, none in
+/// the intersection, and 0 or N in the stored copy.
+#[test]
+fn cross_shard_algebra_is_never_seen_half_done() {
+    const N: usize = 20;
+    let server = TestServer::start(2);
+    let (ta, tb) = tags_on_different_shards(2);
+    let (ka, kb, ku) = (
+        format!("{{{ta}}}a"),
+        format!("{{{tb}}}b"),
+        format!("{{{tb}}}u"),
+    );
+    let mut c = server.raw();
+    for i in 0..N {
+        c.cmd(&["ZADD", &ka, &i.to_string(), &format!("m{i}")]);
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let (torn, seen) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    std::thread::scope(|s| {
+        for w in 0..2 {
+            let (ka, kb, ku, stop) = (&ka, &kb, &ku, stop.clone());
+            let mut c = server.raw();
+            s.spawn(move || {
+                let mut rng = StdRng::seed_from_u64(w);
+                while !stop.load(Ordering::Relaxed) {
+                    let i = rng.gen_range(0..N);
+                    let m = format!("m{i}");
+                    let (from, to) = if rng.gen_bool(0.5) {
+                        (ka, kb)
+                    } else {
+                        (kb, ka)
+                    };
+                    c.cmd(&["MULTI"]);
+                    c.cmd(&["ZREM", from.as_str(), &m]);
+                    c.cmd(&["ZADD", to.as_str(), &i.to_string(), &m]);
+                    // A move that found nothing to remove must add nothing.
+                    let r = c.cmd(&["EXEC"]);
+                    if r.starts_with(b"*2\r\n:0\r\n:1") {
+                        c.cmd(&["ZREM", to.as_str(), &m]);
+                        c.cmd(&["ZADD", from.as_str(), &i.to_string(), &m]);
+                    }
+                    c.cmd(&["ZUNIONSTORE", ku.as_str(), "2", ka.as_str(), kb.as_str()]);
+                }
+            });
+        }
+        for _ in 0..2 {
+            let (ka, kb, ku, stop, torn, seen) =
+                (&ka, &kb, &ku, stop.clone(), torn.clone(), seen.clone());
+            let mut c = server.raw();
+            s.spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    let count = |r: Vec<u8>| elements(&parsed(&r)).len();
+                    let both = count(c.cmd(&["ZUNION", "2", ka.as_str(), kb.as_str()]));
+                    let stored = c.cmd(&["ZCARD", ku.as_str()]);
+                    let inter = c.cmd(&["ZINTERCARD", "2", ka.as_str(), kb.as_str()]);
+                    seen.fetch_add(1, Ordering::Relaxed);
+                    let ok = both == N
+                        && (stored == b":0\r\n" || stored == format!(":{N}\r\n").as_bytes())
+                        && inter == b":0\r\n";
+                    if !ok {
+                        torn.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            });
+        }
+        std::thread::sleep(Duration::from_secs(4));
+        stop.store(true, Ordering::Relaxed);
+    });
+    assert!(seen.load(Ordering::Relaxed) > 100, "too few observations");
+    assert_eq!(
+        torn.load(Ordering::Relaxed),
+        0,
+        "a half-done move or ZUNIONSTORE was seen"
+    );
 }

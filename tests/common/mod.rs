@@ -555,3 +555,16 @@ pub fn read_reply<R: BufRead>(r: &mut R, out: &mut Vec<u8>) -> io::Result<()> {
         _ => Err(io::Error::new(ErrorKind::InvalidData, "unknown reply type")),
     }
 }
+
+/// Two hashtags whose keys land on different shards (first and last) of a
+/// server with `threads` shards.
+pub fn tags_on_different_shards(threads: usize) -> (String, String) {
+    let table = ringkv::slot::SlotTable::contiguous(threads);
+    let find = |shard: usize| {
+        (0..10_000)
+            .map(|i| format!("t{i}"))
+            .find(|t| table.shard_of_slot(ringkv::slot::key_slot(t.as_bytes())) == shard)
+            .expect("a tag for every shard")
+    };
+    (find(0), find(threads - 1))
+}

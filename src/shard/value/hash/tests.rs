@@ -93,7 +93,7 @@ proptest! {
     #[test]
     fn hash_matches_a_hashmap(ops in prop::collection::vec(op(), 1..300), small in any::<bool>()) {
         let limits = if small {
-            EncodingLimits { hash_max_listpack_entries: 8, hash_max_listpack_value: 16, set_max_intset_entries: 512, list_max_listpack_size: -2 }
+            EncodingLimits { hash_max_listpack_entries: 8, hash_max_listpack_value: 16, set_max_intset_entries: 512, list_max_listpack_size: -2, list_compress_depth: 0 }
         } else {
             EncodingLimits::default()
         };

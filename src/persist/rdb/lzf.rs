@@ -231,9 +231,9 @@ mod tests {
             .flat_map(|i| format!("element-{i:04}").into_bytes())
             .collect();
         assert!(round_trip(&text) < text.len() / 2);
-        // Incompressible bytes cost one control byte per 32.
+        // Bytes without repeats cost about one control byte per 32.
         let mut x = 0x2545_f491u32;
-        let noise: Vec<u8> = (0..5000)
+        let noise: Vec<u8> = (0..20_000)
             .map(|_| {
                 x ^= x << 13;
                 x ^= x >> 17;
@@ -241,11 +241,28 @@ mod tests {
                 x as u8
             })
             .collect();
-        assert_eq!(round_trip(&noise), 5000 + 5000usize.div_ceil(32));
-        // References reach exactly MAX_DISTANCE back.
-        let mut far = noise[..MAX_DISTANCE].to_vec();
-        far.extend_from_slice(&noise[..100]);
-        assert!(round_trip(&far) < far.len());
+        let n = round_trip(&noise[..5000]);
+        assert!(n > 5000 && n <= 5000 + 5000usize.div_ceil(32), "{n}");
+        // References reach MAX_DISTANCE back, and no farther (each round
+        // trip checks the bytes).
+        for gap in [
+            MAX_DISTANCE - 100,
+            MAX_DISTANCE - 1,
+            MAX_DISTANCE,
+            MAX_DISTANCE + 1,
+        ] {
+            let mut far = noise[..gap].to_vec();
+            far.extend_from_slice(&noise[..200]);
+            // The copy is one reference of 3 bytes when in reach.
+            let literal = |len: usize| len + len.div_ceil(32);
+            let n = round_trip(&far);
+            if gap <= MAX_DISTANCE {
+                assert_eq!(n, literal(gap) + 3, "gap {gap}");
+            } else {
+                assert!(n > literal(gap) + 3, "gap {gap}");
+            }
+        }
+        round_trip(&noise);
     }
 
     #[test]

@@ -9,7 +9,8 @@
 //! too big for any node gets a node of its own. Nodes loaded from a file
 //! keep the shape they had there, as Redis's loader keeps them.
 //!
-//! Compression (`list-compress-depth` d, Redis's quicklist rule): with
+//! Compression (`list-compress-depth` d, Redis's quicklist rule; the code
+//! is in `compress.rs`): with
 //! d > 0 the d nodes at each end are held raw and every node between is
 //! held LZF-compressed when that pays: a listpack of at least 48 bytes
 //! (`MIN_COMPRESS_BYTES`) whose LZF form is more than 8 bytes
@@ -37,14 +38,15 @@ use super::{rewrite_in_chunks, EncodingLimits, Value, ValueType};
 use crate::persist::rdb::listpack::{self as lp, Entry};
 use crate::persist::rdb::read::RdbReader;
 use crate::persist::rdb::write::{encode_len, encode_lzf_string, encode_string};
-use crate::persist::rdb::{lzf, op, ziplist, RdbError};
-use std::borrow::Cow;
+use crate::persist::rdb::{op, ziplist, RdbError};
+use compress::RAW;
 use std::collections::VecDeque;
 use std::ops::ControlFlow;
 
 /// Elements per RPUSH of an AOF rewrite (Redis's AOF_REWRITE_ITEMS_PER_CMD).
 const REWRITE_CHUNK: usize = 64;
 
+mod compress;
 mod ops;
 
 /// Redis's cap on a node's bytes when the fill is a count
@@ -53,18 +55,6 @@ const SAFETY_BYTES: usize = 8192;
 /// RDB quicklist 2 node containers.
 const CONTAINER_PLAIN: u64 = 1;
 const CONTAINER_PACKED: u64 = 2;
-/// Redis's smallest listpack worth compressing (`MIN_COMPRESS_BYTES`).
-const MIN_COMPRESS_BYTES: usize = 48;
-/// What compression must save, more than (`MIN_COMPRESS_IMPROVE`).
-const MIN_COMPRESS_IMPROVE: usize = 8;
-
-/// A node's `state`: `lp` is the listpack, not tried for compression.
-const RAW: u32 = 0;
-/// `lp` is the listpack, and these bytes do not compress well enough.
-const STAYS_RAW: u32 = 1;
-// Any other state (>= MIN_COMPRESS_BYTES): `lp` is the LZF form of a
-// listpack of that many bytes.
-
 /// One node: a listpack (maybe compressed) and how many elements it holds.
 /// 32 bytes, as the node array is part of a list's memory.
 #[derive(Clone, Debug)]
@@ -99,53 +89,9 @@ impl Node {
         self.count as usize
     }
 
-    fn is_compressed(&self) -> bool {
-        self.state > STAYS_RAW
-    }
-
     /// Whether one more element of `entry` bytes keeps the node within `fill`.
     fn has_room(&self, entry: usize, fill: i64) -> bool {
         Node::within(self.lp.len() + entry, self.count() + 1, fill)
-    }
-
-    /// The listpack: the node's own bytes, or expanded from its LZF form
-    /// into a buffer of the caller's.
-    fn listpack(&self) -> Cow<'_, [u8]> {
-        if !self.is_compressed() {
-            return Cow::Borrowed(&self.lp);
-        }
-        // The bytes are this node's own compression of a valid listpack.
-        Cow::Owned(lzf::decompress(&self.lp, self.state as usize).expect("a list node's LZF form"))
-    }
-
-    /// Compresses a raw node when that pays (the module comment's rule);
-    /// a node that does not compress is marked so, and not tried again
-    /// until it changes.
-    fn compress(&mut self) {
-        if self.state != RAW {
-            return;
-        }
-        let len = self.lp.len();
-        self.state = STAYS_RAW;
-        if !(MIN_COMPRESS_BYTES..=u32::MAX as usize).contains(&len) {
-            return;
-        }
-        // Accepted only when compressed + MIN_COMPRESS_IMPROVE < len.
-        let limit = len - MIN_COMPRESS_IMPROVE - 1;
-        let mut out = Vec::with_capacity(limit);
-        if lzf::compress(&self.lp, limit, &mut out) {
-            out.shrink_to_fit();
-            self.lp = out;
-            self.state = len as u32;
-        }
-    }
-
-    /// Expands a compressed node back to its listpack.
-    fn decompress(&mut self) {
-        if self.is_compressed() {
-            self.lp = self.listpack().into_owned();
-            self.state = RAW;
-        }
     }
 
     /// Inserts `s` at byte offset `at` (an entry start, or the EOF byte):
@@ -290,11 +236,7 @@ impl List {
         let fill = limits.list_max_listpack_size;
         if !self.nodes.front().is_some_and(|n| n.has_room(size, fill)) {
             self.insert_node(0, Node::new());
-            // Node d, the head's former last raw one, is now inside.
-            let d = self.depth as usize;
-            if d > 0 && self.nodes.len() > 2 * d {
-                self.place(d);
-            }
+            self.added_at_head();
         }
         self.edit_node(0, |n| n.insert_at(lp::HEADER, s));
         self.len += 1;
@@ -311,36 +253,10 @@ impl List {
         r
     }
 
-    /// Appends `node` at the tail; node n - 1 - d, the tail's former last
-    /// raw one, is now inside the depth.
+    /// Appends `node` at the tail.
     fn push_node_back(&mut self, node: Node) {
         self.insert_node(self.nodes.len(), node);
-        let (n, d) = (self.nodes.len(), self.depth as usize);
-        if d > 0 && n > 2 * d {
-            self.place(n - 1 - d);
-        }
-    }
-
-    /// Whether node `i` lies inside the depth (held compressed).
-    fn inside(&self, i: usize) -> bool {
-        let d = self.depth as usize;
-        d > 0 && i >= d && i + d < self.nodes.len()
-    }
-
-    /// Compresses or expands node `i` as its position asks.
-    fn place(&mut self, i: usize) {
-        if self.inside(i) {
-            self.edit_node(i, Node::compress);
-        } else {
-            self.edit_node(i, Node::decompress);
-        }
-    }
-
-    /// Places every node (after an edit that may move nodes in or out).
-    fn settle(&mut self) {
-        if self.depth > 0 {
-            (0..self.nodes.len()).for_each(|i| self.place(i));
-        }
+        self.added_at_tail();
     }
 
     /// Puts `node` at position `i` (the node array doubles from one slot:
@@ -375,11 +291,7 @@ impl List {
             n.count == 0
         }) {
             self.remove_node(0);
-            // Node d - 1, formerly node d, is now a raw one.
-            let d = self.depth as usize;
-            if d > 0 && self.nodes.len() >= 2 * d {
-                self.place(d - 1);
-            }
+            self.removed_at_head();
         }
         self.len -= 1;
         Some(v)
@@ -397,11 +309,7 @@ impl List {
             n.count == 0
         }) {
             self.remove_node(last);
-            // Node n - d is now a raw one.
-            let (n, d) = (self.nodes.len(), self.depth as usize);
-            if d > 0 && n >= 2 * d {
-                self.place(n - d);
-            }
+            self.removed_at_tail();
         }
         self.len -= 1;
         Some(v)

@@ -2,6 +2,7 @@
 //! 2), node shapes and compression, and its RDB payloads (type 18 written
 //! and read, compressed nodes as LZF strings; 14, 10 and 1 read).
 
+use super::compress::STAYS_RAW;
 use super::*;
 use crate::persist::rdb::read::read_dump;
 use crate::persist::rdb::write::encode_dump;

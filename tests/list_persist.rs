@@ -3,7 +3,8 @@
 //! which answers TYPE, OBJECT ENCODING, EXISTS and DUMP for them, writes them
 //! back in its own snapshot (accepted by `redis-check-rdb` and loaded by
 //! redis-server with identical LRANGEs), and exchanges DUMP payloads with
-//! redis-server both ways.
+//! redis-server both ways; the same with compressed nodes
+//! (`list-compress-depth 1`).
 
 mod common;
 
@@ -182,4 +183,114 @@ fn lists_survive_the_aof_and_its_rewrite() {
     let server = aof_ringkv(dir.path(), 1, &[]).start();
     let mut k = RawConn::connect(server.port());
     assert_eq!(dumps(&mut k), want, "after the rewrite");
+}
+
+/// `MEMORY USAGE key SAMPLES 0` as a number.
+fn memory_usage(c: &mut RawConn, key: &str) -> u64 {
+    let reply = c.cmd(&["MEMORY", "USAGE", key, "SAMPLES", "0"]);
+    let text = String::from_utf8_lossy(&reply).into_owned();
+    text.trim()
+        .strip_prefix(':')
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("MEMORY USAGE {key}: {text}"))
+}
+
+/// Compressed nodes both ways (`list-compress-depth 1`): redis-server's
+/// dump.rdb and DUMP payloads, whose interior nodes are LZF blobs, load in
+/// ringkv, which compresses them again by its own depth (MEMORY USAGE
+/// shows it, and none at depth 0); ringkv's DUMP payloads and snapshot,
+/// its compressed nodes written as LZF strings, load in redis-server
+/// (`redis-check-rdb` accepts the file).
+#[test]
+fn compressed_nodes_load_save_and_dump_both_ways() {
+    if target_is_redis() {
+        return;
+    }
+    let rdir = TempDir::new("list-compressed-redis");
+    let redis = Redis::start(rdir.path(), "dump.rdb");
+    let mut r = RawConn::connect(redis.port);
+    let depth1 = ["CONFIG", "SET", "list-compress-depth", "1"];
+    assert_eq!(r.cmd(&depth1), b"+OK\r\n");
+    fill(&mut r);
+    let mut numbered: Vec<String> = vec!["RPUSH".into(), "numbered".into()];
+    numbered.extend((0..10_000).map(|i| format!("element-{i:04}")));
+    assert!(r.cmd(&numbered).starts_with(b":"));
+    let keys: Vec<&str> = KEYS.iter().copied().chain(["numbered"]).collect();
+    let want: Vec<Vec<u8>> = keys.iter().map(|k| lrange(&mut r, k)).collect();
+    assert_eq!(r.cmd(&["SAVE"]), b"+OK\r\n");
+    let redis_dumps: Vec<Vec<u8>> = keys.iter().map(|k| bulk(&r.cmd(&["DUMP", k]))).collect();
+
+    // ringkv loads Redis's file at depth 1 and at depth 0.
+    let mut usage = Vec::new();
+    let mut dumps = Vec::new();
+    for depth in ["1", "0"] {
+        let args = ["--dbfilename", "dump.rdb", "--list-compress-depth", depth];
+        let mut server = ringkv(rdir.path(), 2, &args).start();
+        let mut k = RawConn::connect(server.port());
+        for (key, want) in keys.iter().zip(&want) {
+            assert_eq!(show(&lrange(&mut k, key)), show(want), "{key} at {depth}");
+        }
+        usage.push(memory_usage(&mut k, "numbered"));
+        dumps.push(bulk(&k.cmd(&["DUMP", "numbered"])));
+        // Redis's compressed DUMP payloads restore here.
+        for ((key, payload), want) in keys.iter().zip(&redis_dumps).zip(&want) {
+            let copy = format!("{key}-copy");
+            let restore = [b"RESTORE", copy.as_bytes(), b"0", &payload[..]];
+            assert_eq!(k.cmd(&restore), b"+OK\r\n", "{key} at {depth}");
+            assert_eq!(show(&lrange(&mut k, &copy)), show(want), "{key} at {depth}");
+        }
+        drop(k);
+        shutdown(&mut server, "NOSAVE");
+    }
+    eprintln!(
+        "ringkv MEMORY USAGE of Redis's 10k list: depth 1 {}, depth 0 {}",
+        usage[0], usage[1]
+    );
+    assert!(usage[0] < usage[1] * 6 / 10, "{usage:?}");
+    // At depth 1 the DUMP carries LZF strings; at 0 raw listpacks.
+    assert!(
+        dumps[0].len() < dumps[1].len() / 2,
+        "{} {}",
+        dumps[0].len(),
+        dumps[1].len()
+    );
+
+    // ringkv at depth 1: its DUMP payloads restore in Redis, and its
+    // snapshot passes redis-check-rdb and loads in redis-server.
+    let kdir = TempDir::new("list-compressed-ringkv");
+    let mut saver = ringkv(kdir.path(), 1, &["--list-compress-depth", "1"]).start();
+    let mut s = RawConn::connect(saver.port());
+    let other = RedisServer::start();
+    let mut o = RawConn::connect(other.port());
+    for ((key, payload), want) in keys.iter().zip(&redis_dumps).zip(&want) {
+        let restore = [b"RESTORE", key.as_bytes(), b"0", &payload[..]];
+        assert_eq!(s.cmd(&restore), b"+OK\r\n");
+        let ours = bulk(&s.cmd(&["DUMP", key]));
+        let restore = [b"RESTORE", key.as_bytes(), b"0", &ours[..]];
+        assert_eq!(o.cmd(&restore), b"+OK\r\n", "{key}");
+        assert_eq!(
+            show(&lrange(&mut o, key)),
+            show(want),
+            "{key} via ringkv's DUMP"
+        );
+    }
+    assert_eq!(s.cmd(&["SAVE"]), b"+OK\r\n");
+    let files: Vec<String> = snapshot_files(kdir.path())
+        .into_iter()
+        .filter(|f| f.ends_with(".rdb"))
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    check_rdb(&kdir.path().join(&files[0]));
+    drop(s);
+    shutdown(&mut saver, "NOSAVE");
+    std::fs::rename(kdir.path().join(&files[0]), kdir.path().join("dump.rdb")).unwrap();
+    let loaded = Redis::start(kdir.path(), "dump.rdb");
+    let mut l = RawConn::connect(loaded.port);
+    for (key, want) in keys.iter().zip(&want) {
+        assert_eq!(
+            show(&lrange(&mut l, key)),
+            show(want),
+            "{key} from ringkv's file"
+        );
+    }
 }

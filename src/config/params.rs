@@ -384,7 +384,7 @@ pub static PARAMS: &[Param] = &[
     Param {
         name: "list-compress-depth",
         default: "0",
-        doc: "Accepted for Redis compatibility; ringkv does not compress list nodes (every depth acts as 0).",
+        doc: "Nodes kept raw at each end of a list; every node between is LZF-compressed when that saves bytes (0: none). A list keeps the depth it was created with.",
         mutable: true,
         kind: Kind::Int,
         get: |c| c.list_compress_depth.to_string(),

@@ -147,7 +147,7 @@ pub fn push_elements<'e>(
         }
         return;
     }
-    let mut l = List::new();
+    let mut l = List::new(&limits);
     elements.into_iter().for_each(|x| push(&mut l, x));
     if !l.is_empty() {
         shard.set(db, key, Value::List(Box::new(l)), 0);

@@ -107,7 +107,7 @@ fn peek_keys(shard: &mut Shard, p: &PartCtx, keys: &[Bytes], end: End, count: us
             let n = count.min(l.len());
             let mut out = Vec::with_capacity(n + 1);
             out.push(LIST.to_vec());
-            let at = |i| l.get(i).map(|e| e.to_vec()).unwrap_or_default();
+            let at = |i| l.with_element(i, |e| e.to_vec()).unwrap_or_default();
             match end {
                 End::Head => out.extend((0..n).map(at)),
                 End::Tail => out.extend((0..n).map(|i| at(l.len() - 1 - i))),

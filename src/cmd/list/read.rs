@@ -5,6 +5,7 @@ use crate::cmd::error::{CmdError, CmdResult};
 use crate::cmd::{arg_i64, eq_ic, ExecCtx};
 use crate::persist::rdb::listpack::{Entry, Needle};
 use crate::protocol::{Args, ReplyWriter};
+use std::ops::ControlFlow;
 
 /// Writes an element as a bulk string.
 pub(super) fn bulk_entry(reply: &mut ReplyWriter, e: Entry<'_>) {
@@ -35,7 +36,7 @@ pub fn lrange(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
     match clamp_range(start, stop, list.len()) {
         Some((from, to)) => {
             reply.array(to - from + 1);
-            list.range(from, to).for_each(|e| bulk_entry(reply, e));
+            list.range(from, to, |e| bulk_entry(reply, e));
         }
         None => reply.array(0),
     }
@@ -55,9 +56,11 @@ pub fn lindex(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
         return Ok(());
     };
     let index = arg_i64(args.get(2))?;
-    match list.resolve(index).and_then(|i| list.get(i)) {
-        Some(e) => bulk_entry(reply, e),
-        None => reply.null(),
+    let found = list
+        .resolve(index)
+        .and_then(|i| list.with_element(i, |e| bulk_entry(reply, e)));
+    if found.is_none() {
+        reply.null();
     }
     Ok(())
 }
@@ -122,19 +125,30 @@ pub fn lpos(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
     let mut found = Vec::new();
     if let Some(l) = list {
         let len = l.len();
-        let hits = |(k, e): (usize, Entry<'_>)| needle.matches(&e).then_some(k);
-        let indexes: Box<dyn Iterator<Item = usize>> = if rank < 0 {
-            Box::new(
-                l.iter_rev()
-                    .enumerate()
-                    .take(limit)
-                    .filter_map(hits)
-                    .map(|k| len - 1 - k),
-            )
-        } else {
-            Box::new(l.iter().enumerate().take(limit).filter_map(hits))
+        // The k-th element looked at (from the end RANK names), the
+        // matches passed so far.
+        let (mut k, mut matched) = (0, 0);
+        let mut visit = |e: Entry<'_>| {
+            if k == limit {
+                return ControlFlow::Break(());
+            }
+            if needle.matches(&e) {
+                matched += 1;
+                if matched > skip {
+                    found.push(if rank < 0 { len - 1 - k } else { k });
+                    if found.len() == wanted {
+                        return ControlFlow::Break(());
+                    }
+                }
+            }
+            k += 1;
+            ControlFlow::Continue(())
         };
-        found.extend(indexes.skip(skip).take(wanted));
+        if rank < 0 {
+            l.walk_rev(&mut visit);
+        } else {
+            l.walk(0, &mut visit);
+        }
     }
     match count {
         Some(_) => {

@@ -38,7 +38,7 @@ fn push(ctx: &mut ExecCtx, args: &Args, end: End, only_existing: bool) -> CmdRes
         };
         push_all(l)
     } else {
-        let mut l = List::new();
+        let mut l = List::new(&limits);
         let len = push_all(&mut l);
         ctx.shard.set(db, key, Value::List(Box::new(l)), 0);
         len
@@ -179,10 +179,7 @@ pub fn lrem(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
         let Some(mut e) = ctx.shard.get_mut(db, key, now) else {
             return Ok(());
         };
-        let present = e.value.as_list().is_some_and(|l| {
-            let needle = crate::persist::rdb::listpack::Needle::new(element);
-            l.iter().any(|x| needle.matches(&x))
-        });
+        let present = e.value.as_list().is_some_and(|l| l.contains(element));
         match e.value.as_list_mut() {
             Some(l) if present => {
                 let n = l.remove_matching(element, count, &limits);
@@ -216,10 +213,7 @@ pub fn linsert(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
     let Some(mut e) = ctx.shard.get_mut(db, key, now) else {
         return Ok(());
     };
-    let present = e.value.as_list().is_some_and(|l| {
-        let needle = crate::persist::rdb::listpack::Needle::new(pivot);
-        l.iter().any(|x| needle.matches(&x))
-    });
+    let present = e.value.as_list().is_some_and(|l| l.contains(pivot));
     let len = match e.value.as_list_mut() {
         Some(l) if present => {
             l.insert_at_pivot(pivot, element, after, &limits);

@@ -1,5 +1,7 @@
-//! LZF decompression (liblzf's `lzf_decompress`), as used by RDB compressed
-//! strings (`RDB_ENC_LZF`: compressed length, original length, data).
+//! LZF, as used by RDB compressed strings (`RDB_ENC_LZF`: compressed
+//! length, original length, data) and by compressed quicklist nodes: the
+//! expander (liblzf's `lzf_decompress`) and a compressor whose output any
+//! LZF expander (ours, Redis's) reads.
 //!
 //! Format: a sequence of chunks, each starting with a control byte `c`:
 //! - `c < 32`: a literal run of `c + 1` bytes that follow;
@@ -7,8 +9,10 @@
 //!   more byte is added to the length) at distance `((c & 0x1f) << 8) + next + 1`
 //!   behind the output cursor; it may overlap the bytes it produces.
 //!
-//! Invariant: the output is exactly `out_len` bytes or an error is returned;
-//! nothing here panics or allocates more than `out_len` on any input.
+//! Invariants: [`decompress`] yields exactly `out_len` bytes or an error;
+//! [`compress`] yields at most its `limit` bytes or nothing. Neither panics
+//! on any input, nor allocates more than those lengths (the compressor also
+//! holds a hash table of at most 64 KiB while it runs).
 
 use std::fmt;
 
@@ -33,6 +37,81 @@ impl fmt::Display for LzfError {
             }
         }
     }
+}
+
+/// The longest literal run one control byte announces.
+const MAX_LITERAL: usize = 32;
+/// The farthest a back reference reaches (13 bits of distance).
+const MAX_DISTANCE: usize = 1 << 13;
+/// The longest back reference: 7 + 255 in its length field, plus 2.
+const MAX_MATCH: usize = 7 + 255 + 2;
+/// The shortest back reference worth writing (it costs 2 bytes).
+const MIN_MATCH: usize = 3;
+
+/// Compresses `input` into `out` (cleared first) when that takes at most
+/// `limit` bytes; false, with `out` holding a partial result, otherwise
+/// (the caller keeps `input` as it is, as Redis does when `lzf_compress`
+/// returns 0). Greedy matching over a hash of 3-byte prefixes, as liblzf;
+/// the bytes may differ from liblzf's, the format is the same.
+pub fn compress(input: &[u8], limit: usize, out: &mut Vec<u8>) -> bool {
+    out.clear();
+    let n = input.len();
+    // A table about the input's size: 2^8..2^14 positions (u32 each).
+    let bits = (usize::BITS - n.max(1).leading_zeros()).clamp(8, 14);
+    let mut table = vec![0u32; 1 << bits];
+    let hash = |at: usize| {
+        let v = u32::from_le_bytes([input[at], input[at + 1], input[at + 2], 0]);
+        (v.wrapping_mul(0x9E37_79B1) >> (32 - bits)) as usize
+    };
+    // Literals not yet written start at `anchor`.
+    let (mut ip, mut anchor) = (0, 0);
+    while ip + MIN_MATCH <= n {
+        let h = hash(ip);
+        let r = table[h] as usize;
+        table[h] = ip as u32;
+        // An empty slot reads as position 0: harmless, the bytes are checked.
+        if r < ip && ip - r <= MAX_DISTANCE && input[r..r + MIN_MATCH] == input[ip..ip + MIN_MATCH]
+        {
+            let max = (n - ip).min(MAX_MATCH);
+            let mut len = MIN_MATCH;
+            while len < max && input[r + len] == input[ip + len] {
+                len += 1;
+            }
+            if !literals(&input[anchor..ip], limit, out) || out.len() + 3 > limit {
+                return false;
+            }
+            let (field, dist) = (len - 2, ip - r - 1);
+            if field < 7 {
+                out.push(((field << 5) | (dist >> 8)) as u8);
+            } else {
+                out.push(((7 << 5) | (dist >> 8)) as u8);
+                out.push((field - 7) as u8);
+            }
+            out.push(dist as u8);
+            // Later matches may start inside this one.
+            for at in ip + 1..(ip + len).min(n.saturating_sub(MIN_MATCH - 1)) {
+                table[hash(at)] = at as u32;
+            }
+            ip += len;
+            anchor = ip;
+        } else {
+            ip += 1;
+        }
+    }
+    literals(&input[anchor..], limit, out)
+}
+
+/// Appends `lit` as literal runs of at most [`MAX_LITERAL`] bytes; false
+/// when that passes `limit`.
+fn literals(lit: &[u8], limit: usize, out: &mut Vec<u8>) -> bool {
+    for run in lit.chunks(MAX_LITERAL) {
+        if out.len() + 1 + run.len() > limit {
+            return false;
+        }
+        out.push((run.len() - 1) as u8);
+        out.extend_from_slice(run);
+    }
+    true
 }
 
 /// The most bytes one input byte can expand to (a 3-byte back reference
@@ -132,6 +211,69 @@ mod tests {
         ];
         let out = decompress(&data, 50).unwrap();
         assert_eq!(out, b"abcdefghij".repeat(5));
+    }
+
+    /// Compresses and expands back, returning the compressed length.
+    fn round_trip(data: &[u8]) -> usize {
+        let mut out = Vec::new();
+        assert!(compress(data, usize::MAX, &mut out));
+        assert_eq!(decompress(&out, data.len()).unwrap(), data);
+        out.len()
+    }
+
+    #[test]
+    fn compress_round_trips() {
+        assert_eq!(round_trip(b""), 0);
+        assert_eq!(round_trip(b"ab"), 3);
+        // Runs reference themselves; long ones take the extra length byte.
+        assert!(round_trip(&[b'a'; 10_000]) < 130);
+        let text: Vec<u8> = (0..2000)
+            .flat_map(|i| format!("element-{i:04}").into_bytes())
+            .collect();
+        assert!(round_trip(&text) < text.len() / 2);
+        // Bytes without repeats cost about one control byte per 32.
+        let mut x = 0x2545_f491u32;
+        let noise: Vec<u8> = (0..20_000)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                x as u8
+            })
+            .collect();
+        let n = round_trip(&noise[..5000]);
+        assert!(n > 5000 && n <= 5000 + 5000usize.div_ceil(32), "{n}");
+        // References reach MAX_DISTANCE back, and no farther (each round
+        // trip checks the bytes).
+        for gap in [
+            MAX_DISTANCE - 100,
+            MAX_DISTANCE - 1,
+            MAX_DISTANCE,
+            MAX_DISTANCE + 1,
+        ] {
+            let mut far = noise[..gap].to_vec();
+            far.extend_from_slice(&noise[..200]);
+            // The copy is one reference of 3 bytes when in reach.
+            let literal = |len: usize| len + len.div_ceil(32);
+            let n = round_trip(&far);
+            if gap <= MAX_DISTANCE {
+                assert_eq!(n, literal(gap) + 3, "gap {gap}");
+            } else {
+                assert!(n > literal(gap) + 3, "gap {gap}");
+            }
+        }
+        round_trip(&noise);
+    }
+
+    #[test]
+    fn compress_respects_its_limit() {
+        let data = b"abcdefghij".repeat(5);
+        let mut out = Vec::new();
+        assert!(compress(&data, 64, &mut out));
+        let need = out.len();
+        assert!(compress(&data, need, &mut out));
+        assert!(!compress(&data, need - 1, &mut out));
+        assert!(!compress(b"abc", 3, &mut out));
     }
 
     #[test]

@@ -88,6 +88,15 @@ pub fn encode_string(out: &mut Vec<u8>, s: &[u8]) {
     out.extend_from_slice(s);
 }
 
+/// Appends a string already in LZF form (`compressed` expands to `len`
+/// bytes), as Redis's `rdbSaveLzfBlob` writes a compressed list node.
+pub fn encode_lzf_string(out: &mut Vec<u8>, compressed: &[u8], len: usize) {
+    out.push((op::ENCVAL << 6) | op::ENC_LZF);
+    encode_len(out, compressed.len() as u64);
+    encode_len(out, len as u64);
+    out.extend_from_slice(compressed);
+}
+
 fn encode_aux(out: &mut Vec<u8>, key: &str, value: &[u8]) {
     out.push(op::AUX);
     encode_string(out, key.as_bytes());

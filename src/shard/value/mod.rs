@@ -69,8 +69,9 @@ pub trait ValueType {
 
 /// The sizes at which a collection leaves its compact encoding for its
 /// big one (Redis's `hash-max-listpack-entries`, `hash-max-listpack-value`,
-/// `set-max-intset-entries`), as the shard's settings have them. Conversion
-/// is one way, as in Redis: a value never goes back to its compact form.
+/// `set-max-intset-entries`), and the shape of list nodes, as the shard's
+/// settings have them. Conversion is one way, as in Redis: a value never
+/// goes back to its compact form.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct EncodingLimits {
     pub hash_max_listpack_entries: usize,
@@ -82,6 +83,10 @@ pub struct EncodingLimits {
     /// `list-max-listpack-size`: a list node's cap, negative for its bytes
     /// (-1..-5: 4..64 KiB), positive for its element count.
     pub list_max_listpack_size: i64,
+    /// `list-compress-depth`: nodes kept raw at each end of a list, every
+    /// node between LZF-compressed; 0 compresses none. A list takes it when
+    /// it is made (clamped to 65535, as Redis's quicklist) and keeps it.
+    pub list_compress_depth: u16,
 }
 
 impl Default for EncodingLimits {
@@ -94,6 +99,7 @@ impl Default for EncodingLimits {
             zset_max_listpack_entries: 128,
             zset_max_listpack_value: 64,
             list_max_listpack_size: -2,
+            list_compress_depth: 0,
         }
     }
 }
@@ -107,6 +113,7 @@ impl EncodingLimits {
             zset_max_listpack_entries: cfg.zset_max_listpack_entries,
             zset_max_listpack_value: cfg.zset_max_listpack_value,
             list_max_listpack_size: cfg.list_max_listpack_size,
+            list_compress_depth: cfg.list_compress_depth.clamp(0, u16::MAX as i64) as u16,
         }
     }
 }

@@ -2,11 +2,14 @@
 //! ends: reads by index and range (whole nodes skipped by their counts),
 //! LSET and LINSERT in place (a node that grows past its fill is split),
 //! and LREM/LTRIM, which rebuild the list from what stays (both O(N) in
-//! Redis too).
+//! Redis too). A read expands a compressed node into a buffer of its own;
+//! an edit expands its node in place, and the list's nodes are placed
+//! again by the compress depth after it.
 
-use super::{prev_start, List, Node};
+use super::{List, Node};
 use crate::persist::rdb::listpack::{self as lp, Entry, Needle};
 use crate::shard::value::EncodingLimits;
+use std::ops::ControlFlow;
 
 impl List {
     /// Resolves a Redis index (negative from the tail) to 0..len.
@@ -17,18 +20,18 @@ impl List {
     }
 
     /// The node holding element `i` (< len) and its first element's index.
-    fn locate(&self, i: usize) -> (usize, usize) {
+    pub(super) fn locate(&self, i: usize) -> (usize, usize) {
         let mut start = 0;
         for (n, node) in self.nodes.iter().enumerate() {
-            if i < start + node.count {
+            if i < start + node.count() {
                 return (n, start);
             }
-            start += node.count;
+            start += node.count();
         }
         (self.nodes.len().saturating_sub(1), start)
     }
 
-    /// Byte offset of entry `k` in `node`.
+    /// Byte offset of entry `k` in a raw `node`.
     fn offset(node: &Node, k: usize) -> usize {
         let mut it = node.iter();
         for _ in 0..k {
@@ -37,45 +40,47 @@ impl List {
         it.pos()
     }
 
-    /// Element `i` (0..len).
-    pub fn get(&self, i: usize) -> Option<Entry<'_>> {
+    /// Runs `f` on element `i` (0..len); None past the end.
+    pub fn with_element<R>(&self, i: usize, f: impl FnOnce(Entry<'_>) -> R) -> Option<R> {
         if i >= self.len {
             return None;
         }
         let (n, start) = self.locate(i);
-        self.nodes[n].iter().nth(i - start)
+        let bytes = self.nodes[n].listpack();
+        lp::iter(&bytes).nth(i - start).map(f)
     }
 
-    /// The elements `from..=to` (0-based, to < len), head to tail.
-    pub fn range(&self, from: usize, to: usize) -> impl Iterator<Item = Entry<'_>> + '_ {
-        let (n, start) = if from < self.len {
-            self.locate(from)
-        } else {
-            (self.nodes.len(), from)
-        };
-        let take = if from <= to && to < self.len {
-            to - from + 1
-        } else {
-            0
-        };
-        self.nodes
-            .iter()
-            .skip(n)
-            .flat_map(Node::iter)
-            .skip(from.saturating_sub(start))
-            .take(take)
+    /// Whether an element equals `s`.
+    pub fn contains(&self, s: &[u8]) -> bool {
+        let needle = Needle::new(s);
+        let mut found = false;
+        self.walk(0, |e| {
+            found = needle.matches(&e);
+            if found {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        });
+        found
     }
 
-    /// Every element, tail to head.
-    pub fn iter_rev(&self) -> impl Iterator<Item = Entry<'_>> + '_ {
-        self.nodes.iter().rev().flat_map(|node| {
-            let mut pos = node.end();
-            std::iter::from_fn(move || {
-                let start = prev_start(&node.lp, pos)?;
-                pos = start;
-                lp::entry_at(&node.lp, start).map(|(e, _)| e)
-            })
-        })
+    /// Runs `f` over the elements `from..=to` (0-based, to < len), head to
+    /// tail.
+    pub fn range(&self, from: usize, to: usize, mut f: impl FnMut(Entry<'_>)) {
+        if from > to || to >= self.len {
+            return;
+        }
+        let mut left = to - from + 1;
+        self.walk(from, |e| {
+            f(e);
+            left -= 1;
+            if left == 0 {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        });
     }
 
     /// Replaces element `i` (0..len) with `s` (LSET).
@@ -84,6 +89,7 @@ impl List {
             return;
         }
         let (n, start) = self.locate(i);
+        self.edit_node(n, Node::decompress);
         let at = List::offset(&self.nodes[n], i - start);
         let Some((_, end)) = lp::entry_at(&self.nodes[n].lp, at) else {
             return;
@@ -91,10 +97,13 @@ impl List {
         let mut enc = Vec::with_capacity(lp::entry_size(s));
         lp::encode_entry(&mut enc, s);
         self.edit_node(n, |node| {
+            node.state = super::RAW;
             lp::splice(&mut node.lp, at, end, &enc);
-            lp::set_header(&mut node.lp, node.count);
+            let count = node.count();
+            lp::set_header(&mut node.lp, count);
         });
         self.split_if_full(n, limits);
+        self.settle();
     }
 
     /// Inserts `s` before or after the first element equal to `pivot`;
@@ -107,33 +116,39 @@ impl List {
         limits: &EncodingLimits,
     ) -> bool {
         let needle = Needle::new(pivot);
-        for n in 0..self.nodes.len() {
-            let node = &self.nodes[n];
-            let mut it = node.iter();
+        let found = self.nodes.iter().enumerate().find_map(|(n, node)| {
+            let bytes = node.listpack();
+            let mut it = lp::iter(&bytes);
             loop {
                 let at = it.pos();
-                let Some(e) = it.next() else { break };
+                let e = it.next()?;
                 if needle.matches(&e) {
-                    let where_ = if after { it.pos() } else { at };
-                    self.edit_node(n, |node| node.insert_at(where_, s));
-                    self.len += 1;
-                    self.split_if_full(n, limits);
-                    return true;
+                    return Some((n, if after { it.pos() } else { at }));
                 }
             }
-        }
-        false
+        });
+        let Some((n, at)) = found else {
+            return false;
+        };
+        self.edit_node(n, |node| {
+            node.decompress();
+            node.insert_at(at, s);
+        });
+        self.len += 1;
+        self.split_if_full(n, limits);
+        self.settle();
+        true
     }
 
-    /// Splits node `n` in two when it holds more than its fill allows (and
-    /// more than one element).
+    /// Splits raw node `n` in two when it holds more than its fill allows
+    /// (and more than one element).
     fn split_if_full(&mut self, n: usize, limits: &EncodingLimits) {
         let node = &self.nodes[n];
-        if node.count < 2 || Node::within(node.lp.len(), node.count, limits.list_max_listpack_size)
-        {
+        let count = node.count();
+        if count < 2 || Node::within(node.lp.len(), count, limits.list_max_listpack_size) {
             return;
         }
-        let half = node.count / 2;
+        let half = count / 2;
         let elems: Vec<Vec<u8>> = node.iter().map(|e| e.to_vec()).collect();
         let (a, b) = elems.split_at(half);
         let rebuild = |part: &[Vec<u8>]| {
@@ -163,28 +178,35 @@ impl List {
         let len = self.len;
         let mut drop = vec![false; len];
         let mut removed = 0;
+        let mut k = 0;
+        let mut mark = |e: Entry<'_>| {
+            let at = if count < 0 { len - 1 - k } else { k };
+            if needle.matches(&e) {
+                drop[at] = true;
+                removed += 1;
+            }
+            k += 1;
+            if removed < limit {
+                ControlFlow::Continue(())
+            } else {
+                ControlFlow::Break(())
+            }
+        };
         if count < 0 {
-            for (k, e) in self.iter_rev().enumerate() {
-                if removed < limit && needle.matches(&e) {
-                    drop[len - 1 - k] = true;
-                    removed += 1;
-                }
-            }
+            self.walk_rev(&mut mark);
         } else {
-            for (k, e) in self.iter().enumerate() {
-                if removed < limit && needle.matches(&e) {
-                    drop[k] = true;
-                    removed += 1;
-                }
-            }
+            self.walk(0, &mut mark);
         }
         if removed > 0 {
-            let mut kept = List::new();
-            for (e, gone) in self.iter().zip(&drop) {
-                if !gone {
+            let mut kept = List::with_depth(self.depth);
+            let mut k = 0;
+            self.walk(0, |e| {
+                if !drop[k] {
                     e.with_bytes(|b| kept.push_back(b, limits));
                 }
-            }
+                k += 1;
+                ControlFlow::Continue(())
+            });
             *self = kept;
         }
         removed
@@ -196,10 +218,8 @@ impl List {
         if from == 0 && to + 1 >= self.len {
             return;
         }
-        let mut kept = List::new();
-        for e in self.range(from, to) {
-            e.with_bytes(|b| kept.push_back(b, limits));
-        }
+        let mut kept = List::with_depth(self.depth);
+        self.range(from, to, |e| e.with_bytes(|b| kept.push_back(b, limits)));
         *self = kept;
     }
 }

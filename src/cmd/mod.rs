@@ -17,6 +17,7 @@ pub mod connection;
 pub mod error;
 pub mod fanout;
 pub mod generic;
+pub mod geo;
 pub mod glob;
 pub mod hash;
 pub mod info;

@@ -14,7 +14,8 @@
 #   --requests N        SET/GET requests per run with -P 1 (default 200000)
 #   --requests-p16 N    SET/GET requests per run with -P 16 (default 10 x --requests)
 #   --only LIST         comma-separated tests to run, of set,get,hset,sadd,spop,lpush,
-#                       rpush,lpop,rpop,lrange_100,lrange_600,mset,tx,pipe (default all)
+#                       rpush,lpop,rpop,lrange_100,lrange_600,zadd,zpopmin,zrange_100,
+#                       mset,tx,pipe (default all)
 #   --mset-requests N   MSET requests with -P 1, -P 16 runs 10 x N (default: a quarter
 #                       of the SET/GET counts)
 #   --tx-requests N     transactions with -P 1, -P 16 runs 10 x N (default: a quarter
@@ -34,6 +35,9 @@
 #   lpush, rpush, lpop, rpop, lrange_100, lrange_600  the same for redis-benchmark's
 #             list tests on mylist (an lrange test first fills mylist with LPUSHes,
 #             which its CPU time includes, for both servers alike)
+#   zadd, zpopmin  the same for redis-benchmark's ZADD myzset and ZPOPMIN myzset
+#   zrange_100  ZRANGE bigzset 0 99 WITHSCORES on a 1000-member sorted set (filled
+#             once before the runs; not counted), -P 1 and -P 16
 #   mset      redis-benchmark -t mset (10 random keys per MSET, so with several ringkv
 #             threads an MSET spans shards), -c 50 -r 100000, with -P 1 and -P 16
 #   tx        scripts/txbench.py: MULTI / INCR key:<rand> / INCR key:<rand> / EXEC,
@@ -49,7 +53,7 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 
-ALL_TESTS=set,get,hset,sadd,spop,lpush,rpush,lpop,rpop,lrange_100,lrange_600,mset,tx,pipe
+ALL_TESTS=set,get,hset,sadd,spop,lpush,rpush,lpop,rpop,lrange_100,lrange_600,zadd,zpopmin,zrange_100,mset,tx,pipe
 THREADS=1
 SERVER_CPUS=""
 CLIENT_CPUS=0
@@ -267,12 +271,23 @@ bench() {
     for p in 1 16; do
         n=$REQ_P1
         [[ $p -eq 16 ]] && n=$REQ_P16
-        for test in set get hset sadd spop lpush rpush lpop rpop lrange_100 lrange_600; do
+        for test in set get hset sadd spop lpush rpush lpop rpop lrange_100 lrange_600 zadd zpopmin; do
             want "$test" || continue
             measure "$name" "$pid" "${test^^}" "$p" "$n" \
                 redis-benchmark -p "$port" -t "$test" -P "$p" -c 50 -r 100000 -n "$n" --csv
         done
     done
+    if want zrange_100; then
+        local args=(ZADD bigzset)
+        for i in $(seq 0 999); do args+=("$i" "member:$i"); done
+        redis-cli -p "$port" "${args[@]}" >/dev/null
+        for p in 1 16; do
+            n=$REQ_P1
+            [[ $p -eq 16 ]] && n=$REQ_P16
+            measure "$name" "$pid" ZRANGE_100 "$p" "$n" \
+                redis-benchmark -p "$port" -P "$p" -c 50 -n "$n" --csv ZRANGE bigzset 0 99 WITHSCORES
+        done
+    fi
     if want mset; then
         for p in 1 16; do
             n=$MSET_P1

@@ -85,7 +85,10 @@ fn redis_zsets_load_save_and_dump_both_ways() {
 
     // DUMP both ways, byte for byte where the encodings agree (ringkv
     // writes no LZF strings: compare with Redis's uncompressed form).
-    assert_eq!(r.cmd(&["CONFIG", "SET", "rdbcompression", "no"]), b"+OK\r\n");
+    assert_eq!(
+        r.cmd(&["CONFIG", "SET", "rdbcompression", "no"]),
+        b"+OK\r\n"
+    );
     let other = RedisServer::start();
     let mut o = RawConn::connect(other.port());
     for (key, want) in KEYS.iter().zip(&want) {

@@ -11,11 +11,13 @@
 #   oneset  100k sets of one 9-byte member each, per key
 #   list    one list of 1M 9-byte elements (RPUSH), per element
 #   onelist 100k lists of one 9-byte element each, per key
+#   zset    one sorted set of 1M 9-byte members with integer scores (skiplist)
+#   lpzset  10k sorted sets of 100 members each (listpack), per member
 # Usage: scripts/memtable.sh [path/to/ringkv] [case...]   (default: all cases)
 set -euo pipefail
 BIN=${1:-${CARGO_TARGET_DIR:-target}/release/ringkv}
 shift || true
-CASES=${*:-str int hash lphash set intset oneset list onelist}
+CASES=${*:-str int hash lphash set intset oneset list onelist zset lpzset}
 PORT=${PORT:-7391}
 TMP=$(mktemp -d)
 trap 'kill "$PID" 2>/dev/null || true; rm -rf "$TMP"' EXIT
@@ -29,6 +31,7 @@ gen() {
     function cmd(argc, body) { printf "*%d\r\n%s", argc, body }
     # `keys` keys named prefix%08d, each given `per` elements by `verb`;
     # members/fields are %08d-numbered (unique within a key).
+    # pairs 2: a score before each member (ZADD).
     function fill(verb, prefix, keys, per, pairs, ints,    k, i, body, argc, e, m) {
         e = 0
         for (k = 0; k < keys; k++) {
@@ -36,10 +39,11 @@ gen() {
             for (i = 0; i < per; i += 100) {
                 body = bulk(verb) bulk(key); argc = 2
                 for (m = i; m < i + 100 && m < per; m++) {
+                    if (pairs == 2) { body = body bulk(sprintf("%d", (m * 7919) % 1000003)); argc++ }
                     if (ints) body = body bulk(sprintf("%d", m * 7))
                     else body = body bulk(sprintf("m%08d", m))
                     argc++
-                    if (pairs) { body = body bulk(sprintf("v%08d", m)); argc++ }
+                    if (pairs == 1) { body = body bulk(sprintf("v%08d", m)); argc++ }
                     e++
                 }
                 cmd(argc, body)
@@ -63,6 +67,8 @@ gen() {
         else if (kind == "oneset") fill("SADD", "one:", 100000, 1, 0, 0)
         else if (kind == "list")   fill("RPUSH", "list:", 1, 1000000, 0, 0)
         else if (kind == "onelist") fill("RPUSH", "onel:", 100000, 1, 0, 0)
+        else if (kind == "zset")   fill("ZADD", "zset:", 1, 1000000, 2, 0)
+        else if (kind == "lpzset") fill("ZADD", "lpz:", 10000, 100, 2, 0)
     }'
 }
 

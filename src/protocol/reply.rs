@@ -231,9 +231,8 @@ impl DoubleText {
         if (-4..17).contains(&exp) {
             if exp >= 0 {
                 let int = exp as usize + 1;
-                for i in 0..int {
-                    out.push(if i < n { digits[i] } else { b'0' });
-                }
+                digits[..int.min(n)].iter().for_each(|&d| out.push(d));
+                (n..int).for_each(|_| out.push(b'0'));
                 if n > int {
                     out.push(b'.');
                     digits[int..n].iter().for_each(|&d| out.push(d));

@@ -568,3 +568,25 @@ pub fn tags_on_different_shards(threads: usize) -> (String, String) {
     };
     (find(0), find(threads - 1))
 }
+
+/// Asserts that `COMMAND INFO` of each command gives the same name, arity,
+/// flags, key positions and ACL categories on ringkv and redis-server.
+pub fn assert_command_info_like_redis(commands: &[&str]) {
+    let (ringkv, redis) = (TestServer::start(1), RedisServer::start());
+    let (mut a, mut b) = (ringkv.raw(), redis.raw());
+    for c in commands {
+        // name, arity, flags, first, last, step, ACL categories.
+        let head = |r: &[u8]| match reply::parsed(r) {
+            reply::R::Agg(_, v) => reply::elements(&v[0])
+                .into_iter()
+                .take(7)
+                .collect::<Vec<_>>(),
+            _ => Vec::new(),
+        };
+        let (ours, theirs) = (
+            a.cmd(&["COMMAND", "INFO", c]),
+            b.cmd(&["COMMAND", "INFO", c]),
+        );
+        assert_eq!(head(&ours), head(&theirs), "{c}");
+    }
+}

@@ -8,7 +8,6 @@ mod common;
 
 use common::{tags_on_different_shards, TestServer};
 use redis::Commands;
-use ringkv::slot::{key_slot, SlotTable};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread;

@@ -12,7 +12,6 @@ use common::reply::{elements, parsed, unordered, R};
 use common::{show, tags_on_different_shards, RawConn, RedisServer, TestServer};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use ringkv::slot::{key_slot, SlotTable};
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;

@@ -177,16 +177,23 @@ pub fn write_info(reply: &mut ReplyWriter, spec: &CommandSpec) {
 
 /// The key specifications: an `index` + `range` spec derived from
 /// (first, last, step), as Redis reports for simple key patterns, then an
-/// `index` + `keynum` spec for a key count.
+/// `index` + `keynum` spec for a key count, then a `keyword` + `range`
+/// spec per keyword that names a key. A command whose written key follows
+/// a keyword only reads its positional key (`RO access`).
 fn write_key_specs(reply: &mut ReplyWriter, spec: &CommandSpec) {
     let ranged = spec.first_key > 0;
     let counted = spec.numkeys_at > 0;
-    reply.set(usize::from(ranged) + usize::from(counted));
+    let keywords = spec.keyword_key.map_or(&[][..], |k| k.keywords);
+    reply.set(usize::from(ranged) + usize::from(counted) + keywords.len());
+    let flags = key_flags(spec);
     if ranged {
+        let read: &[&str] = &["RO", "access"];
+        let first = if keywords.is_empty() { flags } else { read };
+        begin_key_spec(reply, first, spec.first_key as i64);
         write_range_spec(reply, spec);
     }
     if counted {
-        begin_key_spec(reply, spec, spec.numkeys_at as i64);
+        begin_key_spec(reply, flags, spec.numkeys_at as i64);
         reply.map(2);
         reply.bulk(b"type");
         reply.bulk(b"keynum");
@@ -199,18 +206,41 @@ fn write_key_specs(reply: &mut ReplyWriter, spec: &CommandSpec) {
         reply.bulk(b"keystep");
         reply.int(1);
     }
+    for (k, word) in spec
+        .keyword_key
+        .iter()
+        .flat_map(|k| k.keywords.iter().map(move |w| (k, w)))
+    {
+        write_flags(reply, flags);
+        reply.bulk(b"begin_search");
+        reply.map(2);
+        reply.bulk(b"type");
+        reply.bulk(b"keyword");
+        reply.bulk(b"spec");
+        reply.map(2);
+        reply.bulk(b"keyword");
+        reply.bulk(word.as_bytes());
+        reply.bulk(b"startfrom");
+        reply.int(k.startfrom as i64);
+        reply.bulk(b"find_keys");
+        write_single_range(reply, 0, 1);
+    }
 }
 
-/// A key spec's flags and its `begin_search` at argument `index`, up to
-/// its `find_keys` value.
-fn begin_key_spec(reply: &mut ReplyWriter, spec: &CommandSpec, index: i64) {
+/// A key spec's map header and its flags.
+fn write_flags(reply: &mut ReplyWriter, flags: &[&str]) {
     reply.map(3);
     reply.bulk(b"flags");
-    let flags = key_flags(spec);
     reply.set(flags.len());
     for f in flags {
         reply.simple(f);
     }
+}
+
+/// A key spec's flags and its `begin_search` at argument `index`, up to
+/// its `find_keys` value.
+fn begin_key_spec(reply: &mut ReplyWriter, flags: &[&str], index: i64) {
+    write_flags(reply, flags);
     reply.bulk(b"begin_search");
     reply.map(2);
     reply.bulk(b"type");
@@ -222,23 +252,27 @@ fn begin_key_spec(reply: &mut ReplyWriter, spec: &CommandSpec, index: i64) {
     reply.bulk(b"find_keys");
 }
 
-/// The `range` spec of (first, last, step).
+/// The `range` spec of (first, last, step), after its `begin_search`.
 fn write_range_spec(reply: &mut ReplyWriter, spec: &CommandSpec) {
-    begin_key_spec(reply, spec, spec.first_key as i64);
+    let last = if spec.last_key < 0 {
+        spec.last_key
+    } else {
+        spec.last_key - spec.first_key
+    };
+    write_single_range(reply, last as i64, spec.step as i64);
+}
+
+/// A `range` `find_keys` value: `lastkey`, `keystep`, no limit.
+fn write_single_range(reply: &mut ReplyWriter, last: i64, step: i64) {
     reply.map(2);
     reply.bulk(b"type");
     reply.bulk(b"range");
     reply.bulk(b"spec");
     reply.map(3);
     reply.bulk(b"lastkey");
-    let last = if spec.last_key < 0 {
-        spec.last_key
-    } else {
-        spec.last_key - spec.first_key
-    };
-    reply.int(last as i64);
+    reply.int(last);
     reply.bulk(b"keystep");
-    reply.int(spec.step as i64);
+    reply.int(step);
     reply.bulk(b"limit");
     reply.int(0);
 }

@@ -140,6 +140,22 @@ pub struct CommandSpec {
     /// A container's subcommands (`client|list`, ...), declared with it
     /// ([`CommandSpec::with_subcommands`]); empty for plain commands.
     pub subcommands: &'static [CommandSpec],
+    /// A key named by a keyword (GEORADIUS's `STORE key`), declared with
+    /// [`CommandSpec::with_keyword_key`]; None for most commands.
+    pub keyword_key: Option<&'static KeywordKey>,
+}
+
+/// A key that follows a keyword among the options (GEORADIUS's `STORE
+/// key` and `STOREDIST key`): the `keyword` key specs `COMMAND INFO`
+/// reports, and how an invocation's key is found.
+pub struct KeywordKey {
+    /// The keywords, as `COMMAND INFO` spells them.
+    pub keywords: &'static [&'static str],
+    /// Where the search for them starts (`startfrom`).
+    pub startfrom: i32,
+    /// The key argument this invocation names, read as the command reads
+    /// its options (the last such keyword wins), if any.
+    pub find: fn(&Args) -> Option<usize>,
 }
 
 /// No key arguments.
@@ -173,6 +189,7 @@ pub const fn spec(
         since,
         exec,
         subcommands: &[],
+        keyword_key: None,
     }
 }
 
@@ -182,6 +199,16 @@ impl CommandSpec {
     pub const fn with_subcommands(self, subs: &'static [CommandSpec]) -> CommandSpec {
         CommandSpec {
             subcommands: subs,
+            ..self
+        }
+    }
+
+    /// This entry with a key named by a keyword among its options
+    /// (`movablekeys`).
+    pub const fn with_keyword_key(self, k: &'static KeywordKey) -> CommandSpec {
+        CommandSpec {
+            keyword_key: Some(k),
+            flags: self.flags | flag::MOVABLEKEYS,
             ..self
         }
     }
@@ -231,8 +258,9 @@ impl CommandSpec {
     }
 
     /// Indexes of the key arguments of this invocation: the positional
-    /// ones, then those its key count names. A count that is not a number
-    /// from 0 to the arguments left names none (the handler refuses it).
+    /// ones, then those its key count names, then its keyword's key. A
+    /// count that is not a number from 0 to the arguments left names none
+    /// (the handler refuses it).
     pub fn key_indexes(&self, args: &Args) -> impl Iterator<Item = usize> {
         let counted = match self.numkeys_at {
             0 => 0..0,
@@ -250,7 +278,10 @@ impl CommandSpec {
                 }
             }
         };
-        self.positional_keys(args.len()).chain(counted)
+        let keyword = self.keyword_key.and_then(|k| (k.find)(args));
+        self.positional_keys(args.len())
+            .chain(counted)
+            .chain(keyword)
     }
 
     /// Indexes of the keys (first, last, step) name in `argc` arguments.
@@ -285,6 +316,7 @@ fn all_groups() -> impl Iterator<Item = &'static CommandSpec> {
         .chain(super::transactions::COMMANDS)
         .chain(super::observability::COMMANDS)
         .chain(super::memory::COMMANDS)
+        .chain(super::geo::COMMANDS)
 }
 
 fn index() -> &'static HashMap<&'static str, &'static CommandSpec> {

@@ -19,6 +19,11 @@ mod range;
 mod read;
 pub mod score;
 
+/// What the GEO commands (a geo set is a sorted set) reuse: GEOADD runs
+/// ZADD; the geo STORE forms store like the other STORE forms.
+pub(crate) use add::zadd;
+pub(crate) use algebra::{encode_pairs, store_part};
+
 use super::table::{flag::*, spec, CommandSpec, Exec, NO_KEYS};
 use crate::cmd::error::CmdError;
 use crate::protocol::ReplyWriter;

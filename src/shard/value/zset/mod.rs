@@ -16,7 +16,7 @@
 //!
 //! Layout: this file holds the type and dispatches to the encodings:
 //! listpack.rs (Redis's listpack bytes), skiplist.rs (member table plus
-//! tree.rs, an order-statistic B+tree); rdb.rs is the [`ValueType`] face
+//! tree.rs, an order-statistic B+tree); rdb.rs is the [`ValueType`](super::ValueType) face
 //! (RDB types 17/5 written, 17/12/5/3 read, AOF rewrite); tests.rs checks
 //! both against a model.
 //!

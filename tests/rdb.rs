@@ -308,10 +308,11 @@ fn reader_loads_redis_server_dump() {
     assert_same(&read_rdb(&file), &want);
 
     // A type ringkv does not hold yet is refused, naming the key.
-    let _: i64 = redis::cmd("ZADD")
-        .arg("a zset")
-        .arg(1)
-        .arg("x")
+    let _: String = redis::cmd("XADD")
+        .arg("a stream")
+        .arg("*")
+        .arg("f")
+        .arg("v")
         .query(&mut con)
         .unwrap();
     let _: () = redis::cmd("SAVE").query(&mut con).unwrap();
@@ -322,11 +323,11 @@ fn reader_loads_redis_server_dump() {
         .find_map(Result::err)
         .expect("an error");
     assert!(
-        matches!(err.kind, RdbErrorKind::UnsupportedType { rdb_type: 17, .. }),
+        matches!(err.kind, RdbErrorKind::UnsupportedType { rdb_type: 19, .. }),
         "{err}"
     );
     assert!(
-        err.to_string().contains("for key \"a zset\" at offset"),
+        err.to_string().contains("for key \"a stream\" at offset"),
         "{err}"
     );
 }

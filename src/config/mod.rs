@@ -22,6 +22,7 @@ pub mod file;
 pub mod logging;
 pub mod params;
 pub mod rewrite;
+pub mod values;
 
 use std::fmt;
 use std::path::PathBuf;

@@ -87,6 +87,14 @@ pub fn parse_scan_options<'a>(
     Ok(out)
 }
 
+/// The head of a key-scan reply (HSCAN, SSCAN, ZSCAN): the next cursor,
+/// then an array of `items` bulks the caller writes.
+pub fn scan_reply_head(reply: &mut crate::protocol::ReplyWriter, next: u64, items: usize) {
+    reply.array(2);
+    reply.bulk(itoa::Buffer::new().format(next).as_bytes());
+    reply.array(items);
+}
+
 /// Reads a cursor as C's `strtoul(s, &end, 10)` with Redis's checks: the
 /// string ends at its first NUL, may not start with white space, may carry
 /// one sign (`-n` wraps around, as strtoul does), must be all digits after

@@ -7,7 +7,7 @@
 //! returned at least once. MATCH filters after collecting, as Redis does.
 
 use super::super::error::{CmdError, CmdResult};
-use super::super::generic::scan::{parse_cursor, parse_scan_options, ScanArgs};
+use super::super::generic::scan::{parse_cursor, parse_scan_options, scan_reply_head, ScanArgs};
 use super::super::glob::glob_match;
 use super::super::ExecCtx;
 use super::{bulk_entry, read_hash};
@@ -16,9 +16,7 @@ use crate::protocol::Args;
 pub(super) fn hscan(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
     let cursor = parse_cursor(args.get(2)).ok_or(CmdError::InvalidCursor)?;
     let Some(h) = read_hash(ctx.shard, ctx.db, args.get(1), ctx.now_ms)? else {
-        ctx.reply.array(2);
-        ctx.reply.bulk(b"0");
-        ctx.reply.array(0);
+        scan_reply_head(&mut ctx.reply, 0, 0);
         return Ok(());
     };
     // Options after the key is found, as Redis's scanGenericCommand.
@@ -31,9 +29,7 @@ pub(super) fn hscan(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
         }
     });
     let reply = &mut ctx.reply;
-    reply.array(2);
-    reply.bulk(itoa::Buffer::new().format(next).as_bytes());
-    reply.array(found.len() * 2);
+    scan_reply_head(reply, next, found.len() * 2);
     for (f, v) in found {
         bulk_entry(reply, f);
         bulk_entry(reply, v);

@@ -4,7 +4,7 @@
 
 use super::read_set;
 use crate::cmd::error::{CmdError, CmdResult};
-use crate::cmd::generic::scan::{parse_cursor, parse_scan_options, ScanArgs};
+use crate::cmd::generic::scan::{parse_cursor, parse_scan_options, scan_reply_head, ScanArgs};
 use crate::cmd::glob::glob_match;
 use crate::cmd::ExecCtx;
 use crate::protocol::Args;
@@ -18,9 +18,7 @@ pub fn sscan(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
         now_ms,
     } = ctx;
     let Some(set) = read_set(shard, *db, args.get(1), *now_ms)? else {
-        reply.array(2);
-        reply.bulk(b"0");
-        reply.array(0);
+        scan_reply_head(reply, 0, 0);
         return Ok(());
     };
     // Options after the key is found, as Redis's scanGenericCommand.
@@ -33,9 +31,7 @@ pub fn sscan(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
             }
         })
     });
-    reply.array(2);
-    reply.bulk(itoa::Buffer::new().format(next).as_bytes());
-    reply.array(found.len());
+    scan_reply_head(reply, next, found.len());
     found.iter().for_each(|m| reply.bulk(m));
     Ok(())
 }

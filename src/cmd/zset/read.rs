@@ -4,7 +4,7 @@
 use super::score::{LexRange, ScoreRange};
 use super::{bulk_member, entries_header, entry, read_zset};
 use crate::cmd::error::{CmdError, CmdResult};
-use crate::cmd::generic::scan::{parse_cursor, parse_scan_options, ScanArgs};
+use crate::cmd::generic::scan::{parse_cursor, parse_scan_options, scan_reply_head, ScanArgs};
 use crate::cmd::glob::glob_match;
 use crate::cmd::{arg_i64, eq_ic, ExecCtx};
 use crate::protocol::reply::format_double;
@@ -157,9 +157,7 @@ pub fn zscan(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
         now_ms,
     } = ctx;
     let Some(z) = read_zset(shard, *db, args.get(1), *now_ms)? else {
-        reply.array(2);
-        reply.bulk(b"0");
-        reply.array(0);
+        scan_reply_head(reply, 0, 0);
         return Ok(());
     };
     let ScanArgs { count, pattern, .. } = parse_scan_options(args, 3, false)?;
@@ -171,9 +169,7 @@ pub fn zscan(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
             }
         })
     });
-    reply.array(2);
-    reply.bulk(itoa::Buffer::new().format(next).as_bytes());
-    reply.array(found.len() * 2);
+    scan_reply_head(reply, next, found.len() * 2);
     for (m, s) in &found {
         reply.bulk(m);
         reply.bulk(format_double(*s).as_bytes());

@@ -184,7 +184,13 @@ fn write_key_specs(reply: &mut ReplyWriter, spec: &CommandSpec) {
     let ranged = spec.first_key > 0;
     let counted = spec.numkeys_at > 0;
     let keywords = spec.keyword_key.map_or(&[][..], |k| k.keywords);
-    reply.set(usize::from(ranged) + usize::from(counted) + keywords.len());
+    let unknown = spec.keyword_key.map_or(&[][..], |k| k.unknown_specs);
+    let searched = if unknown.is_empty() {
+        keywords.len()
+    } else {
+        unknown.len()
+    };
+    reply.set(usize::from(ranged) + usize::from(counted) + searched);
     let flags = key_flags(spec);
     if ranged {
         let read: &[&str] = &["RO", "access"];
@@ -206,9 +212,13 @@ fn write_key_specs(reply: &mut ReplyWriter, spec: &CommandSpec) {
         reply.bulk(b"keystep");
         reply.int(1);
     }
+    for (notes, flags) in unknown {
+        write_unknown_spec(reply, notes, flags);
+    }
     for (k, word) in spec
         .keyword_key
         .iter()
+        .filter(|k| k.unknown_specs.is_empty())
         .flat_map(|k| k.keywords.iter().map(move |w| (k, w)))
     {
         write_flags(reply, flags);
@@ -227,9 +237,30 @@ fn write_key_specs(reply: &mut ReplyWriter, spec: &CommandSpec) {
     }
 }
 
+/// A key spec of Redis's `unknown` kind: its notes, its flags, and no
+/// search or find rules.
+fn write_unknown_spec(reply: &mut ReplyWriter, notes: &str, flags: &[&str]) {
+    reply.map(4);
+    reply.bulk(b"notes");
+    reply.bulk(notes.as_bytes());
+    write_flags_field(reply, flags);
+    for step in [&b"begin_search"[..], b"find_keys"] {
+        reply.bulk(step);
+        reply.map(2);
+        reply.bulk(b"type");
+        reply.bulk(b"unknown");
+        reply.bulk(b"spec");
+        reply.map(0);
+    }
+}
+
 /// A key spec's map header and its flags.
 fn write_flags(reply: &mut ReplyWriter, flags: &[&str]) {
     reply.map(3);
+    write_flags_field(reply, flags);
+}
+
+fn write_flags_field(reply: &mut ReplyWriter, flags: &[&str]) {
     reply.bulk(b"flags");
     reply.set(flags.len());
     for f in flags {

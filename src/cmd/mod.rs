@@ -29,6 +29,7 @@ pub mod observability;
 pub mod ops;
 pub mod server;
 pub mod set;
+pub mod sort;
 pub mod split;
 pub mod stat_index;
 pub mod string;

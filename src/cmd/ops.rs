@@ -98,6 +98,8 @@ pub enum OpResult {
     Usage(Option<usize>),
     /// What a blocking command's attempt produced.
     Served(crate::shard::blocking::Served),
+    /// SORT's source, read (cmd/sort/engine.rs).
+    SortSource(crate::cmd::sort::engine::Loaded),
     Err(CmdError),
 }
 

@@ -131,6 +131,9 @@ pub enum Split {
     Rename { nx: bool },
     /// COPY: copy the value between shards, DB and REPLACE options.
     Copy,
+    /// SORT / SORT_RO: the source read, lookups on every shard their
+    /// patterns name, the store (cmd/sort, route/sort.rs).
+    Sort,
 }
 
 impl Split {
@@ -140,7 +143,7 @@ impl Split {
             Split::Parts(p) => Some(p.key_flags),
             Split::Guarded(g) => Some(g.key_flags),
             Split::Gather(g) => Some(g.key_flags),
-            Split::Rename { .. } | Split::Copy => None,
+            Split::Rename { .. } | Split::Copy | Split::Sort => None,
         }
     }
 }
@@ -153,6 +156,7 @@ impl std::fmt::Debug for Split {
             Split::Gather(_) => "Split::Gather",
             Split::Rename { .. } => "Split::Rename",
             Split::Copy => "Split::Copy",
+            Split::Sort => "Split::Sort",
         })
     }
 }

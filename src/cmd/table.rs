@@ -156,6 +156,10 @@ pub struct KeywordKey {
     /// The key argument this invocation names, read as the command reads
     /// its options (the last such keyword wins), if any.
     pub find: fn(&Args) -> Option<usize>,
+    /// When not empty, `COMMAND INFO` reports these key specs, of Redis's
+    /// `unknown` kind, instead of one per keyword: (notes, flags). SORT's
+    /// keys can be anywhere among its options or come from its data.
+    pub unknown_specs: &'static [(&'static str, &'static [&'static str])],
 }
 
 /// No key arguments.
@@ -284,6 +288,13 @@ impl CommandSpec {
             .chain(keyword)
     }
 
+    /// Whether this invocation reads keys that none of its arguments names
+    /// (SORT's `BY`/`GET` patterns): they may be on any shard, so it never
+    /// runs on one shard alone when there are several.
+    pub fn reads_unnamed_keys(&self, args: &Args) -> bool {
+        matches!(self.exec, Exec::MultiKey(_, Split::Sort)) && super::sort::reaches_keys(args)
+    }
+
     /// Indexes of the keys (first, last, step) name in `argc` arguments.
     fn positional_keys(&self, argc: usize) -> std::iter::StepBy<std::ops::Range<usize>> {
         let argc = argc as i32;
@@ -317,6 +328,7 @@ fn all_groups() -> impl Iterator<Item = &'static CommandSpec> {
         .chain(super::observability::COMMANDS)
         .chain(super::memory::COMMANDS)
         .chain(super::geo::COMMANDS)
+        .chain(super::sort::COMMANDS)
 }
 
 fn index() -> &'static HashMap<&'static str, &'static CommandSpec> {

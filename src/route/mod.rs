@@ -2,7 +2,8 @@
 //! into per-shard segments that keep Redis's ordering ([`pipeline`]) and how a
 //! segment runs, coordinated when it writes on several shards ([`segment`]), how
 //! multi-key commands are split across shards and their replies merged, as
-//! their specs declare ([`multikey`]), keyspace-wide fan-out commands, as
+//! their specs declare ([`multikey`]), SORT with patterns that reach any shard
+//! ([`sort`]), keyspace-wide fan-out commands, as
 //! their specs declare, and server-wide ones ([`global`]), CONFIG across
 //! cores ([`config`]), the transaction coordinator: the one lock-ordering
 //! rule ([`coordinator`]), MULTI/EXEC/WATCH ([`txn`]), and snapshots / AOF
@@ -25,4 +26,5 @@ pub mod observe;
 pub mod persist;
 pub mod pipeline;
 pub mod segment;
+pub mod sort;
 pub mod txn;

@@ -7,7 +7,7 @@
 //! A [`Split::Parts`] command (MGET, MSET, DEL, UNLINK, EXISTS, TOUCH) is cut
 //! into per-shard parts that join the pipeline's coordinated step with their
 //! neighbours (one lock round for the whole step, route/segment.rs), and
-//! [`merge_parts`] joins the parts' replies. A [`Split::Guarded`] command
+//! [`merge_parts`] joins the parts' replies. SORT runs as route/sort.rs says. A [`Split::Guarded`] command
 //! (MSETNX), a [`Split::Gather`] one (the set algebra, SMOVE), RENAME,
 //! RENAMENX and COPY run here as their own transaction of
 //! shard ops: every key locked (route/coordinator.rs) before the first op
@@ -137,6 +137,9 @@ pub async fn run(
     cmd_idx: usize,
     out: &mut Vec<u8>,
 ) {
+    if let Split::Sort = split {
+        return super::sort::run(env, spec, cmd_idx, out).await;
+    }
     if env.txid.is_some() {
         return run_split(env, spec, split, cmd_idx, out).await;
     }
@@ -319,6 +322,7 @@ async fn run_split(
             write_cmd_error(env.core, out, &CmdError::Internal);
         }
         Split::Guarded(g) => run_guarded(env, g, cmd_idx, out).await,
+        Split::Sort => super::sort::run(env, _spec, cmd_idx, out).await,
         Split::Gather(g) => run_gather(env, g, cmd_idx, out).await,
         Split::Rename { nx } => {
             let slots = env.core.slots();

@@ -316,6 +316,9 @@ fn owner_of_keys(core: &Core, spec: &CommandSpec, args: &Args) -> Option<usize> 
     if core.cores() == 1 {
         return Some(0);
     }
+    if spec.reads_unnamed_keys(args) {
+        return None;
+    }
     let shard = core.shard().borrow();
     let mut owner = None;
     for k in spec.key_indexes(args) {

@@ -237,6 +237,8 @@ async fn exec(env: &Env<'_>, out: &mut Vec<u8>) {
         let mut db = start_db;
         for (spec, args) in queued.iter() {
             match spec.exec {
+                // Keys no argument names may be on any shard.
+                _ if env.core.cores() > 1 && spec.reads_unnamed_keys(&args) => whole = true,
                 Exec::Shard(_) | Exec::MultiKey(..) | Exec::Blocking(_) => {
                     for k in spec.key_indexes(&args) {
                         let key = args.get(k);

@@ -47,6 +47,7 @@ static RADIUS_STORE: KeywordKey = KeywordKey {
     keywords: &["STORE", "STOREDIST"],
     startfrom: 6,
     find: radius::radius_store_key,
+    unknown_specs: &[],
 };
 
 /// GEORADIUSBYMEMBER's, one argument earlier.
@@ -54,6 +55,7 @@ static BYMEMBER_STORE: KeywordKey = KeywordKey {
     keywords: &["STORE", "STOREDIST"],
     startfrom: 5,
     find: radius::bymember_store_key,
+    unknown_specs: &[],
 };
 
 /// As Redis 7.0's `COMMAND INFO` and `COMMAND DOCS` report them.

@@ -90,6 +90,15 @@ fn strtod_whole(s: &[u8]) -> Option<(f64, bool)> {
     Some((if neg { -v } else { v }, erange))
 }
 
+/// What `strtod` reads from a whole string (leading space allowed) when it
+/// does not set `ERANGE`; NaN included (SORT's weights).
+pub fn c_strtod(s: &[u8]) -> Option<f64> {
+    match strtod_whole(s) {
+        Some((v, false)) => Some(v),
+        _ => None,
+    }
+}
+
 /// A score argument as Redis's `getDoubleFromObject` (`string2d`) reads it.
 pub fn parse_score(s: &[u8]) -> Option<f64> {
     if s.first().is_none_or(|&b| is_space(b)) {

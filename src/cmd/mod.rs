@@ -27,6 +27,7 @@ pub mod memory;
 pub mod mpop;
 pub mod observability;
 pub mod ops;
+pub mod script;
 pub mod server;
 pub mod set;
 pub mod sort;

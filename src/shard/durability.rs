@@ -103,6 +103,50 @@ impl Shard {
         }
     }
 
+    /// Runs `f`, a command nested in the running one (a script's
+    /// `redis.call`), and journals it as `args` when it changed data and
+    /// journaled nothing itself, so the running command's records are the
+    /// writes its nested commands made (wrapped in MULTI/EXEC when more than
+    /// one, journal.rs). Outside a journaled command `f` just runs.
+    pub fn nested_command<R>(
+        &mut self,
+        db: usize,
+        args: &[&[u8]],
+        f: impl FnOnce(&mut Self) -> R,
+    ) -> R {
+        if !self.in_place.in_command {
+            return f(self);
+        }
+        let c = &mut self.in_place;
+        let outer = (
+            std::mem::take(&mut c.changed),
+            std::mem::take(&mut c.propagated),
+        );
+        let r = f(self);
+        let c = &mut self.in_place;
+        let (changed, propagated) = (c.changed, c.propagated);
+        if changed && !propagated {
+            if let Some(j) = self.journal.as_mut() {
+                j.command(db, args);
+            }
+        }
+        let c = &mut self.in_place;
+        c.changed = outer.0 || changed;
+        c.propagated = outer.1 || propagated || changed;
+        r
+    }
+
+    /// Makes `key` writable at once for a write that cannot wait (a
+    /// script's): when a running snapshot is still encoding its value, the
+    /// encoding is finished first (see shard/snapshot.rs).
+    pub fn snapshot_make_writable(&mut self, db: usize, key: &[u8]) {
+        if !self.snapshot_admits(db, key) {
+            if let Some(s) = self.snapshot.as_mut() {
+                s.finish_key(&self.dbs, db, key);
+            }
+        }
+    }
+
     /// A command starts, at `now_ms` (its batch's clock; see
     /// [`journal::Journal::begin_command`]).
     #[inline]

@@ -140,6 +140,12 @@ impl SnapshotCut {
         !self.deferred.iter().any(|d| d.db == db && *d.key == *key)
     }
 
+    /// Finishes encoding `key`'s deferred value, if any (a write that
+    /// cannot wait for it).
+    pub fn finish_key(&mut self, dbs: &[Db], db: usize, key: &[u8]) {
+        self.finish_deferred(dbs, |d| d.db == db && *d.key == *key);
+    }
+
     /// True when table `table` of `db` holds a value still being encoded.
     pub fn defers_table(&self, db: usize, table: usize) -> bool {
         self.deferred

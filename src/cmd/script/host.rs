@@ -1,0 +1,403 @@
+//! Each executor's Lua 5.1 state, set up as Redis 7.0 sets up its own: the
+//! base, table, string, math and debug libraries without `print`,
+//! `loadfile` and `dofile`; the `redis` table; globals that cannot be
+//! created or read when missing (`Script attempted to access nonexistent
+//! global variable`), library tables that cannot be changed; an error
+//! handler that records where the error happened (`on @user_script:N`).
+//!
+//! A script is compiled once per core into a function named by its SHA-1
+//! (from the shared bodies of cache.rs) and run by [`Host::run`], which
+//! hands `redis.call`/`redis.pcall` a Rust function that borrows the
+//! command's shard for that run only.
+
+use super::cache::{self, Sha};
+use crate::cmd::error::CmdError;
+use hashbrown::HashMap;
+use mlua::{Function, Lua, LuaOptions, MultiValue, StdLib, Table, Value};
+use std::cell::RefCell;
+
+/// The Lua side of the set-up: the error handler, `redis.call` and
+/// `redis.pcall` over the run's hook, the protections. Chunk `=ringkv`, so
+/// the error handler can skip its frames.
+const PRELUDE: &str = r#"
+local dbg = debug
+local hooks, raising_call = ...
+local function where(level)
+  local i = dbg.getinfo(level, 'nSl')
+  while i and (i.what == 'C' or i.source == '=ringkv') do
+    level = level + 1
+    i = dbg.getinfo(level, 'nSl')
+  end
+  return i
+end
+local function handler(err)
+  local i = where(3)
+  if type(err) ~= 'table' then
+    err = {err = 'ERR ' .. tostring(err)}
+  end
+  if i then
+    err['source'] = i.source
+    err['line'] = i.currentline
+  end
+  return err
+end
+hooks.run = function(f) return xpcall(f, handler) end
+redis = {}
+redis.call = raising_call
+redis.pcall = function(...)
+  return (hooks.call(...))
+end
+redis.error_reply = function(e)
+  if type(e) ~= 'string' then error('wrong number or type of arguments') end
+  return {err = e}
+end
+redis.status_reply = function(s)
+  if type(s) ~= 'string' then error('wrong number or type of arguments') end
+  return {ok = s}
+end
+redis.sha1hex = function(s)
+  if s == nil then error('wrong number of arguments') end
+  return hooks.sha1hex(tostring(s))
+end
+redis.LOG_DEBUG, redis.LOG_VERBOSE, redis.LOG_NOTICE, redis.LOG_WARNING = 0, 1, 2, 3
+redis.log = function(level, ...)
+  if select('#', ...) < 1 then error('redis.log() requires two arguments or more.') end
+  if type(level) ~= 'number' then error('First argument must be a number (log level).') end
+  if level < 0 or level > 3 then error('Invalid debug level.') end
+  local parts = {}
+  for i = 1, select('#', ...) do parts[i] = tostring((select(i, ...))) end
+  hooks.log(level, table.concat(parts, ' '))
+end
+redis.setresp = function(v)
+  if v == nil then error('redis.setresp() requires one argument.') end
+  if v ~= 2 and v ~= 3 then error('RESP version must be 2 or 3.') end
+  hooks.resp = v
+end
+redis.REPL_NONE, redis.REPL_AOF, redis.REPL_SLAVE, redis.REPL_REPLICA, redis.REPL_ALL = 0, 1, 2, 2, 3
+redis.set_repl = function(flags)
+  if flags == nil then error('redis.set_repl() requires two arguments.') end
+  if type(flags) ~= 'number' or flags < 0 or flags > 3 then
+    error('Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.')
+  end
+end
+redis.replicate_commands = function() return true end
+redis.breakpoint = function() return false end
+redis.debug = function() end
+redis.REDIS_VERSION = '7.0.15'
+redis.REDIS_VERSION_NUM = 458767
+print, loadfile, dofile = nil, nil, nil
+
+-- Library tables become read-only proxies.
+local function readonly(t)
+  return setmetatable({}, {
+    __index = t,
+    __newindex = function() error('Attempt to modify a readonly table', 2) end,
+    __metatable = false,
+  })
+end
+for _, name in ipairs({'string', 'table', 'math', 'debug', 'redis', 'coroutine'}) do
+  if rawget(_G, name) then rawset(_G, name, readonly(rawget(_G, name))) end
+end
+setmetatable(_G, {
+  __index = function(_, k)
+    error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+  end,
+  __newindex = function() error('Attempt to modify a readonly table', 2) end,
+  __metatable = false,
+})
+"#;
+
+/// Where the hooks table is in the registry (for [`raising_call`]).
+const HOOKS_KEY: &str = "ringkv.script.hooks";
+
+/// `redis.call`: `hooks.call(...)`, raising its error table when it failed.
+/// A C function, as Redis's is, so a script's `return redis.call(...)` is
+/// no tail call and the error handler still finds the script's line.
+unsafe extern "C-unwind" fn raising_call(state: *mut mlua::ffi::lua_State) -> std::os::raw::c_int {
+    use mlua::ffi;
+    let n = ffi::lua_gettop(state);
+    ffi::lua_getfield(
+        state,
+        ffi::LUA_REGISTRYINDEX,
+        c"ringkv.script.hooks".as_ptr(),
+    );
+    ffi::lua_getfield(state, -1, c"call".as_ptr());
+    ffi::lua_remove(state, -2);
+    ffi::lua_insert(state, 1);
+    ffi::lua_call(state, n, 2);
+    if ffi::lua_toboolean(state, -1) != 0 {
+        ffi::lua_pop(state, 1);
+        ffi::lua_error(state);
+    }
+    ffi::lua_pop(state, 1);
+    1
+}
+
+/// What one `redis.call` answered: the reply as Lua sees it, and whether
+/// it is an error `redis.call` raises.
+pub type CallOutcome = (Value, bool);
+
+/// One core's Lua state and the scripts compiled in it.
+pub struct Host {
+    lua: Lua,
+    hooks: Table,
+    generation: u64,
+    compiled: HashMap<Sha, (Function, ScriptFlags)>,
+}
+
+/// How a run ended: the script's value (and whether it set RESP 3), or its
+/// error text (without `-`).
+pub enum Outcome {
+    Value(Value, bool),
+    Error(String),
+}
+
+thread_local! {
+    static HOST: RefCell<Option<Host>> = const { RefCell::new(None) };
+}
+
+impl Host {
+    fn new() -> mlua::Result<Host> {
+        let libs = StdLib::TABLE | StdLib::STRING | StdLib::MATH | StdLib::DEBUG;
+        // SAFETY: the debug library is loaded as Redis loads it; scripts
+        // get no other unsafe library (no io, os, package or ffi).
+        let lua = unsafe { Lua::unsafe_new_with(libs, LuaOptions::default()) };
+        let hooks = lua.create_table()?;
+        hooks.raw_set(
+            "sha1hex",
+            lua.create_function(|lua, s: mlua::String| {
+                lua.create_string(cache::sha_of(&s.as_bytes()))
+            })?,
+        )?;
+        hooks.raw_set(
+            "log",
+            lua.create_function(|_, (level, text): (u8, String)| {
+                match level {
+                    3 => log::warn!("{text}"),
+                    2 => log::info!("{text}"),
+                    _ => log::debug!("{text}"),
+                }
+                Ok(())
+            })?,
+        )?;
+        lua.set_named_registry_value(HOOKS_KEY, hooks.clone())?;
+        // SAFETY: `raising_call` keeps no Rust value with a destructor on
+        // its frame across the Lua calls that may unwind through it.
+        let raising = unsafe { lua.create_c_function(raising_call)? };
+        lua.load(PRELUDE)
+            .set_name("=ringkv")
+            .call::<()>((hooks.clone(), raising))?;
+        Ok(Host {
+            lua,
+            hooks,
+            generation: cache::generation(),
+            compiled: HashMap::new(),
+        })
+    }
+
+    /// Runs `f` with this core's host (made on first use, and made anew
+    /// after a SCRIPT FLUSH, as Redis resets its Lua state).
+    pub fn with<R>(f: impl FnOnce(&mut Host) -> Result<R, CmdError>) -> Result<R, CmdError> {
+        HOST.with(|cell| {
+            let mut slot = cell.borrow_mut();
+            let stale = slot
+                .as_ref()
+                .is_some_and(|h| h.generation != cache::generation());
+            if slot.is_none() || stale {
+                *slot = Some(Host::new().map_err(|e| CmdError::Msg(format!("ERR Lua: {e}")))?);
+            }
+            match slot.as_mut() {
+                Some(h) => f(h),
+                None => Err(CmdError::Internal),
+            }
+        })
+    }
+
+    pub fn lua(&self) -> &Lua {
+        &self.lua
+    }
+
+    /// Compiles `body` as script `sha` here (once); the error is Redis's.
+    pub fn compile(&mut self, sha: Sha, body: &[u8]) -> Result<(), CmdError> {
+        if self.compiled.contains_key(&sha) {
+            return Ok(());
+        }
+        let flags = flags_of(body)?;
+        let code = shebang_stripped(body)?;
+        let f = self
+            .lua
+            .load(&code[..])
+            .set_name("@user_script")
+            .into_function()
+            .map_err(|e| {
+                let msg = match e {
+                    mlua::Error::SyntaxError { message, .. } => message,
+                    other => other.to_string(),
+                };
+                CmdError::Msg(format!("ERR Error compiling script (new function): {msg}"))
+            })?;
+        self.compiled.insert(sha, (f, flags));
+        Ok(())
+    }
+
+    /// The shebang flags of compiled script `sha`.
+    pub fn flags(&self, sha: &Sha) -> ScriptFlags {
+        self.compiled.get(sha).map(|c| c.1).unwrap_or_default()
+    }
+
+    /// Whether script `sha` is compiled here, compiling it from the shared
+    /// bodies when another core loaded it.
+    pub fn knows(&mut self, sha: &Sha) -> Result<bool, CmdError> {
+        if self.compiled.contains_key(sha) {
+            return Ok(true);
+        }
+        match cache::get(sha) {
+            Some(body) => self.compile(*sha, &body).map(|()| true),
+            None => Ok(false),
+        }
+    }
+
+    /// Runs compiled script `sha` with `keys` and `argv` as KEYS and ARGV;
+    /// `call` answers its `redis.call`s.
+    pub fn run(
+        &mut self,
+        sha: &Sha,
+        keys: &[&[u8]],
+        argv: &[&[u8]],
+        mut call: impl FnMut(&Lua, MultiValue, bool) -> mlua::Result<CallOutcome>,
+    ) -> Result<Outcome, CmdError> {
+        let f = self
+            .compiled
+            .get(sha)
+            .map(|c| c.0.clone())
+            .ok_or(CmdError::Internal)?;
+        let lua = &self.lua;
+        let internal = |e: mlua::Error| CmdError::Msg(format!("ERR Lua: {e}"));
+        let globals = lua.globals();
+        globals
+            .raw_set("KEYS", array(lua, keys).map_err(internal)?)
+            .map_err(internal)?;
+        globals
+            .raw_set("ARGV", array(lua, argv).map_err(internal)?)
+            .map_err(internal)?;
+        self.hooks.raw_set("resp", 2).map_err(internal)?;
+        let runner: Function = self.hooks.raw_get("run").map_err(internal)?;
+        let hooks = &self.hooks;
+        let result = lua.scope(|scope| {
+            let call_fn = scope.create_function_mut(|lua, args: MultiValue| {
+                let resp3 = hooks.raw_get::<i64>("resp").unwrap_or(2) == 3;
+                let (v, failed) = call(lua, args, resp3)?;
+                Ok((v, failed))
+            })?;
+            hooks.raw_set("call", call_fn)?;
+            let r = runner.call::<(bool, Value)>(f);
+            hooks.raw_set("call", Value::Nil)?;
+            r
+        });
+        let script_resp3 = self.hooks.raw_get::<i64>("resp").unwrap_or(2) == 3;
+        // Redis collects a little garbage every few runs.
+        let _ = lua.gc_step_kbytes(1);
+        match result {
+            Ok((true, v)) => Ok(Outcome::Value(v, script_resp3)),
+            Ok((false, e)) => Ok(Outcome::Error(error_message(sha, &e))),
+            Err(e) => Ok(Outcome::Error(format!("ERR Error running script {e}"))),
+        }
+    }
+}
+
+/// A Lua array of `items`.
+fn array(lua: &Lua, items: &[&[u8]]) -> mlua::Result<Table> {
+    let t = lua.create_table_with_capacity(items.len(), 0)?;
+    for (i, item) in items.iter().enumerate() {
+        t.raw_set(i + 1, lua.create_string(item)?)?;
+    }
+    Ok(t)
+}
+
+/// A failed run's error reply text, as Redis writes it: the error table's
+/// `err`, then ` script: <sha>, on <source>:<line>.` when the handler
+/// found where it happened.
+fn error_message(sha: &Sha, e: &Value) -> String {
+    let Value::Table(t) = e else {
+        let text = match e {
+            Value::String(s) => s.to_string_lossy().to_string(),
+            _ => "execution failure".to_string(),
+        };
+        return format!(
+            "ERR Error running script {}, {text:.100}",
+            String::from_utf8_lossy(sha)
+        );
+    };
+    let msg = match t.raw_get::<Value>("err") {
+        Ok(Value::String(s)) => super::convert::error_text(&s.as_bytes()),
+        _ => String::new(),
+    };
+    let source = t.raw_get::<Option<String>>("source").ok().flatten();
+    let line = t.raw_get::<Option<i64>>("line").ok().flatten();
+    match (source, line) {
+        (Some(source), Some(line)) => format!(
+            "{msg} script: {}, on {source}:{line}.",
+            String::from_utf8_lossy(sha)
+        ),
+        _ => msg,
+    }
+}
+
+/// The body to compile: a `#!lua [flags=...]` first line becomes a
+/// comment (line numbers stay); the flags are checked ([`flags_of`]).
+fn shebang_stripped(body: &[u8]) -> Result<Vec<u8>, CmdError> {
+    let mut code = body.to_vec();
+    if code.starts_with(b"#!") {
+        code[0] = b'-';
+        code[1] = b'-';
+    }
+    Ok(code)
+}
+
+/// A script's shebang flags (Redis 7.0): whether it declared `no-writes`.
+/// No shebang: a script of the old kind, which may write.
+pub fn flags_of(body: &[u8]) -> Result<ScriptFlags, CmdError> {
+    if !body.starts_with(b"#!") {
+        return Ok(ScriptFlags::default());
+    }
+    let line_end = body.iter().position(|&b| b == b'\n').unwrap_or(body.len());
+    let line = String::from_utf8_lossy(&body[..line_end]).into_owned();
+    let mut words = line.split(' ').filter(|w| !w.is_empty());
+    let engine = words.next().unwrap_or_default();
+    if engine != "#!lua" {
+        return Err(CmdError::Msg(format!(
+            "ERR Unexpected engine in script shebang: {engine}"
+        )));
+    }
+    let mut flags = ScriptFlags {
+        shebang: true,
+        ..ScriptFlags::default()
+    };
+    for w in words {
+        let Some(list) = w.strip_prefix("flags=") else {
+            return Err(CmdError::Msg(format!(
+                "ERR Unknown lua shebang option: {w}"
+            )));
+        };
+        for f in list.split(',').filter(|f| !f.is_empty()) {
+            match f {
+                "no-writes" => flags.no_writes = true,
+                "allow-oom" | "allow-stale" | "no-cluster" | "allow-cross-slot-keys" => {}
+                other => {
+                    return Err(CmdError::Msg(format!(
+                        "ERR Unexpected flag in script shebang: {other}"
+                    )))
+                }
+            }
+        }
+    }
+    Ok(flags)
+}
+
+/// What a script's shebang declares.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct ScriptFlags {
+    /// It has a shebang (a script of Redis 7's kind).
+    pub shebang: bool,
+    pub no_writes: bool,
+}

@@ -1,0 +1,312 @@
+//! Lua scripting: EVAL, EVALSHA, EVAL_RO, EVALSHA_RO and SCRIPT (LOAD,
+//! EXISTS, FLUSH, KILL, HELP), with Redis 7.0's environment (host.rs), its
+//! conversions (convert.rs) and its error texts.
+//!
+//! Where a script runs: on the shard of its declared keys (KEYS), like any
+//! keyed command, with no hop and no lock; a script without keys runs on
+//! its connection's core. `redis.call` runs the command's handler right
+//! there, on that shard, nested in the script's command: its writes are
+//! journaled as the commands they are (shard/durability.rs
+//! `nested_command`), and several of them are wrapped as one MULTI/EXEC,
+//! so a replay never applies half a script. A script never yields, so no
+//! other command sees part of it.
+//!
+//! Not yet (issue 17): keys of another shard (declared keys spanning
+//! shards are refused with CROSSSLOT; a `redis.call` on a key of another
+//! shard is refused with an error that says so); FUNCTION/FCALL; the
+//! cjson, cmsgpack, struct and bit libraries; a deterministic
+//! `math.random`; `-BUSY` and SCRIPT KILL for long scripts.
+
+pub mod cache;
+pub mod convert;
+pub mod host;
+
+use super::command_docs::{reply_help, unknown_subcommand};
+use super::error::{CmdError, CmdResult};
+use super::table::{self, flag::*, spec, CommandSpec, Exec, NO_KEYS};
+use super::{eq_ic, ExecCtx};
+use crate::protocol::args::OwnedArgs;
+use crate::protocol::{Args, ReplyWriter};
+use crate::shard::Shard;
+use host::{CallOutcome, Host, Outcome};
+use mlua::{Lua, MultiValue, Value};
+
+const ACL: &[&str] = &["slow", "scripting"];
+const EVAL_FLAGS: u32 = NOSCRIPT | STALE | SKIP_MONITOR;
+
+/// As Redis 7.0's `COMMAND INFO` and `COMMAND DOCS` report them.
+#[rustfmt::skip]
+pub static COMMANDS: &[CommandSpec] = &[
+    spec("scripting", "eval", -3, EVAL_FLAGS, NO_KEYS, ACL, "Execute a Lua script server side", "2.6.0", Exec::Shard(eval)).with_numkeys(2),
+    spec("scripting", "evalsha", -3, EVAL_FLAGS, NO_KEYS, ACL, "Execute a Lua script server side", "2.6.0", Exec::Shard(evalsha)).with_numkeys(2),
+    spec("scripting", "eval_ro", -3, READONLY | EVAL_FLAGS, NO_KEYS, ACL, "Execute a read-only Lua script server side", "7.0.0", Exec::Shard(eval_ro)).with_numkeys(2),
+    spec("scripting", "evalsha_ro", -3, READONLY | EVAL_FLAGS, NO_KEYS, ACL, "Execute a read-only Lua script server side", "7.0.0", Exec::Shard(evalsha_ro)).with_numkeys(2),
+    spec("scripting", "script", -2, 0, NO_KEYS, &["slow"], "A container for Lua scripts management commands", "2.6.0", Exec::Shard(script)).with_subcommands(SCRIPT_SUBCOMMANDS),
+];
+
+#[rustfmt::skip]
+pub static SCRIPT_SUBCOMMANDS: &[CommandSpec] = &[
+    spec("scripting", "script|kill", 2, NOSCRIPT | ALLOW_BUSY, NO_KEYS, ACL, "Kill the script currently in execution.", "2.6.0", Exec::Shard(script)),
+    spec("scripting", "script|exists", -3, NOSCRIPT, NO_KEYS, ACL, "Check existence of scripts in the script cache.", "2.6.0", Exec::Shard(script)),
+    spec("scripting", "script|load", 3, NOSCRIPT | STALE, NO_KEYS, ACL, "Load the specified Lua script into the script cache.", "2.6.0", Exec::Shard(script)),
+    spec("scripting", "script|help", 2, LOADING | STALE, NO_KEYS, ACL, "Show helpful text about the different subcommands", "5.0.0", Exec::Shard(script)),
+    spec("scripting", "script|flush", -2, NOSCRIPT, NO_KEYS, ACL, "Remove all the scripts from the script cache.", "2.6.0", Exec::Shard(script)),
+];
+
+/// SCRIPT HELP's lines (Redis 7.0's, less DEBUG, which ringkv lacks).
+const SCRIPT_HELP: &[&str] = &[
+    "EXISTS <sha1> [<sha1> ...]",
+    "    Return information about the existence of the scripts in the script cache.",
+    "FLUSH [ASYNC|SYNC]",
+    "    Flush the Lua scripts cache. Very dangerous on replicas.",
+    "    When called without the optional mode argument, the behavior is determined by the",
+    "    lazyfree-lazy-user-flush configuration directive. Valid modes are:",
+    "    * ASYNC: Asynchronously flush the scripts cache.",
+    "    * SYNC: Synchronously flush the scripts cache.",
+    "KILL",
+    "    Kill the currently executing Lua script.",
+    "LOAD <script>",
+    "    Load a script into the scripts cache without executing it.",
+];
+
+const NOSCRIPT_ERR: CmdError = CmdError::Static("NOSCRIPT No matching script. Please use EVAL.");
+
+fn eval(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
+    eval_generic(ctx, args, false, false)
+}
+
+fn evalsha(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
+    eval_generic(ctx, args, true, false)
+}
+
+fn eval_ro(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
+    eval_generic(ctx, args, false, true)
+}
+
+fn evalsha_ro(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
+    eval_generic(ctx, args, true, true)
+}
+
+/// The number of keys, checked as Redis checks it.
+fn numkeys(args: &Args) -> Result<usize, CmdError> {
+    let n = super::arg_i64(args.get(2))?;
+    if n < 0 {
+        return Err(CmdError::Static("ERR Number of keys can't be negative"));
+    }
+    if n as u64 > (args.len() - 3) as u64 {
+        return Err(CmdError::Static(
+            "ERR Number of keys can't be greater than number of args",
+        ));
+    }
+    Ok(n as usize)
+}
+
+fn eval_generic(ctx: &mut ExecCtx, args: &Args, by_sha: bool, ro_command: bool) -> CmdResult {
+    let n = numkeys(args)?;
+    let keys: Vec<&[u8]> = (3..3 + n).map(|i| args.get(i)).collect();
+    let argv: Vec<&[u8]> = (3 + n..args.len()).map(|i| args.get(i)).collect();
+    let (db, now_ms) = (ctx.db, ctx.now_ms);
+    let outcome = Host::with(|h| {
+        let sha = if by_sha {
+            let sha = cache::sha_arg(args.get(1)).ok_or(NOSCRIPT_ERR)?;
+            if !h.knows(&sha)? {
+                return Err(NOSCRIPT_ERR);
+            }
+            sha
+        } else {
+            let body = args.get(1);
+            let sha = cache::sha_of(body);
+            h.compile(sha, body)?;
+            cache::insert(sha, body);
+            sha
+        };
+        let flags = h.flags(&sha);
+        if flags.shebang && !flags.no_writes && ro_command {
+            return Err(CmdError::Static(
+                "ERR Can not execute a script with write flag using *_ro command.",
+            ));
+        }
+        let read_only = ro_command || flags.no_writes;
+        let shard = &mut *ctx.shard;
+        h.run(&sha, &keys, &argv, |lua, call_args, resp3| {
+            call_command(shard, db, now_ms, read_only, lua, call_args, resp3)
+        })
+    })?;
+    match outcome {
+        Outcome::Value(v, script_resp3) => {
+            convert::lua_to_reply(&v, script_resp3, &mut ctx.reply);
+            Ok(())
+        }
+        Outcome::Error(msg) => Err(CmdError::Msg(msg)),
+    }
+}
+
+/// A `redis.call`'s error outcome: `{err="ERR <msg>"}`, raised by
+/// `redis.call`, returned by `redis.pcall`.
+fn call_error(lua: &Lua, msg: &str) -> mlua::Result<CallOutcome> {
+    let t = lua.create_table()?;
+    t.raw_set("err", format!("ERR {msg}"))?;
+    Ok((Value::Table(t), true))
+}
+
+/// Runs one `redis.call` on `shard` as Redis's `scriptCall` does: the
+/// arguments (strings, or numbers as Lua prints them), the command's
+/// checks, then its handler, nested in the script's command; the reply
+/// converted for Lua (RESP3 after `redis.setresp(3)`).
+fn call_command(
+    shard: &mut Shard,
+    db: usize,
+    now_ms: u64,
+    read_only: bool,
+    lua: &Lua,
+    call_args: MultiValue,
+    resp3: bool,
+) -> mlua::Result<CallOutcome> {
+    if call_args.is_empty() {
+        return call_error(
+            lua,
+            "Please specify at least one argument for this redis lib call",
+        );
+    }
+    let mut owned = OwnedArgs::new();
+    for v in call_args.iter() {
+        match v {
+            Value::String(s) => owned.push(&s.as_bytes()),
+            Value::Number(_) | Value::Integer(_) => match lua.coerce_string(v.clone())? {
+                Some(s) => owned.push(&s.as_bytes()),
+                None => {
+                    return call_error(
+                        lua,
+                        "Lua redis lib command arguments must be strings or integers",
+                    )
+                }
+            },
+            _ => {
+                return call_error(
+                    lua,
+                    "Lua redis lib command arguments must be strings or integers",
+                )
+            }
+        }
+    }
+    let args = owned.args();
+    let Some(spec) = table::lookup(args.get(0)) else {
+        return call_error(lua, "Unknown Redis command called from script");
+    };
+    if !spec.arity_ok(args.len()) {
+        return call_error(
+            lua,
+            "Wrong number of args calling Redis command from script",
+        );
+    }
+    if spec.flags & NOSCRIPT != 0 {
+        return call_error(lua, "This Redis command is not allowed from script");
+    }
+    if spec.is_write() && read_only {
+        return call_error(
+            lua,
+            "Write commands are not allowed from read-only scripts.",
+        );
+    }
+    let handler = match spec.exec {
+        Exec::Shard(h) | Exec::MultiKey(h, _) => h,
+        Exec::Blocking(_) => {
+            return call_error(lua, "This Redis command is not allowed from script")
+        }
+        _ => {
+            return call_error(
+                lua,
+                "This command is not supported inside scripts by ringkv yet",
+            )
+        }
+    };
+    let me = shard.id();
+    let slots = shard.slots();
+    if let Some(k) = spec
+        .key_indexes(&args)
+        .find(|&k| slots.shard_of(args.get(k)) != me)
+    {
+        let key = String::from_utf8_lossy(args.get(k)).into_owned();
+        return call_error(
+            lua,
+            &format!("Script attempted to access key '{key}' of another shard; ringkv does not run cross-shard scripts yet"),
+        );
+    }
+    if slots.shards() > 1 && spec.reads_unnamed_keys(&args) {
+        return call_error(
+            lua,
+            "This command's patterns may reach other shards; not supported inside scripts yet",
+        );
+    }
+    if spec.is_write() {
+        for k in spec.key_indexes(&args) {
+            shard.snapshot_make_writable(db, args.get(k));
+        }
+    }
+    let mut out = Vec::new();
+    let argv: Vec<&[u8]> = args.iter_from(0).collect();
+    shard.nested_command(db, &argv, |shard| {
+        let mut inner = ExecCtx {
+            shard,
+            db,
+            now_ms,
+            reply: ReplyWriter::new(&mut out, resp3),
+        };
+        if let Err(e) = handler(&mut inner, &args) {
+            inner.reply.error(&e.to_string());
+        }
+    });
+    let (v, _) = convert::reply_to_lua(lua, &out)?;
+    Ok((v, out.first() == Some(&b'-')))
+}
+
+fn script(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
+    let sub = args.get(1);
+    let arity_error = || CmdError::SubcommandSyntax {
+        sub: String::from_utf8_lossy(sub).to_ascii_lowercase(),
+        container: "SCRIPT".to_string(),
+    };
+    if eq_ic(sub, "load") {
+        if args.len() != 3 {
+            return Err(arity_error());
+        }
+        let body = args.get(2);
+        let sha = cache::sha_of(body);
+        Host::with(|h| h.compile(sha, body))?;
+        cache::insert(sha, body);
+        ctx.reply.bulk(&sha);
+    } else if eq_ic(sub, "exists") {
+        if args.len() < 3 {
+            return Err(arity_error());
+        }
+        ctx.reply.array(args.len() - 2);
+        for i in 2..args.len() {
+            let found = cache::sha_arg(args.get(i)).is_some_and(|s| cache::contains(&s));
+            ctx.reply.int(i64::from(found));
+        }
+    } else if eq_ic(sub, "flush") {
+        match args.len() {
+            2 => {}
+            3 if eq_ic(args.get(2), "sync") || eq_ic(args.get(2), "async") => {}
+            _ => {
+                return Err(CmdError::Static(
+                    "ERR SCRIPT FLUSH only support SYNC|ASYNC option",
+                ))
+            }
+        }
+        cache::flush();
+        ctx.reply.ok();
+    } else if eq_ic(sub, "kill") {
+        if args.len() != 2 {
+            return Err(arity_error());
+        }
+        return Err(CmdError::Static(
+            "NOTBUSY No scripts in execution right now.",
+        ));
+    } else if eq_ic(sub, "help") && args.len() == 2 {
+        reply_help(&mut ctx.reply, args, SCRIPT_HELP);
+    } else {
+        return Err(unknown_subcommand(args));
+    }
+    Ok(())
+}

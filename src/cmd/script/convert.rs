@@ -174,8 +174,12 @@ fn table_to_reply(t: &Table, script_resp3: bool, reply: &mut ReplyWriter) {
         return reply.double(d as f64);
     }
     if let Value::String(s) = field("big_number") {
+        let digits = one_line(&s.as_bytes());
+        if !reply.resp3 {
+            return reply.bulk(&digits);
+        }
         let mut line = b"(".to_vec();
-        line.extend(one_line(&s.as_bytes()));
+        line.extend(digits);
         line.extend_from_slice(b"\r\n");
         return reply.raw(&line);
     }

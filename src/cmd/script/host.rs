@@ -48,36 +48,36 @@ redis.pcall = function(...)
   return (hooks.call(...))
 end
 redis.error_reply = function(e)
-  if type(e) ~= 'string' then error('wrong number or type of arguments') end
+  if type(e) ~= 'string' then error('wrong number or type of arguments', 0) end
   return {err = e}
 end
 redis.status_reply = function(s)
-  if type(s) ~= 'string' then error('wrong number or type of arguments') end
+  if type(s) ~= 'string' then error('wrong number or type of arguments', 0) end
   return {ok = s}
 end
 redis.sha1hex = function(s)
-  if s == nil then error('wrong number of arguments') end
+  if s == nil then error('wrong number of arguments', 0) end
   return hooks.sha1hex(tostring(s))
 end
 redis.LOG_DEBUG, redis.LOG_VERBOSE, redis.LOG_NOTICE, redis.LOG_WARNING = 0, 1, 2, 3
 redis.log = function(level, ...)
-  if select('#', ...) < 1 then error('redis.log() requires two arguments or more.') end
-  if type(level) ~= 'number' then error('First argument must be a number (log level).') end
-  if level < 0 or level > 3 then error('Invalid debug level.') end
+  if select('#', ...) < 1 then error('redis.log() requires two arguments or more.', 0) end
+  if type(level) ~= 'number' then error('First argument must be a number (log level).', 0) end
+  if level < 0 or level > 3 then error('Invalid debug level.', 0) end
   local parts = {}
   for i = 1, select('#', ...) do parts[i] = tostring((select(i, ...))) end
   hooks.log(level, table.concat(parts, ' '))
 end
 redis.setresp = function(v)
-  if v == nil then error('redis.setresp() requires one argument.') end
-  if v ~= 2 and v ~= 3 then error('RESP version must be 2 or 3.') end
+  if v == nil then error('redis.setresp() requires one argument.', 0) end
+  if v ~= 2 and v ~= 3 then error('RESP version must be 2 or 3.', 0) end
   hooks.resp = v
 end
 redis.REPL_NONE, redis.REPL_AOF, redis.REPL_SLAVE, redis.REPL_REPLICA, redis.REPL_ALL = 0, 1, 2, 2, 3
 redis.set_repl = function(flags)
-  if flags == nil then error('redis.set_repl() requires two arguments.') end
+  if flags == nil then error('redis.set_repl() requires two arguments.', 0) end
   if type(flags) ~= 'number' or flags < 0 or flags > 3 then
-    error('Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.')
+    error('Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.', 0)
   end
 end
 redis.replicate_commands = function() return true end

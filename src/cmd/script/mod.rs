@@ -262,9 +262,11 @@ fn call_command(
 
 fn script(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
     let sub = args.get(1);
-    let arity_error = || CmdError::SubcommandSyntax {
-        sub: String::from_utf8_lossy(sub).to_ascii_lowercase(),
-        container: "SCRIPT".to_string(),
+    let arity_error = || {
+        CmdError::WrongArity(format!(
+            "script|{}",
+            String::from_utf8_lossy(sub).to_ascii_lowercase()
+        ))
     };
     if eq_ic(sub, "load") {
         if args.len() != 3 {

@@ -1,0 +1,245 @@
+//! Lua scripting through the real binary against redis-server, byte for
+//! byte, RESP2 and RESP3, at one and two shards (declared keys share a hash
+//! tag, so each script runs on one shard): the `redis` API, conversions both
+//! ways (RESP3 replies after `redis.setresp(3)`), errors with their
+//! `script: <sha>, on @user_script:N.` tails, the sandbox (protected
+//! globals, read-only library tables, no `print`/`os`), shebang flags,
+//! EVAL_RO, EVALSHA and SCRIPT. A script's writes survive an AOF restart
+//! as the commands it ran.
+
+mod common;
+
+use common::persist::{aof_ringkv, kill9, TempDir};
+use common::{show, target_is_redis, RawConn, RedisServer, TestServer};
+
+/// Scripts and their KEYS/ARGV: (body, keys, args).
+const CASES: &[(&str, &[&str], &[&str])] = &[
+    ("return 1", &[], &[]),
+    ("return -3.9", &[], &[]),
+    ("return 'a\\0b'", &[], &[]),
+    ("return {1, 2, 'a', nil, 5}", &[], &[]),
+    ("return {1, {2, {3, {}}}, 'x', true, false}", &[], &[]),
+    ("return true", &[], &[]),
+    ("return false", &[], &[]),
+    ("return nil", &[], &[]),
+    ("return {ok = 'fine'}", &[], &[]),
+    ("return {ok = 'two\\r\\nlines'}", &[], &[]),
+    ("return {err = 'MYERR custom'}", &[], &[]),
+    ("return {err = 'no code'}", &[], &[]),
+    ("return {1, {err = 'inner'}, 3}", &[], &[]),
+    ("return redis.error_reply('My err')", &[], &[]),
+    ("return redis.status_reply('FINE')", &[], &[]),
+    ("return redis.sha1hex('abc')", &[], &[]),
+    ("return {KEYS[1], KEYS[2], ARGV[1], ARGV[2], #KEYS, #ARGV}", &["{t}a", "{t}b"], &["x", "y"]),
+    ("return redis.call('set', KEYS[1], ARGV[1])", &["{t}k"], &["v"]),
+    ("return redis.call('get', KEYS[1])", &["{t}k"], &[]),
+    ("return redis.call('get', KEYS[1])", &["{t}missing"], &[]),
+    ("return redis.call('incrby', KEYS[1], 5)", &["{t}n"], &[]),
+    ("return redis.call('set', KEYS[1], 1.5)", &["{t}f"], &[]),
+    ("return redis.call('set', KEYS[1], 1e20)", &["{t}f"], &[]),
+    ("return redis.call('get', KEYS[1])", &["{t}f"], &[]),
+    ("redis.call('rpush', KEYS[1], 'a', 'b', 'c'); return redis.call('lrange', KEYS[1], 0, -1)", &["{t}l"], &[]),
+    ("redis.call('hset', KEYS[1], 'f', 'v', 'g', 'w'); return redis.call('hgetall', KEYS[1])", &["{t}h"], &[]),
+    ("redis.call('zadd', KEYS[1], 1.5, 'a', 2, 'b'); return redis.call('zrange', KEYS[1], 0, -1, 'withscores')", &["{t}z"], &[]),
+    ("redis.setresp(3); return redis.call('hgetall', KEYS[1])", &["{t}h"], &[]),
+    ("redis.setresp(3); return redis.call('smembers', KEYS[1])", &["{t}noset"], &[]),
+    ("redis.setresp(3); return redis.call('zscore', KEYS[1], 'a')", &["{t}z"], &[]),
+    ("redis.setresp(3); return redis.call('get', KEYS[1])", &["{t}missing"], &[]),
+    ("redis.setresp(3); return {redis.call('zscore', KEYS[1], 'a')}", &["{t}z"], &[]),
+    ("redis.setresp(3); return true", &[], &[]),
+    ("redis.setresp(3); return false", &[], &[]),
+    ("redis.setresp(3); return {double = 3.5}", &[], &[]),
+    ("redis.setresp(3); return {map = {a = 1}}", &[], &[]),
+    ("redis.setresp(3); return {set = {x = true}}", &[], &[]),
+    ("redis.setresp(3); return {big_number = '123456789012345678901234567890'}", &[], &[]),
+    ("local t = redis.call('hgetall', KEYS[1]); return type(t)", &["{t}h"], &[]),
+    ("return redis.call('get', KEYS[1])", &["{t}l"], &[]),
+    ("return redis.pcall('get', KEYS[1])", &["{t}l"], &[]),
+    ("local r = redis.pcall('incr', KEYS[1]); return r['err']", &["{t}k"], &[]),
+    ("return redis.call('incr', KEYS[1])", &["{t}k"], &[]),
+    ("return redis.call('nosuch')", &[], &[]),
+    ("return redis.pcall('nosuch')", &[], &[]),
+    ("return redis.call('get')", &[], &[]),
+    ("return redis.call()", &[], &[]),
+    ("return redis.call({})", &[], &[]),
+    ("return redis.call('multi')", &[], &[]),
+    ("return redis.call('eval', 'return 1', '0')", &[], &[]),
+    ("return x", &[], &[]),
+    ("x = 1", &[], &[]),
+    ("string.x = 1", &[], &[]),
+    ("redis.call = nil", &[], &[]),
+    ("error('boom')", &[], &[]),
+    ("error({err = 'CODE with table'})", &[], &[]),
+    ("\nlocal a = 1\nerror('on line three')", &[], &[]),
+    ("return (", &[], &[]),
+    ("return tostring(print)", &[], &[]),
+    ("return tostring(os)", &[], &[]),
+    ("return tostring(loadfile)", &[], &[]),
+    ("return type(loadstring)", &[], &[]),
+    ("return redis.REDIS_VERSION", &[], &[]),
+    ("return redis.REDIS_VERSION_NUM", &[], &[]),
+    ("return {redis.LOG_DEBUG, redis.LOG_WARNING, redis.REPL_ALL}", &[], &[]),
+    ("redis.log(redis.LOG_WARNING, 'from a script'); return 1", &[], &[]),
+    ("redis.log(9, 'x')", &[], &[]),
+    ("redis.setresp(4)", &[], &[]),
+    ("return redis.set_repl(redis.REPL_ALL)", &[], &[]),
+    ("return redis.replicate_commands()", &[], &[]),
+    ("return string.format('%d-%s', 5, 'x')", &[], &[]),
+    ("return table.concat({1, 2, 3}, ',')", &[], &[]),
+    ("return math.floor(7.9)", &[], &[]),
+    ("local s = 0; for i = 1, 100 do s = s + i end; return s", &[], &[]),
+    ("#!lua\nreturn redis.call('set', KEYS[1], 'x')", &["{t}s"], &[]),
+    ("#!lua flags=no-writes\nreturn redis.call('set', KEYS[1], 'x')", &["{t}s"], &[]),
+    ("#!lua flags=no-writes,allow-oom\nreturn redis.call('get', KEYS[1])", &["{t}s"], &[]),
+    ("#!lua flags=bogus\nreturn 1", &[], &[]),
+    ("#!js\nreturn 1", &[], &[]),
+    ("#!lua name=x\nreturn 1", &[], &[]),
+];
+
+fn eval_argv(cmd: &str, body: &str, keys: &[&str], args: &[&str]) -> Vec<String> {
+    let mut v = vec![cmd.to_string(), body.to_string(), keys.len().to_string()];
+    v.extend(keys.iter().map(|s| s.to_string()));
+    v.extend(args.iter().map(|s| s.to_string()));
+    v
+}
+
+/// The SHA of a `SCRIPT LOAD` reply (`$40\r\n<sha>\r\n`).
+fn sha_of_reply(r: &[u8]) -> String {
+    String::from_utf8_lossy(&r[5..45]).into_owned()
+}
+
+#[test]
+fn scripts_match_redis() {
+    for threads in [1, 2] {
+        for resp3 in [false, true] {
+            let (ringkv, redis) = (TestServer::start(threads), RedisServer::start());
+            let (mut a, mut b) = (ringkv.raw(), redis.raw());
+            for c in [&mut a, &mut b] {
+                if resp3 {
+                    c.cmd(&["HELLO", "3"]);
+                }
+            }
+            for (body, keys, args) in CASES {
+                for cmd in ["EVAL", "EVAL_RO"] {
+                    let argv = eval_argv(cmd, body, keys, args);
+                    let (ours, theirs) = (a.cmd(&argv), b.cmd(&argv));
+                    assert_eq!(
+                        show(&ours),
+                        show(&theirs),
+                        "threads {threads} resp3 {resp3}: {argv:?}"
+                    );
+                }
+            }
+            // EVALSHA of every script EVAL cached, then of unknown ones.
+            for (body, keys, args) in CASES.iter().take(20) {
+                let sha = sha_of_reply(&b.cmd(&["SCRIPT", "LOAD", body]));
+                let sha = sha.as_str();
+                for cmd in ["EVALSHA", "EVALSHA_RO"] {
+                    let argv = eval_argv(cmd, sha, keys, args);
+                    assert_eq!(show(&a.cmd(&argv)), show(&b.cmd(&argv)), "{argv:?}");
+                    let upper = eval_argv(cmd, &sha.to_uppercase(), keys, args);
+                    assert_eq!(show(&a.cmd(&upper)), show(&b.cmd(&upper)), "{upper:?}");
+                }
+            }
+            for argv in [
+                &["EVALSHA", "ffffffffffffffffffffffffffffffffffffffff", "0"][..],
+                &["EVALSHA", "short", "0"],
+                &["EVAL", "return 1", "-1"],
+                &["EVAL", "return 1", "2", "a"],
+                &["EVAL", "return 1", "x"],
+                &["EVAL", "return 1"],
+                &["SCRIPT", "LOAD", "return 'loaded'"],
+                &["SCRIPT", "LOAD", "return ("],
+                &[
+                    "SCRIPT",
+                    "EXISTS",
+                    "e0e1f9fabfc9d4800c877a703b823ac0578ff8db",
+                    "nope",
+                ],
+                &["SCRIPT", "KILL"],
+                &["SCRIPT", "FLUSH", "BOGUS"],
+                &["SCRIPT", "BOGUS"],
+                &["SCRIPT", "LOAD"],
+                &["SCRIPT", "FLUSH", "SYNC"],
+                &[
+                    "SCRIPT",
+                    "EXISTS",
+                    "e0e1f9fabfc9d4800c877a703b823ac0578ff8db",
+                ],
+                &["EVALSHA", "e0e1f9fabfc9d4800c877a703b823ac0578ff8db", "0"],
+            ] {
+                assert_eq!(show(&a.cmd(argv)), show(&b.cmd(argv)), "{argv:?}");
+            }
+            // The data the scripts wrote.
+            for k in ["{t}k", "{t}n", "{t}f", "{t}l", "{t}h", "{t}z", "{t}s"] {
+                let probe = ["DUMP", k];
+                assert_eq!(show(&a.cmd(&probe)), show(&b.cmd(&probe)), "{k}");
+            }
+        }
+    }
+}
+
+/// A script loaded (or run) through one connection is found by EVALSHA on
+/// every core, and SCRIPT FLUSH forgets it everywhere.
+#[test]
+fn the_script_cache_is_shared_by_every_core() {
+    let server = TestServer::start(2);
+    let mut conns: Vec<RawConn> = (0..8).map(|_| server.raw()).collect();
+    let r = conns[0].cmd(&["SCRIPT", "LOAD", "return 'from cache'"]);
+    let sha = sha_of_reply(&r);
+    assert_eq!(
+        conns[1].cmd(&["EVAL", "return 'evaluated'", "0"]),
+        b"$9\r\nevaluated\r\n"
+    );
+    let evaluated = sha_of_reply(&conns[1].cmd(&["SCRIPT", "LOAD", "return 'evaluated'"]));
+    for c in conns.iter_mut() {
+        assert_eq!(c.cmd(&["EVALSHA", &sha, "0"]), b"$10\r\nfrom cache\r\n");
+        assert_eq!(
+            c.cmd(&["EVALSHA", &evaluated, "1", "x"]),
+            b"$9\r\nevaluated\r\n"
+        );
+        // Keys on each shard: the script runs on the key's core.
+        for k in ["a", "b", "c", "d"] {
+            assert_eq!(c.cmd(&["EVALSHA", &sha, "1", k]), b"$10\r\nfrom cache\r\n");
+        }
+    }
+    assert_eq!(conns[3].cmd(&["SCRIPT", "FLUSH"]), b"+OK\r\n");
+    for c in conns.iter_mut() {
+        for k in ["a", "b", "c", "d"] {
+            let r = c.cmd(&["EVALSHA", &sha, "1", k]);
+            assert!(r.starts_with(b"-NOSCRIPT"), "{}", show(&r));
+        }
+    }
+}
+
+/// A script's writes are journaled as the commands it ran, as one
+/// transaction; a restart from the AOF (another `--threads`) has them.
+#[test]
+fn a_scripts_writes_survive_the_aof() {
+    if target_is_redis() {
+        return;
+    }
+    let dir = TempDir::new("script-aof");
+    let mut server = aof_ringkv(dir.path(), 2, &["--appendfsync", "always"]).start();
+    let mut k = RawConn::connect(server.port());
+    let body = "redis.call('set', KEYS[1], ARGV[1], 'px', 100000000); \
+                redis.call('rpush', KEYS[2], ARGV[1], ARGV[1]); \
+                redis.call('incrbyfloat', KEYS[3], '1.5'); \
+                return redis.call('del', KEYS[4])";
+    let r = k.cmd(&["EVAL", body, "4", "{s}a", "{s}b", "{s}c", "{s}d", "v"]);
+    assert_eq!(r, b":0\r\n");
+    let want: Vec<String> = ["{s}a", "{s}b", "{s}c"]
+        .iter()
+        .map(|key| show(&k.cmd(&["DUMP", key])))
+        .collect();
+    kill9(&mut server);
+    let server = aof_ringkv(dir.path(), 3, &[]).start();
+    let mut k = RawConn::connect(server.port());
+    let got: Vec<String> = ["{s}a", "{s}b", "{s}c"]
+        .iter()
+        .map(|key| show(&k.cmd(&["DUMP", key])))
+        .collect();
+    assert_eq!(got, want);
+    let ttl = k.cmd(&["PTTL", "{s}a"]);
+    assert!(ttl.starts_with(b":9"), "{}", show(&ttl));
+}

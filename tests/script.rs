@@ -5,12 +5,20 @@
 //! `script: <sha>, on @user_script:N.` tails, the sandbox (protected
 //! globals, read-only library tables, no `print`/`os`), shebang flags,
 //! EVAL_RO, EVALSHA and SCRIPT. A script's writes survive an AOF restart
-//! as the commands it ran.
+//! as the commands it ran. At four executors, scripts moving amounts
+//! between keys of different shards (declared or not) are never seen
+//! half-done.
 
 mod common;
 
 use common::persist::{aof_ringkv, kill9, TempDir};
+use common::reply::{elements, parsed, R};
 use common::{show, target_is_redis, RawConn, RedisServer, TestServer};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
 /// Scripts and their KEYS/ARGV: (body, keys, args).
 const CASES: &[(&str, &[&str], &[&str])] = &[
@@ -242,4 +250,136 @@ fn a_scripts_writes_survive_the_aof() {
     assert_eq!(got, want);
     let ttl = k.cmd(&["PTTL", "{s}a"]);
     assert!(ttl.starts_with(b":9"), "{}", show(&ttl));
+}
+
+/// Scripts move amounts between keys of different shards (declared keys
+/// on two shards, and undeclared keys from ARGV) while observers sum every
+/// key (MGET, and a script); at four executors the sum never changes.
+#[test]
+fn cross_shard_scripts_are_atomic() {
+    const KEYS: usize = 8;
+    const START: i64 = 100;
+    let server = TestServer::start(4);
+    let keys: Vec<String> = (0..KEYS).map(|i| format!("acct{i}")).collect();
+    {
+        let mut c = server.raw();
+        for k in &keys {
+            c.cmd(&["SET", k, &START.to_string()]);
+        }
+    }
+    let mover = "local n = tonumber(ARGV[1]) \
+                 local from, to = KEYS[1] or ARGV[2], KEYS[2] or ARGV[3] \
+                 local have = tonumber(redis.call('get', from)) \
+                 if have < n then return 0 end \
+                 redis.call('decrby', from, n) \
+                 redis.call('incrby', to, n) \
+                 return 1";
+    let summer = "local s = 0 for _, k in ipairs(ARGV) do s = s + tonumber(redis.call('get', k)) end return s";
+    let stop = Arc::new(AtomicBool::new(false));
+    let (torn, seen, moved) = (
+        Arc::new(AtomicU64::new(0)),
+        Arc::new(AtomicU64::new(0)),
+        Arc::new(AtomicU64::new(0)),
+    );
+    std::thread::scope(|s| {
+        for w in 0..3u64 {
+            let (keys, stop, moved) = (&keys, stop.clone(), moved.clone());
+            let mut c = server.raw();
+            s.spawn(move || {
+                let mut rng = StdRng::seed_from_u64(w);
+                while !stop.load(Ordering::Relaxed) {
+                    let (i, j) = (rng.gen_range(0..KEYS), rng.gen_range(0..KEYS));
+                    let n = rng.gen_range(1..30).to_string();
+                    let r = if w == 0 {
+                        c.cmd(&["EVAL", mover, "2", &keys[i], &keys[j], &n])
+                    } else {
+                        c.cmd(&["EVAL", mover, "0", &n, &keys[i], &keys[j]])
+                    };
+                    assert!(r == b":1\r\n" || r == b":0\r\n", "{}", show(&r));
+                    moved.fetch_add(1, Ordering::Relaxed);
+                }
+            });
+        }
+        for o in 0..2 {
+            let (keys, stop, torn, seen) = (&keys, stop.clone(), torn.clone(), seen.clone());
+            let mut c = server.raw();
+            s.spawn(move || {
+                let want = format!(":{}\r\n", START * KEYS as i64);
+                while !stop.load(Ordering::Relaxed) {
+                    let sum = if o == 0 {
+                        let mut argv = vec!["EVAL", summer, "0"];
+                        argv.extend(keys.iter().map(|k| k.as_str()));
+                        c.cmd(&argv)
+                    } else {
+                        let mut argv = vec!["MGET"];
+                        argv.extend(keys.iter().map(|k| k.as_str()));
+                        let r = c.cmd(&argv);
+                        let total: i64 = elements(&parsed(&r))
+                            .iter()
+                            .map(|v| match v {
+                                R::Bulk(Some(b)) => {
+                                    String::from_utf8_lossy(b).parse::<i64>().unwrap()
+                                }
+                                other => panic!("{other:?}"),
+                            })
+                            .sum();
+                        format!(":{total}\r\n").into_bytes()
+                    };
+                    seen.fetch_add(1, Ordering::Relaxed);
+                    if sum != want.as_bytes() {
+                        torn.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            });
+        }
+        std::thread::sleep(Duration::from_secs(3));
+        stop.store(true, Ordering::Relaxed);
+    });
+    assert!(seen.load(Ordering::Relaxed) > 100, "too few observations");
+    assert!(moved.load(Ordering::Relaxed) > 100, "too few moves");
+    assert_eq!(
+        torn.load(Ordering::Relaxed),
+        0,
+        "a script was seen half-done"
+    );
+    let mut c = server.raw();
+    let mut argv = vec!["EVAL", summer, "0"];
+    argv.extend(keys.iter().map(|k| k.as_str()));
+    assert_eq!(
+        c.cmd(&argv),
+        format!(":{}\r\n", START * KEYS as i64).as_bytes()
+    );
+}
+
+/// A script writing keys of several shards is journaled as one
+/// transaction on each; a restart under other `--threads` has all of it.
+#[test]
+fn a_cross_shard_scripts_writes_survive_the_aof() {
+    if target_is_redis() {
+        return;
+    }
+    let dir = TempDir::new("script-aof-cross");
+    let mut server = aof_ringkv(dir.path(), 2, &["--appendfsync", "always"]).start();
+    let mut k = RawConn::connect(server.port());
+    let body =
+        "for i = 1, 8 do redis.call('rpush', 'l' .. i, i, 'x') end return redis.call('incr', 'n')";
+    assert_eq!(k.cmd(&["EVAL", body, "0"]), b":1\r\n");
+    let body2 = "redis.call('set', KEYS[1], 'a') redis.call('set', KEYS[2], 'b') return 1";
+    assert_eq!(k.cmd(&["EVAL", body2, "2", "p", "q"]), b":1\r\n");
+    let names: Vec<String> = (1..=8)
+        .map(|i| format!("l{i}"))
+        .chain(["n", "p", "q"].map(String::from))
+        .collect();
+    let want: Vec<String> = names
+        .iter()
+        .map(|key| show(&k.cmd(&["DUMP", key])))
+        .collect();
+    kill9(&mut server);
+    let server = aof_ringkv(dir.path(), 3, &[]).start();
+    let mut k = RawConn::connect(server.port());
+    let got: Vec<String> = names
+        .iter()
+        .map(|key| show(&k.cmd(&["DUMP", key])))
+        .collect();
+    assert_eq!(got, want);
 }

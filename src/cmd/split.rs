@@ -134,6 +134,9 @@ pub enum Split {
     /// SORT / SORT_RO: the source read, lookups on every shard their
     /// patterns name, the store (cmd/sort, route/sort.rs).
     Sort,
+    /// EVAL and its kin: a script run with every shard locked, reaching
+    /// other shards' keys (cmd/script, route/script.rs).
+    Script,
 }
 
 impl Split {
@@ -143,7 +146,7 @@ impl Split {
             Split::Parts(p) => Some(p.key_flags),
             Split::Guarded(g) => Some(g.key_flags),
             Split::Gather(g) => Some(g.key_flags),
-            Split::Rename { .. } | Split::Copy | Split::Sort => None,
+            Split::Rename { .. } | Split::Copy | Split::Sort | Split::Script => None,
         }
     }
 }
@@ -157,6 +160,7 @@ impl std::fmt::Debug for Split {
             Split::Rename { .. } => "Split::Rename",
             Split::Copy => "Split::Copy",
             Split::Sort => "Split::Sort",
+            Split::Script => "Split::Script",
         })
     }
 }

@@ -289,10 +289,15 @@ impl CommandSpec {
     }
 
     /// Whether this invocation reads keys that none of its arguments names
-    /// (SORT's `BY`/`GET` patterns): they may be on any shard, so it never
+    /// (SORT's `BY`/`GET` patterns, a script's undeclared keys): they may
+    /// be on any shard, so it never
     /// runs on one shard alone when there are several.
     pub fn reads_unnamed_keys(&self, args: &Args) -> bool {
-        matches!(self.exec, Exec::MultiKey(_, Split::Sort)) && super::sort::reaches_keys(args)
+        match self.exec {
+            Exec::MultiKey(_, Split::Sort) => super::sort::reaches_keys(args),
+            Exec::MultiKey(_, Split::Script) => super::script::reaches_keys(args),
+            _ => false,
+        }
     }
 
     /// Indexes of the keys (first, last, step) name in `argc` arguments.

@@ -3,7 +3,7 @@
 //! segment runs, coordinated when it writes on several shards ([`segment`]), how
 //! multi-key commands are split across shards and their replies merged, as
 //! their specs declare ([`multikey`]), SORT with patterns that reach any shard
-//! ([`sort`]), keyspace-wide fan-out commands, as
+//! ([`sort`]), scripts that reach any shard ([`script`]), keyspace-wide fan-out commands, as
 //! their specs declare, and server-wide ones ([`global`]), CONFIG across
 //! cores ([`config`]), the transaction coordinator: the one lock-ordering
 //! rule ([`coordinator`]), MULTI/EXEC/WATCH ([`txn`]), and snapshots / AOF
@@ -25,6 +25,7 @@ pub mod multikey;
 pub mod observe;
 pub mod persist;
 pub mod pipeline;
+pub mod script;
 pub mod segment;
 pub mod sort;
 pub mod txn;

@@ -140,6 +140,9 @@ pub async fn run(
     if let Split::Sort = split {
         return super::sort::run(env, spec, cmd_idx, out).await;
     }
+    if let Split::Script = split {
+        return super::script::run(env, cmd_idx, out).await;
+    }
     if env.txid.is_some() {
         return run_split(env, spec, split, cmd_idx, out).await;
     }
@@ -323,6 +326,7 @@ async fn run_split(
         }
         Split::Guarded(g) => run_guarded(env, g, cmd_idx, out).await,
         Split::Sort => super::sort::run(env, _spec, cmd_idx, out).await,
+        Split::Script => super::script::run(env, cmd_idx, out).await,
         Split::Gather(g) => run_gather(env, g, cmd_idx, out).await,
         Split::Rename { nx } => {
             let slots = env.core.slots();

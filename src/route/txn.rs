@@ -238,7 +238,16 @@ async fn exec(env: &Env<'_>, out: &mut Vec<u8>) {
         for (spec, args) in queued.iter() {
             match spec.exec {
                 // Keys no argument names may be on any shard.
-                _ if env.core.cores() > 1 && spec.reads_unnamed_keys(&args) => whole = true,
+                // A script may reach any key (route/script.rs).
+                _ if env.core.cores() > 1
+                    && (spec.reads_unnamed_keys(&args)
+                        || matches!(
+                            spec.exec,
+                            Exec::MultiKey(_, crate::cmd::split::Split::Script)
+                        )) =>
+                {
+                    whole = true
+                }
                 Exec::Shard(_) | Exec::MultiKey(..) | Exec::Blocking(_) => {
                     for k in spec.key_indexes(&args) {
                         let key = args.get(k);

@@ -135,6 +135,9 @@ pub struct Core {
     /// Clients connected to this core, by id.
     pub(super) clients: RefCell<hashbrown::HashMap<u64, Rc<RefCell<ClientState>>>>,
     pub(super) outboxes: Vec<Outbox<Job>>,
+    /// The request channel to each peer, for a job that cannot wait for
+    /// the outbox's flusher task ([`Core::send_now`]); None until connected.
+    senders: RefCell<Vec<Option<Rc<ConnectedSender<Request>>>>>,
     pub(super) responses: Vec<Outbox<(u32, JobOutput)>>,
     pending: RefCell<Slab<Slot>>,
     /// Key intent locks of this shard (see locks.rs).
@@ -180,6 +183,7 @@ impl Core {
             query_buffer_limit: cfg.client_query_buffer_limit,
             clients: RefCell::new(hashbrown::HashMap::new()),
             outboxes: (0..cores).map(|_| Outbox::new()).collect(),
+            senders: RefCell::new((0..cores).map(|_| None).collect()),
             responses: (0..cores).map(|_| Outbox::new()).collect(),
             pending: RefCell::new(Slab::new()),
             locks: RefCell::new(LockTable::default()),
@@ -401,6 +405,10 @@ impl Core {
                 self.put_back(taken);
                 JobOutput::Done
             }
+            JobKind::ScriptCall(call) => {
+                crate::cmd::script::remote::execute(&mut self.shard.borrow_mut(), &call);
+                JobOutput::Done
+            }
             JobKind::CancelWait(id) => {
                 JobOutput::Op(crate::cmd::ops::OpResult::Int(self.cancel_wait(id) as i64))
             }
@@ -418,8 +426,37 @@ impl Core {
         }
     }
 
+    /// Sends `job` to peer `dest` at once, from code that cannot yield (a
+    /// script's call to another shard, cmd/script/remote.rs): straight into
+    /// the request channel, retrying while it is full. False when the
+    /// channel is not connected (start-up) or closed.
+    pub fn send_now(&self, dest: usize, job: Job) -> bool {
+        let Some(tx) = self.senders.borrow().get(dest).cloned().flatten() else {
+            return false;
+        };
+        let mut req = Request {
+            from: self.id,
+            jobs: vec![job],
+        };
+        use glommio::{GlommioError, ResourceType};
+        loop {
+            match tx.try_send(req) {
+                Ok(()) => return true,
+                Err(GlommioError::WouldBlock(ResourceType::Channel(back))) => {
+                    req = back;
+                    std::hint::spin_loop();
+                }
+                Err(_) => return false,
+            }
+        }
+    }
+
     /// Sends this core's outbox for `dest` whenever it fills, forever.
     pub async fn flusher(self: Rc<Self>, dest: usize, tx: ConnectedSender<Request>) {
+        let tx = Rc::new(tx);
+        if let Some(slot) = self.senders.borrow_mut().get_mut(dest) {
+            *slot = Some(tx.clone());
+        }
         loop {
             let (jobs, _) = self.outboxes[dest].next_batch().await;
             if jobs.is_empty() {

@@ -127,6 +127,10 @@ impl Core {
                 self.run_forwarded_when_free(job.db, lock_shard, group, parts);
                 None
             }
+            JobKind::ScriptCall(call) => {
+                crate::cmd::script::remote::execute(&mut self.shard.borrow_mut(), &call);
+                None
+            }
             JobKind::Release { txid } if job.token == NO_TOKEN => {
                 self.release_tx(txid);
                 None

@@ -173,6 +173,9 @@ pub enum JobKind {
     /// Cancel a wait on this shard (`Shard::cancel_wait`): Op(Int(1)) when
     /// removed, Op(Int(0)) when a delivery is (or will be) on its way.
     CancelWait(crate::shard::blocking::WaitId),
+    /// A script's command for this shard, inside the script's transaction;
+    /// the reply goes to the call's own slot (one-way).
+    ScriptCall(Box<crate::cmd::script::remote::RemoteCall>),
     /// CLIENT UNBLOCK for a client of this core: Op(Int(1)) if it was blocked.
     Unblock {
         client: u64,

@@ -17,6 +17,26 @@ fn bodies() -> &'static papaya::HashMap<Sha, Arc<[u8]>> {
 
 static GENERATION: AtomicU64 = AtomicU64::new(0);
 
+/// Scripts seen touching a key of another shard than their declared keys'
+/// (they run with every shard locked from then on).
+fn cross() -> &'static papaya::HashSet<Sha> {
+    static CROSS: OnceLock<papaya::HashSet<Sha>> = OnceLock::new();
+    CROSS.get_or_init(papaya::HashSet::new)
+}
+
+pub fn mark_cross(sha: Sha) {
+    cross().pin().insert(sha);
+}
+
+pub fn is_cross(sha: &Sha) -> bool {
+    cross().pin().contains(sha)
+}
+
+/// Whether any script was marked (the router's fast test).
+pub fn any_cross() -> bool {
+    !cross().pin().is_empty()
+}
+
 /// The SHA-1 of `body`, in lower-case hex.
 pub fn sha_of(body: &[u8]) -> Sha {
     let hex = sha1_smol::Sha1::from(body).digest().to_string();

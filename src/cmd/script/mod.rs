@@ -20,9 +20,11 @@
 pub mod cache;
 pub mod convert;
 pub mod host;
+pub mod remote;
 
 use super::command_docs::{reply_help, unknown_subcommand};
 use super::error::{CmdError, CmdResult};
+use super::split::Split;
 use super::table::{self, flag::*, spec, CommandSpec, Exec, NO_KEYS};
 use super::{eq_ic, ExecCtx};
 use crate::protocol::args::OwnedArgs;
@@ -37,10 +39,10 @@ const EVAL_FLAGS: u32 = NOSCRIPT | STALE | SKIP_MONITOR;
 /// As Redis 7.0's `COMMAND INFO` and `COMMAND DOCS` report them.
 #[rustfmt::skip]
 pub static COMMANDS: &[CommandSpec] = &[
-    spec("scripting", "eval", -3, EVAL_FLAGS, NO_KEYS, ACL, "Execute a Lua script server side", "2.6.0", Exec::Shard(eval)).with_numkeys(2),
-    spec("scripting", "evalsha", -3, EVAL_FLAGS, NO_KEYS, ACL, "Execute a Lua script server side", "2.6.0", Exec::Shard(evalsha)).with_numkeys(2),
-    spec("scripting", "eval_ro", -3, READONLY | EVAL_FLAGS, NO_KEYS, ACL, "Execute a read-only Lua script server side", "7.0.0", Exec::Shard(eval_ro)).with_numkeys(2),
-    spec("scripting", "evalsha_ro", -3, READONLY | EVAL_FLAGS, NO_KEYS, ACL, "Execute a read-only Lua script server side", "7.0.0", Exec::Shard(evalsha_ro)).with_numkeys(2),
+    spec("scripting", "eval", -3, EVAL_FLAGS, NO_KEYS, ACL, "Execute a Lua script server side", "2.6.0", Exec::MultiKey(eval, Split::Script)).with_numkeys(2),
+    spec("scripting", "evalsha", -3, EVAL_FLAGS, NO_KEYS, ACL, "Execute a Lua script server side", "2.6.0", Exec::MultiKey(evalsha, Split::Script)).with_numkeys(2),
+    spec("scripting", "eval_ro", -3, READONLY | EVAL_FLAGS, NO_KEYS, ACL, "Execute a read-only Lua script server side", "7.0.0", Exec::MultiKey(eval_ro, Split::Script)).with_numkeys(2),
+    spec("scripting", "evalsha_ro", -3, READONLY | EVAL_FLAGS, NO_KEYS, ACL, "Execute a read-only Lua script server side", "7.0.0", Exec::MultiKey(evalsha_ro, Split::Script)).with_numkeys(2),
     spec("scripting", "script", -2, 0, NO_KEYS, &["slow"], "A container for Lua scripts management commands", "2.6.0", Exec::Shard(script)).with_subcommands(SCRIPT_SUBCOMMANDS),
 ];
 
@@ -72,19 +74,60 @@ const SCRIPT_HELP: &[&str] = &[
 const NOSCRIPT_ERR: CmdError = CmdError::Static("NOSCRIPT No matching script. Please use EVAL.");
 
 fn eval(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
-    eval_generic(ctx, args, false, false)
+    eval_in(ctx, args, None)
 }
 
 fn evalsha(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
-    eval_generic(ctx, args, true, false)
+    eval_in(ctx, args, None)
 }
 
 fn eval_ro(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
-    eval_generic(ctx, args, false, true)
+    eval_in(ctx, args, None)
 }
 
 fn evalsha_ro(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
-    eval_generic(ctx, args, true, true)
+    eval_in(ctx, args, None)
+}
+
+/// Runs a command on another shard for a script and returns its reply
+/// (given by the router for a script that runs with every shard locked).
+pub type Remote<'r> = &'r dyn Fn(usize, OwnedArgs, bool) -> Vec<u8>;
+
+/// Whether a script invocation must run with every shard locked (with more
+/// than one shard): it declares no keys, so it may touch any, or it is a
+/// script seen touching a key of another shard than its declared ones.
+pub fn reaches_keys(args: &Args) -> bool {
+    if args.len() < 3 {
+        return false;
+    }
+    if args.get(2) == b"0" {
+        return true;
+    }
+    if !cache::any_cross() {
+        return false;
+    }
+    let (by_sha, _) = kind_of(args);
+    let sha = if by_sha {
+        cache::sha_arg(args.get(1))
+    } else {
+        Some(cache::sha_of(args.get(1)))
+    };
+    sha.is_some_and(|s| cache::is_cross(&s))
+}
+
+/// (by SHA, read-only) for EVAL, EVALSHA, EVAL_RO and EVALSHA_RO.
+fn kind_of(args: &Args) -> (bool, bool) {
+    let name = args.get(0);
+    let by_sha = name.len() >= 7 && eq_ic(&name[..7], "evalsha");
+    let ro = name.len() > 3 && eq_ic(&name[name.len() - 3..], "_ro");
+    (by_sha, ro)
+}
+
+/// EVAL, EVALSHA, EVAL_RO or EVALSHA_RO (by `args[0]`) on `ctx`'s shard;
+/// with `remote`, keys of other shards are reached through it.
+pub fn eval_in(ctx: &mut ExecCtx, args: &Args, remote: Option<Remote>) -> CmdResult {
+    let (by_sha, ro_command) = kind_of(args);
+    eval_generic(ctx, args, by_sha, ro_command, remote)
 }
 
 /// The number of keys, checked as Redis checks it.
@@ -101,7 +144,13 @@ fn numkeys(args: &Args) -> Result<usize, CmdError> {
     Ok(n as usize)
 }
 
-fn eval_generic(ctx: &mut ExecCtx, args: &Args, by_sha: bool, ro_command: bool) -> CmdResult {
+fn eval_generic(
+    ctx: &mut ExecCtx,
+    args: &Args,
+    by_sha: bool,
+    ro_command: bool,
+    remote: Option<Remote>,
+) -> CmdResult {
     let n = numkeys(args)?;
     let keys: Vec<&[u8]> = (3..3 + n).map(|i| args.get(i)).collect();
     let argv: Vec<&[u8]> = (3 + n..args.len()).map(|i| args.get(i)).collect();
@@ -128,8 +177,15 @@ fn eval_generic(ctx: &mut ExecCtx, args: &Args, by_sha: bool, ro_command: bool) 
         }
         let read_only = ro_command || flags.no_writes;
         let shard = &mut *ctx.shard;
+        let target = Target {
+            db,
+            now_ms,
+            read_only,
+            remote,
+            sha,
+        };
         h.run(&sha, &keys, &argv, |lua, call_args, resp3| {
-            call_command(shard, db, now_ms, read_only, lua, call_args, resp3)
+            call_command(shard, &target, lua, call_args, resp3)
         })
     })?;
     match outcome {
@@ -153,15 +209,23 @@ fn call_error(lua: &Lua, msg: &str) -> mlua::Result<CallOutcome> {
 /// arguments (strings, or numbers as Lua prints them), the command's
 /// checks, then its handler, nested in the script's command; the reply
 /// converted for Lua (RESP3 after `redis.setresp(3)`).
-fn call_command(
-    shard: &mut Shard,
+/// Where a script's commands run and what they may do.
+struct Target<'r> {
     db: usize,
     now_ms: u64,
     read_only: bool,
+    remote: Option<Remote<'r>>,
+    sha: cache::Sha,
+}
+
+fn call_command(
+    shard: &mut Shard,
+    target: &Target,
     lua: &Lua,
     call_args: MultiValue,
     resp3: bool,
 ) -> mlua::Result<CallOutcome> {
+    let (db, now_ms, read_only) = (target.db, target.now_ms, target.read_only);
     if call_args.is_empty() {
         return call_error(
             lua,
@@ -222,17 +286,29 @@ fn call_command(
     };
     let me = shard.id();
     let slots = shard.slots();
-    if let Some(k) = spec
-        .key_indexes(&args)
-        .find(|&k| slots.shard_of(args.get(k)) != me)
-    {
-        let key = String::from_utf8_lossy(args.get(k)).into_owned();
+    let mut owners = spec.key_indexes(&args).map(|k| slots.shard_of(args.get(k)));
+    let owner = owners.next().unwrap_or(me);
+    if owners.any(|s| s != owner) {
         return call_error(
             lua,
-            &format!("Script attempted to access key '{key}' of another shard; ringkv does not run cross-shard scripts yet"),
+            "A command in a script whose keys live on several shards is not supported by ringkv yet",
         );
     }
-    if slots.shards() > 1 && spec.reads_unnamed_keys(&args) {
+    if owner != me {
+        let Some(remote) = target.remote else {
+            // From now on this script runs with every shard locked.
+            cache::mark_cross(target.sha);
+            return call_error(
+                lua,
+                "Script attempted to access a key of another shard than its declared keys; run it again (it will lock every shard)",
+            );
+        };
+        let reply = remote(owner, owned, resp3);
+        let (v, _) = convert::reply_to_lua(lua, &reply)?;
+        return Ok((v, reply.first() == Some(&b'-')));
+    }
+    let script_itself = matches!(spec.exec, Exec::MultiKey(_, Split::Script));
+    if slots.shards() > 1 && spec.reads_unnamed_keys(&args) && !script_itself {
         return call_error(
             lua,
             "This command's patterns may reach other shards; not supported inside scripts yet",

@@ -68,7 +68,7 @@ pub fn wait(reply: &OnceLock<Vec<u8>>) -> Vec<u8> {
             return r.clone();
         }
         spins = spins.wrapping_add(1);
-        if spins % 1024 == 0 {
+        if spins.is_multiple_of(1024) {
             std::thread::yield_now();
         } else {
             std::hint::spin_loop();

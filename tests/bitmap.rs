@@ -126,7 +126,10 @@ fn random_command(rng: &mut StdRng) -> Vec<Vec<u8>> {
             push(&mut a, "SETBIT");
             push(&mut a, &key(rng));
             push(&mut a, &offset(rng, true));
-            push(&mut a, ["0", "1", "1", "0", "2", "-1", "x"][rng.gen_range(0..7)]);
+            push(
+                &mut a,
+                ["0", "1", "1", "0", "2", "-1", "x"][rng.gen_range(0..7)],
+            );
         }
         4 | 5 => {
             push(&mut a, "GETBIT");
@@ -261,7 +264,7 @@ fn differential_against_redis() {
             setup(&mut a, resp3);
             setup(&mut b, resp3);
             let mut rng = StdRng::seed_from_u64(20 + threads as u64 * 2 + resp3 as u64);
-            for step in 0..4000 {
+            for step in 0..6000 {
                 let argv = random_command(&mut rng);
                 let (ours, theirs) = (a.cmd(&argv), b.cmd(&argv));
                 assert_eq!(
@@ -316,12 +319,38 @@ const SCRIPT: &[&[&str]] = &[
     &["SETBIT", "n", "x", "2"],
     &["BITFIELD", "bf"],
     &["EXISTS", "bf"],
-    &["BITFIELD", "bf", "OVERFLOW", "FAIL", "INCRBY", "u2", "100", "5"],
+    &[
+        "BITFIELD", "bf", "OVERFLOW", "FAIL", "INCRBY", "u2", "100", "5",
+    ],
     &["STRLEN", "bf"],
-    &["BITFIELD", "bf", "OVERFLOW", "SAT", "SET", "u8", "0", "-1", "GET", "u8", "0"],
-    &["BITFIELD", "bf", "SET", "i64", "#1", "-9223372036854775808", "INCRBY", "i64", "#1", "-1"],
-    &["BITFIELD", "bf", "OVERFLOW", "SAT", "INCRBY", "i64", "#1", "-1", "GET", "u63", "1"],
-    &["BITFIELD", "bf", "GET", "u8", "#536870911", "GET", "i64", "4294967295"],
+    &[
+        "BITFIELD", "bf", "OVERFLOW", "SAT", "SET", "u8", "0", "-1", "GET", "u8", "0",
+    ],
+    &[
+        "BITFIELD",
+        "bf",
+        "SET",
+        "i64",
+        "#1",
+        "-9223372036854775808",
+        "INCRBY",
+        "i64",
+        "#1",
+        "-1",
+    ],
+    &[
+        "BITFIELD", "bf", "OVERFLOW", "SAT", "INCRBY", "i64", "#1", "-1", "GET", "u63", "1",
+    ],
+    &[
+        "BITFIELD",
+        "bf",
+        "GET",
+        "u8",
+        "#536870911",
+        "GET",
+        "i64",
+        "4294967295",
+    ],
     &["BITFIELD", "bf", "GET", "u8", "#536870912"],
     &["BITFIELD", "bf", "GET", "u64", "0"],
     &["BITFIELD", "bf", "OVERFLOW", "BAD", "GET", "u8", "0"],
@@ -471,8 +500,12 @@ fn writes_replay_from_the_aof() {
         vec!["SETBIT", &x, "77", "1"],
         vec!["SETBIT", &x, "3", "1"],
         vec!["SETBIT", &x, "3", "1"],
-        vec!["BITFIELD", &y, "SET", "i12", "5", "-100", "INCRBY", "u4", "#9", "7"],
-        vec!["BITFIELD", &y, "OVERFLOW", "FAIL", "INCRBY", "u4", "#9", "100"],
+        vec![
+            "BITFIELD", &y, "SET", "i12", "5", "-100", "INCRBY", "u4", "#9", "7",
+        ],
+        vec![
+            "BITFIELD", &y, "OVERFLOW", "FAIL", "INCRBY", "u4", "#9", "100",
+        ],
         vec!["BITOP", "OR", &d, &x, &y],
         vec!["SET", &gone, "v"],
         vec!["BITOP", "OR", &gone, "nokey1", "nokey2"],

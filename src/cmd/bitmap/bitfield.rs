@@ -99,26 +99,32 @@ fn run(ctx: &mut ExecCtx, args: &Args, read_only: bool) -> CmdResult {
             "ERR BITFIELD_RO only supports the GET subcommand",
         ));
     }
-    let (db, now) = (ctx.db, ctx.now_ms);
-    let mut e = write_string(ctx.shard, db, args.get(1), now, (reach >> 3) as usize + 1)?;
-    ctx.reply.array(ops.len());
-    for op in &ops {
-        let old = with_bytes(&e.value, |p| field::get(p, op.offset, op.ty));
-        let Some(w) = op.write else {
-            ctx.reply.int(old);
-            continue;
-        };
-        match field::apply(op.ty, op.overflow, old, w) {
-            None => ctx.reply.null(),
-            Some((new, answer)) => {
-                ctx.reply.int(answer);
-                if new != old {
-                    write_field(&mut e.value, op, new);
+    let ExecCtx {
+        shard,
+        reply,
+        db,
+        now_ms,
+    } = ctx;
+    let len = (reach >> 3) as usize + 1;
+    write_string(shard, *db, args.get(1), *now_ms, len, |e| {
+        reply.array(ops.len());
+        for op in &ops {
+            let old = with_bytes(&e.value, |p| field::get(p, op.offset, op.ty));
+            let Some(w) = op.write else {
+                reply.int(old);
+                continue;
+            };
+            match field::apply(op.ty, op.overflow, old, w) {
+                None => reply.null(),
+                Some((new, answer)) => {
+                    reply.int(answer);
+                    if new != old {
+                        write_field(&mut e.value, op, new);
+                    }
                 }
             }
         }
-    }
-    Ok(())
+    })
 }
 
 /// Stores a changed field (the string is in place and long enough).

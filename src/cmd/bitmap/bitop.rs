@@ -116,8 +116,12 @@ pub fn combine_strings(op: BitOp, srcs: &[&[u8]]) -> Vec<u8> {
                 out[s.len().min(max)..].fill(0);
             }
         }
-        BitOp::Or => rest.iter().for_each(|s| fold_words(&mut out, s, |a, b| a | b)),
-        BitOp::Xor => rest.iter().for_each(|s| fold_words(&mut out, s, |a, b| a ^ b)),
+        BitOp::Or => rest
+            .iter()
+            .for_each(|s| fold_words(&mut out, s, |a, b| a | b)),
+        BitOp::Xor => rest
+            .iter()
+            .for_each(|s| fold_words(&mut out, s, |a, b| a ^ b)),
     }
     out
 }
@@ -131,7 +135,11 @@ fn combine(
     let op = parse_op(args)?;
     let srcs: Vec<&[u8]> = read
         .iter()
-        .map(|l| l.as_ref().and_then(|v| v.first()).map_or(&[][..], Vec::as_slice))
+        .map(|l| {
+            l.as_ref()
+                .and_then(|v| v.first())
+                .map_or(&[][..], Vec::as_slice)
+        })
         .collect();
     let result = combine_strings(op, &srcs);
     reply.int(result.len() as i64);

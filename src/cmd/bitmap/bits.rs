@@ -28,32 +28,18 @@ pub(super) fn setbit(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
     };
     let (byte, mask) = ((offset >> 3) as usize, mask_of(offset));
     let (db, now) = (ctx.db, ctx.now_ms);
-    let key = args.get(1);
-    let len_before = match read_len(ctx, key)? {
-        Some(len) => len,
-        None => 0,
-    };
-    let mut e = write_string(ctx.shard, db, key, now, byte + 1)?;
-    let old = with_bytes(&e.value, |b| b.get(byte).is_some_and(|v| v & mask != 0));
-    // Write only what changes (a grown string was marked modified already).
-    if old != on || len_before <= byte {
-        if let Some(buf) = e.value.make_raw() {
-            if let Some(v) = buf.get_mut(byte) {
-                *v = if on { *v | mask } else { *v & !mask };
+    let old = write_string(ctx.shard, db, args.get(1), now, byte + 1, |e| {
+        let old = with_bytes(&e.value, |b| b.get(byte).is_some_and(|v| v & mask != 0));
+        // Write only a change (growing the string marked it modified).
+        if old != on {
+            if let Some(v) = e.value.make_raw().and_then(|buf| buf.get_mut(byte)) {
+                *v ^= mask;
             }
         }
-    }
-    drop(e);
+        old
+    })?;
     ctx.reply.int(i64::from(old));
     Ok(())
-}
-
-/// The string's length when the key exists (write lookup: no hit/miss).
-fn read_len(ctx: &mut ExecCtx, key: &[u8]) -> Result<Option<usize>, CmdError> {
-    match ctx.shard.get(ctx.db, key, ctx.now_ms) {
-        None => Ok(None),
-        Some(e) => e.value.str_len().map(Some).ok_or(CmdError::WrongType),
-    }
 }
 
 pub(super) fn getbit(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
@@ -149,7 +135,10 @@ pub(super) fn bitpos(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
                     4 => None,
                     _ => Some(arg_i64(args.get(4))?),
                 };
-                (resolve(p.len(), start, end.unwrap_or(-1), unit), end.is_some())
+                (
+                    resolve(p.len(), start, end.unwrap_or(-1), unit),
+                    end.is_some(),
+                )
             }
             _ => return Err(CmdError::Syntax),
         };

@@ -90,28 +90,37 @@ fn read_string<'s>(
 
 /// The write lookup of SETBIT and BITFIELD (Redis's
 /// `lookupStringForBitCommand`): `WRONGTYPE` for another type; a missing
-/// key is created as an empty in-place string. The guard grows the string
-/// with zero bytes to at least `len` bytes (marking the key modified only
-/// when it grows); writes through it must also be the ones that change.
-fn write_string<'a>(
-    shard: &'a mut Shard,
+/// key is created as an empty in-place string. The string is grown with
+/// zero bytes to at least `len` bytes (marking the key modified only when
+/// it grows), then `f` runs on it; its writes must be the ones that change.
+fn write_string<R>(
+    shard: &mut Shard,
     db: usize,
-    key: &'a [u8],
+    key: &[u8],
     now: u64,
     len: usize,
-) -> Result<EntryMut<'a>, CmdError> {
-    match shard.get(db, key, now) {
-        Some(e) if !e.value.is_string() => return Err(CmdError::WrongType),
-        Some(_) => {}
-        None => shard.set(db, key, Value::raw(b""), 0),
+    f: impl FnOnce(&mut EntryMut) -> R,
+) -> Result<R, CmdError> {
+    // One lookup when the key exists (the common case).
+    if let Some(mut e) = shard.get_mut(db, key, now) {
+        if !e.value.is_string() {
+            return Err(CmdError::WrongType);
+        }
+        grow(&mut e, len);
+        return Ok(f(&mut e));
     }
+    shard.set(db, key, Value::raw(b""), 0);
     let mut e = shard.get_mut(db, key, now).ok_or(CmdError::Internal)?;
+    grow(&mut e, len);
+    Ok(f(&mut e))
+}
+
+fn grow(e: &mut EntryMut, len: usize) {
     if e.value.str_len().unwrap_or(0) < len {
         if let Some(buf) = e.value.make_raw() {
             buf.resize(len, 0);
         }
     }
-    Ok(e)
 }
 
 /// The string's bytes, given to `f` (integers in their decimal form).
@@ -139,7 +148,10 @@ mod tests {
         assert_eq!(bit_offset(b"", Some(8)), Err(BAD_OFFSET));
         assert_eq!(bit_offset(b"01", None), Err(BAD_OFFSET));
         // Wraps as C's multiplication does, then fails the range check.
-        assert_eq!(bit_offset(b"#9223372036854775807", Some(64)), Err(BAD_OFFSET));
+        assert_eq!(
+            bit_offset(b"#9223372036854775807", Some(64)),
+            Err(BAD_OFFSET)
+        );
         assert_eq!(bit_offset(b"#536870912", Some(8)), Err(BAD_OFFSET));
         assert_eq!(bit_offset(b"#536870911", Some(8)), Ok(4294967288));
     }

@@ -151,13 +151,7 @@ mod tests {
             let len = rng.gen_range(1..80);
             let fill: u8 = [0x00, 0xff, 0x0f][rng.gen_range(0..3)];
             let p: Vec<u8> = (0..len)
-                .map(|_| {
-                    if rng.gen_bool(0.9) {
-                        fill
-                    } else {
-                        rng.gen()
-                    }
-                })
+                .map(|_| if rng.gen_bool(0.9) { fill } else { rng.gen() })
                 .collect();
             let bits = len as u64 * 8;
             let first = rng.gen_range(0..bits);
@@ -166,7 +160,11 @@ mod tests {
             assert_eq!(count_ones(&p, first, last), ones);
             for bit in [false, true] {
                 let want = (first..=last).find(|&i| bit_of(&p, i) == bit);
-                assert_eq!(first_bit(&p, first, last, bit), want, "{p:?} {first} {last}");
+                assert_eq!(
+                    first_bit(&p, first, last, bit),
+                    want,
+                    "{p:?} {first} {last}"
+                );
             }
         }
         let big: Vec<u8> = (0..1000u32).map(|i| (i * 37) as u8).collect();

@@ -390,6 +390,9 @@ const SCRIPT: &[&[&str]] = &[
     &["LCS", "s1", "s2", "MINMATCHLEN"],
     &["LCS", "s1", "l2", "BOGUS"],
     &["LCS", "nokey", "s2", "IDX", "WITHMATCHLEN"],
+    &["SETRANGE", "big", "12000", "x"],
+    &["LCS", "big", "big"],
+    &["LCS", "big", "s1", "LEN"],
 ];
 
 #[test]
@@ -456,6 +459,11 @@ fn cross_shard_bitop_and_lcs() {
             vec!["BITOP", "OR", &d, &x],
             vec!["TYPE", &d],
             vec!["GET", &d],
+            vec!["MULTI"],
+            vec!["BITOP", "XOR", &d, &x, &y],
+            vec!["SETBIT", &x, "1", "1"],
+            vec!["LCS", &x, &d, "LEN"],
+            vec!["EXEC"],
         ];
         for argv in &script {
             assert_eq!(
@@ -522,4 +530,45 @@ fn writes_replay_from_the_aof() {
         assert_eq!(show(&c.cmd(&["GET", k.as_str()])), show(want), "{k}");
     }
     assert_eq!(c.cmd(&["EXISTS", &gone]), b":0\r\n");
+}
+
+/// A write that changes nothing (SETBIT of a bit to its value, BITFIELD
+/// writes that all fail) leaves a WATCH undisturbed; one that changes
+/// the string aborts the transaction, as in Redis.
+#[test]
+fn only_real_changes_touch_watched_keys() {
+    let (ringkv, redis) = (TestServer::start(1), RedisServer::start());
+    for port in [ringkv.port(), redis.port()] {
+        let (mut w, mut other) = (RawConn::connect(port), RawConn::connect(port));
+        other.cmd(&["SETBIT", "k", "5", "1"]);
+        let run = |w: &mut RawConn, other: &mut RawConn, argv: &[&str]| {
+            w.cmd(&["WATCH", "k"]);
+            other.cmd(argv);
+            w.cmd(&["MULTI"]);
+            w.cmd(&["PING"]);
+            w.cmd(&["EXEC"])
+        };
+        let ran = b"*1\r\n+PONG\r\n".to_vec();
+        let aborted = b"*-1\r\n".to_vec();
+        for (argv, want) in [
+            (&["SETBIT", "k", "5", "1"][..], &ran),
+            (&["SETBIT", "k", "6", "0"][..], &ran),
+            (
+                &[
+                    "BITFIELD", "k", "OVERFLOW", "FAIL", "INCRBY", "u1", "5", "1",
+                ][..],
+                &ran,
+            ),
+            (&["BITFIELD", "k", "SET", "u1", "5", "1"][..], &ran),
+            (&["SETBIT", "k", "6", "1"][..], &aborted),
+            (&["SETBIT", "k", "100", "0"][..], &aborted),
+            (&["BITFIELD", "k", "INCRBY", "u2", "0", "1"][..], &aborted),
+        ] {
+            assert_eq!(
+                show(&run(&mut w, &mut other, argv)),
+                show(want),
+                "{port} {argv:?}"
+            );
+        }
+    }
 }

@@ -116,8 +116,8 @@ impl Table {
             return Err(CmdError::Static("ERR String too long for LCS"));
         }
         let (rows, width) = (a.len() + 1, b.len() + 1);
-        let cells = rows as u64 * width as u64;
-        if cells * 4 > MAX_STRING_LEN {
+        let cells = (rows as u64).saturating_mul(width as u64);
+        if cells.saturating_mul(4) > MAX_STRING_LEN {
             return Err(CmdError::Static(
                 "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len",
             ));
@@ -157,8 +157,11 @@ fn walk(a: &[u8], b: &[u8], t: &Table) -> (Vec<u8>, Vec<Match>) {
     let mut open: Option<Match> = None;
     while i > 0 && j > 0 {
         if a[i - 1] == b[j - 1] {
-            k -= 1;
-            seq[k] = a[i - 1];
+            // Every step down the diagonal is one byte of the subsequence.
+            k = k.saturating_sub(1);
+            if let Some(c) = seq.get_mut(k) {
+                *c = a[i - 1];
+            }
             let (ai, bj) = ((i - 1) as u32, (j - 1) as u32);
             let run = match open {
                 // A match right before the open run extends it backwards.

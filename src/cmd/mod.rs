@@ -9,6 +9,7 @@
 //! run on the connection's own core and touch only connection and server state.
 
 pub mod batch;
+pub mod bitmap;
 pub mod blocking;
 pub mod client;
 pub mod command_docs;

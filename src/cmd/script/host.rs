@@ -87,6 +87,36 @@ redis.REDIS_VERSION = '7.0.15'
 redis.REDIS_VERSION_NUM = 458767
 print, loadfile, dofile = nil, nil, nil
 
+-- Redis's math.random: its own drand48 sequence (hooks.rand), one per
+-- server, unaffected by anything but math.randomseed.
+local rand, floor, ceil = hooks.rand, math.floor, math.ceil
+local function int_arg(v, n)
+  if type(v) ~= 'number' then
+    error("bad argument #" .. n .. " to 'random' (number expected, got " .. type(v) .. ")", 3)
+  end
+  if v < 0 then return ceil(v) end
+  return floor(v)
+end
+math.random = function(...)
+  local r = rand()
+  local n = select('#', ...)
+  if n == 0 then return r end
+  if n == 1 then
+    local u = int_arg((...), 1)
+    if u < 1 then error("bad argument #1 to 'random' (interval is empty)", 2) end
+    return floor(r * u) + 1
+  end
+  if n == 2 then
+    local l, u = int_arg((select(1, ...)), 1), int_arg((select(2, ...)), 2)
+    if l > u then error("bad argument #2 to 'random' (interval is empty)", 2) end
+    return floor(r * (u - l + 1)) + l
+  end
+  error('wrong number of arguments', 2)
+end
+math.randomseed = function(seed)
+  hooks.seed(int_arg(seed, 1))
+end
+
 -- Library tables become read-only proxies.
 local function readonly(t)
   return setmetatable({}, {
@@ -95,7 +125,7 @@ local function readonly(t)
     __metatable = false,
   })
 end
-for _, name in ipairs({'string', 'table', 'math', 'debug', 'redis', 'coroutine'}) do
+for _, name in ipairs({'string', 'table', 'math', 'debug', 'redis', 'coroutine', 'bit'}) do
   if rawget(_G, name) then rawset(_G, name, readonly(rawget(_G, name))) end
 end
 setmetatable(_G, {
@@ -106,6 +136,13 @@ setmetatable(_G, {
   __metatable = false,
 })
 "#;
+
+/// drand48's multiplier, increment and modulus mask, and the state Redis's
+/// generator starts from (`rand.c`: X2 X1 X0 = 0x1234 0xABCD 0x330E).
+const RAND48_A: u64 = 0x5DEE_CE66D;
+const RAND48_C: u64 = 0xB;
+const RAND48_MASK: u64 = (1 << 48) - 1;
+const RAND48_DEFAULT: u64 = 0x1234_ABCD_330E;
 
 /// Where the hooks table is in the registry (for [`raising_call`]).
 const HOOKS_KEY: &str = "ringkv.script.hooks";
@@ -180,6 +217,27 @@ impl Host {
                 Ok(())
             })?,
         )?;
+        let state = std::rc::Rc::new(std::cell::Cell::new(RAND48_DEFAULT));
+        let st = state.clone();
+        hooks.raw_set(
+            "rand",
+            lua.create_function(move |_, ()| {
+                let x = st.get().wrapping_mul(RAND48_A).wrapping_add(RAND48_C) & RAND48_MASK;
+                st.set(x);
+                let v = (x >> 17) as i64;
+                let max = i32::MAX as i64;
+                Ok((v % max) as f64 / max as f64)
+            })?,
+        )?;
+        hooks.raw_set(
+            "seed",
+            lua.create_function(move |_, seed: f64| {
+                let seed = seed as i64 as i32 as u32 as u64;
+                state.set(((seed >> 16) << 32) | ((seed & 0xffff) << 16) | 0x330E);
+                Ok(())
+            })?,
+        )?;
+        lua.globals().raw_set("bit", super::bit::library(&lua)?)?;
         lua.set_named_registry_value(HOOKS_KEY, hooks.clone())?;
         // SAFETY: `raising_call` keeps no Rust value with a destructor on
         // its frame across the Lua calls that may unwind through it.

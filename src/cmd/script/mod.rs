@@ -1,22 +1,27 @@
 //! Lua scripting: EVAL, EVALSHA, EVAL_RO, EVALSHA_RO and SCRIPT (LOAD,
-//! EXISTS, FLUSH, KILL, HELP), with Redis 7.0's environment (host.rs), its
+//! EXISTS, FLUSH, KILL, HELP), with Redis 7.0's environment (host.rs, the
+//! `bit` library in bit.rs, Redis's own `math.random` sequence), its
 //! conversions (convert.rs) and its error texts.
 //!
-//! Where a script runs: on the shard of its declared keys (KEYS), like any
-//! keyed command, with no hop and no lock; a script without keys runs on
-//! its connection's core. `redis.call` runs the command's handler right
-//! there, on that shard, nested in the script's command: its writes are
-//! journaled as the commands they are (shard/durability.rs
-//! `nested_command`), and several of them are wrapped as one MULTI/EXEC,
-//! so a replay never applies half a script. A script never yields, so no
-//! other command sees part of it.
+//! Where a script runs:
+//! - declared keys (KEYS) all on one shard: on that shard, like any keyed
+//!   command, with no hop and no lock. `redis.call` runs the command's
+//!   handler right there, nested in the script's command: its writes are
+//!   journaled as the commands they are (shard/durability.rs
+//!   `nested_command`), several of them wrapped as one MULTI/EXEC, so a
+//!   replay never applies half a script. The script never yields, so no
+//!   other command sees part of it. A call on a key of another shard is
+//!   refused, and the script is marked (cache.rs) to run as below from then on;
+//! - declared keys on several shards, no declared keys, or a marked script
+//!   (with more than one shard): on the connection's core with every shard
+//!   locked (route/script.rs); a call on another shard's key runs there at
+//!   once (remote.rs). Atomic and isolated, but every shard waits for it.
 //!
-//! Not yet (issue 17): keys of another shard (declared keys spanning
-//! shards are refused with CROSSSLOT; a `redis.call` on a key of another
-//! shard is refused with an error that says so); FUNCTION/FCALL; the
-//! cjson, cmsgpack, struct and bit libraries; a deterministic
-//! `math.random`; `-BUSY` and SCRIPT KILL for long scripts.
+//! Not yet (issue 17): FUNCTION/FCALL; the cjson, cmsgpack and struct
+//! libraries; `-BUSY` and SCRIPT KILL for long scripts; a command whose own
+//! keys span shards inside a script.
 
+mod bit;
 pub mod cache;
 pub mod convert;
 pub mod host;

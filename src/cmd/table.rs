@@ -329,6 +329,7 @@ fn all_groups() -> impl Iterator<Item = &'static CommandSpec> {
         .chain(super::memory::COMMANDS)
         .chain(super::geo::COMMANDS)
         .chain(super::sort::COMMANDS)
+        .chain(super::hll::COMMANDS)
 }
 
 fn index() -> &'static HashMap<&'static str, &'static CommandSpec> {

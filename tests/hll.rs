@@ -123,7 +123,9 @@ fn random_operations_match_redis() {
                 let redis = RedisServer::start();
                 let (mut a, mut b) = (ringkv.raw(), redis.raw());
                 if resp3 {
-                    both(&mut a, &mut b, &words(&["HELLO", "3"]));
+                    // The replies differ in the client id.
+                    a.cmd(&words(&["HELLO", "3"]));
+                    b.cmd(&words(&["HELLO", "3"]));
                 }
                 both(
                     &mut a,
@@ -246,6 +248,29 @@ fn corrupt(rng: &mut StdRng, valid: &[u8]) -> Vec<u8> {
     v
 }
 
+/// Whether a sparse HLL's body ends with the first byte of an XZERO. Redis
+/// reads the opcode's second byte past the string's end: its terminator
+/// (0, as ringkv reads it), but once PFADD has split such an opcode in
+/// place, a byte it left past the new end, which later adds of the same
+/// command read. That byte is not in the string, so ringkv cannot follow.
+fn ends_in_cut_xzero(hll: &[u8]) -> bool {
+    if hll.len() < 16 || &hll[..4] != b"HYLL" || hll[4] != 1 {
+        return false;
+    }
+    let mut p = 16;
+    while p < hll.len() {
+        if hll[p] & 0xc0 == 0x40 {
+            if p + 1 == hll.len() {
+                return true;
+            }
+            p += 2;
+        } else {
+            p += 1;
+        }
+    }
+    false
+}
+
 #[test]
 fn corrupt_hlls_answer_like_redis() {
     let ringkv = TestServer::start(2);
@@ -267,9 +292,9 @@ fn corrupt_hlls_answer_like_redis() {
     );
     both(&mut a, &mut b, &words(&["PFADD", &other, "o1", "o2", "o3"]));
     let mut rng = StdRng::seed_from_u64(0xbad);
-    for round in 0..600 {
+    for round in 0..2000 {
         let payload = corrupt(&mut rng, &valid[round % valid.len()]);
-        let set = [b"SET".to_vec(), bad.clone().into_bytes(), payload];
+        let set = [b"SET".to_vec(), bad.clone().into_bytes(), payload.clone()];
         both(&mut a, &mut b, &set);
         let cmd: Vec<Vec<u8>> = match rng.gen_range(0..7) {
             0 => words(&["PFCOUNT", &bad]),
@@ -280,8 +305,16 @@ fn corrupt_hlls_answer_like_redis() {
             5 => words(&["PFDEBUG", "DECODE", &bad]),
             _ => words(&["PFDEBUG", "TODENSE", &bad]),
         };
-        both(&mut a, &mut b, &cmd);
-        both(&mut a, &mut b, &words(&["GET", &bad]));
+        let (ours, theirs) = (a.cmd(&cmd), b.cmd(&cmd));
+        let get = words(&["GET", &bad]);
+        let (got_ours, got_theirs) = (a.cmd(&get), b.cmd(&get));
+        if cmd[0] == b"PFADD" && ends_in_cut_xzero(&payload) {
+            // Redis reads past the string's end here (see below): ringkv
+            // only has to answer.
+            continue;
+        }
+        assert_eq!(show(&ours), show(&theirs), "{cmd:?} on {}", show(&payload));
+        assert_eq!(show(&got_ours), show(&got_theirs), "{cmd:?} on {}", show(&payload));
         both(&mut a, &mut b, &words(&["GET", &dest]));
     }
     both(&mut a, &mut b, &words(&["PING"]));

@@ -8,9 +8,9 @@
 //! A valid body covers exactly 16384 registers. Bodies come from clients
 //! (SET), so every reader here walks any bytes without panicking and with
 //! Redis's own leniency, which differs per reader: the histogram counts
-//! every opcode (valid when the total is 16384); decoding to registers stops
-//! at a VAL that would pass the end (valid when exactly 16384 were read
-//! before it); an update only needs the opcode covering its register. An
+//! every opcode (valid when the total is 16384); decoding to registers
+//! fails at an opcode that would pass the end; an update only needs the
+//! opcode covering its register. An
 //! XZERO cut short by the end reads its second byte as 0 (Redis reads the
 //! string's terminator there).
 
@@ -114,21 +114,21 @@ pub fn histogram(body: &[u8]) -> ([u32; 64], bool) {
 }
 
 /// Calls `f(register, value)` for every register a VAL sets, stopping at
-/// a VAL that would pass the last register; false unless exactly 16384
-/// registers were covered (Redis's `hllSparseToDense` and `hllMerge`).
+/// the first opcode that would pass the last register; false unless the
+/// opcodes cover exactly 16384 registers (Redis's `hllSparseToDense` and
+/// `hllMerge`, as patched for CVE-2025-32023: an opcode past the end,
+/// even after a complete body, makes the body corrupt).
 pub fn for_each_value(body: &[u8], mut f: impl FnMut(usize, u8)) -> bool {
     let mut idx = 0usize;
     for op in ops(body) {
-        match op {
-            Op::Zero(n) | Op::XZero(n) => idx += n,
-            Op::Val { value, len } => {
-                if idx + len > REGISTERS {
-                    break;
-                }
-                (idx..idx + len).for_each(|i| f(i, value));
-                idx += len;
-            }
+        let n = op.span();
+        if idx + n > REGISTERS {
+            return false;
         }
+        if let Op::Val { value, len } = op {
+            (idx..idx + len).for_each(|i| f(i, value));
+        }
+        idx += n;
     }
     idx == REGISTERS
 }

@@ -202,10 +202,12 @@ pub fn read_strings(shard: &mut Shard, p: &PartCtx) -> OpResult {
         .args
         .iter()
         .map(|key| {
-            shard.get_counted(p.db, key, p.now_ms).map(|e| match e.value.as_string() {
-                Some(s) => vec![s.with_bytes(<[u8]>::to_vec)],
-                None => Vec::new(),
-            })
+            shard
+                .get_counted(p.db, key, p.now_ms)
+                .map(|e| match e.value.as_string() {
+                    Some(s) => vec![s.with_bytes(<[u8]>::to_vec)],
+                    None => Vec::new(),
+                })
         })
         .collect();
     OpResult::Lists(lists)
@@ -246,7 +248,12 @@ fn combine_pfcount(
 /// The destination's bytes after Redis's PFMERGE: its own string (or a new
 /// sparse one), made dense when a source was, then raised register by
 /// register to the union, the cache marked stale.
-fn merged(dest: Option<&[u8]>, max: &[u8; REGISTERS], dense: bool, max_bytes: usize) -> Result<Vec<u8>, CmdError> {
+fn merged(
+    dest: Option<&[u8]>,
+    max: &[u8; REGISTERS],
+    dense: bool,
+    max_bytes: usize,
+) -> Result<Vec<u8>, CmdError> {
     let mut buf = dest.map_or_else(sparse::empty, <[u8]>::to_vec);
     if dense && repr::encoding(&buf) == Encoding::Sparse && !sparse::to_dense(&mut buf) {
         return Err(INVALID);
@@ -268,8 +275,16 @@ fn combine_pfmerge(
     reply: &mut ReplyWriter,
 ) -> Result<Vec<GatherWrite>, CmdError> {
     let (max, dense) = union(read)?;
-    let dest = read.first().and_then(|r| r.as_ref()).and_then(|v| v.first());
-    let bytes = merged(dest.map(Vec::as_slice), &max, dense, limits.hll_sparse_max_bytes)?;
+    let dest = read
+        .first()
+        .and_then(|r| r.as_ref())
+        .and_then(|v| v.first());
+    let bytes = merged(
+        dest.map(Vec::as_slice),
+        &max,
+        dense,
+        limits.hll_sparse_max_bytes,
+    )?;
     reply.ok();
     Ok(vec![GatherWrite {
         key: 1,

@@ -40,7 +40,9 @@ pub fn pfdebug(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
             }
             let regs: Vec<u8> = {
                 let (bytes, _) = hll_of(&e.value)?;
-                (0..REGISTERS).map(|i| repr::get_register(&bytes[HDR..], i)).collect()
+                (0..REGISTERS)
+                    .map(|i| repr::get_register(&bytes[HDR..], i))
+                    .collect()
             };
             drop(e);
             ctx.reply.array(REGISTERS);
@@ -63,7 +65,9 @@ pub fn pfdebug(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
         }
         _ => {
             let name = String::from_utf8_lossy(args.get(1)).into_owned();
-            return Err(CmdError::Msg(format!("ERR Unknown PFDEBUG subcommand '{name}'")));
+            return Err(CmdError::Msg(format!(
+                "ERR Unknown PFDEBUG subcommand '{name}'"
+            )));
         }
     }
     Ok(())
@@ -106,7 +110,9 @@ fn selftest(max_bytes: usize) -> Result<(), String> {
         for (i, &w) in want.iter().enumerate() {
             let got = repr::get_register(&dense[HDR..], i);
             if got != w {
-                return Err(format!("TESTFAILED Register {i} should be {w} but is {got}"));
+                return Err(format!(
+                    "TESTFAILED Register {i} should be {w} but is {got}"
+                ));
             }
         }
     }

@@ -52,7 +52,8 @@ pub static COMMANDS: &[CommandSpec] = &[
 pub const INVALID: CmdError = CmdError::Static("INVALIDOBJ Corrupted HLL object detected");
 
 /// A string that is not an HLL.
-pub const NOT_HLL: CmdError = CmdError::Static("WRONGTYPE Key is not a valid HyperLogLog string value.");
+pub const NOT_HLL: CmdError =
+    CmdError::Static("WRONGTYPE Key is not a valid HyperLogLog string value.");
 
 /// Redis's `isHLLObjectOrReply` on a value: its bytes and encoding when it
 /// is an HLL string, `WRONGTYPE` (of either kind) otherwise.

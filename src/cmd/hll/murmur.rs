@@ -82,7 +82,11 @@ mod tests {
         (b"1234567", SEED, 0x85563db163632857),
         (b"12345678", SEED, 0x95ebb86389132953),
         (b"123456789", SEED, 0x217532cb09f2a44d),
-        (b"The quick brown fox jumps over the lazy dog", SEED, 0x51606c5c5b561ace),
+        (
+            b"The quick brown fox jumps over the lazy dog",
+            SEED,
+            0x51606c5c5b561ace,
+        ),
         (b"\xff\x00\x80", SEED, 0xfe93fc73c4134391),
         (b"", 0, 0x0000000000000000),
         (b"a", 0, 0x071717d2d36b6b11),
@@ -91,7 +95,11 @@ mod tests {
         (b"1234567", 0, 0xae9ebd2095279402),
         (b"12345678", 0, 0x758f67d162b2d202),
         (b"123456789", 0, 0x4977490251674330),
-        (b"The quick brown fox jumps over the lazy dog", 0, 0x5589ca33042a861b),
+        (
+            b"The quick brown fox jumps over the lazy dog",
+            0,
+            0x5589ca33042a861b,
+        ),
         (b"\xff\x00\x80", 0, 0xca9776a104267ec0),
     ];
 }

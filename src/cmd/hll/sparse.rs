@@ -304,7 +304,7 @@ mod tests {
         assert_eq!(e.len(), HDR + 2);
         assert_eq!(&e[HDR..], &[0x7f, 0xff]);
         assert_eq!(ops(&e[HDR..]).collect::<Vec<_>>(), [Op::XZero(16384)]);
-        assert_eq!(histogram(&e[HDR..]).1, true);
+        assert!(histogram(&e[HDR..]).1);
     }
 
     #[test]

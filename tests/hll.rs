@@ -223,6 +223,32 @@ fn pfdebug_and_selftest_match_redis() {
     both(&mut a, &mut b, &words(&["PFADD", "fresh"]));
     both(&mut a, &mut b, &words(&["GET", "fresh"]));
     both(&mut a, &mut b, &words(&["OBJECT", "ENCODING", "fresh"]));
+    // WATCH sees a key change only when its bytes change: an add that
+    // raises nothing, or a count from the cache, leaves the key alone.
+    for (touch, changes) in [
+        // The adds above left the cached cardinality stale.
+        (&["PFCOUNT", "s"][..], true),
+        (&["PFADD", "s", "y1", "y2"], false),
+        (&["PFCOUNT", "s"], false),
+        (&["PFADD", "s", "new element"], true),
+        (&["PFCOUNT", "s"], true),
+    ] {
+        both(&mut a, &mut b, &words(&["WATCH", "s"]));
+        both(&mut a, &mut b, &words(touch));
+        both(&mut a, &mut b, &words(&["MULTI"]));
+        both(&mut a, &mut b, &words(&["PING"]));
+        let exec = both(&mut a, &mut b, &words(&["EXEC"]));
+        assert_eq!(exec.starts_with(b"*1"), !changes, "{touch:?}");
+    }
+    for set in [
+        &["CONFIG", "GET", "hll-sparse-max-bytes"][..],
+        &["CONFIG", "SET", "hll-sparse-max-bytes", "1kb"],
+        &["CONFIG", "GET", "hll-sparse-max-bytes"],
+        &["CONFIG", "SET", "hll-sparse-max-bytes", "lots"],
+        &["CONFIG", "SET", "hll-sparse-max-bytes", "3000"],
+    ] {
+        both(&mut a, &mut b, &words(set));
+    }
     // Dense registers past 51 (only a SET makes them): an infinite estimate,
     // which Redis answers as i64::MIN and caches with its stale bit set.
     let mut dense = b"HYLL\x00\x00\x00\x00".to_vec();

@@ -10,6 +10,7 @@
 
 mod common;
 
+use common::persist::{aof_ringkv, kill9, TempDir};
 use common::{
     assert_command_info_like_redis, show, tags_on_different_shards, RawConn, RedisServer,
     TestServer,
@@ -392,6 +393,64 @@ fn cross_shard_merge_keeps_the_destination_ttl() {
     both(&mut a, &mut b, &words(&["PFCOUNT", &d, &s1, &s2]));
     both(&mut a, &mut b, &words(&["PFMERGE", &s1, &s2, &d]));
     both(&mut a, &mut b, &words(&["GET", &s1]));
+}
+
+/// PFADD, PFCOUNT (refreshing the cache), PFMERGE across shards and
+/// PFDEBUG TODENSE replay from the AOF to the same bytes under another
+/// thread count.
+#[test]
+fn hlls_survive_an_aof_restart() {
+    if common::target_is_redis() {
+        return;
+    }
+    let dir = TempDir::new("hll-aof");
+    let mut server = aof_ringkv(dir.path(), 2, &["--appendfsync", "always"]).start();
+    let mut c = server.raw();
+    let (ta, tb) = tags_on_different_shards(2);
+    let keys = [
+        format!("{{{ta}}}a"),
+        format!("{{{tb}}}b"),
+        format!("{{{ta}}}m"),
+        format!("{{{tb}}}t"),
+    ];
+    let mut add = words(&["PFADD", &keys[0]]);
+    add.extend((0..3000).map(|i| format!("a{i}").into_bytes()));
+    c.cmd(&add);
+    c.cmd(&words(&["PFADD", &keys[1], "x", "y", "z"]));
+    c.cmd(&words(&["PFCOUNT", &keys[1]]));
+    c.cmd(&words(&["PFMERGE", &keys[2], &keys[1], &keys[0]]));
+    c.cmd(&words(&["PFADD", &keys[3], "p", "q"]));
+    c.cmd(&words(&["PFDEBUG", "TODENSE", &keys[3]]));
+    // A body covering half the registers: an add below it changes the
+    // string, the next one fails; the change stays (as in Redis).
+    let mut half = b"HYLL\x01".to_vec();
+    half.extend_from_slice(&[0; 11]);
+    half.extend_from_slice(&[0x5f, 0xff]);
+    c.cmd(&[b"SET".to_vec(), keys[3].clone().into_bytes(), half.clone()]);
+    let element = |low: bool| {
+        (0..)
+            .map(|i| format!("h{i}"))
+            .find(|e| (ringkv::cmd::hll::murmur::pattern(e.as_bytes()).0 < 8192) == low)
+            .unwrap()
+    };
+    let failed = c.cmd(&words(&[
+        "PFADD",
+        &keys[3],
+        &element(true),
+        &element(false),
+    ]));
+    assert_eq!(
+        show(&failed),
+        "-INVALIDOBJ Corrupted HLL object detected\\r\\n"
+    );
+    assert_ne!(bulk(&c.cmd(&words(&["GET", &keys[3]]))), Some(half));
+    let before: Vec<Vec<u8>> = keys.iter().map(|k| c.cmd(&words(&["GET", k]))).collect();
+    kill9(&mut server);
+    let server = aof_ringkv(dir.path(), 3, &[]).start();
+    let mut c = server.raw();
+    for (k, want) in keys.iter().zip(&before) {
+        assert_eq!(show(&c.cmd(&words(&["GET", k]))), show(want), "{k}");
+    }
 }
 
 #[test]

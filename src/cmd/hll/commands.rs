@@ -6,7 +6,7 @@
 //! nothing neither journals nor disturbs WATCH, as in Redis.
 //!
 //! PFCOUNT of one key answers the cached cardinality, or computes it and
-//! stores it back (a write journaled as the PFCOUNT itself). PFCOUNT of
+//! stores it back (a write journaled as `SETRANGE key 8 <cache>`). PFCOUNT of
 //! several keys and PFMERGE read the raw strings, combine them here in key
 //! order (so the first bad key is the one reported, as Redis's loop does)
 //! and PFMERGE stores the bytes Redis's in-place merge would leave.
@@ -115,12 +115,21 @@ pub fn pfadd(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
                 repr::invalidate(&mut scratch);
             }
             // A failing add keeps what the adds before it changed, as Redis.
-            if scratch != bytes {
+            let changed = scratch != bytes;
+            if changed {
                 let buf = e.value.make_raw().ok_or(CmdError::WrongType)?;
                 buf.clear();
                 buf.extend_from_slice(&scratch);
             }
-            failed?;
+            if let Err(err) = failed {
+                // Replay stops at a failing command: journal the new string.
+                let expire_at = e.expire_at();
+                drop(e);
+                if changed {
+                    journal_set(ctx.shard, db, key, &scratch, expire_at);
+                }
+                return Err(err);
+            }
             raised
         }
     };
@@ -152,6 +161,9 @@ pub fn pfcount(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
             repr::set_cached(buf, card);
         }
     }
+    // Journaled as the cache's bytes written in place (Redis propagates the
+    // PFCOUNT itself, which replay, taking only writes, would refuse).
+    ctx.propagate(&[b"SETRANGE", key, b"8", &card.to_le_bytes()]);
     // Redis replies the u64 as a signed integer.
     ctx.reply.int(card as i64);
     Ok(())
@@ -302,14 +314,20 @@ fn store_part(shard: &mut Shard, p: &PartCtx) -> OpResult {
     shard.journaled(p.now_ms, |shard| {
         let expire_at = shard.peek(p.db, key, p.now_ms).map_or(0, |e| e.expire_at());
         shard.set(p.db, key, Value::raw(bytes), expire_at);
-        let mut argv: Vec<Vec<u8>> = Vec::new();
-        encode_set_argv(key, bytes, expire_at, &mut |a| {
-            argv = a.iter().map(|w| w.to_vec()).collect();
-        });
-        let argv: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
-        shard.propagate(p.db, &argv);
+        journal_set(shard, p.db, key, bytes, expire_at);
     });
     OpResult::Ok
+}
+
+/// Journals `key`'s string as `SET key bytes [PXAT ms]` for the running
+/// command.
+fn journal_set(shard: &mut Shard, db: usize, key: &[u8], bytes: &[u8], expire_at: u64) {
+    let mut argv: Vec<Vec<u8>> = Vec::new();
+    encode_set_argv(key, bytes, expire_at, &mut |a| {
+        argv = a.iter().map(|w| w.to_vec()).collect();
+    });
+    let argv: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
+    shard.propagate(db, &argv);
 }
 
 #[cfg(test)]

@@ -18,8 +18,14 @@
 //! the raw strings are read, combined here (a pure function), and PFMERGE's
 //! result is stored as `SET dest <bytes>`, so its journal record touches one
 //! slot; the same steps run in the handler when every key is on one shard.
-//! PFCOUNT of one key refreshes the cached cardinality in place, and is then
-//! journaled as itself, as Redis propagates it.
+//! PFCOUNT of one key refreshes the cached cardinality in place; Redis
+//! propagates the PFCOUNT, which ringkv's replay (writes only) refuses, so
+//! it is journaled as the `SETRANGE` of the cache's 8 bytes. A PFADD that
+//! fails on a corrupt body after changing it journals the new string.
+//!
+//! The reference is the redis-server 7.0.15 the tests run (Debian's, with
+//! the CVE-2025-32023 fix): a sparse body with an opcode past the last
+//! register is corrupt to every reader that decodes it whole.
 
 mod commands;
 mod debug;

@@ -26,6 +26,12 @@
 //! The reference is the redis-server 7.0.15 the tests run (Debian's, with
 //! the CVE-2025-32023 fix): a sparse body with an opcode past the last
 //! register is corrupt to every reader that decodes it whole.
+//!
+//! Known differences: an XZERO cut short by the string's end reads its
+//! second byte as 0 (Redis reads past the end: its terminator, or a byte
+//! an earlier split of the same opcode left there); commands that change
+//! nothing leave an `embstr` HLL `embstr` (Redis unshares it to `raw`);
+//! `COMMAND INFO` key-spec flags are the table's generic ones.
 
 mod commands;
 mod debug;

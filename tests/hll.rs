@@ -453,6 +453,66 @@ fn hlls_survive_an_aof_restart() {
     }
 }
 
+/// PFCOUNT and PFMERGE over two shards never see half of a transaction
+/// that replaces both HLLs with the same elements: the union is always one
+/// set of 100, never the two sets' 200.
+#[test]
+fn cross_shard_count_and_merge_are_atomic() {
+    if common::target_is_redis() {
+        return;
+    }
+    let server = TestServer::start(2);
+    let (ta, tb) = tags_on_different_shards(2);
+    let (x, y, d) = (
+        format!("{{{ta}}}x"),
+        format!("{{{tb}}}y"),
+        format!("{{{tb}}}d"),
+    );
+    let batch =
+        |from: usize| -> Vec<String> { (from..from + 100).map(|i| format!("e{i}")).collect() };
+    let mut w = server.raw();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (x, y, stop) = (x.clone(), y.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut round = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let elements = batch(100 * (round % 2));
+                w.cmd(&words(&["MULTI"]));
+                w.cmd(&words(&["DEL", &x, &y]));
+                for k in [&x, &y] {
+                    let mut add = words(&["PFADD", k]);
+                    add.extend(elements.iter().map(|e| e.clone().into_bytes()));
+                    w.cmd(&add);
+                }
+                let exec = w.cmd(&words(&["EXEC"]));
+                assert!(exec.starts_with(b"*3"), "{}", show(&exec));
+                round += 1;
+            }
+        })
+    };
+    let mut r = server.raw();
+    let (one_set, both_sets) = (b":100\r\n".to_vec(), b":200\r\n".to_vec());
+    let count = |r: &mut RawConn, args: &[&str]| {
+        let reply = r.cmd(&words(args));
+        assert_ne!(show(&reply), show(&both_sets), "{args:?}");
+        reply
+    };
+    // The union of sets of 100 elements counts 100 (checked on the way).
+    let mut seen = 0;
+    for _ in 0..400 {
+        if count(&mut r, &["PFCOUNT", &x, &y]) == one_set {
+            seen += 1;
+        }
+        r.cmd(&words(&["PFMERGE", &d, &x, &y]));
+        count(&mut r, &["PFCOUNT", &d]);
+        r.cmd(&words(&["DEL", &d]));
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    writer.join().unwrap();
+    assert!(seen > 0);
+}
+
 #[test]
 fn command_info_like_redis() {
     assert_command_info_like_redis(&["pfadd", "pfcount", "pfmerge", "pfdebug", "pfselftest"]);

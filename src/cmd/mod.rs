@@ -21,6 +21,7 @@ pub mod generic;
 pub mod geo;
 pub mod glob;
 pub mod hash;
+pub mod hll;
 pub mod info;
 pub mod keygen;
 pub mod list;

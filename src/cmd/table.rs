@@ -336,6 +336,7 @@ fn all_groups() -> impl Iterator<Item = &'static CommandSpec> {
         .chain(super::sort::COMMANDS)
         .chain(super::script::COMMANDS)
         .chain(super::bitmap::COMMANDS)
+        .chain(super::hll::COMMANDS)
 }
 
 fn index() -> &'static HashMap<&'static str, &'static CommandSpec> {

@@ -59,6 +59,7 @@ pub struct Config {
     pub zset_max_listpack_value: usize,
     pub list_max_listpack_size: i64,
     pub list_compress_depth: i64,
+    pub hll_sparse_max_bytes: usize,
     pub disable_thp: bool,
     pub requirepass: String,
     pub loglevel: String,

@@ -394,6 +394,18 @@ pub static PARAMS: &[Param] = &[
             Ok(())
         },
     },
+    Param {
+        name: "hll-sparse-max-bytes",
+        default: "3000",
+        doc: "A sparse HyperLogLog (header included) that would grow past this many bytes turns dense.",
+        mutable: true,
+        kind: Kind::Int,
+        get: |c| c.hll_sparse_max_bytes.to_string(),
+        set: |c, v| {
+            c.hll_sparse_max_bytes = memory(v, 0, i64::MAX)? as usize;
+            Ok(())
+        },
+    },
     // --- security ---
     Param {
         name: "requirepass",

@@ -87,6 +87,9 @@ pub struct EncodingLimits {
     /// node between LZF-compressed; 0 compresses none. A list takes it when
     /// it is made (clamped to 65535, as Redis's quicklist) and keeps it.
     pub list_compress_depth: u16,
+    /// `hll-sparse-max-bytes`: a sparse HyperLogLog (header included) that
+    /// would grow past this many bytes turns dense.
+    pub hll_sparse_max_bytes: usize,
 }
 
 impl Default for EncodingLimits {
@@ -100,6 +103,7 @@ impl Default for EncodingLimits {
             zset_max_listpack_value: 64,
             list_max_listpack_size: -2,
             list_compress_depth: 0,
+            hll_sparse_max_bytes: 3000,
         }
     }
 }
@@ -114,6 +118,7 @@ impl EncodingLimits {
             zset_max_listpack_value: cfg.zset_max_listpack_value,
             list_max_listpack_size: cfg.list_max_listpack_size,
             list_compress_depth: cfg.list_compress_depth.clamp(0, u16::MAX as i64) as u16,
+            hll_sparse_max_bytes: cfg.hll_sparse_max_bytes,
         }
     }
 }

@@ -15,7 +15,7 @@
 #   --requests-p16 N    SET/GET requests per run with -P 16 (default 10 x --requests)
 #   --only LIST         comma-separated tests to run, of set,get,hset,sadd,spop,lpush,
 #                       rpush,lpop,rpop,lrange_100,lrange_600,zadd,zpopmin,zrange_100,
-#                       mset,tx,pipe (default all)
+#                       evalsha,mset,tx,pipe (default all)
 #   --mset-requests N   MSET requests with -P 1, -P 16 runs 10 x N (default: a quarter
 #                       of the SET/GET counts)
 #   --tx-requests N     transactions with -P 1, -P 16 runs 10 x N (default: a quarter
@@ -38,6 +38,8 @@
 #   zadd, zpopmin  the same for redis-benchmark's ZADD myzset and ZPOPMIN myzset
 #   zrange_100  ZRANGE bigzset 0 99 WITHSCORES on a 1000-member sorted set (filled
 #             once before the runs; not counted), -P 1 and -P 16
+#   evalsha   EVALSHA of `return redis.call('incr', KEYS[1])` on key:<rand> (loaded
+#             once with SCRIPT LOAD), -c 50 -r 100000, -P 1 and -P 16
 #   mset      redis-benchmark -t mset (10 random keys per MSET, so with several ringkv
 #             threads an MSET spans shards), -c 50 -r 100000, with -P 1 and -P 16
 #   tx        scripts/txbench.py: MULTI / INCR key:<rand> / INCR key:<rand> / EXEC,
@@ -53,7 +55,7 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 
-ALL_TESTS=set,get,hset,sadd,spop,lpush,rpush,lpop,rpop,lrange_100,lrange_600,zadd,zpopmin,zrange_100,mset,tx,pipe
+ALL_TESTS=set,get,hset,sadd,spop,lpush,rpush,lpop,rpop,lrange_100,lrange_600,zadd,zpopmin,zrange_100,evalsha,mset,tx,pipe
 THREADS=1
 SERVER_CPUS=""
 CLIENT_CPUS=0
@@ -286,6 +288,17 @@ bench() {
             [[ $p -eq 16 ]] && n=$REQ_P16
             measure "$name" "$pid" ZRANGE_100 "$p" "$n" \
                 redis-benchmark -p "$port" -P "$p" -c 50 -n "$n" --csv ZRANGE bigzset 0 99 WITHSCORES
+        done
+    fi
+    if want evalsha; then
+        local sha
+        sha=$(redis-cli -p "$port" script load "return redis.call('incr', KEYS[1])")
+        for p in 1 16; do
+            n=$REQ_P1
+            [[ $p -eq 16 ]] && n=$REQ_P16
+            measure "$name" "$pid" EVALSHA "$p" "$n" \
+                redis-benchmark -p "$port" -P "$p" -c 50 -r 100000 -n "$n" --csv \
+                EVALSHA "$sha" 1 key:__rand_int__
         done
     fi
     if want mset; then

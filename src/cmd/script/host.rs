@@ -178,6 +178,9 @@ pub type CallOutcome = (Value, bool);
 pub struct Host {
     lua: Lua,
     hooks: Table,
+    /// The prelude's `xpcall` runner.
+    runner: Function,
+    runs: u64,
     generation: u64,
     compiled: HashMap<Sha, (Function, ScriptFlags)>,
 }
@@ -189,8 +192,13 @@ pub enum Outcome {
     Error(String),
 }
 
+/// What answers a run's `redis.call`s (see [`Host::run`]).
+type CallFn<'a> = dyn FnMut(&Lua, MultiValue, bool) -> mlua::Result<CallOutcome> + 'a;
+
 thread_local! {
     static HOST: RefCell<Option<Host>> = const { RefCell::new(None) };
+    /// The run in progress's `redis.call` answerer (None between runs).
+    static CURRENT_CALL: std::cell::Cell<Option<*mut CallFn<'static>>> = const { std::cell::Cell::new(None) };
 }
 
 impl Host {
@@ -238,6 +246,20 @@ impl Host {
             })?,
         )?;
         lua.globals().raw_set("bit", super::bit::library(&lua)?)?;
+        let hooks_for_call = hooks.clone();
+        hooks.raw_set(
+            "call",
+            lua.create_function(move |lua, args: MultiValue| {
+                let resp3 = hooks_for_call.raw_get::<i64>("resp").unwrap_or(2) == 3;
+                match CURRENT_CALL.with(|c| c.get()) {
+                    // SAFETY: set by `Host::run` for the run in progress only.
+                    Some(call) => unsafe { (*call)(lua, args, resp3) },
+                    None => Err(mlua::Error::runtime(
+                        "redis.call/pcall can only be called inside a script invocation",
+                    )),
+                }
+            })?,
+        )?;
         lua.set_named_registry_value(HOOKS_KEY, hooks.clone())?;
         // SAFETY: `raising_call` keeps no Rust value with a destructor on
         // its frame across the Lua calls that may unwind through it.
@@ -245,8 +267,11 @@ impl Host {
         lua.load(PRELUDE)
             .set_name("=ringkv")
             .call::<()>((hooks.clone(), raising))?;
+        let runner: Function = hooks.raw_get("run")?;
         Ok(Host {
             lua,
+            runner,
+            runs: 0,
             hooks,
             generation: cache::generation(),
             compiled: HashMap::new(),
@@ -322,7 +347,7 @@ impl Host {
         sha: &Sha,
         keys: &[&[u8]],
         argv: &[&[u8]],
-        mut call: impl FnMut(&Lua, MultiValue, bool) -> mlua::Result<CallOutcome>,
+        call: impl FnMut(&Lua, MultiValue, bool) -> mlua::Result<CallOutcome>,
     ) -> Result<Outcome, CmdError> {
         let f = self
             .compiled
@@ -339,22 +364,29 @@ impl Host {
             .raw_set("ARGV", array(lua, argv).map_err(internal)?)
             .map_err(internal)?;
         self.hooks.raw_set("resp", 2).map_err(internal)?;
-        let runner: Function = self.hooks.raw_get("run").map_err(internal)?;
-        let hooks = &self.hooks;
-        let result = lua.scope(|scope| {
-            let call_fn = scope.create_function_mut(|lua, args: MultiValue| {
-                let resp3 = hooks.raw_get::<i64>("resp").unwrap_or(2) == 3;
-                let (v, failed) = call(lua, args, resp3)?;
-                Ok((v, failed))
-            })?;
-            hooks.raw_set("call", call_fn)?;
-            let r = runner.call::<(bool, Value)>(f);
-            hooks.raw_set("call", Value::Nil)?;
-            r
-        });
+        let mut call = call;
+        let call: &mut CallFn<'_> = &mut call;
+        // SAFETY: the pointer is only used by `hooks.call` while the runner
+        // below runs, during which `call` is alive and borrowed by no one
+        // else; it is cleared before `call` goes.
+        let erased: *mut CallFn<'static> = unsafe { std::mem::transmute(call as *mut CallFn<'_>) };
+        CURRENT_CALL.with(|c| c.set(Some(erased)));
+        /// Clears the pointer however the run ends (a panic included).
+        struct Clear;
+        impl Drop for Clear {
+            fn drop(&mut self) {
+                CURRENT_CALL.with(|c| c.set(None));
+            }
+        }
+        let clear = Clear;
+        let result = self.runner.call::<(bool, Value)>(f);
+        drop(clear);
         let script_resp3 = self.hooks.raw_get::<i64>("resp").unwrap_or(2) == 3;
-        // Redis collects a little garbage every few runs.
-        let _ = lua.gc_step_kbytes(1);
+        // As Redis: a little garbage collection every 50 runs.
+        self.runs += 1;
+        if self.runs % 50 == 0 {
+            let _ = lua.gc_step_kbytes(50);
+        }
         match result {
             Ok((true, v)) => Ok(Outcome::Value(v, script_resp3)),
             Ok((false, e)) => Ok(Outcome::Error(error_message(sha, &e))),

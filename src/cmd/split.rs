@@ -165,6 +165,14 @@ impl std::fmt::Debug for Split {
     }
 }
 
+/// [`gather_here`] for a command declared as `split` (a [`Split::Gather`]).
+pub fn gather_split_here(ctx: &mut super::ExecCtx, args: &Args, split: Split) -> Result<(), CmdError> {
+    match split {
+        Split::Gather(g) => gather_here(ctx, args, g),
+        _ => Err(CmdError::Internal),
+    }
+}
+
 /// Runs a [`Gather`] inside its handler, when every key is on this shard:
 /// the same read, combine and writes the coordinator runs across shards.
 pub fn gather_here(ctx: &mut super::ExecCtx, args: &Args, g: &Gather) -> Result<(), CmdError> {

@@ -11,7 +11,7 @@
 
 use crate::cmd::error::{CmdError, CmdResult};
 use crate::cmd::ops::OpResult;
-use crate::cmd::split::{gather_here, Gather, GatherWrite, Gathered, PartCtx, Split};
+use crate::cmd::split::{gather_split_here, Gather, GatherWrite, Gathered, PartCtx, Split};
 use crate::cmd::{eq_ic, ExecCtx};
 use crate::protocol::{Args, ReplyWriter};
 use crate::shard::value::{EncodingLimits, Value};
@@ -27,10 +27,7 @@ pub const BITOP_SPLIT: Split = Split::Gather(&Gather {
 });
 
 pub(super) fn bitop(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
-    let Split::Gather(g) = BITOP_SPLIT else {
-        return Err(CmdError::Internal);
-    };
-    gather_here(ctx, args, g)
+    gather_split_here(ctx, args, BITOP_SPLIT)
 }
 
 /// The operation.

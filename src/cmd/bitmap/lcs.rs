@@ -12,7 +12,7 @@
 
 use crate::cmd::error::{CmdError, CmdResult};
 use crate::cmd::ops::OpResult;
-use crate::cmd::split::{gather_here, Gather, GatherWrite, Gathered, PartCtx, Split};
+use crate::cmd::split::{gather_split_here, Gather, GatherWrite, Gathered, PartCtx, Split};
 use crate::cmd::string::MAX_STRING_LEN;
 use crate::cmd::{arg_i64, eq_ic, ExecCtx};
 use crate::protocol::{Args, ReplyWriter};
@@ -28,10 +28,7 @@ pub const LCS_SPLIT: Split = Split::Gather(&Gather {
 });
 
 pub(super) fn lcs(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
-    let Split::Gather(g) = LCS_SPLIT else {
-        return Err(CmdError::Internal);
-    };
-    gather_here(ctx, args, g)
+    gather_split_here(ctx, args, LCS_SPLIT)
 }
 
 /// Both keys' bytes (lookups counted as Redis's `lookupKeyRead`).

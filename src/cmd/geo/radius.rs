@@ -22,7 +22,7 @@ use super::search::{self, Hit, Shape};
 use super::{read_zset, reply_position, text};
 use crate::cmd::error::{CmdError, CmdResult};
 use crate::cmd::ops::OpResult;
-use crate::cmd::split::{gather_here, Gather, GatherWrite, Gathered, PartCtx, Split};
+use crate::cmd::split::{gather_split_here, Gather, GatherWrite, Gathered, PartCtx, Split};
 use crate::cmd::zset::{encode_pairs, store_part};
 use crate::cmd::ExecCtx;
 use crate::protocol::{Args, ReplyWriter};
@@ -154,10 +154,7 @@ fn search_here(ctx: &mut ExecCtx, args: &Args, v: Variant) -> CmdResult {
 /// steps in place; else a plain search.
 fn maybe_store(ctx: &mut ExecCtx, args: &Args, v: Variant) -> CmdResult {
     if v == Variant::SearchStore || store_key(&words(args), v).is_some() {
-        let Split::Gather(g) = STORE_SPLIT else {
-            return Err(CmdError::Internal);
-        };
-        return gather_here(ctx, args, g);
+        return gather_split_here(ctx, args, STORE_SPLIT);
     }
     search_here(ctx, args, v)
 }

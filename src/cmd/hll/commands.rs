@@ -15,7 +15,7 @@ use super::repr::{self, Encoding, HllBuf, HDR, REGISTERS};
 use super::{estimate, hll_of, hll_of_read, murmur, sparse, INVALID};
 use crate::cmd::error::{CmdError, CmdResult};
 use crate::cmd::ops::OpResult;
-use crate::cmd::split::{gather_here, Gather, GatherWrite, Gathered, PartCtx, Split};
+use crate::cmd::split::{gather_split_here, Gather, GatherWrite, Gathered, PartCtx, Split};
 use crate::cmd::ExecCtx;
 use crate::persist::aof::encode_set_argv;
 use crate::protocol::{Args, ReplyWriter};
@@ -140,10 +140,7 @@ pub fn pfadd(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
 /// `PFCOUNT key [key ...]`.
 pub fn pfcount(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
     if args.len() > 2 {
-        let Split::Gather(g) = PFCOUNT_SPLIT else {
-            return Err(CmdError::Internal);
-        };
-        return gather_here(ctx, args, g);
+        return gather_split_here(ctx, args, PFCOUNT_SPLIT);
     }
     let (db, now, key) = (ctx.db, ctx.now_ms, args.get(1));
     let Some(e) = ctx.shard.get_counted(db, key, now) else {
@@ -171,10 +168,7 @@ pub fn pfcount(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
 
 /// `PFMERGE dest [source ...]`: the destination is a source too.
 pub fn pfmerge(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
-    let Split::Gather(g) = PFMERGE_SPLIT else {
-        return Err(CmdError::Internal);
-    };
-    gather_here(ctx, args, g)
+    gather_split_here(ctx, args, PFMERGE_SPLIT)
 }
 
 /// The estimate of one HLL; None when its sparse body is corrupt.

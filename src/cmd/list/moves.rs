@@ -11,7 +11,7 @@
 use super::{is_list, pop_elements, push_elements, End};
 use crate::cmd::error::{CmdError, CmdResult};
 use crate::cmd::ops::OpResult;
-use crate::cmd::split::{gather_here, Gather, GatherWrite, Gathered, PartCtx, Split};
+use crate::cmd::split::{gather_split_here, Gather, GatherWrite, Gathered, PartCtx, Split};
 use crate::cmd::{arg_i64, eq_ic, ExecCtx};
 use crate::protocol::{Args, ReplyWriter};
 use crate::shard::value::EncodingLimits;
@@ -61,10 +61,7 @@ fn move_here(ctx: &mut ExecCtx, args: &Args, split: Split) -> CmdResult {
     let (src, dst) = (args.get(1), args.get(2));
     if crate::slot::key_slot(src) != crate::slot::key_slot(dst) {
         // Journaled as the pop and the push, one slot each.
-        let Split::Gather(g) = split else {
-            return Err(CmdError::Internal);
-        };
-        return gather_here(ctx, args, g);
+        return gather_split_here(ctx, args, split);
     }
     let (db, now) = (ctx.db, ctx.now_ms);
     if !is_list(ctx.shard, db, src, now)? {

@@ -11,7 +11,7 @@
 use super::members::bulk_member;
 use crate::cmd::error::{CmdError, CmdResult};
 use crate::cmd::ops::OpResult;
-use crate::cmd::split::{gather_here, Gather, GatherWrite, Gathered, PartCtx, Split};
+use crate::cmd::split::{gather_split_here, Gather, GatherWrite, Gathered, PartCtx, Split};
 use crate::cmd::{eq_ic, ExecCtx};
 use crate::protocol::parser::parse_i64;
 use crate::protocol::{Args, ReplyWriter};
@@ -47,10 +47,7 @@ gather!(SDIFFSTORE_SPLIT, from_second, combine_sdiffstore, STORE);
 macro_rules! handler {
     ($fn:ident, $split:ident) => {
         pub fn $fn(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
-            let Split::Gather(g) = $split else {
-                return Err(CmdError::Internal);
-            };
-            gather_here(ctx, args, g)
+            gather_split_here(ctx, args, $split)
         }
     };
 }

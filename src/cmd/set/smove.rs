@@ -5,7 +5,7 @@
 use super::members::{add_members, remove_members};
 use crate::cmd::error::{CmdError, CmdResult};
 use crate::cmd::ops::OpResult;
-use crate::cmd::split::{gather_here, Gather, GatherWrite, Gathered, PartCtx, Split};
+use crate::cmd::split::{gather_split_here, Gather, GatherWrite, Gathered, PartCtx, Split};
 use crate::cmd::ExecCtx;
 use crate::protocol::{Args, ReplyWriter};
 use crate::shard::value::EncodingLimits;
@@ -25,10 +25,7 @@ const SET: &[u8] = b"set";
 const NOT_SET: &[u8] = b"wrongtype";
 
 pub fn smove(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
-    let Split::Gather(g) = SMOVE_SPLIT else {
-        return Err(CmdError::Internal);
-    };
-    gather_here(ctx, args, g)
+    gather_split_here(ctx, args, SMOVE_SPLIT)
 }
 
 /// SMOVE's read: each key's type and whether it holds the member (the

@@ -16,7 +16,7 @@ use super::reply_entries;
 use super::score::parse_score;
 use crate::cmd::error::{CmdError, CmdResult};
 use crate::cmd::ops::OpResult;
-use crate::cmd::split::{gather_here, Gather, GatherWrite, Gathered, PartCtx, Split};
+use crate::cmd::split::{gather_split_here, Gather, GatherWrite, Gathered, PartCtx, Split};
 use crate::cmd::{arg_i64, eq_ic, ExecCtx};
 use crate::protocol::reply::format_double;
 use crate::protocol::{Args, ReplyWriter};
@@ -75,10 +75,7 @@ macro_rules! gather {
         });
 
         pub fn $handler(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
-            let Split::Gather(g) = $name else {
-                return Err(CmdError::Internal);
-            };
-            gather_here(ctx, args, g)
+            gather_split_here(ctx, args, $name)
         }
     };
 }

@@ -12,7 +12,7 @@ use super::score::{rank_range, LexRange, ScoreRange};
 use super::{entries_header, entry, is_zset, read_zset};
 use crate::cmd::error::{CmdError, CmdResult};
 use crate::cmd::ops::OpResult;
-use crate::cmd::split::{gather_here, Gather, GatherWrite, Gathered, PartCtx, Split};
+use crate::cmd::split::{gather_split_here, Gather, GatherWrite, Gathered, PartCtx, Split};
 use crate::cmd::{arg_i64, eq_ic, ExecCtx};
 use crate::protocol::Args;
 use crate::shard::value::zset::ZSet;
@@ -267,10 +267,7 @@ pub const ZRANGESTORE_SPLIT: Split = Split::Gather(&Gather {
 });
 
 pub fn zrangestore(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
-    let Split::Gather(g) = ZRANGESTORE_SPLIT else {
-        return Err(CmdError::Internal);
-    };
-    gather_here(ctx, args, g)
+    gather_split_here(ctx, args, ZRANGESTORE_SPLIT)
 }
 
 /// The source's entries in the range, as member/score pairs.

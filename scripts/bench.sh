@@ -15,7 +15,7 @@
 #   --requests-p16 N    SET/GET requests per run with -P 16 (default 10 x --requests)
 #   --only LIST         comma-separated tests to run, of set,get,hset,sadd,spop,lpush,
 #                       rpush,lpop,rpop,lrange_100,lrange_600,zadd,zpopmin,zrange_100,
-#                       evalsha,mset,tx,pipe (default all)
+#                       evalsha,bits,hll,mset,tx,pipe (default all)
 #   --mset-requests N   MSET requests with -P 1, -P 16 runs 10 x N (default: a quarter
 #                       of the SET/GET counts)
 #   --tx-requests N     transactions with -P 1, -P 16 runs 10 x N (default: a quarter
@@ -40,6 +40,9 @@
 #             once before the runs; not counted), -P 1 and -P 16
 #   evalsha   EVALSHA of `return redis.call('incr', KEYS[1])` on key:<rand> (loaded
 #             once with SCRIPT LOAD), -c 50 -r 100000, -P 1 and -P 16
+#   bits      SETBIT/GETBIT at random offsets of a 1 MB bitmap (made once, 8M bits)
+#             and BITCOUNT of it whole, -P 16 only
+#   hll       PFADD hll element:<rand> and PFCOUNT hll, -P 16 only
 #   mset      redis-benchmark -t mset (10 random keys per MSET, so with several ringkv
 #             threads an MSET spans shards), -c 50 -r 100000, with -P 1 and -P 16
 #   tx        scripts/txbench.py: MULTI / INCR key:<rand> / INCR key:<rand> / EXEC,
@@ -55,7 +58,7 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 
-ALL_TESTS=set,get,hset,sadd,spop,lpush,rpush,lpop,rpop,lrange_100,lrange_600,zadd,zpopmin,zrange_100,evalsha,mset,tx,pipe
+ALL_TESTS=set,get,hset,sadd,spop,lpush,rpush,lpop,rpop,lrange_100,lrange_600,zadd,zpopmin,zrange_100,evalsha,bits,hll,mset,tx,pipe
 THREADS=1
 SERVER_CPUS=""
 CLIENT_CPUS=0
@@ -300,6 +303,21 @@ bench() {
                 redis-benchmark -p "$port" -P "$p" -c 50 -r 100000 -n "$n" --csv \
                 EVALSHA "$sha" 1 key:__rand_int__
         done
+    fi
+    if want bits; then
+        redis-cli -p "$port" setbit bitmap 8388607 1 >/dev/null
+        measure "$name" "$pid" SETBIT 16 "$REQ_P16" redis-benchmark -p "$port" -P 16 -c 50 \
+            -r 8388607 -n "$REQ_P16" --csv SETBIT bitmap __rand_int__ 1
+        measure "$name" "$pid" GETBIT 16 "$REQ_P16" redis-benchmark -p "$port" -P 16 -c 50 \
+            -r 8388607 -n "$REQ_P16" --csv GETBIT bitmap __rand_int__
+        measure "$name" "$pid" BITCOUNT_1MB 16 $((REQ_P16 / 100)) redis-benchmark -p "$port" \
+            -P 16 -c 50 -n $((REQ_P16 / 100)) --csv BITCOUNT bitmap
+    fi
+    if want hll; then
+        measure "$name" "$pid" PFADD 16 "$REQ_P16" redis-benchmark -p "$port" -P 16 -c 50 \
+            -r 1000000 -n "$REQ_P16" --csv PFADD hll element:__rand_int__
+        measure "$name" "$pid" PFCOUNT 16 "$REQ_P16" redis-benchmark -p "$port" -P 16 -c 50 \
+            -n "$REQ_P16" --csv PFCOUNT hll
     fi
     if want mset; then
         for p in 1 16; do

@@ -166,7 +166,11 @@ impl std::fmt::Debug for Split {
 }
 
 /// [`gather_here`] for a command declared as `split` (a [`Split::Gather`]).
-pub fn gather_split_here(ctx: &mut super::ExecCtx, args: &Args, split: Split) -> Result<(), CmdError> {
+pub fn gather_split_here(
+    ctx: &mut super::ExecCtx,
+    args: &Args,
+    split: Split,
+) -> Result<(), CmdError> {
     match split {
         Split::Gather(g) => gather_here(ctx, args, g),
         _ => Err(CmdError::Internal),

@@ -384,7 +384,7 @@ impl Host {
         let script_resp3 = self.hooks.raw_get::<i64>("resp").unwrap_or(2) == 3;
         // As Redis: a little garbage collection every 50 runs.
         self.runs += 1;
-        if self.runs % 50 == 0 {
+        if self.runs.is_multiple_of(50) {
             let _ = lua.gc_step_kbytes(50);
         }
         match result {

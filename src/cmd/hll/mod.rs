@@ -6,7 +6,7 @@
 //! between redis-server and ringkv either way. The layout is in [`repr`]
 //! (header, dense registers) and [`sparse`] (the run-length encoding and
 //! its in-place updates), the element hash in [`murmur`], the estimator in
-//! [`estimate`]; the commands are in [`commands`] and [`debug`].
+//! [`estimate`]; the commands are in `commands` and `debug`.
 //!
 //! Strings come from clients, so every reader accepts any bytes: a string
 //! that is not an HLL answers `WRONGTYPE Key is not a valid HyperLogLog

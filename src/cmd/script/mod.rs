@@ -31,7 +31,7 @@ use super::command_docs::{reply_help, unknown_subcommand};
 use super::error::{CmdError, CmdResult};
 use super::split::Split;
 use super::table::{self, flag::*, spec, CommandSpec, Exec, NO_KEYS};
-use super::{eq_ic, ExecCtx};
+use super::{eq_ic, ConnCtx, ExecCtx};
 use crate::protocol::args::OwnedArgs;
 use crate::protocol::{Args, ReplyWriter};
 use crate::shard::Shard;
@@ -48,16 +48,16 @@ pub static COMMANDS: &[CommandSpec] = &[
     spec("scripting", "evalsha", -3, EVAL_FLAGS, NO_KEYS, ACL, "Execute a Lua script server side", "2.6.0", Exec::MultiKey(evalsha, Split::Script)).with_numkeys(2),
     spec("scripting", "eval_ro", -3, READONLY | EVAL_FLAGS, NO_KEYS, ACL, "Execute a read-only Lua script server side", "7.0.0", Exec::MultiKey(eval_ro, Split::Script)).with_numkeys(2),
     spec("scripting", "evalsha_ro", -3, READONLY | EVAL_FLAGS, NO_KEYS, ACL, "Execute a read-only Lua script server side", "7.0.0", Exec::MultiKey(evalsha_ro, Split::Script)).with_numkeys(2),
-    spec("scripting", "script", -2, 0, NO_KEYS, &["slow"], "A container for Lua scripts management commands", "2.6.0", Exec::Shard(script)).with_subcommands(SCRIPT_SUBCOMMANDS),
+    spec("scripting", "script", -2, 0, NO_KEYS, &["slow"], "A container for Lua scripts management commands", "2.6.0", Exec::Conn(script)).with_subcommands(SCRIPT_SUBCOMMANDS),
 ];
 
 #[rustfmt::skip]
 pub static SCRIPT_SUBCOMMANDS: &[CommandSpec] = &[
-    spec("scripting", "script|kill", 2, NOSCRIPT | ALLOW_BUSY, NO_KEYS, ACL, "Kill the script currently in execution.", "2.6.0", Exec::Shard(script)),
-    spec("scripting", "script|exists", -3, NOSCRIPT, NO_KEYS, ACL, "Check existence of scripts in the script cache.", "2.6.0", Exec::Shard(script)),
-    spec("scripting", "script|load", 3, NOSCRIPT | STALE, NO_KEYS, ACL, "Load the specified Lua script into the script cache.", "2.6.0", Exec::Shard(script)),
-    spec("scripting", "script|help", 2, LOADING | STALE, NO_KEYS, ACL, "Show helpful text about the different subcommands", "5.0.0", Exec::Shard(script)),
-    spec("scripting", "script|flush", -2, NOSCRIPT, NO_KEYS, ACL, "Remove all the scripts from the script cache.", "2.6.0", Exec::Shard(script)),
+    spec("scripting", "script|kill", 2, NOSCRIPT | ALLOW_BUSY, NO_KEYS, ACL, "Kill the script currently in execution.", "2.6.0", Exec::Conn(script)),
+    spec("scripting", "script|exists", -3, NOSCRIPT, NO_KEYS, ACL, "Check existence of scripts in the script cache.", "2.6.0", Exec::Conn(script)),
+    spec("scripting", "script|load", 3, NOSCRIPT | STALE, NO_KEYS, ACL, "Load the specified Lua script into the script cache.", "2.6.0", Exec::Conn(script)),
+    spec("scripting", "script|help", 2, LOADING | STALE, NO_KEYS, ACL, "Show helpful text about the different subcommands", "5.0.0", Exec::Conn(script)),
+    spec("scripting", "script|flush", -2, NOSCRIPT, NO_KEYS, ACL, "Remove all the scripts from the script cache.", "2.6.0", Exec::Conn(script)),
 ];
 
 /// SCRIPT HELP's lines (Redis 7.0's, less DEBUG, which ringkv lacks).
@@ -341,7 +341,7 @@ fn call_command(
     Ok((v, out.first() == Some(&b'-')))
 }
 
-fn script(ctx: &mut ExecCtx, args: &Args) -> CmdResult {
+fn script(ctx: &mut ConnCtx, args: &Args) -> CmdResult {
     let sub = args.get(1);
     let arity_error = || {
         CmdError::WrongArity(format!(

@@ -6,16 +6,18 @@
 //! message once the tasks already runnable in this tick have added theirs.
 //! Replies land in `pending` (a slab indexed by the job's token) and wake the
 //! waiting connection. Nothing here is shared with other threads. What happens
-//! around key locks (grants, parked batches, lock waits) is in `grants.rs`.
+//! around key locks (grants, parked batches, lock waits) is in `grants.rs`;
+//! the tasks on each peer channel (flushers, request service, responses) in
+//! `peers.rs`.
 
 use super::grants::{Grantee, Parked};
 use super::locks::{LockTable, TxId};
-use super::mesh::{BatchProgress, CoreCounters, Job, JobKind, JobOutput, Request, Response};
+use super::mesh::{BatchProgress, CoreCounters, Job, JobKind, JobOutput, Request};
 use crate::clock::unix_ms;
 use crate::cmd::client::{ClientState, CoreInfo};
 use crate::cmd::keygen::TxKeyGen;
 use crate::shard::Shard;
-use glommio::channels::shared_channel::{ConnectedReceiver, ConnectedSender};
+use glommio::channels::shared_channel::ConnectedSender;
 use slab::Slab;
 use std::cell::{Cell, RefCell};
 use std::future::Future;
@@ -108,7 +110,7 @@ impl<T> Outbox<T> {
 
     /// Waits until something is scheduled, then takes it all, with where
     /// the effects of the work it answers end (0: none).
-    async fn next_batch(&self) -> (Vec<T>, u64) {
+    pub(super) async fn next_batch(&self) -> (Vec<T>, u64) {
         WaitScheduled {
             scheduled: &self.scheduled,
             flusher: &self.flusher,
@@ -137,7 +139,7 @@ pub struct Core {
     pub(super) outboxes: Vec<Outbox<Job>>,
     /// The request channel to each peer, for a job that cannot wait for
     /// the outbox's flusher task ([`Core::send_now`]); None until connected.
-    senders: RefCell<Vec<Option<Rc<ConnectedSender<Request>>>>>,
+    pub(super) senders: RefCell<Vec<Option<Rc<ConnectedSender<Request>>>>>,
     pub(super) responses: Vec<Outbox<(u32, JobOutput)>>,
     pending: RefCell<Slab<Slot>>,
     /// Key intent locks of this shard (see locks.rs).
@@ -426,113 +428,6 @@ impl Core {
         }
     }
 
-    /// Sends `job` to peer `dest` at once, from code that cannot yield (a
-    /// script's call to another shard, cmd/script/remote.rs): straight into
-    /// the request channel, retrying while it is full. False when the
-    /// channel is not connected (start-up) or closed.
-    pub fn send_now(&self, dest: usize, job: Job) -> bool {
-        let Some(tx) = self.senders.borrow().get(dest).cloned().flatten() else {
-            return false;
-        };
-        let mut req = Request {
-            from: self.id,
-            jobs: vec![job],
-        };
-        use glommio::{GlommioError, ResourceType};
-        loop {
-            match tx.try_send(req) {
-                Ok(()) => return true,
-                Err(GlommioError::WouldBlock(ResourceType::Channel(back))) => {
-                    req = back;
-                    std::hint::spin_loop();
-                }
-                Err(_) => return false,
-            }
-        }
-    }
-
-    /// Sends this core's outbox for `dest` whenever it fills, forever.
-    pub async fn flusher(self: Rc<Self>, dest: usize, tx: ConnectedSender<Request>) {
-        let tx = Rc::new(tx);
-        if let Some(slot) = self.senders.borrow_mut().get_mut(dest) {
-            *slot = Some(tx.clone());
-        }
-        loop {
-            let (jobs, _) = self.outboxes[dest].next_batch().await;
-            if jobs.is_empty() {
-                continue;
-            }
-            if tx
-                .send(Request {
-                    from: self.id,
-                    jobs,
-                })
-                .await
-                .is_err()
-            {
-                return;
-            }
-        }
-    }
-
-    /// Executes every request from peer `peer` on this shard; answers go
-    /// through the response outbox (some answers come later: parked batches,
-    /// waiting locks), sent by a flusher task of their own.
-    pub async fn serve_peer(
-        self: Rc<Self>,
-        peer: usize,
-        rx: ConnectedReceiver<Request>,
-        tx: ConnectedSender<Response>,
-    ) {
-        let flusher = self.clone();
-        glommio::spawn_local(async move {
-            loop {
-                let (results, effects_end) = flusher.responses[peer].next_batch().await;
-                if results.is_empty() {
-                    continue;
-                }
-                if !flusher.journal_barrier_or_hold(effects_end).await {
-                    // The AOF is failing and these answers report effects
-                    // not yet written: they wait aside, later answers (reads,
-                    // refusals) go on. Answers are matched by token, so
-                    // their order across messages does not matter.
-                    let holder = flusher.clone();
-                    glommio::spawn_local(async move {
-                        holder.journal_barrier_at(effects_end).await;
-                        for r in results {
-                            holder.responses[peer].push(r);
-                        }
-                    })
-                    .detach();
-                    continue;
-                }
-                if tx.send(Response { results }).await.is_err() {
-                    return;
-                }
-            }
-        })
-        .detach();
-        while let Some(req) = rx.recv().await {
-            for job in req.jobs {
-                let token = job.token;
-                let mark = self.journal_mark();
-                if let Some(out) = self.handle_remote(req.from, job) {
-                    self.respond(req.from, (token, out), mark);
-                }
-            }
-        }
-    }
-
-    /// Delivers responses from a peer to the waiting connections. Never sends,
-    /// so it can never block the peer (see mesh.rs).
-    pub async fn receive_responses(self: Rc<Self>, rx: ConnectedReceiver<Response>) {
-        while let Some(resp) = rx.recv().await {
-            for (token, output) in resp.results {
-                self.complete(token, output);
-            }
-        }
-    }
-
     /// Where this shard's journal ends now (0 without AOF): taken before
     /// work whose reply will wait at [`Core::journal_barrier`], to tell
     /// whether that work journaled effects of its own.
@@ -615,7 +510,7 @@ impl Core {
 
     /// [`Core::journal_barrier`] for a reply whose own effects end at
     /// `effects_end` (0: none).
-    async fn journal_barrier_at(&self, effects_end: u64) {
+    pub(super) async fn journal_barrier_at(&self, effects_end: u64) {
         if let Some((aof, appended, always)) = self.barrier_args() {
             aof.barrier(appended, effects_end, always).await;
         }
@@ -623,7 +518,7 @@ impl Core {
 
     /// [`Core::journal_barrier_at`], but false at once (instead of waiting)
     /// while the AOF is failing and `effects_end` is not written.
-    async fn journal_barrier_or_hold(&self, effects_end: u64) -> bool {
+    pub(super) async fn journal_barrier_or_hold(&self, effects_end: u64) -> bool {
         match self.barrier_args() {
             Some((aof, appended, always)) => {
                 aof.barrier_or_hold(appended, effects_end, always).await

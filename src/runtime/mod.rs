@@ -1,6 +1,6 @@
 //! The runtime: the core state each executor owns ([`core`]; the executors
 //! themselves are started by [`crate::server`]), the message types and batching of the
-//! cross-core mesh ([`mesh`]), two-shard steps forwarded from shard to
+//! cross-core mesh ([`mesh`]) and the tasks on its channels ([`peers`]), two-shard steps forwarded from shard to
 //! shard ([`forward`]), graceful shutdown ([`shutdown`]),
 //! SIGHUP reload ([`reload`]), and big values' buffers and their lazy
 //! freeing ([`bigbuf`]).
@@ -16,6 +16,7 @@ pub mod grants;
 pub mod locks;
 pub mod mesh;
 pub mod notify;
+pub mod peers;
 pub mod reload;
 pub mod shutdown;
 pub mod snapshot;

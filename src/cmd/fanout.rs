@@ -37,6 +37,11 @@ pub enum Fan {
     /// cursor, or once `count` results are in. `merge` gets one
     /// `OpResult::Scan` holding the next global cursor and every key.
     Walk,
+    /// Server-wide state kept outside the keyspace (FUNCTION's libraries):
+    /// when `plan` says it writes ([`FanPlan::server_write`]) the part runs
+    /// on shard 0 alone, whose journal records it, so one core makes every
+    /// change and the AOF holds it once; otherwise the part runs here.
+    Server,
 }
 
 /// Bits of a walk's cursor below the shard number.
@@ -57,6 +62,9 @@ pub struct FanPlan {
     pub db: usize,
     pub cursor: u64,
     pub count: usize,
+    /// A [`Fan::Server`] command that changes the server-wide state (and
+    /// is replayed from the AOF).
+    pub server_write: bool,
 }
 
 /// What a part sees on its shard.

@@ -17,6 +17,7 @@ pub mod config_cmd;
 pub mod connection;
 pub mod error;
 pub mod fanout;
+pub mod function;
 pub mod generic;
 pub mod geo;
 pub mod glob;

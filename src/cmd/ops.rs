@@ -98,6 +98,8 @@ pub enum OpResult {
     Usage(Option<usize>),
     /// What a blocking command's attempt produced.
     Served(crate::shard::blocking::Served),
+    /// A FUNCTION subcommand's answer (cmd/function).
+    Function(Box<super::function::Answer>),
     /// SORT's source, read (cmd/sort/engine.rs).
     SortSource(crate::cmd::sort::engine::Loaded),
     Err(CmdError),

@@ -335,6 +335,7 @@ fn all_groups() -> impl Iterator<Item = &'static CommandSpec> {
         .chain(super::geo::COMMANDS)
         .chain(super::sort::COMMANDS)
         .chain(super::script::COMMANDS)
+        .chain(super::function::COMMANDS)
         .chain(super::bitmap::COMMANDS)
         .chain(super::hll::COMMANDS)
 }

@@ -69,6 +69,10 @@ pub async fn run_fan_out(env: &Env<'_>, f: &'static FanOut, cmd_idx: usize, out:
             results
         }
         Fan::Walk => vec![walk(env, plan, &op).await],
+        Fan::Server => {
+            let shard = if plan.server_write { 0 } else { env.core.id() };
+            vec![run_op(env, shard, plan.db, op(0, 0)).await]
+        }
     };
     if let Some(e) = results.iter().find_map(|r| match r {
         OpResult::Err(e) => Some(e.clone()),

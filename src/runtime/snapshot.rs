@@ -40,7 +40,12 @@ impl SnapshotWriter {
     /// At the cut: starts the snapshot of `core`'s shard into `target`.
     pub fn start(&self, core: &Core, target: PathBuf, cut_ms: u64) {
         let mut shard = core.shard.borrow_mut();
-        shard.begin_snapshot(cut_ms, crate::persist::rdb::AuxInfo::now(0));
+        // Shard 0's file holds the function libraries (one copy of them).
+        let functions = match shard.id() {
+            0 => crate::cmd::function::registry::codes(),
+            _ => Vec::new(),
+        };
+        shard.begin_snapshot(cut_ms, crate::persist::rdb::AuxInfo::now(0), &functions);
         self.dirty_at_cut.set(shard.dirty());
         drop(shard);
         // Commands waiting on a replaced snapshot's values go on.

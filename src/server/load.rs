@@ -34,7 +34,12 @@ pub struct Loaded {
 }
 
 /// One saved shard's files, parsed: its base entries and its incr files.
-type Parsed = (Vec<rdb::RdbEntry<Value>>, Vec<(PathBuf, aof::AofFile)>);
+/// A saved shard's files: its base's entries and function libraries, and
+/// its incr files.
+type Parsed = (RdbContents, Vec<(PathBuf, aof::AofFile)>);
+
+/// One RDB file's live entries and its function libraries' code.
+type RdbContents = (Vec<rdb::RdbEntry<Value>>, Vec<Vec<u8>>);
 
 fn unix_ms() -> u64 {
     crate::clock::unix_ms()
@@ -128,8 +133,10 @@ fn load_snapshot_sources(cfg: &Config, dir: &Path, shards: &mut [Shard]) -> Resu
     let limits = EncodingLimits::from_config(cfg);
     let parsed = in_parallel(files.iter(), |path| read_rdb(path, now, databases, limits));
     let mut keys = 0usize;
-    for entries in parsed {
-        for e in entries? {
+    for contents in parsed {
+        let (entries, functions) = contents?;
+        register_functions(&functions)?;
+        for e in entries {
             let owner = shards[0].slots().shard_of_slot(key_slot(&e.key));
             shards[owner].set(e.db as usize, &e.key, e.value, e.expire_at_ms);
             keys += 1;
@@ -144,18 +151,31 @@ fn load_snapshot_sources(cfg: &Config, dir: &Path, shards: &mut [Shard]) -> Resu
     Ok(())
 }
 
-/// The live entries of one RDB file (expired ones and bad dbs rejected).
-/// `limits` are the configured encoding limits loaded values convert by.
+/// Makes the libraries of a file loaded the server's (a library of the
+/// same name is replaced: a file is the truth about what it holds).
+fn register_functions(codes: &[Vec<u8>]) -> Result<(), String> {
+    use crate::cmd::function::{library, registry};
+    for code in codes {
+        let lib = library::load(code).map_err(|e| format!("Failed loading library: {e}"))?;
+        registry::join(vec![lib], registry::Join::Replace, true)
+            .map_err(|e| format!("Failed loading library: {e}"))?;
+    }
+    Ok(())
+}
+
+/// The live entries of one RDB file (expired ones and bad dbs rejected)
+/// and its function libraries. `limits` are the configured encoding limits
+/// loaded values convert by.
 fn read_rdb(
     path: &Path,
     now: u64,
     databases: usize,
     limits: EncodingLimits,
-) -> Result<Vec<rdb::RdbEntry<Value>>, String> {
+) -> Result<RdbContents, String> {
     let data = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let mut entries = Vec::new();
     let mut bad_db = None;
-    rdb::load(&data, limits, |e| {
+    let loaded = rdb::load(&data, limits, |e| {
         if e.db as usize >= databases {
             bad_db.get_or_insert(e.db);
         } else if e.expire_at_ms == 0 || e.expire_at_ms > now {
@@ -169,7 +189,7 @@ fn read_rdb(
             path.display()
         ));
     }
-    Ok(entries)
+    Ok((entries, loaded.functions))
 }
 
 /// Removes what an interrupted save or rewrite left in `dir`: files named
@@ -226,6 +246,10 @@ fn replay_aof(cfg: &Config, aof_dir: &Path, m: &AofManifest) -> Result<Vec<Shard
         parse_shard_files(aof_dir, &m.files_of(s), now, cfg)
     });
     let parsed: Vec<Parsed> = parsed.into_iter().collect::<Result<_, _>>()?;
+    // The bases' libraries first: the incr files' FUNCTION commands follow them.
+    for ((_, functions), _) in &parsed {
+        register_functions(functions)?;
+    }
     // A transaction is committed when all of its commit records are found
     // (each shard of it wrote one after its parts).
     let mut commits: HashMap<String, (usize, usize)> = HashMap::new();
@@ -241,7 +265,7 @@ fn replay_aof(cfg: &Config, aof_dir: &Path, m: &AofManifest) -> Result<Vec<Shard
     }
     // Phase 2: apply, in parallel per saved shard.
     let committed = |tag: &str| commits.get(tag).is_some_and(|&(seen, need)| seen >= need);
-    let results = in_parallel(parsed.into_iter().enumerate(), |(s, (base, files))| {
+    let results = in_parallel(parsed.into_iter().enumerate(), |(s, ((base, _), files))| {
         let mut shard = Shard::new(s, slots, cfg.databases);
         shard.configure(cfg);
         for e in base {
@@ -277,7 +301,7 @@ fn parse_shard_files(
     let max_bulk = usize::try_from(cfg.proto_max_bulk_len)
         .unwrap_or(usize::MAX)
         .max(aof::MAX_BULK_LEN);
-    let mut base = Vec::new();
+    let mut base = (Vec::new(), Vec::new());
     let mut incrs = Vec::new();
     for entry in files {
         let path = aof_dir.join(&entry.name);
@@ -407,6 +431,11 @@ fn write_rdb(path: &Path, shard: &Shard) -> Result<(), String> {
     let err = |e: std::io::Error| format!("cannot write {}: {e}", tmp.display());
     let file = std::fs::File::create(&tmp).map_err(err)?;
     let mut w = rdb::RdbWriter::new(std::io::BufWriter::new(file), rdb::AuxInfo::now(0));
+    if shard.id() == 0 {
+        for code in crate::cmd::function::registry::codes() {
+            w.function(&code);
+        }
+    }
     for db in 0..shard.databases() {
         let entries: Vec<_> = shard.entries().filter(|(d, _)| *d == db).collect();
         if entries.is_empty() {

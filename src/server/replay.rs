@@ -107,7 +107,7 @@ impl Replayer<'_> {
             Exec::Conn(_) if spec.name == "select" => {
                 self.db = self.db_index(&args[0]).ok_or_else(|| err("bad db"))?;
             }
-            Exec::FanOut(f) if spec.is_write() => self.run_fan_out(cmd, spec, f)?,
+            Exec::FanOut(f) => self.run_fan_out(cmd, spec, f)?,
             Exec::Shard(_) | Exec::MultiKey(..) if spec.is_write() => self.run_shard(cmd, spec)?,
             _ => return Err(err("not a command that changes data")),
         }
@@ -161,6 +161,9 @@ impl Replayer<'_> {
             shards: 1,
         };
         let plan = (f.plan)(&owned.args(), &env).map_err(|e| err(&e.to_string()))?;
+        if !spec.is_write() && !plan.server_write {
+            return Err(err("not a command that changes data"));
+        }
         let words: Vec<bytes::Bytes> = cmd
             .args
             .iter()

@@ -5,13 +5,20 @@
 use super::*;
 
 impl Shard {
-    /// Starts a point-in-time snapshot of this shard (see snapshot.rs).
+    /// Starts a point-in-time snapshot of this shard (see snapshot.rs),
+    /// its file holding `functions` (library code) after the header.
     /// Replaces any snapshot in progress.
-    pub fn begin_snapshot(&mut self, cut_ms: u64, aux: crate::persist::rdb::AuxInfo) {
+    pub fn begin_snapshot(
+        &mut self,
+        cut_ms: u64,
+        aux: crate::persist::rdb::AuxInfo,
+        functions: &[std::sync::Arc<[u8]>],
+    ) {
         self.snapshot = Some(snapshot::SnapshotCut::new(
             &self.dbs,
             cut_ms,
             aux,
+            functions,
             self.hasher,
         ));
     }

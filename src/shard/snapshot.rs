@@ -31,7 +31,7 @@
 use super::db::{Db, Loc};
 use crate::persist::rdb::crc64::Crc64;
 use crate::persist::rdb::write::{
-    encode_entry, encode_entry_head, encode_eof, encode_header, AuxInfo,
+    encode_entry, encode_entry_head, encode_eof, encode_function, encode_header, AuxInfo,
 };
 use crate::persist::rdb::{op, write::encode_len};
 use hashbrown::DefaultHashBuilder;
@@ -84,10 +84,19 @@ pub struct SnapshotCut {
 
 impl SnapshotCut {
     /// Starts a snapshot of `dbs` as they are now; writes the RDB header.
-    pub fn new(dbs: &[Db], cut_ms: u64, aux: AuxInfo, hasher: DefaultHashBuilder) -> Self {
+    pub fn new(
+        dbs: &[Db],
+        cut_ms: u64,
+        aux: AuxInfo,
+        functions: &[std::sync::Arc<[u8]>],
+        hasher: DefaultHashBuilder,
+    ) -> Self {
         let tables = dbs.first().map_or(0, |d| d.table_count());
         let mut out = Vec::with_capacity(64 * 1024);
         encode_header(&mut out, aux);
+        for code in functions {
+            encode_function(&mut out, code);
+        }
         let done = dbs
             .iter()
             .flat_map(|d| (0..tables).map(move |t| d.table_len(t) == 0))
@@ -308,7 +317,7 @@ mod tests {
     use crate::slot::SlotTable;
 
     fn encoded(s: &mut Shard, mut between: impl FnMut(&mut Shard, usize)) -> Vec<u8> {
-        s.begin_snapshot(1_000, rdb::AuxInfo::now(0));
+        s.begin_snapshot(1_000, rdb::AuxInfo::now(0), &[]);
         let mut file = Vec::new();
         let mut round = 0;
         loop {
@@ -398,7 +407,7 @@ mod tests {
         s.set(0, b"big", big_set(n), 0);
         s.set(0, b"small", Value::int(5), 0);
         let want = members(&big_set(n));
-        s.begin_snapshot(1_000, rdb::AuxInfo::now(0));
+        s.begin_snapshot(1_000, rdb::AuxInfo::now(0), &[]);
         // The first write command to it serializes its table and defers it.
         assert!(!s.snapshot_admits(0, b"big"));
         assert!(s.snapshot_admits(0, b"small"));
@@ -432,7 +441,7 @@ mod tests {
         let n = 2 * super::SLICE_PARTS;
         s.set(0, b"big", big_set(n), 0);
         let want = members(&big_set(n));
-        s.begin_snapshot(1_000, rdb::AuxInfo::now(0));
+        s.begin_snapshot(1_000, rdb::AuxInfo::now(0), &[]);
         assert!(!s.snapshot_admits(0, b"big"));
         assert!(!s.snapshot_step(1 << 20));
         // A transaction's part, say: the rest is encoded before it changes.

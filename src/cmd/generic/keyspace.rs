@@ -66,6 +66,7 @@ fn scan_plan(args: &Args, env: &FanEnv) -> Result<FanPlan, CmdError> {
         db: env.db,
         cursor: parsed.cursor,
         count: parsed.count,
+        ..FanPlan::default()
     })
 }
 

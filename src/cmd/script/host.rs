@@ -42,6 +42,9 @@ local function handler(err)
   return err
 end
 hooks.run = function(f) return xpcall(f, handler) end
+hooks.run_with = function(f, keys, args)
+  return xpcall(function() return f(keys, args) end, handler)
+end
 redis = {}
 redis.call = raising_call
 redis.pcall = function(...)
@@ -178,8 +181,10 @@ pub type CallOutcome = (Value, bool);
 pub struct Host {
     lua: Lua,
     hooks: Table,
-    /// The prelude's `xpcall` runner.
+    /// The prelude's `xpcall` runners: of a script, and of a function
+    /// given its keys and arguments.
     runner: Function,
+    runner_with: Function,
     runs: u64,
     generation: u64,
     compiled: HashMap<Sha, (Function, ScriptFlags)>,
@@ -202,7 +207,9 @@ thread_local! {
 }
 
 impl Host {
-    fn new() -> mlua::Result<Host> {
+    /// A Lua state set up as Redis's (used as is for scripts, and by
+    /// cmd/function for functions, in a state of their own).
+    pub(crate) fn new() -> mlua::Result<Host> {
         let libs = StdLib::TABLE | StdLib::STRING | StdLib::MATH | StdLib::DEBUG;
         // SAFETY: the debug library is loaded as Redis loads it; scripts
         // get no other unsafe library (no io, os, package or ffi).
@@ -268,9 +275,11 @@ impl Host {
             .set_name("=ringkv")
             .call::<()>((hooks.clone(), raising))?;
         let runner: Function = hooks.raw_get("run")?;
+        let runner_with: Function = hooks.raw_get("run_with")?;
         Ok(Host {
             lua,
             runner,
+            runner_with,
             runs: 0,
             hooks,
             generation: cache::generation(),
@@ -355,7 +364,6 @@ impl Host {
             .map(|c| c.0.clone())
             .ok_or(CmdError::Internal)?;
         let lua = &self.lua;
-        let internal = |e: mlua::Error| CmdError::Msg(format!("ERR Lua: {e}"));
         let globals = lua.globals();
         globals
             .raw_set("KEYS", array(lua, keys).map_err(internal)?)
@@ -363,6 +371,35 @@ impl Host {
         globals
             .raw_set("ARGV", array(lua, argv).map_err(internal)?)
             .map_err(internal)?;
+        self.invoke(f, None, sha, call)
+    }
+
+    /// Runs function `f` of a library as `f(keys, args)`; its errors name
+    /// it `name` (`script: <name>, on @user_function:N.`).
+    pub fn run_function(
+        &mut self,
+        f: Function,
+        name: &[u8],
+        keys: &[&[u8]],
+        args: &[&[u8]],
+        call: impl FnMut(&Lua, MultiValue, bool) -> mlua::Result<CallOutcome>,
+    ) -> Result<Outcome, CmdError> {
+        let lua = &self.lua;
+        let keys = array(lua, keys).map_err(internal)?;
+        let args = array(lua, args).map_err(internal)?;
+        self.invoke(f, Some((keys, args)), name, call)
+    }
+
+    /// Runs `f` (with `keys, args` when given) under the error handler,
+    /// `call` answering its `redis.call`s.
+    fn invoke(
+        &mut self,
+        f: Function,
+        params: Option<(Table, Table)>,
+        name: &[u8],
+        call: impl FnMut(&Lua, MultiValue, bool) -> mlua::Result<CallOutcome>,
+    ) -> Result<Outcome, CmdError> {
+        let lua = &self.lua;
         self.hooks.raw_set("resp", 2).map_err(internal)?;
         let mut call = call;
         let call: &mut CallFn<'_> = &mut call;
@@ -379,7 +416,10 @@ impl Host {
             }
         }
         let clear = Clear;
-        let result = self.runner.call::<(bool, Value)>(f);
+        let result = match params {
+            None => self.runner.call::<(bool, Value)>(f),
+            Some((keys, args)) => self.runner_with.call::<(bool, Value)>((f, keys, args)),
+        };
         drop(clear);
         let script_resp3 = self.hooks.raw_get::<i64>("resp").unwrap_or(2) == 3;
         // As Redis: a little garbage collection every 50 runs.
@@ -389,10 +429,14 @@ impl Host {
         }
         match result {
             Ok((true, v)) => Ok(Outcome::Value(v, script_resp3)),
-            Ok((false, e)) => Ok(Outcome::Error(error_message(sha, &e))),
+            Ok((false, e)) => Ok(Outcome::Error(error_message(name, &e))),
             Err(e) => Ok(Outcome::Error(format!("ERR Error running script {e}"))),
         }
     }
+}
+
+fn internal(e: mlua::Error) -> CmdError {
+    CmdError::Msg(format!("ERR Lua: {e}"))
 }
 
 /// A Lua array of `items`.
@@ -405,9 +449,9 @@ fn array(lua: &Lua, items: &[&[u8]]) -> mlua::Result<Table> {
 }
 
 /// A failed run's error reply text, as Redis writes it: the error table's
-/// `err`, then ` script: <sha>, on <source>:<line>.` when the handler
-/// found where it happened.
-fn error_message(sha: &Sha, e: &Value) -> String {
+/// `err`, then ` script: <name>, on <source>:<line>.` when the handler
+/// found where it happened (`name`: the script's SHA or the function's name).
+fn error_message(sha: &[u8], e: &Value) -> String {
     let Value::Table(t) = e else {
         let text = match e {
             Value::String(s) => s.to_string_lossy().to_string(),

@@ -111,6 +111,9 @@ pub fn reaches_keys(args: &Args) -> bool {
     if !cache::any_cross() {
         return false;
     }
+    if is_fcall(args) {
+        return cache::is_cross(&super::function::cross_key(args.get(1)));
+    }
     let (by_sha, _) = kind_of(args);
     let sha = if by_sha {
         cache::sha_arg(args.get(1))
@@ -118,6 +121,12 @@ pub fn reaches_keys(args: &Args) -> bool {
         Some(cache::sha_of(args.get(1)))
     };
     sha.is_some_and(|s| cache::is_cross(&s))
+}
+
+/// FCALL or FCALL_RO (which share the scripts' way of running).
+fn is_fcall(args: &Args) -> bool {
+    let name = args.get(0);
+    name.len() >= 5 && eq_ic(&name[..5], "fcall")
 }
 
 /// (by SHA, read-only) for EVAL, EVALSHA, EVAL_RO and EVALSHA_RO.
@@ -131,12 +140,15 @@ fn kind_of(args: &Args) -> (bool, bool) {
 /// EVAL, EVALSHA, EVAL_RO or EVALSHA_RO (by `args[0]`) on `ctx`'s shard;
 /// with `remote`, keys of other shards are reached through it.
 pub fn eval_in(ctx: &mut ExecCtx, args: &Args, remote: Option<Remote>) -> CmdResult {
+    if is_fcall(args) {
+        return super::function::fcall_in(ctx, args, remote);
+    }
     let (by_sha, ro_command) = kind_of(args);
     eval_generic(ctx, args, by_sha, ro_command, remote)
 }
 
 /// The number of keys, checked as Redis checks it.
-fn numkeys(args: &Args) -> Result<usize, CmdError> {
+pub(crate) fn numkeys(args: &Args) -> Result<usize, CmdError> {
     let n = super::arg_i64(args.get(2))?;
     if n < 0 {
         return Err(CmdError::Static("ERR Number of keys can't be negative"));
@@ -187,12 +199,17 @@ fn eval_generic(
             now_ms,
             read_only,
             remote,
-            sha,
+            cross_key: sha,
         };
         h.run(&sha, &keys, &argv, |lua, call_args, resp3| {
             call_command(shard, &target, lua, call_args, resp3)
         })
     })?;
+    write_outcome(ctx, outcome)
+}
+
+/// Writes how a script or function run ended as its reply.
+pub(crate) fn write_outcome(ctx: &mut ExecCtx, outcome: Outcome) -> CmdResult {
     match outcome {
         Outcome::Value(v, script_resp3) => {
             convert::lua_to_reply(&v, script_resp3, &mut ctx.reply);
@@ -210,20 +227,22 @@ fn call_error(lua: &Lua, msg: &str) -> mlua::Result<CallOutcome> {
     Ok((Value::Table(t), true))
 }
 
+/// Where a script's commands run and what they may do.
+pub(crate) struct Target<'r> {
+    pub db: usize,
+    pub now_ms: u64,
+    pub read_only: bool,
+    pub remote: Option<Remote<'r>>,
+    /// What marks the script (or function) as reaching beyond its declared
+    /// keys (cache.rs `mark_cross`).
+    pub cross_key: cache::Sha,
+}
+
 /// Runs one `redis.call` on `shard` as Redis's `scriptCall` does: the
 /// arguments (strings, or numbers as Lua prints them), the command's
 /// checks, then its handler, nested in the script's command; the reply
 /// converted for Lua (RESP3 after `redis.setresp(3)`).
-/// Where a script's commands run and what they may do.
-struct Target<'r> {
-    db: usize,
-    now_ms: u64,
-    read_only: bool,
-    remote: Option<Remote<'r>>,
-    sha: cache::Sha,
-}
-
-fn call_command(
+pub(crate) fn call_command(
     shard: &mut Shard,
     target: &Target,
     lua: &Lua,
@@ -302,7 +321,7 @@ fn call_command(
     if owner != me {
         let Some(remote) = target.remote else {
             // From now on this script runs with every shard locked.
-            cache::mark_cross(target.sha);
+            cache::mark_cross(target.cross_key);
             return call_error(
                 lua,
                 "Script attempted to access a key of another shard than its declared keys; run it again (it will lock every shard)",

@@ -74,6 +74,8 @@ pub struct RdbReader<'a> {
     done: bool,
     /// Keys of empty collections passed over (Redis's "empty keys skipped").
     empty_keys_skipped: u64,
+    /// The function libraries' code met so far (`FUNCTION2` opcodes).
+    functions: Vec<Vec<u8>>,
 }
 
 type Result<T> = std::result::Result<T, RdbError>;
@@ -94,6 +96,7 @@ impl<'a> RdbReader<'a> {
             aux: Vec::new(),
             done: false,
             empty_keys_skipped: 0,
+            functions: Vec::new(),
         };
         if r.bytes(5)? != b"REDIS" {
             return Err(r.err_at(0, RdbErrorKind::BadMagic));
@@ -122,6 +125,7 @@ impl<'a> RdbReader<'a> {
             aux: Vec::new(),
             done: true,
             empty_keys_skipped: 0,
+            functions: Vec::new(),
         }
     }
 
@@ -179,8 +183,16 @@ impl<'a> RdbReader<'a> {
                     self.u8()?;
                 }
                 op::MODULE_AUX => return Err(self.unsupported(at, code, "module aux data")),
-                op::FUNCTION2 | op::FUNCTION_PRE_GA => {
-                    return Err(self.unsupported(at, code, "function library"))
+                op::FUNCTION2 => {
+                    let code = self.string_bytes()?;
+                    self.functions.push(code);
+                }
+                op::FUNCTION_PRE_GA => {
+                    return Err(self.unsupported(
+                        at,
+                        code,
+                        "function library of a 7.0 release candidate",
+                    ))
                 }
                 // A value type: its module reads the payload after the key.
                 0..=21 => {
@@ -363,6 +375,19 @@ pub enum DumpError {
     BadFormat,
 }
 
+/// A DUMP-style payload's body and RDB version, once its footer checks
+/// out (version at most ours, CRC64 of everything before the checksum).
+fn dump_body(payload: &[u8]) -> Option<(&[u8], u32)> {
+    let body_len = payload.len().checked_sub(10)?;
+    let footer = &payload[body_len..];
+    let version = u16::from_le_bytes([footer[0], footer[1]]) as u32;
+    let stored = u64::from_le_bytes(footer[2..10].try_into().ok()?);
+    if version > RDB_MAX_READ_VERSION || stored != super::crc64::crc64(&payload[..body_len + 2]) {
+        return None;
+    }
+    Some((&payload[..body_len], version))
+}
+
 /// Decodes a `DUMP` payload: checks the footer (RDB version at most ours,
 /// CRC64 of everything before the checksum), then reads the type byte and
 /// the value. Bytes after the value, before the footer, are ignored as Redis
@@ -371,15 +396,7 @@ pub fn read_dump<V: RdbDecode>(
     payload: &[u8],
     settings: V::Settings,
 ) -> std::result::Result<V, DumpError> {
-    let Some(body_len) = payload.len().checked_sub(10) else {
-        return Err(DumpError::VersionOrChecksum);
-    };
-    let (body, footer) = payload.split_at(body_len);
-    let version = u16::from_le_bytes([footer[0], footer[1]]) as u32;
-    let stored = u64::from_le_bytes(footer[2..10].try_into().unwrap_or([0; 8]));
-    if version > RDB_MAX_READ_VERSION || stored != super::crc64::crc64(&payload[..body_len + 2]) {
-        return Err(DumpError::VersionOrChecksum);
-    }
+    let (body, version) = dump_body(payload).ok_or(DumpError::VersionOrChecksum)?;
     let mut r = RdbReader::over_payload(body, version);
     let rdb_type = r.u8().map_err(|_| DumpError::BadFormat)?;
     match V::read_rdb(rdb_type, &mut r, settings) {
@@ -407,17 +424,71 @@ impl<'a> RdbReader<'a> {
     }
 }
 
-/// Reads a whole file, calling `f` for every entry; returns the RDB version.
+/// What a whole file held besides its entries.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    pub version: u32,
+    /// The function libraries' code, in file order.
+    pub functions: Vec<Vec<u8>>,
+}
+
+/// Reads a whole file, calling `f` for every entry.
 pub fn load<V: RdbDecode>(
     buf: &[u8],
     settings: V::Settings,
     mut f: impl FnMut(RdbEntry<V>),
-) -> Result<u32> {
+) -> Result<Loaded> {
     let mut r = RdbReader::new(buf)?;
     while let Some(e) = r.next_entry(settings)? {
         f(e);
     }
-    Ok(r.version())
+    Ok(Loaded {
+        version: r.version(),
+        functions: std::mem::take(&mut r.functions),
+    })
+}
+
+/// Why a FUNCTION RESTORE payload was refused (Redis's texts, without `ERR `).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FunctionsPayloadError {
+    VersionOrChecksum,
+    NoType,
+    NotAFunction,
+    BadLibrary,
+}
+
+impl std::fmt::Display for FunctionsPayloadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            FunctionsPayloadError::VersionOrChecksum => {
+                "DUMP payload version or checksum are wrong"
+            }
+            FunctionsPayloadError::NoType => "can not read data type",
+            FunctionsPayloadError::NotAFunction => "given type is not a function",
+            FunctionsPayloadError::BadLibrary => "failed loading the given functions payload",
+        })
+    }
+}
+
+/// Decodes a FUNCTION DUMP payload: the footer checked as a DUMP's, then
+/// `FUNCTION2` opcodes, each with a library's code, up to the footer.
+pub fn read_functions_payload(
+    payload: &[u8],
+) -> std::result::Result<Vec<Vec<u8>>, FunctionsPayloadError> {
+    let (body, version) = dump_body(payload).ok_or(FunctionsPayloadError::VersionOrChecksum)?;
+    let mut r = RdbReader::over_payload(body, version);
+    let mut codes = Vec::new();
+    while r.pos < body.len() {
+        let t = r.u8().map_err(|_| FunctionsPayloadError::NoType)?;
+        if t != op::FUNCTION2 {
+            return Err(FunctionsPayloadError::NotAFunction);
+        }
+        codes.push(
+            r.string_bytes()
+                .map_err(|_| FunctionsPayloadError::BadLibrary)?,
+        );
+    }
+    Ok(codes)
 }
 
 #[cfg(test)]

@@ -115,6 +115,25 @@ pub fn encode_header(out: &mut Vec<u8>, aux: AuxInfo) {
     encode_aux(out, "aof-base", b"0");
 }
 
+/// Appends one function library (`FUNCTION2` and its code), as Redis 7.0
+/// writes each library after the AUX fields.
+pub fn encode_function(out: &mut Vec<u8>, code: &[u8]) {
+    out.push(op::FUNCTION2);
+    encode_string(out, code);
+}
+
+/// A FUNCTION DUMP payload of `codes`: each library as in a file, then the
+/// RDB version and the CRC64, as a DUMP's footer.
+pub fn encode_functions_payload(out: &mut Vec<u8>, codes: &[&[u8]]) {
+    let start = out.len();
+    for code in codes {
+        encode_function(out, code);
+    }
+    out.extend_from_slice(&(RDB_VERSION as u16).to_le_bytes());
+    let crc = super::crc64::crc64(&out[start..]);
+    out.extend_from_slice(&crc.to_le_bytes());
+}
+
 /// Appends SELECTDB and RESIZEDB for a database with `keys` entries of which
 /// `expires` carry a TTL. Only call it for non-empty databases.
 pub fn encode_select_db(out: &mut Vec<u8>, db: u32, keys: u64, expires: u64) {
@@ -195,6 +214,11 @@ impl<W: Write> RdbWriter<W> {
             buf,
             crc: Crc64::new(),
         }
+    }
+
+    /// Adds a function library (right after the header, before any db).
+    pub fn function(&mut self, code: &[u8]) {
+        encode_function(&mut self.buf, code);
     }
 
     pub fn select_db(&mut self, db: u32, keys: u64, expires: u64) -> io::Result<()> {

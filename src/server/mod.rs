@@ -95,6 +95,7 @@ pub fn run(cfg: Config, cpus: Vec<usize>, threads: usize, info: CoreInfo) -> i32
     // Counts executors whose listeners are bound (see `serve`).
     let bound = Countdown::new(threads);
     crate::persist::status::init(info.started_unix);
+    crate::cmd::script::busy::set_threshold(cfg.busy_reply_threshold);
     let (ready, supervisor) = crate::runtime::systemd::channel(threads);
     let mut net_ends = crate::net::listener::NetEnds::build(&cfg, threads, &ready).into_iter();
     drop(ready); // the executors hold the only notifiers

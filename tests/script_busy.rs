@@ -2,7 +2,7 @@
 //! against redis-server with the same `busy-reply-threshold` (100 ms, set
 //! with CONFIG SET), replies compared byte for byte: once a script has run
 //! past the threshold, clients of the other core get `-BUSY` for PING, GET,
-//! SET, EVAL, INFO, CLIENT and a plain SHUTDOWN, and inside MULTI (EXEC
+//! SET, EVAL, INFO, CLIENT, COMMAND and a plain SHUTDOWN, and inside MULTI (EXEC
 //! then aborts), while SCRIPT KILL, MULTI, DISCARD, WATCH, UNWATCH, RESET
 //! and SHUTDOWN ABORT still answer, and argument errors come first; SCRIPT
 //! KILL stops a script that has not written (also one that `pcall`s its
@@ -119,6 +119,9 @@ fn kill_scenario(server: &TestServer, cores: usize) -> Log {
             &["SET", "x", "1"],
             &["EVAL", "return 1", "0"],
             &["CLIENT", "ID"],
+            &["COMMAND"],
+            &["COMMAND", "COUNT"],
+            &["COMMAND", "NOPE"],
             &["INFO", "server"],
             &["SCRIPT", "KILL", "x"],
             &["SCRIPT", "FOO"],

@@ -25,8 +25,9 @@
 //! inside the hook:
 //! - the core running the script cannot answer its own other clients while
 //!   the script runs (the executor is inside Lua; glommio runs no other
-//!   task), nor the requests other cores had already forwarded to it: they
-//!   get their replies when the script ends or is killed. Clients of the
+//!   task), nor the requests other cores had already forwarded to it, nor
+//!   the new connections the kernel hands to its listener: they are served
+//!   when the script ends or is killed. Clients of the
 //!   other cores get `-BUSY` for what they send after the time-out;
 //!   commands they sent before it and that wait on the script (its
 //!   shard's keys, or the locks of a script that locked every shard) wait
@@ -153,7 +154,7 @@ impl Drop for Running {
             if s.timed_out && s.core < MAX_CORES {
                 SLOTS[s.core].store(0, Ordering::Release);
                 TIMED_OUT_RUNS.fetch_sub(1, Ordering::Release);
-                log::warn!("Slow script finished: clients are served again");
+                log::info!("Slow script finished: clients are served again");
             }
             r.set(Run::default());
         });
@@ -283,7 +284,7 @@ pub fn refusal(spec: &'static CommandSpec, args: &Args) -> Option<&'static str> 
 #[cold]
 fn refusal_slow(spec: &'static CommandSpec, args: &Args) -> Option<&'static str> {
     let sub = crate::cmd::command_docs::resolve(spec, args);
-    let unknown_sub = std::ptr::eq(sub, spec) && !spec.subcommands.is_empty();
+    let unknown_sub = args.len() >= 2 && std::ptr::eq(sub, spec) && !spec.subcommands.is_empty();
     if sub.flags & flag::ALLOW_BUSY != 0 || unknown_sub || !sub.arity_ok(args.len()) {
         return None;
     }

@@ -17,7 +17,7 @@
 
 mod common;
 
-use common::{show, tags_on_different_shards, RawConn, RedisServer, TestServer};
+use common::{show, tags_on_different_shards, target_is_redis, RawConn, RedisServer, TestServer};
 use std::time::{Duration, Instant};
 
 const THREADS: usize = 2;
@@ -242,6 +242,9 @@ fn unkillable_then_shutdown_nosave_like_redis() {
 /// killed (it is not timed out).
 #[test]
 fn other_core_serves_before_the_threshold() {
+    if target_is_redis() {
+        return;
+    }
     let server = TestServer::builder()
         .threads(THREADS)
         .arg("--busy-reply-threshold")

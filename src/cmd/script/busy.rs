@@ -2,8 +2,9 @@
 //! SCRIPT KILL and FUNCTION KILL, as Redis 7.0 has them.
 //!
 //! A run (an EVAL script, or a function: [`Kind`]) is bracketed by
-//! [`start`] and the [`Running`] guard it returns. Lua's count hook
-//! (host.rs, every 100,000 instructions as in Redis) calls [`tick`]: the
+//! [`start`] and the [`Running`] guard it returns. Lua's count hook (set
+//! by [`install_hook`] on each core's Lua state, every 100,000
+//! instructions as in Redis) calls [`tick`]: the
 //! first tick of a run starts its clock; once the run has lasted longer
 //! than the threshold it is *timed out*, published here in its core's slot.
 //! From then on every other client, on every core, gets
@@ -159,6 +160,48 @@ impl Drop for Running {
             r.set(Run::default());
         });
     }
+}
+
+/// Instructions between two calls of the hook (Redis's count).
+const HOOK_EVERY: std::os::raw::c_int = 100_000;
+
+/// Sets the hook on `lua` (host.rs, once per Lua state, for every run).
+pub fn install_hook(lua: &mlua::Lua) -> mlua::Result<()> {
+    // SAFETY: `busy_hook` keeps no Rust value with a destructor on its
+    // frame when it raises; it is set on the state every run uses.
+    unsafe {
+        lua.exec_raw::<()>((), |state| {
+            mlua::ffi::lua_sethook(state, Some(busy_hook), mlua::ffi::LUA_MASKCOUNT, HOOK_EVERY);
+        })
+    }
+}
+
+/// Lua's count hook: [`tick`]. Killed, it raises [`KILLED`] and from then
+/// on hooks every line, so a script's `pcall` cannot hold the kill off (as
+/// Redis), except in host.rs's own prelude (chunk `=ringkv`: the error
+/// handler); the next run's first line puts the count hook back.
+unsafe extern "C-unwind" fn busy_hook(
+    state: *mut mlua::ffi::lua_State,
+    ar: *mut mlua::ffi::lua_Debug,
+) {
+    use mlua::ffi;
+    if !tick() {
+        if (*ar).event == ffi::LUA_HOOKLINE {
+            ffi::lua_sethook(state, Some(busy_hook), ffi::LUA_MASKCOUNT, HOOK_EVERY);
+        }
+        return;
+    }
+    ffi::lua_sethook(state, Some(busy_hook), ffi::LUA_MASKLINE, 0);
+    if ffi::lua_getinfo(state, c"S".as_ptr(), ar) != 0
+        && !(*ar).source.is_null()
+        && std::ffi::CStr::from_ptr((*ar).source).to_bytes() == b"=ringkv"
+    {
+        return;
+    }
+    ffi::lua_createtable(state, 0, 1);
+    ffi::lua_pushlstring(state, KILLED.as_ptr().cast(), KILLED.len());
+    ffi::lua_setfield(state, -2, c"err".as_ptr());
+    ffi::lua_error(state);
 }
 
 /// The count hook's check: true when the run must stop now (killed).

@@ -170,42 +170,6 @@ unsafe extern "C-unwind" fn raising_call(state: *mut mlua::ffi::lua_State) -> st
     1
 }
 
-/// Instructions between two calls of [`busy_hook`] (Redis's count).
-const HOOK_EVERY: std::os::raw::c_int = 100_000;
-
-/// Lua's count hook, set once per state: the run's time-out and kill
-/// (busy.rs). Killed, it raises [`super::busy::KILLED`] and from then on
-/// hooks every line, so a script's `pcall` cannot hold the kill off (as
-/// Redis), except in the prelude's own functions (the error handler); the
-/// next run's first line puts the count hook back.
-unsafe extern "C-unwind" fn busy_hook(
-    state: *mut mlua::ffi::lua_State,
-    ar: *mut mlua::ffi::lua_Debug,
-) {
-    use mlua::ffi;
-    if !super::busy::tick() {
-        if (*ar).event == ffi::LUA_HOOKLINE {
-            ffi::lua_sethook(state, Some(busy_hook), ffi::LUA_MASKCOUNT, HOOK_EVERY);
-        }
-        return;
-    }
-    ffi::lua_sethook(state, Some(busy_hook), ffi::LUA_MASKLINE, 0);
-    if ffi::lua_getinfo(state, c"S".as_ptr(), ar) != 0
-        && !(*ar).source.is_null()
-        && std::ffi::CStr::from_ptr((*ar).source).to_bytes() == b"=ringkv"
-    {
-        return;
-    }
-    ffi::lua_createtable(state, 0, 1);
-    ffi::lua_pushlstring(
-        state,
-        super::busy::KILLED.as_ptr().cast(),
-        super::busy::KILLED.len(),
-    );
-    ffi::lua_setfield(state, -2, c"err".as_ptr());
-    ffi::lua_error(state);
-}
-
 /// What one `redis.call` answered: the reply as Lua sees it, and whether
 /// it is an error `redis.call` raises.
 pub type CallOutcome = (Value, bool);
@@ -304,18 +268,7 @@ impl Host {
             .set_name("=ringkv")
             .call::<()>((hooks.clone(), raising))?;
         let runner: Function = hooks.raw_get("run")?;
-        // SAFETY: `busy_hook` keeps no Rust value with a destructor on its
-        // frame when it raises; it is set on the state every run uses.
-        unsafe {
-            lua.exec_raw::<()>((), |state| {
-                mlua::ffi::lua_sethook(
-                    state,
-                    Some(busy_hook),
-                    mlua::ffi::LUA_MASKCOUNT,
-                    HOOK_EVERY,
-                );
-            })?;
-        }
+        super::busy::install_hook(&lua)?;
         Ok(Host {
             lua,
             runner,

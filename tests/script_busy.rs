@@ -6,7 +6,7 @@
 //! then aborts), while SCRIPT KILL, MULTI, DISCARD, WATCH, UNWATCH, RESET
 //! and SHUTDOWN ABORT still answer, and argument errors come first; SCRIPT
 //! KILL stops a script that has not written (also one that `pcall`s its
-//! loop, and one that runs with every shard locked), its client gets the
+//! loop, one that runs with every shard locked, one inside EXEC), its client gets the
 //! killed error, and everyone is served again; a script that wrote (on
 //! another shard's key, from a script that locked every shard) is
 //! UNKILLABLE and SHUTDOWN NOSAVE ends the server. ringkv alone: before
@@ -152,6 +152,23 @@ fn kill_scenario(server: &TestServer, cores: usize) -> Log {
         step(&mut log, &r, &mut multi, &["EXEC"]);
         step(&mut log, &r, &mut killer, &["SCRIPT", "KILL"]);
     }
+    // A script inside EXEC (which holds every shard at two executors): the
+    // same, and EXEC's other replies stand.
+    step(&mut log, "exec", &mut runner, &["MULTI"]);
+    step(&mut log, "exec", &mut runner, &["SET", &key, "v"]);
+    step(
+        &mut log,
+        "exec",
+        &mut runner,
+        &["EVAL", "while true do end", "0"],
+    );
+    step(&mut log, "exec", &mut runner, &["GET", &key]);
+    runner.send(&common::resp(&["EXEC"]));
+    log.push(("exec: first busy".into(), wait_busy(&mut other)));
+    step(&mut log, "exec", &mut other, &["GET", &key]);
+    step(&mut log, "exec", &mut killer, &["SCRIPT", "KILL"]);
+    log.push(("exec: reply".into(), runner.reply()));
+    step(&mut log, "exec", &mut other, &["GET", &key]);
     log
 }
 

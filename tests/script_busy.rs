@@ -1,16 +1,17 @@
 //! Long scripts through the real binary at two executors, step for step
 //! against redis-server with the same `busy-reply-threshold` (100 ms, set
 //! with CONFIG SET), replies compared byte for byte: once a script has run
-//! past the threshold, clients of the other core get `-BUSY` for PING, GET,
-//! SET, EVAL, INFO, CLIENT, COMMAND and a plain SHUTDOWN, and inside MULTI (EXEC
-//! then aborts), while SCRIPT KILL, MULTI, DISCARD, WATCH, UNWATCH, RESET
-//! and SHUTDOWN ABORT still answer, and argument errors come first; SCRIPT
-//! KILL stops a script that has not written (also one that `pcall`s its
-//! loop, one that runs with every shard locked, one inside EXEC), its client gets the
-//! killed error, and everyone is served again; a script that wrote (on
-//! another shard's key, from a script that locked every shard) is
-//! UNKILLABLE and SHUTDOWN NOSAVE ends the server. ringkv alone: before
-//! the threshold the other core serves as usual and SCRIPT KILL is NOTBUSY.
+//! past the threshold, clients of the other core get `-BUSY` for PING,
+//! GET, SET, EVAL, INFO, CLIENT, COMMAND and a plain SHUTDOWN, and inside
+//! MULTI (EXEC then aborts), while SCRIPT KILL, MULTI, DISCARD, WATCH,
+//! UNWATCH, RESET and SHUTDOWN ABORT still answer, and argument errors
+//! come first; SCRIPT KILL stops a script that has not written (also one
+//! that `pcall`s its loop, one that runs with every shard locked, one
+//! inside EXEC), its client gets the killed error, and everyone is served
+//! again; a script that wrote (on another shard's key, from a script that
+//! locked every shard) is UNKILLABLE and SHUTDOWN NOSAVE ends the server.
+//! ringkv alone: before the threshold the other core serves as usual and
+//! SCRIPT KILL is NOTBUSY.
 //!
 //! Which core a connection is on: its CLIENT ID (ids encode their core).
 //! Every read has a timeout (the harness's 10 s, or shorter).

@@ -27,7 +27,9 @@
 //! - the core running the script cannot answer its own other clients while
 //!   the script runs (the executor is inside Lua; glommio runs no other
 //!   task), nor the requests other cores had already forwarded to it, nor
-//!   the new connections the kernel hands to its listener: they are served
+//!   the new connections the kernel hands to its listener, nor the
+//!   ALLOW_BUSY commands that reach its shard (WATCH of its keys, and
+//!   UNWATCH, DISCARD or RESET that forget such watches): they are served
 //!   when the script ends or is killed. Clients of the
 //!   other cores get `-BUSY` for what they send after the time-out;
 //!   commands they sent before it and that wait on the script (its

@@ -114,6 +114,8 @@ fn kill_scenario(server: &TestServer, cores: usize) -> Log {
         step(&mut log, &r, &mut multi, &["MULTI"]);
         step(&mut log, &r, &mut multi, &["SET", "q", "1"]);
         send_eval(&mut runner, body, keys);
+        // Pipelined behind the script: answered once it is killed.
+        runner.send(&common::resp(&["PING"]));
         log.push((format!("{r}: first busy"), wait_busy(&mut other)));
         for argv in [
             &["GET", "x"][..],
@@ -144,6 +146,7 @@ fn kill_scenario(server: &TestServer, cores: usize) -> Log {
         step(&mut log, &r, &mut multi, &["DISCARD"]);
         step(&mut log, &r, &mut killer, &["SCRIPT", "KILL"]);
         log.push((format!("{r}: killed"), runner.reply()));
+        log.push((format!("{r}: pipelined"), runner.reply()));
         step(&mut log, &r, &mut other, &["PING"]);
         step(&mut log, &r, &mut other, &["SET", "x", "1"]);
         step(&mut log, &r, &mut other, &["GET", "x"]);

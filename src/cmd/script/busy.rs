@@ -4,18 +4,25 @@
 //! A run (an EVAL script, or a function: [`Kind`]) is bracketed by
 //! [`start`] and the [`Running`] guard it returns. Lua's count hook (set
 //! by [`install_hook`] on each core's Lua state, every 100,000
-//! instructions as in Redis) calls [`tick`]: the
-//! first tick of a run starts its clock; once the run has lasted longer
-//! than the threshold it is *timed out*, published here in its core's slot.
-//! From then on every other client, on every core, gets
-//! `-BUSY Redis is busy running a script. ...` for any command without the
-//! ALLOW_BUSY flag (the router asks [`refusal`] where it dispatches each
-//! command, route/pipeline.rs and route/txn.rs); SCRIPT KILL or FUNCTION
-//! KILL from any core ([`kill`]) asks the run to stop, which the hook does
-//! at its next tick by raising `ERR Script killed by user with SCRIPT
-//! KILL...` (then on every line, so `pcall` cannot hold it off). A run that
-//! has executed a write command cannot be killed (`-UNKILLABLE`): only
-//! SHUTDOWN NOSAVE ends it, by ending the process (route/global.rs).
+//! instructions as in Redis) calls [`tick`]: the first tick of a run
+//! starts its clock; once the run has lasted longer than the threshold it
+//! is *timed out*, published here in its core's slot. From then on every
+//! other client, on every core, gets `-BUSY Redis is busy running a
+//! script. ...` for any command without the ALLOW_BUSY flag (the router
+//! asks [`refusal`] where it dispatches each command, route/pipeline.rs
+//! and route/txn.rs); SCRIPT KILL or FUNCTION KILL from any core
+//! ([`kill`]) asks the run to stop, which the hook does at its next tick
+//! by raising `ERR Script killed by user with SCRIPT KILL...` (then on
+//! every line, so `pcall` cannot hold it off). A run that has executed a
+//! write command ([`note_write`]) cannot be killed (`-UNKILLABLE`): only
+//! SHUTDOWN NOSAVE, which ends the process (route/global.rs).
+//!
+//! For functions: FCALL brackets its run with `start(Kind::Function,
+//! shard id)`; the `redis.call`s it runs through `call_command` (mod.rs)
+//! note their writes already (another call path must call
+//! [`note_write`] before each write command and raise [`KILLED`] when it
+//! says no); FUNCTION KILL answers `kill(Kind::Function)` (`Ok`: `+OK`),
+//! and FUNCTION KILL and FUNCTION STATS carry ALLOW_BUSY, as in Redis.
 //!
 //! The state is atomics only: one word per core (timed out, wrote,
 //! function, kill asked) and a count of timed-out runs, which is all the

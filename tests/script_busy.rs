@@ -9,7 +9,8 @@
 //! that `pcall`s its loop, one that runs with every shard locked, one
 //! inside EXEC), its client gets the killed error, and everyone is served
 //! again; a script that wrote (on another shard's key, from a script that
-//! locked every shard) is UNKILLABLE and SHUTDOWN NOSAVE ends the server.
+//! locked every shard) is UNKILLABLE and SHUTDOWN NOSAVE ends the server;
+//! SIGTERM waits for a timed-out script, which SCRIPT KILL still stops.
 //! ringkv alone: before the threshold the other core serves as usual and
 //! SCRIPT KILL is NOTBUSY.
 //!
@@ -204,6 +205,33 @@ fn unkillable_scenario(server: &mut TestServer, cores: usize) -> Log {
     log
 }
 
+/// SIGTERM while a script is timed out: as Redis, the shutdown waits for
+/// it, clients still get -BUSY and SCRIPT KILL meanwhile, and the process
+/// exits (status 0) once the script is killed.
+fn sigterm_scenario(server: &mut TestServer, cores: usize) -> Log {
+    let mut log = Log::new();
+    let (tag0, _) = tags_on_different_shards(THREADS);
+    let key = format!("{{{tag0}}}k");
+    let mut runner = conn_on(server, cores, 0);
+    let mut other = conn_on(server, cores, cores - 1);
+    let mut killer = conn_on(server, cores, cores - 1);
+    step(
+        &mut log,
+        "set",
+        &mut other,
+        &["CONFIG", "SET", "busy-reply-threshold", "100"],
+    );
+    send_eval(&mut runner, "while true do end", &[&key]);
+    log.push(("first busy".into(), wait_busy(&mut other)));
+    server.signal(libc::SIGTERM);
+    std::thread::sleep(Duration::from_millis(200));
+    step(&mut log, "after SIGTERM", &mut other, &["GET", "x"]);
+    step(&mut log, "after SIGTERM", &mut killer, &["SCRIPT", "KILL"]);
+    let status = server.wait_exit(Duration::from_secs(10));
+    log.push(("exit".into(), format!("{status:?}").into_bytes()));
+    log
+}
+
 /// Runs `argv` on `c`, logging its reply under `name`.
 fn step(log: &mut Log, name: &str, c: &mut RawConn, argv: &[&str]) {
     log.push((format!("{name}: {argv:?}"), c.cmd(argv)));
@@ -254,6 +282,20 @@ fn unkillable_then_shutdown_nosave_like_redis() {
     );
     assert_eq!(ours[3].1, BUSY);
     assert!(ours[5]
+        .1
+        .starts_with(b"Some(ExitStatus(unix_wait_status(0)))"));
+}
+
+#[test]
+fn sigterm_waits_for_a_timed_out_script_like_redis() {
+    let mut ringkv = TestServer::builder().threads(THREADS).start();
+    let ours = sigterm_scenario(&mut ringkv, THREADS);
+    let mut redis = RedisServer::start();
+    let theirs = sigterm_scenario(&mut redis, 1);
+    compare(&ours, &theirs);
+    assert_eq!(ours[2].1, BUSY);
+    assert_eq!(ours[3].1, b"+OK\r\n");
+    assert!(ours[4]
         .1
         .starts_with(b"Some(ExitStatus(unix_wait_status(0)))"));
 }

@@ -13,7 +13,10 @@
 //! process exits 0 after a graceful stop, whether it came from SIGTERM,
 //! SIGINT or `SHUTDOWN`.
 //!
-//! `SHUTDOWN NOSAVE` while a script is timed out (cmd/script/busy.rs)
+//! A signal while a script is timed out (cmd/script/busy.rs) waits for
+//! the script's end, as in Redis: the other cores keep serving (`-BUSY`,
+//! SCRIPT KILL) until then.
+//! `SHUTDOWN NOSAVE` while a script is timed out
 //! cannot wait for the script's core: [`exit_now`] ends the process at
 //! once (exit status 0), with no final snapshot and no last AOF flush
 //! beyond what each core had already written.

@@ -311,6 +311,11 @@ async fn watch_signals(core: Rc<Core>, signals: glommio::net::UnixStream) {
     let mut byte = [0u8; 1];
     let _ = signals.read(&mut byte).await;
     log::info!("shard {}: shutdown requested", core.id());
+    // As Redis: while a script is timed out the shutdown waits for it, and
+    // clients still get -BUSY, SCRIPT KILL and SHUTDOWN NOSAVE meanwhile.
+    while crate::cmd::script::busy::any_timed_out() {
+        glommio::timer::sleep(Duration::from_millis(10)).await;
+    }
     core.stop().trigger();
 }
 

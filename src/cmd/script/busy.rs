@@ -110,7 +110,7 @@ pub fn set_threshold(ms: u64) {
 }
 
 /// This core's run in progress.
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Copy)]
 struct Run {
     /// Runs entered and not left (0: none; more than 1 never happens, but
     /// only the outermost counts).
@@ -124,8 +124,19 @@ struct Run {
     killed: bool,
 }
 
+/// No run in progress.
+const IDLE: Run = Run {
+    depth: 0,
+    core: 0,
+    kind: Kind::Eval,
+    started: None,
+    wrote: false,
+    timed_out: false,
+    killed: false,
+};
+
 thread_local! {
-    static RUN: Cell<Run> = Cell::new(Run::default());
+    static RUN: Cell<Run> = const { Cell::new(IDLE) };
 }
 
 /// Marks the start of a run of `kind` on `core` (the executor's shard
@@ -138,7 +149,7 @@ pub fn start(kind: Kind, core: usize) -> Running {
                 depth: 1,
                 core,
                 kind,
-                ..Run::default()
+                ..IDLE
             };
         } else {
             s.depth += 1;
@@ -166,7 +177,7 @@ impl Drop for Running {
                 TIMED_OUT_RUNS.fetch_sub(1, Ordering::Release);
                 log::info!("Slow script finished: clients are served again");
             }
-            r.set(Run::default());
+            r.set(IDLE);
         });
     }
 }

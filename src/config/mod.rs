@@ -68,6 +68,8 @@ pub struct Config {
     pub logfile_keep: usize,
     pub slowlog_log_slower_than: i64,
     pub slowlog_max_len: u64,
+    /// Milliseconds before a running script makes others get -BUSY (0: never).
+    pub busy_reply_threshold: u64,
     pub dir: String,
     pub save: String,
     pub stop_writes_on_bgsave_error: bool,

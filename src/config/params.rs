@@ -62,6 +62,7 @@ pub static ALIASES: &[(&str, &str)] = &[
     ("zset-max-ziplist-entries", "zset-max-listpack-entries"),
     ("zset-max-ziplist-value", "zset-max-listpack-value"),
     ("list-max-ziplist-size", "list-max-listpack-size"),
+    ("lua-time-limit", "busy-reply-threshold"),
 ];
 
 /// Every setting ringkv knows, in the order `configs/ringkv.toml` lists them.
@@ -496,6 +497,18 @@ pub static PARAMS: &[Param] = &[
         get: |c| c.slowlog_max_len.to_string(),
         set: |c, v| {
             c.slowlog_max_len = int(v, 0, i64::MAX)? as u64;
+            Ok(())
+        },
+    },
+    Param {
+        name: "busy-reply-threshold",
+        default: "5000",
+        doc: "Milliseconds a script may run before other clients get -BUSY and SCRIPT KILL may stop it (0: never).",
+        mutable: true,
+        kind: Kind::Int,
+        get: |c| c.busy_reply_threshold.to_string(),
+        set: |c, v| {
+            c.busy_reply_threshold = int(v, 0, i64::MAX)? as u64;
             Ok(())
         },
     },

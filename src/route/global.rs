@@ -225,6 +225,16 @@ pub async fn run(env: &Env<'_>, g: Global, cmd_idx: usize, out: &mut Vec<u8>) {
             }
             use super::persist::{set_shutdown_save, ShutdownSave};
             let has = |w: &str| (1..args.len()).any(|i| eq_ic(args.get(i), w));
+            if let Some(busy) = crate::cmd::script::busy::busy_reply() {
+                // A timed-out script holds its core: only NOSAVE ends the
+                // process, at once, as Redis does without waiting for it.
+                if !has("nosave") {
+                    write_error(env.core, out, busy.as_bytes());
+                    return;
+                }
+                let unixsocket = env.core.info().settings.borrow().unixsocket.clone();
+                crate::runtime::shutdown::exit_now(&unixsocket);
+            }
             set_shutdown_save(if has("nosave") {
                 ShutdownSave::NoSave
             } else if has("save") {

@@ -170,6 +170,22 @@ pub async fn execute_batch_in(
             }
             continue;
         }
+        // While a script is timed out (cmd/script/busy.rs): one relaxed load.
+        // Not inside EXEC: its queue runs whole.
+        let busy = match txid {
+            None => crate::cmd::script::busy::refusal(spec, &args),
+            Some(_) => None,
+        };
+        if let Some(busy) = busy {
+            flush(&env, &mut seg, out).await;
+            crate::cmd::stat_index::record_rejected(spec);
+            if matches!(spec.exec, Exec::Global(Global::Exec)) {
+                super::txn::exec_abort(&env, busy, out).await;
+            } else {
+                write_error(core, out, busy.as_bytes());
+            }
+            continue;
+        }
         Counters::add(&core.counters().total_commands_processed, 1);
         let stat_spec = crate::cmd::command_docs::resolve(spec, &args);
         client.borrow_mut().last_cmd = stat_spec.name;

@@ -133,9 +133,9 @@ pub fn queue_if_multi(
         Some(s) if s.flags & flag::NO_MULTI != 0 => {
             Some(CmdError::NotInTransaction.to_string().into_bytes())
         }
-        Some(s) => {
-            super::pipeline::disk_error_refusal(env.core, env.client, s).map(String::into_bytes)
-        }
+        Some(s) => super::pipeline::disk_error_refusal(env.core, env.client, s)
+            .map(String::into_bytes)
+            .or_else(|| crate::cmd::script::busy::refusal(s, &args).map(|b| b.as_bytes().to_vec())),
     };
     let mut c = env.client.borrow_mut();
     if let Some(spec) = spec {

@@ -387,6 +387,8 @@ impl Core {
                     &changes,
                 );
                 crate::metrics::reconfigure(|n| self.info.config_value(n));
+                let threshold = self.info.settings.borrow().busy_reply_threshold;
+                crate::cmd::script::busy::set_threshold(threshold);
                 self.shard
                     .borrow_mut()
                     .configure(&self.info.settings.borrow());

@@ -56,6 +56,7 @@ pub fn reload(core: &Core) {
                 .collect();
             crate::cmd::config_cmd::apply_changes(&mut core.info.settings.borrow_mut(), &changes);
             crate::metrics::reconfigure(|n| core.info.config_value(n));
+            crate::cmd::script::busy::set_threshold(fresh.busy_reply_threshold);
             core.shard
                 .borrow_mut()
                 .configure(&core.info.settings.borrow());

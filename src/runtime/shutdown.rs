@@ -12,6 +12,14 @@
 //! closes the Unix socket and removes its file ([`crate::net::unix`]). The
 //! process exits 0 after a graceful stop, whether it came from SIGTERM,
 //! SIGINT or `SHUTDOWN`.
+//!
+//! A signal while a script is timed out (cmd/script/busy.rs) waits for
+//! the script's end, as in Redis: the other cores keep serving (`-BUSY`,
+//! SCRIPT KILL) until then.
+//! `SHUTDOWN NOSAVE` while a script is timed out
+//! cannot wait for the script's core: [`exit_now`] ends the process at
+//! once (exit status 0), with no final snapshot and no last AOF flush
+//! beyond what each core had already written.
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
@@ -91,4 +99,15 @@ pub fn request_process_shutdown() {
     unsafe {
         libc::kill(libc::getpid(), libc::SIGTERM);
     }
+}
+
+/// Ends the process now (SHUTDOWN NOSAVE while a script is timed out):
+/// removes the Unix socket's file when there is one, flushes the log, exits 0.
+pub fn exit_now(unixsocket: &str) -> ! {
+    log::warn!("SHUTDOWN NOSAVE while a script is busy: exiting now, without waiting for it");
+    if !unixsocket.is_empty() {
+        let _ = std::fs::remove_file(unixsocket);
+    }
+    log::logger().flush();
+    std::process::exit(0)
 }

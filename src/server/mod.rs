@@ -95,6 +95,7 @@ pub fn run(cfg: Config, cpus: Vec<usize>, threads: usize, info: CoreInfo) -> i32
     // Counts executors whose listeners are bound (see `serve`).
     let bound = Countdown::new(threads);
     crate::persist::status::init(info.started_unix);
+    crate::cmd::script::busy::set_threshold(cfg.busy_reply_threshold);
     let (ready, supervisor) = crate::runtime::systemd::channel(threads);
     let mut net_ends = crate::net::listener::NetEnds::build(&cfg, threads, &ready).into_iter();
     drop(ready); // the executors hold the only notifiers
@@ -310,6 +311,11 @@ async fn watch_signals(core: Rc<Core>, signals: glommio::net::UnixStream) {
     let mut byte = [0u8; 1];
     let _ = signals.read(&mut byte).await;
     log::info!("shard {}: shutdown requested", core.id());
+    // As Redis: while a script is timed out the shutdown waits for it, and
+    // clients still get -BUSY, SCRIPT KILL and SHUTDOWN NOSAVE meanwhile.
+    while crate::cmd::script::busy::any_timed_out() {
+        glommio::timer::sleep(Duration::from_millis(10)).await;
+    }
     core.stop().trigger();
 }
 

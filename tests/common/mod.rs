@@ -344,6 +344,12 @@ impl Deref for RedisServer {
     }
 }
 
+impl std::ops::DerefMut for RedisServer {
+    fn deref_mut(&mut self) -> &mut TestServer {
+        &mut self.0
+    }
+}
+
 /// Run `f` against a server for each thread count (once under `RINGKV_TEST_TARGET=redis`,
 /// where the thread count means nothing).
 pub fn for_each_threads(threads: &[usize], f: impl Fn(&TestServer)) {

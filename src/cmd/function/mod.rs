@@ -21,7 +21,7 @@ use super::command_docs::{reply_help, unknown_subcommand};
 use super::error::{CmdError, CmdResult};
 use super::fanout::{Fan, FanEnv, FanOut, FanPart, FanPlan};
 use super::ops::OpResult;
-use super::script::{self, cache, Remote, Target};
+use super::script::{self, busy, cache, Remote, Target};
 use super::split::Split;
 use super::table::{flag::*, spec, CommandSpec, Exec, NO_KEYS};
 use super::{eq_ic, ExecCtx};
@@ -217,15 +217,17 @@ fn subcommand(args: &[&[u8]]) -> Result<Answer, CmdError> {
         crate::persist::rdb::write::encode_functions_payload(&mut out, &codes);
         Ok(Answer::Dump(out))
     } else if eq_ic(sub, "stats") {
+        // As Redis: not while a script (not a function) is timed out.
+        if busy::busy_reply() == Some(busy::BUSY_EVAL) {
+            return Err(CmdError::Static(busy::BUSY_EVAL));
+        }
         let r = registry::current();
         Ok(Answer::Stats {
             libraries: r.libraries.len(),
             functions: r.function_count(),
         })
     } else if eq_ic(sub, "kill") {
-        Err(CmdError::Static(
-            "NOTBUSY No scripts in execution right now.",
-        ))
+        busy::kill(busy::Kind::Function).map(|()| Answer::Ok)
     } else {
         Ok(Answer::Help(args.iter().map(|a| a.to_vec()).collect()))
     }
@@ -412,6 +414,7 @@ pub fn fcall_in(ctx: &mut ExecCtx, args: &Args, remote: Option<Remote>) -> CmdRe
         cross_key: cross_key(name),
     };
     let shard = &mut *ctx.shard;
+    let _running = busy::start(busy::Kind::Function, shard.id());
     let outcome = FunctionHost::with(|h| {
         let f = h.function(lib, &info.name)?;
         h.host().run_function(

@@ -276,6 +276,7 @@ impl Host {
             .call::<()>((hooks.clone(), raising))?;
         let runner: Function = hooks.raw_get("run")?;
         let runner_with: Function = hooks.raw_get("run_with")?;
+        super::busy::install_hook(&lua)?;
         Ok(Host {
             lua,
             runner,

@@ -17,11 +17,16 @@
 //!   locked (route/script.rs); a call on another shard's key runs there at
 //!   once (remote.rs). Atomic and isolated, but every shard waits for it.
 //!
+//!
+//! A script that runs past `busy-reply-threshold` makes every other client
+//! get `-BUSY` until it ends or SCRIPT KILL stops it (busy.rs, with what
+//! differs from Redis).
+//!
 //! Not yet (issue 17): FUNCTION/FCALL; the cjson, cmsgpack and struct
-//! libraries; `-BUSY` and SCRIPT KILL for long scripts; a command whose own
-//! keys span shards inside a script.
+//! libraries; a command whose own keys span shards inside a script.
 
 mod bit;
+pub mod busy;
 pub mod cache;
 pub mod convert;
 pub mod host;
@@ -194,6 +199,7 @@ fn eval_generic(
         }
         let read_only = ro_command || flags.no_writes;
         let shard = &mut *ctx.shard;
+        let _running = busy::start(busy::Kind::Eval, shard.id());
         let target = Target {
             db,
             now_ms,
@@ -308,6 +314,12 @@ pub(crate) fn call_command(
             )
         }
     };
+    if spec.is_write() && !busy::note_write() {
+        // SCRIPT KILL came first: the script stops before it writes.
+        let t = lua.create_table()?;
+        t.raw_set("err", busy::KILLED)?;
+        return Ok((Value::Table(t), true));
+    }
     let me = shard.id();
     let slots = shard.slots();
     let mut owners = spec.key_indexes(&args).map(|k| slots.shard_of(args.get(k)));
@@ -402,9 +414,8 @@ fn script(ctx: &mut ConnCtx, args: &Args) -> CmdResult {
         if args.len() != 2 {
             return Err(arity_error());
         }
-        return Err(CmdError::Static(
-            "NOTBUSY No scripts in execution right now.",
-        ));
+        busy::kill(busy::Kind::Eval)?;
+        ctx.reply.ok();
     } else if eq_ic(sub, "help") && args.len() == 2 {
         reply_help(&mut ctx.reply, args, SCRIPT_HELP);
     } else {

@@ -19,7 +19,9 @@
 
 mod common;
 
-use common::{show, tags_on_different_shards, target_is_redis, RawConn, RedisServer, TestServer};
+use common::{
+    conn_on, show, tags_on_different_shards, target_is_redis, RawConn, RedisServer, TestServer,
+};
 use std::time::{Duration, Instant};
 
 const THREADS: usize = 2;
@@ -28,27 +30,6 @@ const BUSY: &[u8] =
 
 /// Replies by step, to compare two servers.
 type Log = Vec<(String, Vec<u8>)>;
-
-fn client_id(c: &mut RawConn) -> u64 {
-    let r = c.cmd(&["CLIENT", "ID"]);
-    std::str::from_utf8(&r)
-        .ok()
-        .and_then(|s| s.strip_prefix(':'))
-        .and_then(|s| s.trim_end().parse().ok())
-        .unwrap_or_else(|| panic!("CLIENT ID: {}", show(&r)))
-}
-
-/// A connection on executor `core` of a server with `cores` executors (any
-/// connection when there is one).
-fn conn_on(server: &TestServer, cores: usize, core: usize) -> RawConn {
-    for _ in 0..200 {
-        let mut c = server.raw();
-        if cores == 1 || (client_id(&mut c) - 1) % cores as u64 == core as u64 {
-            return c;
-        }
-    }
-    panic!("no connection landed on core {core} in 200 tries");
-}
 
 /// Sends EVAL of `body` with `keys` without reading its reply.
 fn send_eval(c: &mut RawConn, body: &str, keys: &[&str]) {

@@ -156,7 +156,7 @@ fn load_snapshot_sources(cfg: &Config, dir: &Path, shards: &mut [Shard]) -> Resu
 fn register_functions(codes: &[Vec<u8>]) -> Result<(), String> {
     use crate::cmd::function::{library, registry};
     for code in codes {
-        let lib = library::load(code).map_err(|e| format!("Failed loading library: {e}"))?;
+        let lib = library::load(code, false).map_err(|e| format!("Failed loading library: {e}"))?;
         registry::join(vec![lib], registry::Join::Replace, true)
             .map_err(|e| format!("Failed loading library: {e}"))?;
     }

@@ -596,3 +596,25 @@ pub fn assert_command_info_like_redis(commands: &[&str]) {
         assert_eq!(head(&ours), head(&theirs), "{c}");
     }
 }
+
+/// The CLIENT ID of connection `c`.
+pub fn client_id(c: &mut RawConn) -> u64 {
+    let r = c.cmd(&["CLIENT", "ID"]);
+    std::str::from_utf8(&r)
+        .ok()
+        .and_then(|s| s.strip_prefix(':'))
+        .and_then(|s| s.trim_end().parse().ok())
+        .unwrap_or_else(|| panic!("CLIENT ID: {}", show(&r)))
+}
+
+/// A connection on executor `core` of a server with `cores` executors (any
+/// connection when there is one): CLIENT IDs encode their core.
+pub fn conn_on(server: &TestServer, cores: usize, core: usize) -> RawConn {
+    for _ in 0..200 {
+        let mut c = server.raw();
+        if cores == 1 || (client_id(&mut c) - 1) % cores as u64 == core as u64 {
+            return c;
+        }
+    }
+    panic!("no connection landed on core {core} in 200 tries");
+}

@@ -250,9 +250,10 @@ pub fn body_of(code: &[u8]) -> &[u8] {
 
 /// Checks and runs `code` as FUNCTION LOAD does, on this core's function
 /// state: the library it defines, or Redis's error text (without `ERR `).
-/// Whether its name or functions clash with loaded ones is the registry's
-/// to say (registry.rs `join`).
-pub fn load(code: &[u8]) -> Result<Library, String> {
+/// With `refuse_loaded`, a library of that name already loaded is refused
+/// before its code runs, as Redis checks it; whether its functions clash
+/// with loaded ones is the registry's to say (registry.rs `join`).
+pub fn load(code: &[u8], refuse_loaded: bool) -> Result<Library, String> {
     let md = metadata(code)?;
     if !valid_name(&md.name) {
         return Err(BAD_NAME.into());
@@ -263,13 +264,17 @@ pub fn load(code: &[u8]) -> Result<Library, String> {
             String::from_utf8_lossy(&md.engine)
         ));
     }
+    let name = String::from_utf8_lossy(&md.name).into_owned();
+    if refuse_loaded && super::registry::current().libraries.contains_key(&name) {
+        return Err(format!("Library '{name}' already exists"));
+    }
     let collected =
         FunctionHost::with(|h| Ok(h.load(body_of(code)))).map_err(|e| e.to_string())??;
     if collected.is_empty() {
         return Err("No functions registered".into());
     }
     Ok(Library {
-        name: String::from_utf8_lossy(&md.name).into_owned(),
+        name,
         code: Arc::from(code),
         functions: collected.into_iter().map(|c| c.info).collect(),
     })

@@ -138,7 +138,6 @@ fn function_plan(args: &Args, env: &FanEnv) -> Result<FanPlan, CmdError> {
             server_write: s.is_write(),
             ..FanPlan::default()
         }),
-        Some(s) if s.name == "function|help" => Err(unknown_subcommand(args)),
         Some(s) => Err(CmdError::WrongArity(s.name.to_string())),
         None => Err(unknown_subcommand(args)),
     }
@@ -183,7 +182,7 @@ fn subcommand(args: &[&[u8]]) -> Result<Answer, CmdError> {
             }
             replace = true;
         }
-        let lib = library::load(args[args.len() - 1]).map_err(err)?;
+        let lib = library::load(args[args.len() - 1], !replace).map_err(err)?;
         let name = lib.name.clone();
         let join = if replace { Join::Replace } else { Join::Append };
         registry::join(vec![lib], join, true).map_err(err)?;
@@ -235,10 +234,10 @@ fn subcommand(args: &[&[u8]]) -> Result<Answer, CmdError> {
 
 /// Redis's `addReplySubcommandSyntaxError`.
 fn subcommand_syntax(args: &[&[u8]]) -> CmdError {
-    let owned = crate::protocol::args::OwnedArgs::from_parts(
-        &args.iter().map(|a| a.to_vec()).collect::<Vec<_>>(),
-    );
-    unknown_subcommand(&owned.args())
+    CmdError::SubcommandSyntax {
+        sub: String::from_utf8_lossy(&args[1][..args[1].len().min(128)]).into_owned(),
+        container: "FUNCTION".to_string(),
+    }
 }
 
 fn restore(args: &[&[u8]]) -> Result<Answer, CmdError> {
@@ -259,7 +258,7 @@ fn restore(args: &[&[u8]]) -> Result<Answer, CmdError> {
         .map_err(|e| err(e.to_string()))?;
     let mut libraries: Vec<Library> = Vec::new();
     for code in codes {
-        let lib = library::load(&code).map_err(err)?;
+        let lib = library::load(&code, false).map_err(err)?;
         if libraries.iter().any(|l| l.name == lib.name) {
             return Err(err(format!("Library '{}' already exists", lib.name)));
         }

@@ -326,23 +326,26 @@ fn memory(s: &mut Section, f: &InfoFacts, core: &CoreInfo) {
     s.kv("allocator_resident", a.resident);
     s.kv("total_system_memory", system);
     s.kv("total_system_memory_human", bytes_to_human(system));
-    for (name, value) in [
-        ("used_memory_lua", "0"),
-        ("used_memory_vm_eval", "0"),
-        ("used_memory_lua_human", "0B"),
-        ("used_memory_scripts_eval", "0"),
-        ("number_of_cached_scripts", "0"),
-        ("number_of_functions", "0"),
-        ("number_of_libraries", "0"),
-        ("used_memory_vm_functions", "0"),
-        ("used_memory_vm_total", "0"),
-        ("used_memory_vm_total_human", "0B"),
-        ("used_memory_functions", "0"),
-        ("used_memory_scripts", "0"),
-        ("used_memory_scripts_human", "0B"),
-    ] {
-        s.kv(name, value);
-    }
+    // Scripting: the Lua states of the core answering (each core has its
+    // own), and the script bodies and libraries every core shares.
+    let vm_eval = crate::cmd::script::host::Host::used_memory();
+    let vm_functions = crate::cmd::function::host::FunctionHost::used_memory();
+    let scripts_eval = crate::cmd::script::cache::body_bytes();
+    let registry = crate::cmd::function::registry::current();
+    let functions = crate::cmd::function::registry::code_bytes();
+    s.kv("used_memory_lua", vm_eval);
+    s.kv("used_memory_vm_eval", vm_eval);
+    s.kv("used_memory_lua_human", bytes_to_human(vm_eval as u64));
+    s.kv("used_memory_scripts_eval", scripts_eval);
+    s.kv("number_of_cached_scripts", crate::cmd::script::cache::count());
+    s.kv("number_of_functions", registry.function_count());
+    s.kv("number_of_libraries", registry.libraries.len());
+    s.kv("used_memory_vm_functions", vm_functions);
+    s.kv("used_memory_vm_total", vm_eval + vm_functions);
+    s.kv("used_memory_vm_total_human", bytes_to_human((vm_eval + vm_functions) as u64));
+    s.kv("used_memory_functions", functions);
+    s.kv("used_memory_scripts", scripts_eval + functions);
+    s.kv("used_memory_scripts_human", bytes_to_human((scripts_eval + functions) as u64));
     s.kv("maxmemory", maxmemory);
     s.kv("maxmemory_human", bytes_to_human(maxmemory));
     s.kv(

@@ -109,6 +109,17 @@ impl FunctionHost {
         })
     }
 
+    /// Bytes this core's function Lua state holds (0 before its first use).
+    pub fn used_memory() -> usize {
+        FUNCTION_HOST
+            .with(|cell| {
+                cell.try_borrow()
+                    .ok()
+                    .and_then(|h| h.as_ref().map(|h| h.host.lua().used_memory()))
+            })
+            .unwrap_or(0)
+    }
+
     pub fn host(&mut self) -> &mut Host {
         &mut self.host
     }

@@ -13,7 +13,7 @@
 //! their declared keys, or with every shard locked; a function that
 //! reaches beyond its declared keys is marked as a script is.
 
-mod host;
+pub mod host;
 pub mod library;
 pub mod registry;
 

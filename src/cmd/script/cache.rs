@@ -85,7 +85,12 @@ pub fn generation() -> u64 {
     GENERATION.load(Ordering::Acquire)
 }
 
-/// Bytes the bodies take (INFO's `used_memory_scripts`).
+/// How many scripts are cached (INFO's `number_of_cached_scripts`).
+pub fn count() -> usize {
+    bodies().pin().len()
+}
+
+/// Bytes the bodies take (INFO's `used_memory_scripts_eval`).
 pub fn body_bytes() -> usize {
     bodies().pin().values().map(|b| b.len() + 40).sum()
 }

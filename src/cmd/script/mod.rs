@@ -17,15 +17,21 @@
 //!   locked (route/script.rs); a call on another shard's key runs there at
 //!   once (remote.rs). Atomic and isolated, but every shard waits for it.
 //!
-//! Not yet (issue 17): FUNCTION/FCALL; the cjson, cmsgpack and struct
-//! libraries; `-BUSY` and SCRIPT KILL for long scripts; a command whose own
-//! keys span shards inside a script.
+//! Redis's other libraries: `cjson` (cjson.rs), `cmsgpack` (cmsgpack.rs) and
+//! `struct` (structlib.rs), C closures over Rust (libcall.rs).
+//!
+//! Not yet (issue 17): FUNCTION/FCALL; `-BUSY` and SCRIPT KILL for long
+//! scripts; a command whose own keys span shards inside a script.
 
 mod bit;
 pub mod cache;
+mod cjson;
+mod cmsgpack;
 pub mod convert;
 pub mod host;
+mod libcall;
 pub mod remote;
+mod structlib;
 
 use super::command_docs::{reply_help, unknown_subcommand};
 use super::error::{CmdError, CmdResult};

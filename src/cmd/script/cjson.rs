@@ -13,8 +13,10 @@
 
 mod decode;
 
-use super::libcall::{self, exact, fmt_g, number_of, type_name, Args, Fail, Ret, MAX_CSTACK};
-use mlua::{LightUserData, Lua, Table, Value};
+use super::libcall::{
+    self, exact, fmt_g, next_pair, number_of, type_name, Args, Fail, Key, Ret, MAX_CSTACK,
+};
+use mlua::{Function, LightUserData, Lua, Table, Value};
 use std::cell::Cell;
 use std::rc::Rc;
 
@@ -56,11 +58,12 @@ pub fn null() -> Value {
 /// Builds a `cjson` table with settings of its own.
 pub fn library(lua: &Lua) -> mlua::Result<Table> {
     let cfg = Rc::new(Config::default());
+    let next: Function = lua.globals().raw_get("next")?;
     let t = lua.create_table()?;
     let c = cfg.clone();
     t.raw_set(
         "encode",
-        libcall::function(lua, move |lua, a| encode_fn(lua, &c, a))?,
+        libcall::function(lua, move |lua, a| encode_fn(lua, &next, &c, a))?,
     )?;
     let c = cfg.clone();
     t.raw_set(
@@ -200,28 +203,21 @@ fn enum_option(
     Ok(Value::String(s))
 }
 
-fn encode_fn(lua: &Lua, cfg: &Config, a: &Args) -> Ret {
+fn encode_fn(lua: &Lua, next: &Function, cfg: &Config, a: &Args) -> Ret {
     if a.len() != 1 {
         return Err(Fail::arg(1, "expected 1 argument"));
     }
-    let out = encode(cfg, a.get(1))?;
+    let out = encode(lua, next, cfg, a.get(1))?;
     Ok(vec![Value::String(
         lua.create_string(out).map_err(lua_fail)?,
     )])
 }
 
 /// A table being written: an array's next index and length, or an
-/// object's pairs and the next one.
+/// object and the key written last (None before the first).
 enum Frame {
-    Array {
-        t: Table,
-        next: usize,
-        len: usize,
-    },
-    Object {
-        pairs: Vec<(Value, Value)>,
-        next: usize,
-    },
+    Array { t: Table, next: usize, len: usize },
+    Object { t: Table, key: Option<Key> },
 }
 
 impl Frame {
@@ -238,8 +234,8 @@ fn lua_fail(e: mlua::Error) -> Fail {
     Fail::msg(e.to_string())
 }
 
-/// `cjson.encode(v)` with these settings.
-pub fn encode(cfg: &Config, v: Value) -> Result<Vec<u8>, Fail> {
+/// `cjson.encode(v)` with these settings, tables walked with `next`.
+pub fn encode(lua: &Lua, next: &Function, cfg: &Config, v: Value) -> Result<Vec<u8>, Fail> {
     let mut out = Vec::new();
     let mut stack: Vec<Frame> = Vec::new();
     let mut used = 1;
@@ -267,18 +263,22 @@ pub fn encode(cfg: &Config, v: Value) -> Result<Vec<u8>, Fail> {
                 }
                 out.push(b']');
             }
-            Frame::Object { pairs, next } => {
-                if let Some((k, v)) = pairs.get_mut(*next) {
-                    if *next > 0 {
+            Frame::Object { t, key } => {
+                let first = key.is_none();
+                let prev = match key {
+                    Some(k) => k.value(lua).map_err(lua_fail)?,
+                    None => Value::Nil,
+                };
+                if let Some((k, v)) = next_pair(next, t, prev).map_err(lua_fail)? {
+                    if !first {
                         out.push(b',');
                     }
-                    *next += 1;
-                    match k {
+                    match &k {
                         Value::String(s) => {
                             string(&mut out, &s.as_bytes());
                             out.push(b':');
                         }
-                        _ => match number_of(k) {
+                        _ => match number_of(&k) {
                             Some(n) => {
                                 out.push(b'"');
                                 number(cfg, &mut out, n)?;
@@ -287,12 +287,13 @@ pub fn encode(cfg: &Config, v: Value) -> Result<Vec<u8>, Fail> {
                             None => {
                                 return Err(Fail::msg(format!(
                                     "Cannot serialise {}: table key must be a number or string",
-                                    type_name(k)
+                                    type_name(&k)
                                 )))
                             }
                         },
                     }
-                    pending = Some(std::mem::replace(v, Value::Nil));
+                    *key = Some(Key::of(k));
+                    pending = Some(v);
                     continue;
                 }
                 out.push(b'}');
@@ -325,20 +326,18 @@ fn value(
                     "Cannot serialise, excessive nesting ({depth})"
                 )));
             }
-            let mut pairs = Vec::new();
-            for kv in t.pairs::<Value, Value>() {
-                let (k, v) = kv.map_err(lua_fail)?;
-                let v = exact(&t, k.clone(), v);
-                pairs.push((k, v));
-            }
-            return match array_length(cfg, &pairs)? {
-                Some(len) if len > 0 => {
+            return match array_length(cfg, &t)? {
+                len if len > 0 => {
                     out.push(b'[');
-                    Ok(Some(Frame::Array { t, next: 0, len }))
+                    Ok(Some(Frame::Array {
+                        t,
+                        next: 0,
+                        len: len as usize,
+                    }))
                 }
                 _ => {
                     out.push(b'{');
-                    Ok(Some(Frame::Object { pairs, next: 0 }))
+                    Ok(Some(Frame::Object { t, key: None }))
                 }
             };
         }
@@ -352,31 +351,40 @@ fn value(
     Ok(None)
 }
 
-/// lua-cjson's array test: the highest index when every key is an integer
-/// >= 1 and the array is not excessively sparse; None for an object.
-fn array_length(cfg: &Config, pairs: &[(Value, Value)]) -> Result<Option<usize>, Fail> {
-    let (mut max, mut items) = (0f64, 0i64);
-    for (k, _) in pairs {
-        match number_of(k) {
-            Some(k) if k != 0.0 && k.floor() == k && k >= 1.0 => {
-                if k > max {
-                    max = k;
-                }
-                items += 1;
-            }
-            _ => return Ok(None),
+/// lua-cjson's array test: the highest index (an int, as C converts it)
+/// when every key is an integer >= 1 and the array is not excessively
+/// sparse; -1 for an object.
+fn array_length(cfg: &Config, t: &Table) -> Result<i32, Fail> {
+    let (mut max, mut items, mut object) = (0i32, 0i32, false);
+    t.for_each::<Value, Value>(|k, _| {
+        if object {
+            return Ok(());
         }
+        match number_of(&k) {
+            Some(k) if k != 0.0 && k.floor() == k && k >= 1.0 => {
+                if k > max as f64 {
+                    max = if k < 2147483648.0 { k as i32 } else { i32::MIN };
+                }
+                items = items.wrapping_add(1);
+            }
+            _ => object = true,
+        }
+        Ok(())
+    })
+    .map_err(lua_fail)?;
+    if object {
+        return Ok(-1);
     }
-    let ratio = cfg.sparse_ratio.get() as i64;
-    if ratio > 0 && max > (items * ratio) as f64 && max > cfg.sparse_safe.get() as f64 {
+    let ratio = cfg.sparse_ratio.get();
+    if ratio > 0 && max > items.wrapping_mul(ratio) && max > cfg.sparse_safe.get() {
         if cfg.sparse_convert.get() == 0 {
             return Err(Fail::msg(
                 "Cannot serialise table: excessively sparse array",
             ));
         }
-        return Ok(None);
+        return Ok(-1);
     }
-    Ok(Some(max as usize))
+    Ok(max)
 }
 
 /// A number as lua-cjson writes it (`%.14g` at the set precision).

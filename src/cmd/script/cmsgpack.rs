@@ -8,8 +8,10 @@
 //! cast, Lua's stack limit on results and nesting (emulated), error texts.
 //! Decoding is iterative, so deep input costs no Rust stack.
 
-use super::libcall::{self, c_i64, exact, number_of, Args, Fail, Ret, MAX_CSTACK};
-use mlua::{Lua, Table, Value};
+use super::libcall::{
+    self, c_i64, exact, next_pair, number_of, Args, Fail, Key, ManyRet, Ret, MAX_CSTACK,
+};
+use mlua::{Function, Lua, Table, Value};
 
 /// Tables nested deeper than this encode as nil (LUACMSGPACK_MAX_NESTING).
 const MAX_NESTING: usize = 16;
@@ -17,17 +19,21 @@ const MAX_NESTING: usize = 16;
 /// Builds the `cmsgpack` table.
 pub fn library(lua: &Lua) -> mlua::Result<Table> {
     let t = lua.create_table()?;
-    t.raw_set("pack", libcall::function(lua, pack)?)?;
+    let next: Function = lua.globals().raw_get("next")?;
+    t.raw_set(
+        "pack",
+        libcall::function(lua, move |lua, a| pack(lua, &next, a))?,
+    )?;
     t.raw_set(
         "unpack",
-        libcall::function(lua, |lua, a| {
+        libcall::function_many(lua, |lua, a| {
             let s = a.bytes(1)?;
             unpack(lua, &s, 0, 0, a.len())
         })?,
     )?;
     t.raw_set(
         "unpack_one",
-        libcall::function(lua, |lua, a| {
+        libcall::function_many(lua, |lua, a| {
             let offset = a.opt_integer(lua, 2, 0)?;
             let s = a.bytes(1)?;
             unpack(lua, &s, 1, offset, 1)
@@ -35,7 +41,7 @@ pub fn library(lua: &Lua) -> mlua::Result<Table> {
     )?;
     t.raw_set(
         "unpack_limit",
-        libcall::function(lua, |lua, a| {
+        libcall::function_many(lua, |lua, a| {
             let limit = a.integer(lua, 2)?;
             let offset = a.opt_integer(lua, 3, 0)?;
             let s = a.bytes(1)?;
@@ -53,13 +59,13 @@ fn lua_fail(e: mlua::Error) -> Fail {
     Fail::msg(e.to_string())
 }
 
-fn pack(lua: &Lua, a: &Args) -> Ret {
+fn pack(lua: &Lua, next: &Function, a: &Args) -> Ret {
     if a.len() == 0 {
         return Err(Fail::arg(0, "MessagePack pack needs input."));
     }
     let mut out = Vec::new();
     for i in 1..=a.len() {
-        encode(&mut out, a.get(i), 0)?;
+        encode(lua, &mut out, next, a.get(i), 0)?;
     }
     Ok(vec![Value::String(
         lua.create_string(out).map_err(lua_fail)?,
@@ -72,7 +78,13 @@ fn is_int64(n: f64) -> bool {
 }
 
 /// Appends `v` at nesting `level`.
-pub fn encode(out: &mut Vec<u8>, v: Value, level: usize) -> Result<(), Fail> {
+pub fn encode(
+    lua: &Lua,
+    out: &mut Vec<u8>,
+    next: &Function,
+    v: Value,
+    level: usize,
+) -> Result<(), Fail> {
     match v {
         Value::String(s) => bytes(out, &s.as_bytes()),
         Value::Boolean(b) => out.push(if b { 0xc3 } else { 0xc2 }),
@@ -88,28 +100,31 @@ pub fn encode(out: &mut Vec<u8>, v: Value, level: usize) -> Result<(), Fail> {
                 out.extend_from_slice(&n.to_be_bytes());
             }
         }
-        Value::Table(t) if level < MAX_NESTING => table(out, t, level)?,
+        Value::Table(t) if level < MAX_NESTING => table(lua, out, next, t, level)?,
         _ => out.push(0xc0),
     }
     Ok(())
 }
 
-fn table(out: &mut Vec<u8>, t: Table, level: usize) -> Result<(), Fail> {
-    let mut pairs = Vec::new();
-    for kv in t.pairs::<Value, Value>() {
-        pairs.push(kv.map_err(lua_fail)?);
-    }
-    let (mut max, mut array) = (0f64, true);
-    for (k, _) in &pairs {
-        match number_of(k) {
+fn table(
+    lua: &Lua,
+    out: &mut Vec<u8>,
+    next: &Function,
+    t: Table,
+    level: usize,
+) -> Result<(), Fail> {
+    let lua_fail = |e: mlua::Error| Fail::msg(e.to_string());
+    let (mut max, mut count, mut array) = (0f64, 0usize, true);
+    t.for_each::<Value, Value>(|k, _| {
+        count += 1;
+        match number_of(&k) {
             Some(n) if n > 0.0 && n.fract() == 0.0 && n <= i32::MAX as f64 => max = max.max(n),
-            _ => {
-                array = false;
-                break;
-            }
+            _ => array = false,
         }
-    }
-    if array && max == pairs.len() as f64 {
+        Ok(())
+    })
+    .map_err(lua_fail)?;
+    if array && max == count as f64 {
         let len = t.raw_len();
         header(out, len, 0x90, 0xdc, 0xdd);
         let plain = t.metatable().is_none();
@@ -123,14 +138,16 @@ fn table(out: &mut Vec<u8>, t: Table, level: usize) -> Result<(), Fail> {
             } else {
                 t.get::<Value>(j).map_err(lua_fail)?
             };
-            encode(out, v, level + 1)?;
+            encode(lua, out, next, v, level + 1)?;
         }
     } else {
-        header(out, pairs.len(), 0x80, 0xde, 0xdf);
-        for (k, v) in pairs {
-            let v = exact(&t, k.clone(), v);
-            encode(out, k, level + 1)?;
-            encode(out, v, level + 1)?;
+        header(out, count, 0x80, 0xde, 0xdf);
+        let mut key = Value::Nil;
+        while let Some((k, v)) = next_pair(next, &t, key).map_err(lua_fail)? {
+            let owned = Key::of(k.clone());
+            encode(lua, out, next, k, level + 1)?;
+            encode(lua, out, next, v, level + 1)?;
+            key = owned.value(lua).map_err(lua_fail)?;
         }
     }
     Ok(())
@@ -376,7 +393,7 @@ fn scalar_or_open(
 /// lua-cmsgpack's `mp_unpack_full`: `limit` values (0 with offset 0: all,
 /// and no offset answered) from byte `offset`; `used` is the arguments'
 /// stack slots.
-fn unpack(lua: &Lua, s: &[u8], limit: i64, offset: i64, used: usize) -> Ret {
+fn unpack(lua: &Lua, s: &[u8], limit: i64, offset: i64, used: usize) -> ManyRet {
     let len = s.len();
     let all = limit == 0 && offset == 0;
     if offset < 0 || limit < 0 {
@@ -394,10 +411,16 @@ fn unpack(lua: &Lua, s: &[u8], limit: i64, offset: i64, used: usize) -> Ret {
     let limit = if all { i32::MAX as i64 } else { limit };
     let mut used = used;
     let mut p = offset as usize;
-    let mut out = Vec::new();
-    while p < len && (out.len() as i64) < limit {
+    let out = lua.create_table().map_err(lua_fail)?;
+    // The offset goes first (unpack_one, unpack_limit).
+    let first = if all { 0 } else { 1 };
+    let mut count = first;
+    while p < len && ((count - first) as i64) < limit {
         match decode(lua, s, &mut p, &mut used) {
-            Ok(v) => out.push(v),
+            Ok(v) => {
+                count += 1;
+                out.raw_set(count, v).map_err(lua_fail)?;
+            }
             Err(Stop::Eof) => return Err(Fail::msg("Missing bytes in input.")),
             Err(Stop::BadFormat) => return Err(Fail::msg("Bad data format in input.")),
             Err(Stop::Fail(f)) => return Err(f),
@@ -408,7 +431,7 @@ fn unpack(lua: &Lua, s: &[u8], limit: i64, offset: i64, used: usize) -> Ret {
             return Err(Fail::msg("stack overflow (in function mp_unpack_full)"));
         }
         let next = if p == len { -1 } else { p as i64 };
-        out.insert(0, Value::Number(next as f64));
+        out.raw_set(1, next).map_err(lua_fail)?;
     }
-    Ok(out)
+    Ok((out, count))
 }

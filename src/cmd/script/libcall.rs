@@ -34,6 +34,10 @@ impl Fail {
 
 pub type Ret = Result<Vec<Value>, Fail>;
 
+/// Results in a table (their count too): as many as Lua's stack takes,
+/// without holding an mlua reference for each.
+pub type ManyRet = Result<(Table, usize), Fail>;
+
 /// A call's arguments, kept in a table so numbers read back exactly.
 pub struct Args {
     t: Table,
@@ -43,6 +47,14 @@ pub struct Args {
 impl Args {
     pub fn len(&self) -> usize {
         self.n
+    }
+    /// The arguments with a nil pushed after them (a C function's mark,
+    /// which its argument errors then name as `nil`).
+    pub fn with_mark(&self) -> Args {
+        Args {
+            t: self.t.clone(),
+            n: self.n + 1,
+        }
     }
     /// Argument `i` (1-based); nil past the end.
     pub fn get(&self, i: usize) -> Value {
@@ -113,6 +125,42 @@ pub fn exact(t: &Table, key: Value, v: Value) -> Value {
         Value::Number(n) => Value::Number(n),
         other => other,
     }
+}
+
+/// A table key held without an mlua reference where it can be (strings
+/// and numbers), to walk big tables with [`next_pair`].
+pub enum Key {
+    Str(Vec<u8>),
+    Num(f64),
+    Val(Value),
+}
+
+impl Key {
+    pub fn of(v: Value) -> Key {
+        match v {
+            Value::String(s) => Key::Str(s.as_bytes().to_vec()),
+            Value::Integer(i) => Key::Num(i as f64),
+            Value::Number(n) => Key::Num(n),
+            v => Key::Val(v),
+        }
+    }
+    pub fn value(&self, lua: &Lua) -> mlua::Result<Value> {
+        Ok(match self {
+            Key::Str(s) => Value::String(lua.create_string(s)?),
+            Key::Num(n) => Value::Number(*n),
+            Key::Val(v) => v.clone(),
+        })
+    }
+}
+
+/// Lua's `next(t, key)`, the value read exactly; None at the end.
+pub fn next_pair(next: &Function, t: &Table, key: Value) -> mlua::Result<Option<(Value, Value)>> {
+    let (k, v): (Value, Value) = next.call((t, key))?;
+    if k.is_nil() {
+        return Ok(None);
+    }
+    let v = exact(t, k.clone(), v);
+    Ok(Some((k, v)))
 }
 
 /// A number of a Lua value, if it is one.
@@ -230,17 +278,45 @@ unsafe extern "C-unwind" fn trampoline(state: *mut ffi::lua_State) -> c_int {
 /// Results returned inline up to this many; more go through a table.
 const INLINE: usize = 16;
 
+/// What a library function answered.
+enum Done {
+    Values(Vec<Value>),
+    Table(Table, usize),
+}
+
 /// A library function: `f` over the call's arguments, as a C closure.
 pub fn function(lua: &Lua, f: impl Fn(&Lua, &Args) -> Ret + 'static) -> mlua::Result<Function> {
+    closure(lua, move |lua, a| f(lua, a).map(Done::Values))
+}
+
+/// A library function answering its results in a table.
+pub fn function_many(
+    lua: &Lua,
+    f: impl Fn(&Lua, &Args) -> ManyRet + 'static,
+) -> mlua::Result<Function> {
+    closure(lua, move |lua, a| f(lua, a).map(|(t, n)| Done::Table(t, n)))
+}
+
+fn closure(
+    lua: &Lua,
+    f: impl Fn(&Lua, &Args) -> Result<Done, Fail> + 'static,
+) -> mlua::Result<Function> {
     let inner = lua.create_function(move |lua, (t, n): (Table, i64)| {
         let args = Args { t, n: n as usize };
         let mut out = MultiValue::new();
         match f(lua, &args) {
-            Ok(values) if values.len() <= INLINE => {
+            Ok(Done::Table(t, count)) => {
+                out.extend([
+                    Value::Integer(1),
+                    Value::Table(t),
+                    Value::Integer(count as i64),
+                ]);
+            }
+            Ok(Done::Values(values)) if values.len() <= INLINE => {
                 out.push_back(Value::Integer(0));
                 out.extend(values);
             }
-            Ok(values) => {
+            Ok(Done::Values(values)) => {
                 let count = values.len();
                 let t = lua.create_table_with_capacity(count, 0)?;
                 for (i, v) in values.into_iter().enumerate() {

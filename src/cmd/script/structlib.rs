@@ -8,7 +8,7 @@
 //! conversions (integers wider than 8 bytes hold only 64 bits) and the
 //! same error texts. A format ends at a NUL byte, as in C.
 
-use super::libcall::{self, c_i64, Args, Fail, Ret};
+use super::libcall::{self, c_i64, Args, Fail, ManyRet, Ret};
 use mlua::{Lua, Table, Value};
 
 /// The widest `i`/`I` (MAXINTSIZE).
@@ -20,7 +20,7 @@ const MAX_ALIGN: usize = 8;
 pub fn library(lua: &Lua) -> mlua::Result<Table> {
     let t = lua.create_table()?;
     t.raw_set("pack", libcall::function(lua, pack)?)?;
-    t.raw_set("unpack", libcall::function(lua, unpack)?)?;
+    t.raw_set("unpack", libcall::function_many(lua, unpack)?)?;
     t.raw_set("size", libcall::function(lua, size)?)?;
     Ok(t)
 }
@@ -129,6 +129,8 @@ fn lua_fail(e: mlua::Error) -> Fail {
 
 fn pack(lua: &Lua, a: &Args) -> Ret {
     let mut f = Format::new(a.bytes(1)?);
+    // lua_struct pushes a nil after the arguments.
+    let a = &a.with_mark();
     let mut arg = 2;
     let mut out: Vec<u8> = Vec::new();
     while let Some(opt) = f.next_opt() {
@@ -219,7 +221,7 @@ fn integer(b: &[u8], little: bool, signed: bool) -> f64 {
     l as i64 as f64
 }
 
-fn unpack(lua: &Lua, a: &Args) -> Ret {
+fn unpack(lua: &Lua, a: &Args) -> ManyRet {
     let mut f = Format::new(a.bytes(1)?);
     let data = a.bytes(2)?;
     let start = a.opt_integer(lua, 3, 1)? as u64;
@@ -228,7 +230,8 @@ fn unpack(lua: &Lua, a: &Args) -> Ret {
     }
     let ld = data.len() as u64;
     let mut pos = start - 1;
-    let mut out: Vec<Value> = Vec::new();
+    let out = lua.create_table().map_err(lua_fail)?;
+    let mut n = 0;
     let short = || Fail::arg(2, "data string too short");
     while let Some(opt) = f.next_opt() {
         let mut size = f.size(opt)? as u64;
@@ -240,7 +243,8 @@ fn unpack(lua: &Lua, a: &Args) -> Ret {
         match opt {
             b'b' | b'B' | b'h' | b'H' | b'l' | b'L' | b'T' | b'i' | b'I' => {
                 let v = integer(here(size), f.little, opt.is_ascii_lowercase());
-                out.push(Value::Number(v));
+                n += 1;
+                out.raw_set(n, v).map_err(lua_fail)?;
             }
             b'x' => {}
             b'f' => {
@@ -250,7 +254,8 @@ fn unpack(lua: &Lua, a: &Args) -> Ret {
                 } else {
                     f32::from_be_bytes(b)
                 };
-                out.push(Value::Number(v as f64));
+                n += 1;
+                out.raw_set(n, v as f64).map_err(lua_fail)?;
             }
             b'd' => {
                 let b: [u8; 8] = here(8).try_into().unwrap_or_default();
@@ -259,26 +264,33 @@ fn unpack(lua: &Lua, a: &Args) -> Ret {
                 } else {
                     f64::from_be_bytes(b)
                 };
-                out.push(Value::Number(v));
+                n += 1;
+                out.raw_set(n, v).map_err(lua_fail)?;
             }
             b'c' => {
                 if size == 0 {
-                    let n = match out.last() {
-                        Some(Value::Number(n)) => Some(*n),
-                        Some(v @ Value::String(_)) => lua.coerce_number(v.clone()).ok().flatten(),
+                    let last = match n {
+                        0 => Value::Nil,
+                        n => out.raw_get(n).map_err(lua_fail)?,
+                    };
+                    let len = match last {
+                        Value::Integer(_) | Value::Number(_) => out.raw_get::<f64>(n).ok(),
+                        v @ Value::String(_) => lua.coerce_number(v).ok().flatten(),
                         _ => None,
                     };
-                    let Some(n) = n else {
+                    let Some(len) = len else {
                         return Err(Fail::msg("format 'c0' needs a previous size"));
                     };
-                    size = c_u64(n);
-                    out.pop();
+                    size = c_u64(len);
+                    out.raw_set(n, Value::Nil).map_err(lua_fail)?;
+                    n -= 1;
                     if !(size <= ld && pos <= ld - size) {
                         return Err(short());
                     }
                 }
                 let s = lua.create_string(here(size)).map_err(lua_fail)?;
-                out.push(Value::String(s));
+                n += 1;
+                out.raw_set(n, s).map_err(lua_fail)?;
             }
             b's' => {
                 let rest = &data[pos as usize..];
@@ -287,14 +299,17 @@ fn unpack(lua: &Lua, a: &Args) -> Ret {
                 };
                 size = e as u64 + 1;
                 let s = lua.create_string(&rest[..e]).map_err(lua_fail)?;
-                out.push(Value::String(s));
+                n += 1;
+                out.raw_set(n, s).map_err(lua_fail)?;
             }
             _ => f.control(opt)?,
         }
         pos = pos.wrapping_add(size);
     }
-    out.push(Value::Number(pos.wrapping_add(1) as i64 as f64));
-    Ok(out)
+    n += 1;
+    out.raw_set(n, pos.wrapping_add(1) as i64 as f64)
+        .map_err(lua_fail)?;
+    Ok((out, n))
 }
 
 fn size(_: &Lua, a: &Args) -> Ret {

@@ -8,6 +8,8 @@
 mod common;
 
 use common::{show, RawConn, RedisServer, TestServer};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 
 /// Prefixed to every script (same line, so error lines stay): `hex(s)`.
 const HEX: &str = "local function hex(s) return (string.gsub(s, '.', function(c) \
@@ -95,6 +97,39 @@ const CASES: &[(&str, &[&str])] = &[
     ("return cjson.decode(string.rep('[', 1001) .. string.rep(']', 1001))", &[]),
     ("return cjson.decode(string.rep('{\"a\":', 1001))", &[]),
     ("return {pcall(cjson.decode, '[1, 2')}", &[]),
+    // Redis's own tests (scripting.tcl)
+    (r#"local some_map = {s1 = "Some string", n1 = 100, a1 = {"Some", "String", "Array"}, nil1 = nil, b1 = true, b2 = false}
+local encoded = cjson.encode(some_map) local decoded = cjson.decode(encoded) assert(table.concat(some_map) == table.concat(decoded))
+cjson.encode_keep_buffer(false) encoded = cjson.encode(some_map) decoded = cjson.decode(encoded) assert(table.concat(some_map) == table.concat(decoded))
+local table1 = {one = "one", [1] = "one"} encoded = cjson.encode(table1) decoded = cjson.decode(encoded)
+assert(decoded["one"] == table1["one"]) assert(decoded["1"] == table1[1])
+local invalid_map = {} invalid_map[false] = "false" local ok, e = pcall(cjson.encode, invalid_map) assert(ok == false)
+cjson.encode_max_depth(1) ok, encoded = pcall(cjson.encode, some_map) assert(ok == false)
+cjson.decode_max_depth(1) ok, decoded = pcall(cjson.decode, '{"obj": {"array": [1,2,3,4]}}') assert(ok == false)
+ok, encoded = pcall(cjson.encode, {num1 = 0/0}) assert(ok == false)
+cjson.encode_invalid_numbers(true) ok, encoded = pcall(cjson.encode, {num1 = 0/0}) assert(ok == true)
+cjson.decode_max_depth(1000) cjson.encode_max_depth(1000) cjson.encode_invalid_numbers(false) cjson.encode_keep_buffer(true)
+return {cjson.encode(some_map), e}"#, &[]),
+    (r#"local str_lt_32 = string.rep("x", 30) local str_lt_255 = string.rep("x", 250)
+local str_lt_65535 = string.rep("x", 65530) local str_long = string.rep("x", 100000)
+local array_big = {} for i = 1, 100000 do array_big[i] = i end
+local map_big = {} for i = 1, 100000 do map_big[tostring(i)] = i end
+local some_map = {s1 = str_lt_32, s2 = str_lt_255, s3 = str_lt_65535, s4 = str_long, d1 = 0.1, i1 = 1, i2 = 250, i3 = 65530,
+  i4 = 100000, i5 = 2^40, i6 = -1, i7 = -120, i8 = -32000, i9 = -100000, i10 = -3147483648, a1 = {1, 2, 3, 4, 5},
+  a2 = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18}, a3 = array_big, m1 = {a = 1, b = 2}, m2 = map_big,
+  b1 = false, b2 = true, n = nil}
+local encoded = cmsgpack.pack(some_map) local decoded = cmsgpack.unpack(encoded)
+assert(table.concat(some_map) == table.concat(decoded))
+local offset, decoded_one = cmsgpack.unpack_one(encoded, 0) assert(offset == -1)
+local multiple = cmsgpack.pack(str_lt_32, str_lt_255, str_lt_65535, str_long)
+local o, obj = cmsgpack.unpack_limit(multiple, 1, 0) assert(obj == str_lt_32)
+o, obj = cmsgpack.unpack_limit(multiple, 1, o) assert(obj == str_lt_255)
+o, obj = cmsgpack.unpack_limit(multiple, 1, o) assert(obj == str_lt_65535)
+o, obj = cmsgpack.unpack_limit(multiple, 1, o) assert(obj == str_long) assert(o == -1)
+return {redis.sha1hex(encoded), #encoded, redis.sha1hex(cmsgpack.pack(decoded)), redis.sha1hex(cjson.encode(decoded))}"#, &[]),
+    (r#"local a = {x = nil, y = 5} local b = {x = a} a['x'] = b local encoded = cmsgpack.pack(a)
+local re = cmsgpack.unpack(encoded) assert(re.x.x.y == re.y) assert(re.x.x.x.x.x.x.x.x.x.x.x.x.x.x.y == re.y)
+assert(re.x.x.x.x.x.x.x.x.x.x.x.x.x.x.x) assert(re.x.x.x.x.x.x.x.x.x.x.x.x.x.x.x.x == nil) return hex(encoded)"#, &[]),
     // cjson settings
     ("return {cjson.encode_max_depth(), cjson.decode_max_depth(), cjson.encode_number_precision()}", &[]),
     ("return {cjson.encode_sparse_array()}", &[]),
@@ -237,6 +272,9 @@ const CASES: &[(&str, &[&str])] = &[
     ("return {struct.unpack('q', 'abc')}", &[]),
     ("return {struct.unpack('i0', 'abc')}", &[]),
     ("return {struct.unpack('i')}", &[]),
+    ("local t = {struct.unpack(string.rep('b', 7997), string.rep('\\1', 8000))} return #t", &[]),
+    ("local t = {struct.unpack(string.rep('b', 7998), string.rep('\\1', 8000))} return #t", &[]),
+    ("local t = {struct.unpack(string.rep('c1', 7000), string.rep('a', 8000))} return #t", &[]),
     ("local s = struct.pack('>HB', 7, 8) local a, b, n = struct.unpack('>HB', s) return {a, b, n, #s}", &[]),
     ("local s = string.rep('\\1', 20) return {struct.unpack(string.rep('b', 20), s)}", &[]),
     ("return type(struct.pack)", &[]),
@@ -273,4 +311,177 @@ fn library_scripts_match_redis() {
         CASES.len(),
         diffs.join("\n")
     );
+}
+
+/// A Lua value of the model: what a round trip must give back.
+#[derive(Clone, Debug)]
+enum M {
+    Bool(bool),
+    Num(f64),
+    Str(Vec<u8>),
+    /// cjson.null (JSON only).
+    Null,
+    Arr(Vec<M>),
+    Map(Vec<(Vec<u8>, M)>),
+}
+
+/// `dump(v)` (in the scripts): a canonical text of a value, numbers and
+/// strings in hex, table entries sorted bytewise.
+const DUMP: &str = "local function lt(a, b) for i = 1, math.min(#a, #b) do local x, y = a:byte(i), b:byte(i) \
+    if x ~= y then return x < y end end return #a < #b end \
+    local dump dump = function(v) local t = type(v) \
+    if t == 'table' then local parts = {} for k, x in pairs(v) do parts[#parts + 1] = dump(k) .. '=' .. dump(x) end \
+    table.sort(parts, lt) return '{' .. table.concat(parts, ',') .. '}' \
+    elseif t == 'string' then return 's' .. hex(v) \
+    elseif t == 'number' then return 'n' .. hex(struct.pack('>d', v)) \
+    elseif t == 'boolean' then return v and 't' or 'f' \
+    elseif v == cjson.null then return 'z' end return '?' end ";
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|c| format!("{c:02x}")).collect()
+}
+
+impl M {
+    fn dump(&self) -> String {
+        match self {
+            M::Bool(b) => if *b { "t" } else { "f" }.to_string(),
+            M::Num(x) => format!("n{}", hex(&x.to_be_bytes())),
+            M::Str(s) => format!("s{}", hex(s)),
+            M::Null => "z".to_string(),
+            M::Arr(items) => {
+                let parts = items.iter().enumerate().map(|(i, v)| {
+                    format!("n{}={}", hex(&((i + 1) as f64).to_be_bytes()), v.dump())
+                });
+                sorted(parts.collect())
+            }
+            M::Map(pairs) => sorted(
+                pairs
+                    .iter()
+                    .map(|(k, v)| format!("s{}={}", hex(k), v.dump()))
+                    .collect(),
+            ),
+        }
+    }
+
+    /// The value as a Lua expression.
+    fn lua(&self) -> String {
+        let string = |s: &[u8]| -> String {
+            let body: String = s.iter().map(|c| format!("\\{c}")).collect();
+            format!("\"{body}\"")
+        };
+        match self {
+            M::Bool(b) => b.to_string(),
+            M::Num(x) => format!("{x:?}"),
+            M::Str(s) => string(s),
+            M::Null => "cjson.null".to_string(),
+            M::Arr(items) => {
+                let items: Vec<String> = items.iter().map(M::lua).collect();
+                format!("{{{}}}", items.join(", "))
+            }
+            M::Map(pairs) => {
+                let pairs: Vec<String> = pairs
+                    .iter()
+                    .map(|(k, v)| format!("[{}] = {}", string(k), v.lua()))
+                    .collect();
+                format!("{{{}}}", pairs.join(", "))
+            }
+        }
+    }
+}
+
+fn sorted(mut parts: Vec<String>) -> String {
+    parts.sort();
+    format!("{{{}}}", parts.join(","))
+}
+
+/// A random model value; `json` keeps to what JSON carries exactly
+/// (numbers of at most 14 significant digits, null allowed).
+fn model(rng: &mut StdRng, depth: u32, json: bool) -> M {
+    let pick = rng.gen_range(0..if depth < 4 { 7 } else { 4 });
+    match pick {
+        0 => M::Bool(rng.gen()),
+        1 => M::Num(number(rng, json)),
+        2 => {
+            let len = match rng.gen_range(0..10) {
+                0 if !json => rng.gen_range(32..300),
+                _ => rng.gen_range(0..20),
+            };
+            M::Str((0..len).map(|_| rng.gen()).collect())
+        }
+        3 if json => M::Null,
+        3 => M::Num(number(rng, json)),
+        4 | 5 => M::Arr(
+            (0..rng.gen_range(0..6))
+                .map(|_| model(rng, depth + 1, json))
+                .collect(),
+        ),
+        _ => {
+            let mut pairs: Vec<(Vec<u8>, M)> = Vec::new();
+            for _ in 0..rng.gen_range(0..5) {
+                let key: Vec<u8> = (0..rng.gen_range(0..6))
+                    .map(|_| rng.gen_range(b'a'..=b'f'))
+                    .collect();
+                if pairs.iter().all(|(k, _)| *k != key) {
+                    pairs.push((key, model(rng, depth + 1, json)));
+                }
+            }
+            M::Map(pairs)
+        }
+    }
+}
+
+fn number(rng: &mut StdRng, json: bool) -> f64 {
+    let x = match rng.gen_range(0..6) {
+        0 => rng.gen_range(-1000..1000) as f64,
+        1 => rng.gen_range(-100_000_000_000_000i64..100_000_000_000_000) as f64,
+        2 => rng.gen_range(-1_000_000..1_000_000) as f64 / 8.0,
+        3 if !json => {
+            // Every integer width, around its limits.
+            let bits = rng.gen_range(0..64);
+            let n = (1i64 << bits).wrapping_add(rng.gen_range(-2..2));
+            if rng.gen() {
+                n as f64
+            } else {
+                -(n as f64)
+            }
+        }
+        4 if !json => rng.gen_range(-1e6f32..1e6f32) as f64,
+        5 if !json => f64::from_bits(rng.gen()),
+        _ => rng.gen_range(-50..50) as f64 / 4.0,
+    };
+    if x.is_finite() && x != 0.0 {
+        x
+    } else {
+        1.0
+    }
+}
+
+/// Random nested values through cjson and cmsgpack, on both servers: the
+/// encodings are the same bytes, and decoding gives the model back.
+#[test]
+fn round_trips_match_the_model() {
+    let (ringkv, redis) = (TestServer::start(1), RedisServer::start());
+    let (mut a, mut b) = (ringkv.raw(), redis.raw());
+    let mut rng = StdRng::seed_from_u64(17);
+    for i in 0..300 {
+        let json = i % 2 == 0;
+        let m = model(&mut rng, 0, json);
+        let body = if json {
+            format!(
+                "{DUMP}local v = {} local j = cjson.encode(v) return {{j, dump(cjson.decode(j))}}",
+                m.lua()
+            )
+        } else {
+            format!("{DUMP}local v = {} local p = cmsgpack.pack(v) return {{hex(p), dump(cmsgpack.unpack(p))}}", m.lua())
+        };
+        let (ours, theirs) = (eval(&mut a, &body, &[]), eval(&mut b, &body, &[]));
+        assert_eq!(show(&ours), show(&theirs), "{body}");
+        let dump = m.dump();
+        let tail = format!("${}\r\n{dump}\r\n", dump.len());
+        assert!(
+            ours.ends_with(tail.as_bytes()),
+            "{body}\n{}\nwant {dump}",
+            show(&ours)
+        );
+    }
 }

@@ -8,7 +8,7 @@
 //! conversions (integers wider than 8 bytes hold only 64 bits) and the
 //! same error texts. A format ends at a NUL byte, as in C.
 
-use super::libcall::{self, c_i64, Args, Fail, ManyRet, Ret};
+use super::libcall::{self, c_i64, Args, Fail, ManyRet, Ret, MAX_CSTACK};
 use mlua::{Lua, Table, Value};
 
 /// The widest `i`/`I` (MAXINTSIZE).
@@ -238,6 +238,9 @@ fn unpack(lua: &Lua, a: &Args) -> ManyRet {
         pos = pos.wrapping_add(f.to_align(pos as usize, opt, size as usize) as u64);
         if !(size <= ld && pos <= ld - size) {
             return Err(short());
+        }
+        if a.len() + n + 2 > MAX_CSTACK {
+            return Err(Fail::msg("stack overflow (too many results)"));
         }
         let here = |n: u64| &data[pos as usize..(pos + n) as usize];
         match opt {

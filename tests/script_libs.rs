@@ -130,6 +130,12 @@ return {redis.sha1hex(encoded), #encoded, redis.sha1hex(cmsgpack.pack(decoded)),
     (r#"local a = {x = nil, y = 5} local b = {x = a} a['x'] = b local encoded = cmsgpack.pack(a)
 local re = cmsgpack.unpack(encoded) assert(re.x.x.y == re.y) assert(re.x.x.x.x.x.x.x.x.x.x.x.x.x.x.y == re.y)
 assert(re.x.x.x.x.x.x.x.x.x.x.x.x.x.x.x) assert(re.x.x.x.x.x.x.x.x.x.x.x.x.x.x.x.x == nil) return hex(encoded)"#, &[]),
+    (r#"local out = {} cjson.encode_invalid_numbers(true)
+for _, n in ipairs({'1.e5', '-.5', '1.', '01.5', '1e+5', '1E-5', '0e', '-0', '1e999999999999', '0x1.8p1', '0x.8', '0xG', '-0x',
+  '0x1p-1074', '0x1P+3', 'infinit', 'infinityx', '-nan(123)', 'nan(', 'NAN', '+inf', '+', '+x', '1.5.5', '2.2250738585072011e-308',
+  '123456789012345678901234567890e-10', '9007199254740993', '00', '--1', '1e-', '1_0', '0x123456789abcdef123456789p-10'}) do
+  local ok, v = pcall(cjson.decode, n) out[#out + 1] = ok and cjson.encode(v) or v end
+cjson.encode_invalid_numbers(false) return out"#, &[]),
     // cjson settings
     ("return {cjson.encode_max_depth(), cjson.decode_max_depth(), cjson.encode_number_precision()}", &[]),
     ("return {cjson.encode_sparse_array()}", &[]),
@@ -482,6 +488,70 @@ fn round_trips_match_the_model() {
             ours.ends_with(tail.as_bytes()),
             "{body}\n{}\nwant {dump}",
             show(&ours)
+        );
+    }
+}
+
+/// Random doubles through cjson.encode at every precision, and random
+/// struct formats packed and unpacked: the same bytes on both servers.
+#[test]
+fn number_formats_and_struct_formats_match_redis() {
+    let (ringkv, redis) = (TestServer::start(1), RedisServer::start());
+    let (mut a, mut b) = (ringkv.raw(), redis.raw());
+    let mut rng = StdRng::seed_from_u64(7);
+    for _ in 0..60 {
+        let nums: Vec<String> = (0..20)
+            .map(|_| {
+                let x = match rng.gen_range(0..3) {
+                    0 => f64::from_bits(rng.gen()),
+                    1 => rng.gen_range(-1e6..1e6),
+                    _ => rng.gen_range(-1e-3..1e-3),
+                };
+                if x.is_finite() && x != 0.0 {
+                    format!("{x:?}")
+                } else {
+                    "0.5".to_string()
+                }
+            })
+            .collect();
+        let precision = rng.gen_range(1..=14);
+        let body = format!(
+            "cjson.encode_number_precision({precision}) local r = cjson.encode({{{}}}) \
+             cjson.encode_number_precision(14) return r",
+            nums.join(", ")
+        );
+        assert_eq!(
+            show(&eval(&mut a, &body, &[])),
+            show(&eval(&mut b, &body, &[])),
+            "{body}"
+        );
+    }
+    let options = [
+        "b", "B", "h", "H", "l", "L", "T", "i", "I", "i3", "I5", "i8", "I12", "f", "d", "x", "c4",
+        "s", "!", "!2", "!4", ">", "<", " ",
+    ];
+    for _ in 0..150 {
+        let n = rng.gen_range(1..8);
+        let fmt: String = (0..n)
+            .map(|_| options[rng.gen_range(0..options.len())])
+            .collect();
+        let args: Vec<String> = (0..n)
+            .map(|_| match rng.gen_range(0..4) {
+                0 => rng.gen_range(-300..300).to_string(),
+                1 => format!("{:?}", rng.gen_range(-1e12..1e12)),
+                2 => "'abcdef'".to_string(),
+                _ => rng.gen_range(0..70000).to_string(),
+            })
+            .collect();
+        let body = format!(
+            "local s = struct.pack('{fmt}', {}) return {{hex(s), select(2, pcall(struct.size, '{fmt}')), \
+             cjson.encode({{pcall(struct.unpack, '{fmt}', s)}})}}",
+            args.join(", ")
+        );
+        assert_eq!(
+            show(&eval(&mut a, &body, &[])),
+            show(&eval(&mut b, &body, &[])),
+            "{body}"
         );
     }
 }

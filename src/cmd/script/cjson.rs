@@ -12,6 +12,7 @@
 //! buffer is never kept (`encode_keep_buffer` is only a setting).
 
 mod decode;
+mod strtod;
 
 use super::libcall::{
     self, exact, fmt_g, next_pair, number_of, type_name, Args, Fail, Key, Ret, MAX_CSTACK,

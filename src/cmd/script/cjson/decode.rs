@@ -1,9 +1,10 @@
 //! `cjson.decode`: lua-cjson's tokenizer and parser, iterative (no Rust
 //! recursion however deep the document), with its error texts and
-//! positions, `strtod`'s number syntax (hex, `inf`, `nan`, a leading `+`
-//! while `decode_invalid_numbers` is on) and the depth and Lua-stack
-//! limits. A NUL byte ends the document, as in C.
+//! positions, `strtod`'s number syntax (strtod.rs: hex, `inf`, `nan`, a
+//! leading `+` while `decode_invalid_numbers` is on) and the depth and
+//! Lua-stack limits. A NUL byte ends the document, as in C.
 
+use super::strtod::strtod;
 use super::{null, Config};
 use crate::cmd::script::libcall::{Args, Fail, Ret, MAX_CSTACK};
 use mlua::{Lua, Table, Value};
@@ -250,151 +251,15 @@ impl Parser<'_> {
             cp = (((cp & 0x3FF) << 10) | (low & 0x3FF)) + 0x10000;
             len = 12;
         }
-        match char::from_u32(cp) {
-            Some(ch) => {
-                let mut b = [0; 4];
-                out.extend_from_slice(ch.encode_utf8(&mut b).as_bytes());
-            }
-            // A lone low surrogate's code unit, as C's encoder writes it.
-            None => out.extend_from_slice(&[
-                (cp >> 12) as u8 | 0xE0,
-                ((cp >> 6) & 0x3F) as u8 | 0x80,
-                (cp & 0x3F) as u8 | 0x80,
-            ]),
-        }
+        // Never a surrogate (refused above), never past U+10FFFF.
+        let Some(ch) = char::from_u32(cp) else {
+            return false;
+        };
+        let mut b = [0; 4];
+        out.extend_from_slice(ch.encode_utf8(&mut b).as_bytes());
         self.pos += len;
         true
     }
-}
-
-/// glibc's `strtod` at `start`: the value and where it stopped, or None
-/// when no number starts there.
-fn strtod(s: &[u8], start: usize) -> Option<(f64, usize)> {
-    let at = |i: usize| s.get(i).copied().unwrap_or(0);
-    let ci = |i: usize, w: &[u8]| {
-        w.iter()
-            .enumerate()
-            .all(|(j, &c)| at(i + j).to_ascii_lowercase() == c)
-    };
-    let mut i = start;
-    let neg = match at(i) {
-        b'-' => {
-            i += 1;
-            true
-        }
-        b'+' => {
-            i += 1;
-            false
-        }
-        _ => false,
-    };
-    let sign = |x: f64| if neg { -x } else { x };
-    if ci(i, b"inf") {
-        i += if ci(i + 3, b"inity") { 8 } else { 3 };
-        return Some((sign(f64::INFINITY), i));
-    }
-    if ci(i, b"nan") {
-        i += 3;
-        if at(i) == b'(' {
-            let mut j = i + 1;
-            while at(j).is_ascii_alphanumeric() || at(j) == b'_' {
-                j += 1;
-            }
-            if at(j) == b')' {
-                i = j + 1;
-            }
-        }
-        return Some((sign(f64::NAN), i));
-    }
-    let hex = |c: u8| (c as char).is_ascii_hexdigit();
-    if at(i) == b'0'
-        && at(i + 1) | 0x20 == b'x'
-        && (hex(at(i + 2)) || (at(i + 2) == b'.' && hex(at(i + 3))))
-    {
-        return Some(hex_float(s, i + 2, neg));
-    }
-    let digits_from = i;
-    let mut digits = 0;
-    while at(i).is_ascii_digit() {
-        i += 1;
-        digits += 1;
-    }
-    if at(i) == b'.' {
-        i += 1;
-        while at(i).is_ascii_digit() {
-            i += 1;
-            digits += 1;
-        }
-    }
-    if digits == 0 {
-        return None;
-    }
-    if at(i) | 0x20 == b'e' {
-        let mut j = i + 1;
-        if matches!(at(j), b'+' | b'-') {
-            j += 1;
-        }
-        if at(j).is_ascii_digit() {
-            while at(j).is_ascii_digit() {
-                j += 1;
-            }
-            i = j;
-        }
-    }
-    let text = std::str::from_utf8(&s[digits_from..i]).ok()?;
-    let v: f64 = text.parse().ok()?;
-    Some((sign(v), i))
-}
-
-/// A hexadecimal float's digits from `i` (after `0x`).
-fn hex_float(s: &[u8], mut i: usize, neg: bool) -> (f64, usize) {
-    let at = |i: usize| s.get(i).copied().unwrap_or(0);
-    let (mut mant, mut exp, mut sticky) = (0u128, 0i64, false);
-    let mut add = |d: u32, exp: &mut i64, frac: bool| {
-        if mant >> 120 == 0 {
-            mant = mant << 4 | d as u128;
-            if frac {
-                *exp -= 4;
-            }
-        } else {
-            sticky |= d != 0;
-            if !frac {
-                *exp += 4;
-            }
-        }
-    };
-    while let Some(d) = (at(i) as char).to_digit(16) {
-        add(d, &mut exp, false);
-        i += 1;
-    }
-    if at(i) == b'.' {
-        i += 1;
-        while let Some(d) = (at(i) as char).to_digit(16) {
-            add(d, &mut exp, true);
-            i += 1;
-        }
-    }
-    if at(i) | 0x20 == b'p' {
-        let mut j = i + 1;
-        let eneg = at(j) == b'-';
-        if matches!(at(j), b'+' | b'-') {
-            j += 1;
-        }
-        if at(j).is_ascii_digit() {
-            let mut e = 0i64;
-            while at(j).is_ascii_digit() {
-                e = (e * 10 + (at(j) - b'0') as i64).min(1 << 20);
-                j += 1;
-            }
-            exp += if eneg { -e } else { e };
-            i = j;
-        }
-    }
-    if sticky {
-        mant |= 1;
-    }
-    let v = mant as f64 * 2f64.powi(exp.clamp(-2000, 2000) as i32);
-    (if neg { -v } else { v }, i)
 }
 
 /// A table being filled: an object and its key for the value to come, or
@@ -532,30 +397,5 @@ pub fn decode_fn(lua: &Lua, cfg: &Config, a: &Args) -> Ret {
                 }
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::strtod;
-
-    #[test]
-    fn strtod_reads_what_glibc_reads() {
-        let cases: &[(&str, f64, usize)] = &[
-            ("1.5e3x", 1500.0, 5),
-            ("-0x10", -16.0, 5),
-            ("0x1p3", 8.0, 5),
-            ("0x", 0.0, 1),
-            ("1e", 1.0, 1),
-            ("+7", 7.0, 2),
-            ("Infinity", f64::INFINITY, 8),
-            ("-inf", f64::NEG_INFINITY, 4),
-            ("007", 7.0, 3),
-        ];
-        for &(s, v, end) in cases {
-            assert_eq!(strtod(s.as_bytes(), 0), Some((v, end)), "{s}");
-        }
-        assert!(strtod(b"-", 0).is_none());
-        assert!(strtod(b"nan(x)", 0).is_some_and(|(v, e)| v.is_nan() && e == 6));
     }
 }

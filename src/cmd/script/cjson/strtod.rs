@@ -130,7 +130,7 @@ fn hex_float(s: &[u8], mut i: usize, neg: bool) -> (f64, usize) {
     }
     let mut v = mant as f64;
     let mut exp = exp.clamp(-3000, 3000);
-    while exp > 900 || exp < -900 {
+    while !(-900..=900).contains(&exp) {
         let step = exp.clamp(-900, 900);
         v *= 2f64.powi(step as i32);
         exp -= step;

@@ -63,6 +63,10 @@ fn pack(lua: &Lua, next: &Function, a: &Args) -> Ret {
     if a.len() == 0 {
         return Err(Fail::arg(0, "MessagePack pack needs input."));
     }
+    // lua_checkstack(nargs) with the arguments on the stack.
+    if 2 * a.len() > MAX_CSTACK {
+        return Err(Fail::arg(0, "Too many arguments for MessagePack pack."));
+    }
     let mut out = Vec::new();
     for i in 1..=a.len() {
         encode(lua, &mut out, next, a.get(i), 0)?;

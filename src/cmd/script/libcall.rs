@@ -242,7 +242,13 @@ unsafe extern "C-unwind" fn trampoline(state: *mut ffi::lua_State) -> c_int {
     ffi::lua_call(state, 2, ffi::LUA_MULTRET);
     let first = n + 1;
     let top = ffi::lua_gettop(state);
-    match ffi::lua_tointeger(state, first) {
+    let code = ffi::lua_tointeger(state, first);
+    if code >= 2 && ffi::lua_checkstack(state, 4) == 0 {
+        // No room to add the position: the message as it is.
+        ffi::lua_settop(state, first + if code == 3 { 2 } else { 1 });
+        ffi::lua_error(state);
+    }
+    match code {
         0 => top - first,
         1 => {
             let count = ffi::lua_tointeger(state, first + 2) as c_int;

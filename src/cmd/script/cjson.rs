@@ -15,7 +15,8 @@ mod decode;
 mod strtod;
 
 use super::libcall::{
-    self, exact, fmt_g, next_pair, number_of, type_name, Args, Fail, Key, Ret, MAX_CSTACK,
+    self, exact, fmt_g, lua_fail, next_pair, number_of, type_name, Args, Fail, Held, Key, Ret,
+    MAX_CSTACK,
 };
 use mlua::{Function, LightUserData, Lua, Table, Value};
 use std::cell::Cell;
@@ -217,8 +218,8 @@ fn encode_fn(lua: &Lua, next: &Function, cfg: &Config, a: &Args) -> Ret {
 /// A table being written: an array's next index and length, or an
 /// object and the key written last (None before the first).
 enum Frame {
-    Array { t: Table, next: usize, len: usize },
-    Object { t: Table, key: Option<Key> },
+    Array { next: usize, len: usize },
+    Object { key: Option<Key> },
 }
 
 impl Frame {
@@ -231,28 +232,29 @@ impl Frame {
     }
 }
 
-fn lua_fail(e: mlua::Error) -> Fail {
-    Fail::msg(e.to_string())
-}
-
 /// `cjson.encode(v)` with these settings, tables walked with `next`.
 pub fn encode(lua: &Lua, next: &Function, cfg: &Config, v: Value) -> Result<Vec<u8>, Fail> {
     let mut out = Vec::new();
     let mut stack: Vec<Frame> = Vec::new();
+    // The tables being written, at their depths.
+    let held = Held::new(lua)?;
     let mut used = 1;
     let mut pending = Some(v);
     loop {
         if let Some(v) = pending.take() {
-            if let Some(frame) = value(cfg, &mut out, v, stack.len() + 1, used)? {
+            if let Some((frame, t)) = value(cfg, &mut out, v, stack.len() + 1, used)? {
                 used += frame.slots();
                 stack.push(frame);
+                held.set(stack.len(), Value::Table(t))?;
             }
         }
+        let depth = stack.len();
         let Some(top) = stack.last_mut() else {
             return Ok(out);
         };
+        let t = &held.table(depth)?;
         match top {
-            Frame::Array { t, next, len } => {
+            Frame::Array { next, len } => {
                 if *next < *len {
                     if *next > 0 {
                         out.push(b',');
@@ -264,7 +266,7 @@ pub fn encode(lua: &Lua, next: &Function, cfg: &Config, v: Value) -> Result<Vec<
                 }
                 out.push(b']');
             }
-            Frame::Object { t, key } => {
+            Frame::Object { key } => {
                 let first = key.is_none();
                 let prev = match key {
                     Some(k) => k.value(lua).map_err(lua_fail)?,
@@ -302,6 +304,7 @@ pub fn encode(lua: &Lua, next: &Function, cfg: &Config, v: Value) -> Result<Vec<
         }
         if let Some(done) = stack.pop() {
             used -= done.slots();
+            held.set(depth, Value::Nil)?;
         }
     }
 }
@@ -313,7 +316,7 @@ fn value(
     v: Value,
     depth: usize,
     used: usize,
-) -> Result<Option<Frame>, Fail> {
+) -> Result<Option<(Frame, Table)>, Fail> {
     match v {
         Value::String(s) => string(out, &s.as_bytes()),
         Value::Integer(i) => number(cfg, out, i as f64)?,
@@ -330,15 +333,15 @@ fn value(
             return match array_length(cfg, &t)? {
                 len if len > 0 => {
                     out.push(b'[');
-                    Ok(Some(Frame::Array {
-                        t,
+                    let frame = Frame::Array {
                         next: 0,
                         len: len as usize,
-                    }))
+                    };
+                    Ok(Some((frame, t)))
                 }
                 _ => {
                     out.push(b'{');
-                    Ok(Some(Frame::Object { t, key: None }))
+                    Ok(Some((Frame::Object { key: None }, t)))
                 }
             };
         }

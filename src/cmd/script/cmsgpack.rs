@@ -9,7 +9,8 @@
 //! Decoding is iterative, so deep input costs no Rust stack.
 
 use super::libcall::{
-    self, c_i64, exact, next_pair, number_of, Args, Fail, Key, ManyRet, Ret, MAX_CSTACK,
+    self, c_i64, exact, lua_fail, next_pair, number_of, Args, Fail, Held, Key, ManyRet, Ret,
+    MAX_CSTACK,
 };
 use mlua::{Function, Lua, Table, Value};
 
@@ -53,10 +54,6 @@ pub fn library(lua: &Lua) -> mlua::Result<Table> {
     t.raw_set("_COPYRIGHT", "Copyright (C) 2012, Salvatore Sanfilippo")?;
     t.raw_set("_DESCRIPTION", "MessagePack C implementation for Lua")?;
     Ok(t)
-}
-
-fn lua_fail(e: mlua::Error) -> Fail {
-    Fail::msg(e.to_string())
 }
 
 fn pack(lua: &Lua, next: &Function, a: &Args) -> Ret {
@@ -241,69 +238,72 @@ fn check_stack(used: usize, n: usize, what: &str) -> Result<(), Stop> {
     Ok(())
 }
 
-/// A table being filled: elements left, and the next index (array) or the
-/// key read (map).
+/// A table being filled (held at its depth): elements left, and the next
+/// index (array) or whether its key is read (map; held next to it).
 enum Frame {
-    Array(Table, usize, i64),
-    Map(Table, usize, Option<Value>),
+    Array(usize, i64),
+    Map(usize, bool),
 }
 
 /// Decodes one value at `*p`; `used` counts the Lua stack slots the C
 /// decoder would hold (the value left on it counted on return).
 fn decode(lua: &Lua, s: &[u8], p: &mut usize, used: &mut usize) -> Result<Value, Stop> {
     let mut stack: Vec<Frame> = Vec::new();
+    // Depth d's table at 2d - 1, a map's key read at 2d.
+    let held = Held::new(lua)?;
     loop {
         let mut v = match scalar_or_open(lua, s, p, used)? {
             Ok(v) => v,
-            Err(frame) => {
+            Err((frame, t)) => {
                 stack.push(frame);
+                held.set(2 * stack.len() - 1, Value::Table(t))?;
                 continue;
             }
         };
         // `v` is complete: store it in its table, closing full ones.
         loop {
-            match stack.last_mut() {
+            let depth = stack.len();
+            let (left, t) = match stack.last_mut() {
                 None => return Ok(v),
-                Some(Frame::Array(t, left, i)) => {
-                    t.raw_set(*i, v).map_err(lua_fail)?;
-                    *used -= 2;
-                    *i += 1;
-                    *left -= 1;
-                    if *left == 0 {
-                        v = Value::Table(t.clone());
-                        stack.pop();
-                        continue;
-                    }
-                    *used += 1;
+                Some(Frame::Map(_, read @ false)) => {
+                    *read = true;
+                    held.set(2 * depth, v)?;
                     break;
                 }
-                Some(Frame::Map(t, left, key)) => match key.take() {
-                    None => {
-                        *key = Some(v);
-                        break;
-                    }
-                    Some(k) => {
-                        match &k {
-                            Value::Nil => {
-                                return Err(Fail::Raw(b"table index is nil".to_vec()).into())
-                            }
-                            k if number_of(k).is_some_and(f64::is_nan) => {
-                                return Err(Fail::Raw(b"table index is NaN".to_vec()).into())
-                            }
-                            _ => {}
+                Some(Frame::Map(left, read)) => {
+                    *read = false;
+                    let k = held.get(2 * depth)?;
+                    held.set(2 * depth, Value::Nil)?;
+                    match &k {
+                        Value::Nil => return Err(Fail::Raw(b"table index is nil".to_vec()).into()),
+                        k if number_of(k).is_some_and(f64::is_nan) => {
+                            return Err(Fail::Raw(b"table index is NaN".to_vec()).into())
                         }
-                        t.raw_set(k, v).map_err(lua_fail)?;
-                        *used -= 2;
-                        *left -= 1;
-                        if *left == 0 {
-                            v = Value::Table(t.clone());
-                            stack.pop();
-                            continue;
-                        }
-                        break;
+                        _ => {}
                     }
-                },
+                    let t = held.table(2 * depth - 1)?;
+                    t.raw_set(k, v).map_err(lua_fail)?;
+                    (left, t)
+                }
+                Some(Frame::Array(left, i)) => {
+                    let t = held.table(2 * depth - 1)?;
+                    t.raw_set(*i, v).map_err(lua_fail)?;
+                    *i += 1;
+                    (left, t)
+                }
+            };
+            *used -= 2;
+            *left -= 1;
+            if *left == 0 {
+                v = Value::Table(t);
+                held.set(2 * depth - 1, Value::Nil)?;
+                stack.pop();
+                continue;
             }
+            if matches!(stack.last(), Some(Frame::Array(..))) {
+                *used += 1;
+            }
+            break;
         }
     }
 }
@@ -315,7 +315,7 @@ fn scalar_or_open(
     s: &[u8],
     p: &mut usize,
     used: &mut usize,
-) -> Result<Result<Value, Frame>, Stop> {
+) -> Result<Result<Value, (Frame, Table)>, Stop> {
     let left = s.len() - *p;
     let need = |n: usize| if left < n { Err(Stop::Eof) } else { Ok(()) };
     need(1)?;
@@ -381,9 +381,9 @@ fn scalar_or_open(
             }
             if array {
                 *used += 1;
-                return Ok(Err(Frame::Array(t, n as usize, 1)));
+                return Ok(Err((Frame::Array(n as usize, 1), t)));
             }
-            return Ok(Err(Frame::Map(t, n as usize, None)));
+            return Ok(Err((Frame::Map(n as usize, false), t)));
         }
         0x00..=0x7f => (Value::Number(c as f64), 1),
         0xe0..=0xff => (Value::Number(c as i8 as f64), 1),

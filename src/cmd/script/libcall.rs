@@ -163,6 +163,31 @@ pub fn next_pair(next: &Function, t: &Table, key: Value) -> mlua::Result<Option<
     Ok(Some((k, v)))
 }
 
+/// Values a walk holds at each depth (the tables it is inside of, a key
+/// read), kept in a Lua table so a deep walk holds no mlua reference per
+/// level (mlua has room for about 8000).
+pub struct Held(Table);
+
+impl Held {
+    pub fn new(lua: &Lua) -> Result<Held, Fail> {
+        lua.create_table().map(Held).map_err(lua_fail)
+    }
+    pub fn set(&self, i: usize, v: Value) -> Result<(), Fail> {
+        self.0.raw_set(i, v).map_err(lua_fail)
+    }
+    pub fn get(&self, i: usize) -> Result<Value, Fail> {
+        self.0.raw_get(i).map_err(lua_fail)
+    }
+    pub fn table(&self, i: usize) -> Result<Table, Fail> {
+        self.0.raw_get(i).map_err(lua_fail)
+    }
+}
+
+/// An mlua failure (out of memory, mostly) as a Lua error text.
+pub fn lua_fail(e: mlua::Error) -> Fail {
+    Fail::msg(e.to_string())
+}
+
 /// A number of a Lua value, if it is one.
 pub fn number_of(v: &Value) -> Option<f64> {
     match v {

@@ -6,8 +6,8 @@
 
 use super::strtod::strtod;
 use super::{null, Config};
-use crate::cmd::script::libcall::{Args, Fail, Ret, MAX_CSTACK};
-use mlua::{Lua, Table, Value};
+use crate::cmd::script::libcall::{Args, Fail, Held, Ret, MAX_CSTACK};
+use mlua::{Lua, Value};
 
 #[derive(Clone, Copy, PartialEq, Debug)]
 enum Kind {
@@ -262,11 +262,11 @@ impl Parser<'_> {
     }
 }
 
-/// A table being filled: an object and its key for the value to come, or
-/// an array and the next index.
+/// A table being filled (held at its depth): an object and its key for
+/// the value to come, or an array and the next index.
 enum Frame {
-    Object(Table, Option<Vec<u8>>),
-    Array(Table, i64),
+    Object(Option<Vec<u8>>),
+    Array(i64),
 }
 
 /// `cjson.decode(s)` with these settings.
@@ -297,6 +297,7 @@ pub fn decode_fn(lua: &Lua, cfg: &Config, a: &Args) -> Ret {
     };
     let max_depth = cfg.decode_max_depth.get() as i64;
     let mut stack: Vec<Frame> = Vec::new();
+    let held = Held::new(lua)?;
     let mut used = 1usize;
     let mut tok = p.next();
     loop {
@@ -329,12 +330,14 @@ pub fn decode_fn(lua: &Lua, cfg: &Config, a: &Args) -> Ret {
                     if colon.kind != Kind::Colon {
                         return Err(throw("colon", &colon));
                     }
-                    stack.push(Frame::Object(t, Some(next.text)));
+                    stack.push(Frame::Object(Some(next.text)));
+                    held.set(stack.len(), Value::Table(t))?;
                     used += 2;
                     tok = p.next();
                     continue;
                 } else {
-                    stack.push(Frame::Array(t, 1));
+                    stack.push(Frame::Array(1));
+                    held.set(stack.len(), Value::Table(t))?;
                     used += 1;
                     tok = next;
                     continue;
@@ -344,6 +347,7 @@ pub fn decode_fn(lua: &Lua, cfg: &Config, a: &Args) -> Ret {
         };
         // Store it in its table; close the tables it completes.
         loop {
+            let depth = stack.len();
             match stack.last_mut() {
                 None => {
                     let end = p.next();
@@ -352,14 +356,16 @@ pub fn decode_fn(lua: &Lua, cfg: &Config, a: &Args) -> Ret {
                     }
                     return Ok(vec![v]);
                 }
-                Some(Frame::Object(t, key)) => {
+                Some(Frame::Object(key)) => {
+                    let t = held.table(depth)?;
                     let k = lua
                         .create_string(key.take().unwrap_or_default())
                         .map_err(lua_fail)?;
                     t.raw_set(k, v).map_err(lua_fail)?;
                     let next = p.next();
                     if next.kind == Kind::ObjEnd {
-                        v = Value::Table(t.clone());
+                        v = Value::Table(t);
+                        held.set(depth, Value::Nil)?;
                         stack.pop();
                         used -= 2;
                         continue;
@@ -379,12 +385,14 @@ pub fn decode_fn(lua: &Lua, cfg: &Config, a: &Args) -> Ret {
                     tok = p.next();
                     break;
                 }
-                Some(Frame::Array(t, i)) => {
+                Some(Frame::Array(i)) => {
+                    let t = held.table(depth)?;
                     t.raw_set(*i, v).map_err(lua_fail)?;
                     *i += 1;
                     let next = p.next();
                     if next.kind == Kind::ArrEnd {
-                        v = Value::Table(t.clone());
+                        v = Value::Table(t);
+                        held.set(depth, Value::Nil)?;
                         stack.pop();
                         used -= 1;
                         continue;

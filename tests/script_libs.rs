@@ -3,7 +3,8 @@
 //! a table of scripts (round trips, every type width and format option,
 //! limits, errors, settings), then a model-based property test (random
 //! nested values encoded with cjson and cmsgpack and decoded back equal to
-//! the model, on both servers, with the same encodings).
+//! the model, on both servers, with the same encodings), and random number
+//! lists through cjson at every precision and random struct formats.
 
 mod common;
 

@@ -7,9 +7,15 @@
 //! sparse-array rule, nesting limits (Lua's stack limit as well) and error
 //! texts. Tables are walked in `next` order, as Redis walks them.
 //!
+//! Encoding and decoding are iterative (the tables being walked held in a
+//! Lua table), so deep documents cost neither Rust stack nor mlua
+//! references.
+//!
 //! Differs from Redis: a table key under 2^-52 in magnitude (not zero)
 //! encodes as `0` (mlua reads such keys as the integer 0); the encode
-//! buffer is never kept (`encode_keep_buffer` is only a setting).
+//! buffer is never kept (`encode_keep_buffer` is only a setting); the
+//! library tables are read-only proxies here (host.rs), so encoding one
+//! of them (`cjson.encode(struct)`) gives `{}` where Redis walks it.
 
 mod decode;
 mod strtod;

@@ -7,6 +7,10 @@
 //! no bin or ext types, unsigned 64-bit values read back through a signed
 //! cast, Lua's stack limit on results and nesting (emulated), error texts.
 //! Decoding is iterative, so deep input costs no Rust stack.
+//!
+//! Differs from Redis: a table key under 2^-52 in magnitude (not zero)
+//! packs as 0 (mlua reads such keys as the integer 0); a library table
+//! (a read-only proxy here, host.rs) packs as an empty array.
 
 use super::libcall::{
     self, c_i64, exact, lua_fail, next_pair, number_of, Args, Fail, Held, Key, ManyRet, Ret,

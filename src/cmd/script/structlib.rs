@@ -6,7 +6,9 @@
 //! `l` `L` `T` `i[n]` `I[n]` `c[n]` `s` `f` `d` and ` ` (ignored), the
 //! same padding rule (also for sizes that are not powers of 2), C's
 //! conversions (integers wider than 8 bytes hold only 64 bits) and the
-//! same error texts. A format ends at a NUL byte, as in C.
+//! same error texts, the limit on results. A format ends at a NUL byte,
+//! as in C. Conversions C leaves undefined (a double out of an integer's
+//! range) give what x86-64 code gives.
 
 use super::libcall::{self, c_i64, Args, Fail, ManyRet, Ret, MAX_CSTACK};
 use mlua::{Lua, Table, Value};

@@ -16,8 +16,59 @@ use rand::{Rng, SeedableRng};
 const HEX: &str = "local function hex(s) return (string.gsub(s, '.', function(c) \
                    return string.format('%02x', string.byte(c)) end)) end ";
 
+/// Random JSON-ish texts decoded (Redis's math.random sequence, the same
+/// on both servers, seeded by ARGV[1]): values re-encoded, or the errors.
+const JSON_FUZZ: &str = r#"math.randomseed(tonumber(ARGV[1]))
+local alpha = {'{', '}', '[', ']', ',', ':', '"', '\\', 'u', '1', '0', '-', 'e', '.', '+', 't', 'true', 'null', 'false',
+  'n', 'a', 'x', ' ', '\\u00', 'd8', 'dc', '00', string.char(0), '\\n', '7f', 'Infinity', 'nan', '0x1'}
+local out = {}
+for i = 1, 1500 do
+  local parts = {} for j = 1, math.random(1, 12) do parts[j] = alpha[math.random(1, #alpha)] end
+  local ok, v = pcall(cjson.decode, table.concat(parts))
+  if ok then cjson.encode_invalid_numbers(true) local ok2, e = pcall(cjson.encode, v) cjson.encode_invalid_numbers(false) out[#out + 1] = tostring(e)
+  else out[#out + 1] = v end
+end
+return out"#;
+
+/// Random bytes (headers likely) unpacked with cmsgpack.
+const MSGPACK_FUZZ: &str = r#"math.randomseed(tonumber(ARGV[1])) local out = {}
+for i = 1, 1500 do
+  local b = {}
+  for j = 1, math.random(1, 10) do
+    local r = math.random()
+    if r < 0.3 then b[j] = string.char(math.random(0x80, 0xa5)) elseif r < 0.6 then b[j] = string.char(math.random(0xc0, 0xdf))
+    else b[j] = string.char(math.random(0, 255)) end
+  end
+  local r = {pcall(cmsgpack.unpack, table.concat(b))} local ok, e = pcall(cjson.encode, r) out[#out + 1] = ok and e or ('E' .. e)
+end
+return out"#;
+
+/// Random struct formats (invalid ones too) unpacking random bytes, sized,
+/// packing random arguments.
+const STRUCT_FUZZ: &str = r#"math.randomseed(tonumber(ARGV[1]))
+local alpha = {'b', 'B', 'h', 'H', 'l', 'L', 'T', 'i', 'I', 'c', 's', 'f', 'd', 'x', '!', '>', '<', ' ', '1', '2', '4', '8', '0', '3', '9', 'z', '?'}
+local vals = {1, -1, 255, 65536, -2^40, 2^63, 0.5, 'abc', '', 'hello world', '12', 1e300, -0.25}
+local out = {}
+for i = 1, 1500 do
+  local f = {} for j = 1, math.random(1, 8) do f[j] = alpha[math.random(1, #alpha)] end
+  local fmt = table.concat(f)
+  local d = {} for j = 1, math.random(0, 40) do d[j] = string.char(math.random(0, 255)) end
+  local args = {} for j = 1, math.random(0, 6) do args[j] = vals[math.random(1, #vals)] end
+  local r1 = {pcall(struct.unpack, fmt, table.concat(d), math.random(1, 5))}
+  local r2 = {pcall(struct.size, fmt)}
+  local r3 = {pcall(struct.pack, fmt, unpack(args))}
+  for _, r in ipairs({r1, r2, r3}) do for k, v in ipairs(r) do r[k] = tostring(v) end out[#out + 1] = table.concat(r, '|') end
+end
+return out"#;
+
 /// Scripts and their ARGV.
 const CASES: &[(&str, &[&str])] = &[
+    (JSON_FUZZ, &["1"]),
+    (JSON_FUZZ, &["2"]),
+    (MSGPACK_FUZZ, &["1"]),
+    (MSGPACK_FUZZ, &["2"]),
+    (STRUCT_FUZZ, &["1"]),
+    (STRUCT_FUZZ, &["2"]),
     // cjson.encode
     ("return cjson.encode({1, 2, 3})", &[]),
     ("return cjson.encode({})", &[]),

@@ -359,26 +359,28 @@ fn eval(c: &mut RawConn, body: &str, args: &[&str]) -> Vec<u8> {
 #[test]
 fn library_scripts_match_redis() {
     assert!(CASES.len() >= 80);
-    let (ringkv, redis) = (TestServer::start(1), RedisServer::start());
-    let (mut a, mut b) = (ringkv.raw(), redis.raw());
-    let mut diffs = Vec::new();
-    for (body, args) in CASES {
-        let (ours, theirs) = (eval(&mut a, body, args), eval(&mut b, body, args));
-        if ours != theirs {
-            diffs.push(format!(
-                "{body}\n  ours:   {}\n  redis:  {}",
-                show(&ours),
-                show(&theirs)
-            ));
+    for threads in [1, 2] {
+        let (ringkv, redis) = (TestServer::start(threads), RedisServer::start());
+        let (mut a, mut b) = (ringkv.raw(), redis.raw());
+        let mut diffs = Vec::new();
+        for (body, args) in CASES {
+            let (ours, theirs) = (eval(&mut a, body, args), eval(&mut b, body, args));
+            if ours != theirs {
+                diffs.push(format!(
+                    "{body}\n  ours:   {}\n  redis:  {}",
+                    show(&ours),
+                    show(&theirs)
+                ));
+            }
         }
+        assert!(
+            diffs.is_empty(),
+            "threads {threads}: {} of {} differ:\n{}",
+            diffs.len(),
+            CASES.len(),
+            diffs.join("\n")
+        );
     }
-    assert!(
-        diffs.is_empty(),
-        "{} of {} differ:\n{}",
-        diffs.len(),
-        CASES.len(),
-        diffs.join("\n")
-    );
 }
 
 /// A Lua value of the model: what a round trip must give back.

@@ -128,7 +128,7 @@ local function readonly(t)
     __metatable = false,
   })
 end
-for _, name in ipairs({'string', 'table', 'math', 'debug', 'redis', 'coroutine', 'bit'}) do
+for _, name in ipairs({'string', 'table', 'math', 'debug', 'redis', 'coroutine', 'bit', 'cjson', 'struct', 'cmsgpack'}) do
   if rawget(_G, name) then rawset(_G, name, readonly(rawget(_G, name))) end
 end
 setmetatable(_G, {
@@ -253,6 +253,12 @@ impl Host {
             })?,
         )?;
         lua.globals().raw_set("bit", super::bit::library(&lua)?)?;
+        lua.globals()
+            .raw_set("cjson", super::cjson::library(&lua)?)?;
+        lua.globals()
+            .raw_set("struct", super::structlib::library(&lua)?)?;
+        lua.globals()
+            .raw_set("cmsgpack", super::cmsgpack::library(&lua)?)?;
         let hooks_for_call = hooks.clone();
         hooks.raw_set(
             "call",

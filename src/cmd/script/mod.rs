@@ -22,15 +22,22 @@
 //! get `-BUSY` until it ends or SCRIPT KILL stops it (busy.rs, with what
 //! differs from Redis).
 //!
-//! Not yet (issue 17): FUNCTION/FCALL; the cjson, cmsgpack and struct
-//! libraries; a command whose own keys span shards inside a script.
+//! Redis's other libraries: `cjson` (cjson.rs), `cmsgpack` (cmsgpack.rs) and
+//! `struct` (structlib.rs), C closures over Rust (libcall.rs). Functions
+//! (FUNCTION, FCALL) share this way of running (cmd/function).
+//!
+//! Not yet (issue 17): a command whose own keys span shards inside a script.
 
 mod bit;
 pub mod busy;
 pub mod cache;
+mod cjson;
+mod cmsgpack;
 pub mod convert;
 pub mod host;
+mod libcall;
 pub mod remote;
+mod structlib;
 
 use super::command_docs::{reply_help, unknown_subcommand};
 use super::error::{CmdError, CmdResult};

@@ -563,11 +563,14 @@ mod tests {
                 assert_eq!(container, c.name);
                 assert!(s.arity >= 2 || s.arity <= -2, "{}", s.name);
                 // Conn: run by `dispatch`; Global: by the router (SLOWLOG,
-                // LATENCY); Shard: by their container's shard handler (OBJECT).
+                // LATENCY); Shard: by their container's shard handler
+                // (OBJECT); FanOut: by their container's fan-out (FUNCTION).
                 assert!(
                     matches!(
                         (s.exec, c.exec),
-                        (Exec::Conn(_) | Exec::Global(_), _) | (Exec::Shard(_), Exec::Shard(_))
+                        (Exec::Conn(_) | Exec::Global(_), _)
+                            | (Exec::Shard(_), Exec::Shard(_))
+                            | (Exec::FanOut(_), Exec::FanOut(_))
                     ),
                     "{}",
                     s.name

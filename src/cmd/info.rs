@@ -337,15 +337,24 @@ fn memory(s: &mut Section, f: &InfoFacts, core: &CoreInfo) {
     s.kv("used_memory_vm_eval", vm_eval);
     s.kv("used_memory_lua_human", bytes_to_human(vm_eval as u64));
     s.kv("used_memory_scripts_eval", scripts_eval);
-    s.kv("number_of_cached_scripts", crate::cmd::script::cache::count());
+    s.kv(
+        "number_of_cached_scripts",
+        crate::cmd::script::cache::count(),
+    );
     s.kv("number_of_functions", registry.function_count());
     s.kv("number_of_libraries", registry.libraries.len());
     s.kv("used_memory_vm_functions", vm_functions);
     s.kv("used_memory_vm_total", vm_eval + vm_functions);
-    s.kv("used_memory_vm_total_human", bytes_to_human((vm_eval + vm_functions) as u64));
+    s.kv(
+        "used_memory_vm_total_human",
+        bytes_to_human((vm_eval + vm_functions) as u64),
+    );
     s.kv("used_memory_functions", functions);
     s.kv("used_memory_scripts", scripts_eval + functions);
-    s.kv("used_memory_scripts_human", bytes_to_human((scripts_eval + functions) as u64));
+    s.kv(
+        "used_memory_scripts_human",
+        bytes_to_human((scripts_eval + functions) as u64),
+    );
     s.kv("maxmemory", maxmemory);
     s.kv("maxmemory_human", bytes_to_human(maxmemory));
     s.kv(

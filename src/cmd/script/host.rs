@@ -296,8 +296,12 @@ impl Host {
 
     /// Bytes this core's scripting Lua state holds (0 before its first script).
     pub fn used_memory() -> usize {
-        HOST.with(|cell| cell.try_borrow().ok().and_then(|h| h.as_ref().map(|h| h.lua.used_memory())))
-            .unwrap_or(0)
+        HOST.with(|cell| {
+            cell.try_borrow()
+                .ok()
+                .and_then(|h| h.as_ref().map(|h| h.lua.used_memory()))
+        })
+        .unwrap_or(0)
     }
 
     /// Runs `f` with this core's host (made on first use, and made anew

@@ -15,7 +15,7 @@
 #   --requests-p16 N    SET/GET requests per run with -P 16 (default 10 x --requests)
 #   --only LIST         comma-separated tests to run, of set,get,hset,sadd,spop,lpush,
 #                       rpush,lpop,rpop,lrange_100,lrange_600,zadd,zpopmin,zrange_100,
-#                       evalsha,bits,hll,mset,tx,pipe (default all)
+#                       evalsha,fcall,bits,hll,mset,tx,pipe (default all)
 #   --mset-requests N   MSET requests with -P 1, -P 16 runs 10 x N (default: a quarter
 #                       of the SET/GET counts)
 #   --tx-requests N     transactions with -P 1, -P 16 runs 10 x N (default: a quarter
@@ -40,6 +40,8 @@
 #             once before the runs; not counted), -P 1 and -P 16
 #   evalsha   EVALSHA of `return redis.call('incr', KEYS[1])` on key:<rand> (loaded
 #             once with SCRIPT LOAD), -c 50 -r 100000, -P 1 and -P 16
+#   fcall     FCALL of the same INCR as a function (FUNCTION LOAD REPLACE once),
+#             -c 50 -r 100000, -P 1 and -P 16
 #   bits      SETBIT/GETBIT in the middle of a 1 MB bitmap (made once, 8M bits; a
 #             random offset would be zero-padded, which both servers refuse) and
 #             BITCOUNT of it whole, -P 16 only
@@ -59,7 +61,7 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 
-ALL_TESTS=set,get,hset,sadd,spop,lpush,rpush,lpop,rpop,lrange_100,lrange_600,zadd,zpopmin,zrange_100,evalsha,bits,hll,mset,tx,pipe
+ALL_TESTS=set,get,hset,sadd,spop,lpush,rpush,lpop,rpop,lrange_100,lrange_600,zadd,zpopmin,zrange_100,evalsha,fcall,bits,hll,mset,tx,pipe
 THREADS=1
 SERVER_CPUS=""
 CLIENT_CPUS=0
@@ -303,6 +305,18 @@ bench() {
             measure "$name" "$pid" EVALSHA "$p" "$n" \
                 redis-benchmark -p "$port" -P "$p" -c 50 -r 100000 -n "$n" --csv \
                 EVALSHA "$sha" 1 key:__rand_int__
+        done
+    fi
+    if want fcall; then
+        redis-cli -p "$port" function load replace \
+            "#!lua name=bench
+redis.register_function('incr1', function(keys) return redis.call('incr', keys[1]) end)" >/dev/null
+        for p in 1 16; do
+            n=$REQ_P1
+            [[ $p -eq 16 ]] && n=$REQ_P16
+            measure "$name" "$pid" FCALL "$p" "$n" \
+                redis-benchmark -p "$port" -P "$p" -c 50 -r 100000 -n "$n" --csv \
+                FCALL incr1 1 key:__rand_int__
         done
     fi
     if want bits; then

@@ -258,9 +258,10 @@ fn a_scripts_writes_survive_the_aof() {
     assert!(ttl.starts_with(b":9"), "{}", show(&ttl));
 }
 
-/// Scripts move amounts between keys of different shards (declared keys
-/// on two shards, and undeclared keys from ARGV) while observers sum every
-/// key (MGET, and a script); at four executors the sum never changes.
+/// Scripts and functions move amounts between keys of different shards
+/// (declared keys on two shards, and undeclared keys from ARGV) while
+/// observers sum every key (MGET, and a script or function); at four
+/// executors the sum never changes.
 #[test]
 fn cross_shard_scripts_are_atomic() {
     const KEYS: usize = 8;
@@ -281,6 +282,16 @@ fn cross_shard_scripts_are_atomic() {
                  redis.call('incrby', to, n) \
                  return 1";
     let summer = "local s = 0 for _, k in ipairs(ARGV) do s = s + tonumber(redis.call('get', k)) end return s";
+    // The same two as functions (FCALL runs as EVAL does).
+    let library = format!(
+        "#!lua name=moves\n\
+         redis.register_function('mover', function(KEYS, ARGV) {mover} end)\n\
+         redis.register_function('summer', function(KEYS, ARGV) {summer} end)"
+    );
+    assert_eq!(
+        server.raw().cmd(&["FUNCTION", "LOAD", &library]),
+        b"$5\r\nmoves\r\n"
+    );
     let stop = Arc::new(AtomicBool::new(false));
     let (torn, seen, moved) = (
         Arc::new(AtomicU64::new(0)),
@@ -288,7 +299,7 @@ fn cross_shard_scripts_are_atomic() {
         Arc::new(AtomicU64::new(0)),
     );
     std::thread::scope(|s| {
-        for w in 0..3u64 {
+        for w in 0..4u64 {
             let (keys, stop, moved) = (&keys, stop.clone(), moved.clone());
             let mut c = server.raw();
             s.spawn(move || {
@@ -296,10 +307,16 @@ fn cross_shard_scripts_are_atomic() {
                 while !stop.load(Ordering::Relaxed) {
                     let (i, j) = (rng.gen_range(0..KEYS), rng.gen_range(0..KEYS));
                     let n = rng.gen_range(1..30).to_string();
-                    let r = if w == 0 {
-                        c.cmd(&["EVAL", mover, "2", &keys[i], &keys[j], &n])
+                    // Declared keys or not; a script or a function.
+                    let (cmd, body) = if w < 2 {
+                        ("EVAL", mover)
                     } else {
-                        c.cmd(&["EVAL", mover, "0", &n, &keys[i], &keys[j]])
+                        ("FCALL", "mover")
+                    };
+                    let r = if w % 2 == 0 {
+                        c.cmd(&[cmd, body, "2", &keys[i], &keys[j], &n])
+                    } else {
+                        c.cmd(&[cmd, body, "0", &n, &keys[i], &keys[j]])
                     };
                     assert!(r == b":1\r\n" || r == b":0\r\n", "{}", show(&r));
                     moved.fetch_add(1, Ordering::Relaxed);
@@ -311,9 +328,14 @@ fn cross_shard_scripts_are_atomic() {
             let mut c = server.raw();
             s.spawn(move || {
                 let want = format!(":{}\r\n", START * KEYS as i64);
+                let mut round = 0;
                 while !stop.load(Ordering::Relaxed) {
+                    round += 1;
                     let sum = if o == 0 {
-                        let mut argv = vec!["EVAL", summer, "0"];
+                        let mut argv = match round % 2 {
+                            0 => vec!["EVAL", summer, "0"],
+                            _ => vec!["FCALL", "summer", "0"],
+                        };
                         argv.extend(keys.iter().map(|k| k.as_str()));
                         c.cmd(&argv)
                     } else {

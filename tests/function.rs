@@ -70,6 +70,8 @@ const BAD: &[&str] = &[
     "#!lua name=x\nerror('at load')",
     "#!lua name=x\nerror({err='MYERR at load'})",
     "#!lua name=liba\nredis.register_function('other', function() end)",
+    "#!lua name=slow1\nlocal n = 0\nwhile true do n = n + 1 end",
+    "#!lua name=slow2\nredis.register_function('f', function() end)\nwhile true do pcall(function() while true do end end) end",
 ];
 
 fn fcall(cmd: &str, name: &str, keys: &[&str], args: &[&str]) -> Vec<String> {

@@ -86,6 +86,21 @@ fn no_wakeup_preemption(id: usize, cpu: usize) {
     }
 }
 
+/// A panic (a bug) ends the process at once, after the panic's report,
+/// rather than leaving the other executors serving while the panicked
+/// core's shard, listener and peers' requests go unanswered forever (and
+/// the process never exits, so a supervisor never restarts it). Nothing
+/// acknowledged is lost: an acknowledged write is in the AOF as its
+/// `appendfsync` promised.
+fn abort_on_panic() {
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        report(info);
+        log::error!("panic: {info}; aborting");
+        std::process::abort();
+    }));
+}
+
 /// Runs the server until shutdown. Returns the process exit code.
 pub fn run(cfg: Config, cpus: Vec<usize>, threads: usize, info: CoreInfo) -> i32 {
     // Calibrate the command clock's TSC scale now (quanta: usually 10-20 ms, at
@@ -109,6 +124,7 @@ pub fn run(cfg: Config, cpus: Vec<usize>, threads: usize, info: CoreInfo) -> i32
     };
     let mut shards = loaded.shards.into_iter();
     let mut aof_incr = loaded.aof_incr.into_iter();
+    abort_on_panic();
     let mut handles = Vec::new();
     for (id, mesh) in build_mesh(threads).into_iter().enumerate() {
         let shard = shards.next().expect("one shard per executor");

@@ -142,7 +142,9 @@ impl FunctionHost {
                 };
                 format!("Error compiling function: {msg}")
             })?;
-        let (result, collected) = library::collecting(|| self.loader.call::<(bool, Value)>(f));
+        let (result, collected) = library::collecting(|| {
+            crate::cmd::script::busy::with_load_limit(|| self.loader.call::<(bool, Value)>(f))
+        });
         match result {
             Ok((true, _)) => Ok(collected),
             Ok((false, e)) => Err(format!(

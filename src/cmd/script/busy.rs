@@ -137,6 +137,31 @@ const IDLE: Run = Run {
 
 thread_local! {
     static RUN: Cell<Run> = const { Cell::new(IDLE) };
+    /// While a library's load-time code runs (FUNCTION LOAD): when it must
+    /// have ended.
+    static LOAD_DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
+}
+
+/// How long FUNCTION LOAD lets a library's load-time code run (Redis's).
+pub const LOAD_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// FUNCTION LOAD's error when the load-time code ran past [`LOAD_TIMEOUT`].
+pub const LOAD_TIMED_OUT: &str = "ERR FUNCTION LOAD timeout";
+
+/// Runs `f` (a library's load-time code) with [`LOAD_TIMEOUT`] as its
+/// limit: past it, the hook raises [`LOAD_TIMED_OUT`].
+pub fn with_load_limit<R>(f: impl FnOnce() -> R) -> R {
+    let outer = LOAD_DEADLINE.with(|d| d.replace(Some(Instant::now() + LOAD_TIMEOUT)));
+    let r = f();
+    LOAD_DEADLINE.with(|d| d.set(outer));
+    r
+}
+
+/// Whether a load-time run is past its deadline.
+fn load_timed_out() -> bool {
+    LOAD_DEADLINE
+        .with(|d| d.get())
+        .is_some_and(|at| Instant::now() >= at)
 }
 
 /// Marks the start of a run of `kind` on `core` (the executor's shard
@@ -199,13 +224,16 @@ pub fn install_hook(lua: &mlua::Lua) -> mlua::Result<()> {
 /// Lua's count hook: [`tick`]. Killed, it raises [`KILLED`] and from then
 /// on hooks every line, so a script's `pcall` cannot hold the kill off (as
 /// Redis), except in host.rs's own prelude (chunk `=ringkv`: the error
-/// handler); the next run's first line puts the count hook back.
+/// handler); the next run's first line puts the count hook back. A
+/// library's load-time code past [`LOAD_TIMEOUT`] is stopped the same way,
+/// with [`LOAD_TIMED_OUT`].
 unsafe extern "C-unwind" fn busy_hook(
     state: *mut mlua::ffi::lua_State,
     ar: *mut mlua::ffi::lua_Debug,
 ) {
     use mlua::ffi;
-    if !tick() {
+    let loading = RUN.with(|r| r.get().depth == 0) && load_timed_out();
+    if !loading && !tick() {
         if (*ar).event == ffi::LUA_HOOKLINE {
             ffi::lua_sethook(state, Some(busy_hook), ffi::LUA_MASKCOUNT, HOOK_EVERY);
         }
@@ -218,8 +246,9 @@ unsafe extern "C-unwind" fn busy_hook(
     {
         return;
     }
+    let text = if loading { LOAD_TIMED_OUT } else { KILLED };
     ffi::lua_createtable(state, 0, 1);
-    ffi::lua_pushlstring(state, KILLED.as_ptr().cast(), KILLED.len());
+    ffi::lua_pushlstring(state, text.as_ptr().cast(), text.len());
     ffi::lua_setfield(state, -2, c"err".as_ptr());
     ffi::lua_error(state);
 }

@@ -153,13 +153,7 @@ fn steps() -> Vec<Vec<String>> {
 fn functions_match_redis() {
     for threads in [1, 2] {
         for resp3 in [false, true] {
-            let (ringkv, redis) = (TestServer::start(threads), RedisServer::start());
-            let (mut a, mut b) = (ringkv.raw(), redis.raw());
-            for c in [&mut a, &mut b] {
-                if resp3 {
-                    c.cmd(&["HELLO", "3"]);
-                }
-            }
+            let (_servers, mut a, mut b) = common::Pair::start(threads, resp3);
             for argv in steps() {
                 let (ours, theirs) = (a.cmd(&argv), b.cmd(&argv));
                 assert_eq!(

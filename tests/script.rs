@@ -13,7 +13,7 @@ mod common;
 
 use common::persist::{aof_ringkv, kill9, TempDir};
 use common::reply::{elements, parsed, R};
-use common::{show, target_is_redis, RawConn, RedisServer, TestServer};
+use common::{show, target_is_redis, RawConn, TestServer};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -126,13 +126,7 @@ fn sha_of_reply(r: &[u8]) -> String {
 fn scripts_match_redis() {
     for threads in [1, 2] {
         for resp3 in [false, true] {
-            let (ringkv, redis) = (TestServer::start(threads), RedisServer::start());
-            let (mut a, mut b) = (ringkv.raw(), redis.raw());
-            for c in [&mut a, &mut b] {
-                if resp3 {
-                    c.cmd(&["HELLO", "3"]);
-                }
-            }
+            let (_servers, mut a, mut b) = common::Pair::start(threads, resp3);
             for (body, keys, args) in CASES {
                 for cmd in ["EVAL", "EVAL_RO"] {
                     let argv = eval_argv(cmd, body, keys, args);

@@ -618,3 +618,27 @@ pub fn conn_on(server: &TestServer, cores: usize, core: usize) -> RawConn {
     }
     panic!("no connection landed on core {core} in 200 tries");
 }
+
+/// A fresh ringkv (`threads` executors) and redis-server side by side for
+/// a differential run, with a connection to each (in RESP3 after `HELLO 3`
+/// when `resp3`). The servers live as long as the returned values.
+pub struct Pair {
+    pub ringkv: TestServer,
+    pub redis: RedisServer,
+}
+
+impl Pair {
+    pub fn start(threads: usize, resp3: bool) -> (Pair, RawConn, RawConn) {
+        let pair = Pair {
+            ringkv: TestServer::start(threads),
+            redis: RedisServer::start(),
+        };
+        let (mut a, mut b) = (pair.ringkv.raw(), pair.redis.raw());
+        if resp3 {
+            for c in [&mut a, &mut b] {
+                c.cmd(&["HELLO", "3"]);
+            }
+        }
+        (pair, a, b)
+    }
+}

@@ -69,10 +69,6 @@ thread_local! {
     static FUNCTION_HOST: RefCell<Option<FunctionHost>> = const { RefCell::new(None) };
 }
 
-fn lua_error(e: mlua::Error) -> CmdError {
-    CmdError::Msg(format!("ERR Lua: {e}"))
-}
-
 impl FunctionHost {
     fn new() -> mlua::Result<FunctionHost> {
         let host = Host::new()?;
@@ -95,17 +91,8 @@ impl FunctionHost {
         f: impl FnOnce(&mut FunctionHost) -> Result<R, CmdError>,
     ) -> Result<R, CmdError> {
         FUNCTION_HOST.with(|cell| {
-            let mut slot = cell.borrow_mut();
-            let stale = slot
-                .as_ref()
-                .is_some_and(|h| h.generation != registry::generation());
-            if slot.is_none() || stale {
-                *slot = Some(FunctionHost::new().map_err(lua_error)?);
-            }
-            match slot.as_mut() {
-                Some(h) => f(h),
-                None => Err(CmdError::Internal),
-            }
+            let stale = |h: &FunctionHost| h.generation != registry::generation();
+            crate::cmd::script::host::with_current(cell, stale, FunctionHost::new, f)
         })
     }
 

@@ -307,19 +307,7 @@ impl Host {
     /// Runs `f` with this core's host (made on first use, and made anew
     /// after a SCRIPT FLUSH, as Redis resets its Lua state).
     pub fn with<R>(f: impl FnOnce(&mut Host) -> Result<R, CmdError>) -> Result<R, CmdError> {
-        HOST.with(|cell| {
-            let mut slot = cell.borrow_mut();
-            let stale = slot
-                .as_ref()
-                .is_some_and(|h| h.generation != cache::generation());
-            if slot.is_none() || stale {
-                *slot = Some(Host::new().map_err(|e| CmdError::Msg(format!("ERR Lua: {e}")))?);
-            }
-            match slot.as_mut() {
-                Some(h) => f(h),
-                None => Err(CmdError::Internal),
-            }
-        })
+        HOST.with(|cell| with_current(cell, |h| h.generation != cache::generation(), Host::new, f))
     }
 
     pub fn lua(&self) -> &Lua {
@@ -449,6 +437,25 @@ impl Host {
             Ok((false, e)) => Ok(Outcome::Error(error_message(name, &e))),
             Err(e) => Ok(Outcome::Error(format!("ERR Error running script {e}"))),
         }
+    }
+}
+
+/// Runs `f` with the state in `cell`, made by `make` when there is none
+/// or `stale` says the one there is out of date (scripts' and functions'
+/// Lua states alike).
+pub(crate) fn with_current<T, R>(
+    cell: &RefCell<Option<T>>,
+    stale: impl Fn(&T) -> bool,
+    make: impl FnOnce() -> mlua::Result<T>,
+    f: impl FnOnce(&mut T) -> Result<R, CmdError>,
+) -> Result<R, CmdError> {
+    let mut slot = cell.borrow_mut();
+    if slot.as_ref().is_none_or(stale) {
+        *slot = Some(make().map_err(internal)?);
+    }
+    match slot.as_mut() {
+        Some(h) => f(h),
+        None => Err(CmdError::Internal),
     }
 }
 
